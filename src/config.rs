@@ -1,0 +1,598 @@
+//! The plugin configuration: JSON in, a validated [`PolicySpec`] out, or every
+//! problem found, each naming the field, the bad value and the fix.
+//!
+//! Validation is deliberately strict. A typo in a CORS policy is a security
+//! bug or an outage, so unknown keys, wrong types and insecure combinations
+//! are refused rather than guessed at.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::origin::{OriginEntry, Scheme};
+use crate::token;
+
+/// One refused piece of configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Where the problem is, e.g. `allow_origins[1]`.
+    pub field: String,
+    /// The offending value as it appeared (JSON, shortened).
+    pub value: String,
+    pub problem: String,
+    pub fix: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} = {}: {}; fix: {}", self.field, self.value, self.problem, self.fix)
+    }
+}
+
+/// Every problem in a configuration (never just the first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid edge-cors configuration: ")?;
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// A list that is either explicit names or `["*"]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Names {
+    Any,
+    List(Vec<String>),
+}
+
+/// A validated policy, before it is compiled for the request path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySpec {
+    pub origins: Vec<OriginEntry>,
+    /// Case-sensitive method tokens (the six Fetch normalises are upper-cased).
+    pub methods: Names,
+    /// Lower-cased header names.
+    pub headers: Names,
+    pub expose: Names,
+    pub max_age: Option<u32>,
+    pub credentials: bool,
+    pub private_network: bool,
+}
+
+pub const MAX_AGE_LIMIT: u64 = 86_400;
+
+/// Methods allowed when `allow_methods` is absent or empty: the CORS-safelisted
+/// ones, which browsers never need permission for anyway.
+pub const DEFAULT_METHODS: [&str; 3] = ["GET", "HEAD", "POST"];
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Key {
+    AllowOrigins,
+    AllowMethods,
+    AllowHeaders,
+    ExposeHeaders,
+    MaxAge,
+    AllowCredentials,
+    AllowPrivateNetwork,
+    AllowInsecureOrigins,
+}
+
+/// Every accepted key: snake_case first, then AWS `CorsConfiguration`'s spelling.
+const KEYS: [(&str, &str, Key); 8] = [
+    ("allow_origins", "AllowOrigins", Key::AllowOrigins),
+    ("allow_methods", "AllowMethods", Key::AllowMethods),
+    ("allow_headers", "AllowHeaders", Key::AllowHeaders),
+    ("expose_headers", "ExposeHeaders", Key::ExposeHeaders),
+    ("max_age", "MaxAge", Key::MaxAge),
+    ("allow_credentials", "AllowCredentials", Key::AllowCredentials),
+    ("allow_private_network", "", Key::AllowPrivateNetwork),
+    ("allow_insecure_origins", "", Key::AllowInsecureOrigins),
+];
+
+const EXAMPLE: &str = r#"{"allow_origins": ["https://app.example.com"]}"#;
+
+/// Shortened JSON rendering of a value for messages.
+fn show(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 80 {
+        let cut: String = s.chars().take(77).collect();
+        format!("{cut}...")
+    } else {
+        s
+    }
+}
+
+struct Errors(Vec<ConfigError>);
+
+impl Errors {
+    fn push(&mut self, field: impl Into<String>, value: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) {
+        self.0.push(ConfigError {
+            field: field.into(),
+            value: value.into(),
+            problem: problem.into(),
+            fix: fix.into(),
+        });
+    }
+}
+
+/// Parses and validates a plugin configuration.
+pub fn parse(bytes: &[u8]) -> Result<PolicySpec, ConfigErrors> {
+    let mut errs = Errors(Vec::new());
+    let spec = parse_inner(bytes, &mut errs);
+    match spec {
+        Some(spec) if errs.0.is_empty() => Ok(spec),
+        _ => Err(ConfigErrors(errs.0)),
+    }
+}
+
+fn policy_required(errs: &mut Errors, value: &str) {
+    errs.push(
+        "(configuration)",
+        value,
+        "no CORS policy given: the plugin configuration is empty",
+        format!("set the plugin configuration to a JSON policy, at least {EXAMPLE}"),
+    );
+}
+
+fn parse_inner(bytes: &[u8], errs: &mut Errors) -> Option<PolicySpec> {
+    if token::trim(bytes).iter().all(|b| b.is_ascii_whitespace()) {
+        policy_required(errs, "\"\"");
+        return None;
+    }
+    let root: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            let text = String::from_utf8_lossy(bytes);
+            let shown: String = text.chars().take(60).collect();
+            errs.push(
+                "(configuration)",
+                format!("{shown:?}"),
+                format!("is not valid JSON ({e})"),
+                format!("write a JSON object such as {EXAMPLE}"),
+            );
+            return None;
+        }
+    };
+    let obj = match &root {
+        Value::Object(m) => m,
+        Value::Null => {
+            policy_required(errs, "null");
+            return None;
+        }
+        Value::String(s) if s.trim().is_empty() => {
+            policy_required(errs, "\"\"");
+            return None;
+        }
+        other => {
+            errs.push(
+                "(configuration)",
+                show(other),
+                "must be a JSON object",
+                format!("write a JSON object such as {EXAMPLE}"),
+            );
+            return None;
+        }
+    };
+    parse_policy(obj, "", errs)
+}
+
+/// Parses the policy fields of one JSON object. `prefix` names where the
+/// object sits, so the same code can validate nested policies.
+fn parse_policy(obj: &Map<String, Value>, prefix: &str, errs: &mut Errors) -> Option<PolicySpec> {
+    let mut found: [Option<(&str, &Value)>; KEYS.len()] = [None; KEYS.len()];
+    for (name, value) in obj {
+        // Gateways such as Higress inject their own `_`-prefixed keys.
+        if name.starts_with('_') {
+            continue;
+        }
+        let Some(i) = KEYS.iter().position(|(snake, aws, _)| name == snake || (!aws.is_empty() && name == aws)) else {
+            errs.push(
+                format!("{prefix}{name}"),
+                show(value),
+                "is not a known key",
+                match suggest(name) {
+                    Some(k) => format!("did you mean \"{k}\"? (known keys: {})", known_keys()),
+                    None => format!("remove it (known keys: {})", known_keys()),
+                },
+            );
+            continue;
+        };
+        if let Some(slot) = found.get_mut(i) {
+            if let Some((first, _)) = slot {
+                errs.push(
+                    format!("{prefix}{name}"),
+                    show(value),
+                    format!("is given twice (also as \"{first}\")"),
+                    "keep one spelling",
+                );
+            } else {
+                *slot = Some((name.as_str(), value));
+            }
+        }
+    }
+    let get = |key: Key| {
+        KEYS.iter()
+            .position(|(_, _, k)| *k == key)
+            .and_then(|i| found.get(i).copied().flatten())
+            .map(|(name, v)| (format!("{prefix}{name}"), v))
+    };
+
+    let credentials = get(Key::AllowCredentials).is_some_and(|(f, v)| boolean(&f, v, errs));
+    let private_network = get(Key::AllowPrivateNetwork).is_some_and(|(f, v)| boolean(&f, v, errs));
+    let insecure = get(Key::AllowInsecureOrigins).is_some_and(|(f, v)| boolean(&f, v, errs));
+
+    let origins = match get(Key::AllowOrigins) {
+        Some((f, v)) => origins(&f, v, credentials, insecure, errs),
+        None => {
+            errs.push(
+                format!("{prefix}allow_origins"),
+                "(absent)",
+                "is required: a CORS policy must say which origins are allowed",
+                format!("add it, for example {EXAMPLE}"),
+            );
+            Vec::new()
+        }
+    };
+    let methods = get(Key::AllowMethods).map_or(Names::List(Vec::new()), |(f, v)| names(&f, v, NameKind::Method, errs));
+    let methods = match methods {
+        Names::List(l) if l.is_empty() => Names::List(DEFAULT_METHODS.iter().map(|m| m.to_string()).collect()),
+        m => m,
+    };
+    let headers = get(Key::AllowHeaders).map_or(Names::List(Vec::new()), |(f, v)| names(&f, v, NameKind::Header, errs));
+    let expose = get(Key::ExposeHeaders).map_or(Names::List(Vec::new()), |(f, v)| names(&f, v, NameKind::Header, errs));
+    if credentials && expose == Names::Any {
+        if let Some((f, v)) = get(Key::ExposeHeaders) {
+            errs.push(
+                f,
+                show(v),
+                "is [\"*\"] with allow_credentials: true; browsers then read \"*\" as a header literally named *, exposing nothing",
+                "list the response headers JavaScript may read",
+            );
+        }
+    }
+    let max_age = get(Key::MaxAge).and_then(|(f, v)| max_age(&f, v, errs));
+
+    Some(PolicySpec { origins, methods, headers, expose, max_age, credentials, private_network })
+}
+
+fn known_keys() -> String {
+    let names: Vec<&str> = KEYS.iter().map(|(s, _, _)| *s).collect();
+    names.join(", ")
+}
+
+/// The known key closest to a mistyped one, if any is close.
+fn suggest(name: &str) -> Option<&'static str> {
+    let squash = |s: &str| s.chars().filter(|c| *c != '_' && *c != '-').collect::<String>().to_ascii_lowercase();
+    let wanted = squash(name);
+    KEYS.iter()
+        .map(|(snake, _, _)| (edit_distance(&wanted, &squash(snake)), *snake))
+        .filter(|(d, _)| *d <= 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev.get(j).copied().unwrap_or(0) + usize::from(ca != *cb);
+            let del = prev.get(j + 1).copied().unwrap_or(0) + 1;
+            let ins = cur.get(j).copied().unwrap_or(0) + 1;
+            if let Some(c) = cur.get_mut(j + 1) {
+                *c = sub.min(del).min(ins);
+            }
+        }
+        prev = cur;
+    }
+    prev.last().copied().unwrap_or(0)
+}
+
+fn boolean(field: &str, v: &Value, errs: &mut Errors) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        _ => {
+            errs.push(field, show(v), "must be true or false", "write true or false without quotes");
+            false
+        }
+    }
+}
+
+fn max_age(field: &str, v: &Value, errs: &mut Errors) -> Option<u32> {
+    match v.as_u64() {
+        Some(n) if n <= MAX_AGE_LIMIT => u32::try_from(n).ok(),
+        _ => {
+            errs.push(
+                field,
+                show(v),
+                format!("must be a whole number of seconds from 0 to {MAX_AGE_LIMIT}"),
+                format!("use a value such as 3600; browsers cap it anyway (Chromium at 7200, Firefox at {MAX_AGE_LIMIT})"),
+            );
+            None
+        }
+    }
+}
+
+/// A JSON array of strings, or an error naming the field.
+fn strings<'v>(field: &str, v: &'v Value, errs: &mut Errors) -> Vec<(String, &'v str)> {
+    let Value::Array(items) = v else {
+        let fix = match v {
+            Value::String(s) => format!("write a list: [\"{s}\"]"),
+            _ => "write a list of strings".to_string(),
+        };
+        errs.push(field, show(v), "must be a list of strings", fix);
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match item {
+            Value::String(s) => out.push((format!("{field}[{i}]"), s.as_str())),
+            other => errs.push(format!("{field}[{i}]"), show(other), "must be a string", "quote it"),
+        }
+    }
+    out
+}
+
+fn origins(field: &str, v: &Value, credentials: bool, insecure: bool, errs: &mut Errors) -> Vec<OriginEntry> {
+    let items = strings(field, v, errs);
+    if items.is_empty() && matches!(v, Value::Array(a) if a.is_empty()) {
+        errs.push(
+            field,
+            "[]",
+            "is empty, so every cross-origin request would be refused",
+            format!("list the allowed origins, for example {EXAMPLE}"),
+        );
+    }
+    let mut out: Vec<OriginEntry> = Vec::with_capacity(items.len());
+    for (f, raw) in &items {
+        let entry = match OriginEntry::parse(raw) {
+            Ok(e) => e,
+            Err(e) => {
+                errs.push(f, format!("{raw:?}"), e.problem, e.fix);
+                continue;
+            }
+        };
+        if credentials && entry.is_wildcard() {
+            errs.push(
+                f,
+                format!("{raw:?}"),
+                "allows every origin while allow_credentials is true: any website could send your users' cookies and read the answer",
+                "list the exact origins (or https://*.your-domain patterns) that may send credentials, or set allow_credentials to false",
+            );
+        } else if credentials && !insecure && entry.scheme() == Some(Scheme::Http) && !entry.is_loopback() {
+            errs.push(
+                f,
+                format!("{raw:?}"),
+                "is a plain-HTTP origin while allow_credentials is true: cookies over HTTP can be read and forged on the network",
+                "use the https:// origin, or add \"allow_insecure_origins\": true if you accept that risk",
+            );
+        }
+        if !out.contains(&entry) {
+            out.push(entry);
+        }
+    }
+    if out.len() > 1 && out.contains(&OriginEntry::Any) {
+        errs.push(
+            field,
+            show(v),
+            "mixes \"*\" with other entries; \"*\" already allows every origin, so the others have no effect",
+            "keep [\"*\"] alone, or remove \"*\" and list the origins",
+        );
+    }
+    out
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NameKind {
+    Method,
+    Header,
+}
+
+/// Fetch upper-cases these six methods before comparing, so a lower-case
+/// spelling in the policy would never match what a browser sends.
+const NORMALISED_METHODS: [&str; 6] = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
+
+fn names(field: &str, v: &Value, kind: NameKind, errs: &mut Errors) -> Names {
+    let items = strings(field, v, errs);
+    if items.iter().any(|(_, s)| *s == "*") {
+        if items.len() > 1 {
+            errs.push(
+                field,
+                show(v),
+                "mixes \"*\" with other entries",
+                "write [\"*\"] alone, or list the names without \"*\"",
+            );
+        }
+        return Names::Any;
+    }
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for (f, raw) in items {
+        if !token::is_token(raw.as_bytes()) {
+            let what = if kind == NameKind::Method { "method" } else { "header name" };
+            errs.push(
+                f,
+                format!("{raw:?}"),
+                format!("is not a valid {what}: it must be an HTTP token (letters, digits and !#$%&'*+-.^_`|~, no spaces or commas)"),
+                "write one name per list entry, without spaces",
+            );
+            continue;
+        }
+        let name = match kind {
+            NameKind::Header => raw.to_ascii_lowercase(),
+            NameKind::Method => match NORMALISED_METHODS.iter().find(|m| m.eq_ignore_ascii_case(raw)) {
+                Some(m) => m.to_string(),
+                None => raw.to_string(),
+            },
+        };
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Names::List(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(json: &str) -> PolicySpec {
+        parse(json.as_bytes()).unwrap_or_else(|e| panic!("{json}: {e}"))
+    }
+
+    fn errors(json: &str) -> Vec<ConfigError> {
+        match parse(json.as_bytes()) {
+            Ok(spec) => panic!("{json} accepted as {spec:?}"),
+            Err(e) => e.0,
+        }
+    }
+
+    #[test]
+    fn contract_example_parses() {
+        let spec = ok(r#"{
+            "allow_origins": ["https://app.example.com", "https://*.example.com"],
+            "allow_methods": ["GET", "POST"],
+            "allow_headers": ["content-type", "authorization"],
+            "expose_headers": ["etag", "x-request-id"],
+            "max_age": 3600,
+            "allow_credentials": false,
+            "allow_private_network": false
+        }"#);
+        assert_eq!(spec.origins.len(), 2);
+        assert_eq!(spec.methods, Names::List(vec!["GET".into(), "POST".into()]));
+        assert_eq!(spec.headers, Names::List(vec!["content-type".into(), "authorization".into()]));
+        assert_eq!(spec.expose, Names::List(vec!["etag".into(), "x-request-id".into()]));
+        assert_eq!(spec.max_age, Some(3600));
+        assert!(!spec.credentials);
+    }
+
+    #[test]
+    fn aws_spelling_is_the_same_policy() {
+        let aws = ok(r#"{"AllowOrigins": ["https://app.example.com"], "AllowMethods": ["GET","PUT"],
+            "AllowHeaders": ["Authorization"], "ExposeHeaders": ["ETag"], "MaxAge": 600, "AllowCredentials": true}"#);
+        let snake = ok(r#"{"allow_origins": ["https://app.example.com"], "allow_methods": ["GET","PUT"],
+            "allow_headers": ["authorization"], "expose_headers": ["etag"], "max_age": 600, "allow_credentials": true}"#);
+        assert_eq!(aws, snake);
+    }
+
+    #[test]
+    fn defaults() {
+        let spec = ok(r#"{"allow_origins": ["https://a.example"]}"#);
+        assert_eq!(spec.methods, Names::List(vec!["GET".into(), "HEAD".into(), "POST".into()]));
+        assert_eq!(spec.headers, Names::List(vec![]));
+        assert_eq!(spec.expose, Names::List(vec![]));
+        assert_eq!(spec.max_age, None);
+        assert!(!spec.credentials && !spec.private_network);
+        let spec = ok(r#"{"allow_origins": ["https://a.example"], "allow_methods": []}"#);
+        assert_eq!(spec.methods, Names::List(vec!["GET".into(), "HEAD".into(), "POST".into()]));
+    }
+
+    #[test]
+    fn normalisation() {
+        let spec = ok(r#"{"allow_origins": ["https://A.example:443", "https://a.example"],
+            "allow_methods": ["get", "patch", "PATCH", "Delete"], "allow_headers": ["X-Token", "x-token"]}"#);
+        assert_eq!(spec.origins, vec![OriginEntry::Exact("https://a.example".into())]);
+        // `patch` is not normalised by browsers, so both spellings stay distinct.
+        assert_eq!(spec.methods, Names::List(vec!["GET".into(), "patch".into(), "PATCH".into(), "DELETE".into()]));
+        assert_eq!(spec.headers, Names::List(vec!["x-token".into()]));
+    }
+
+    #[test]
+    fn underscore_keys_are_ignored() {
+        ok(r#"{"_rules_": [], "_match_route_": ["x"], "allow_origins": ["https://a.example"]}"#);
+    }
+
+    #[test]
+    fn wildcard_lists() {
+        let spec = ok(r#"{"allow_origins": ["*"], "allow_methods": ["*"], "allow_headers": ["*"], "expose_headers": ["*"]}"#);
+        assert_eq!(spec.origins, vec![OriginEntry::Any]);
+        assert_eq!((spec.methods, spec.headers, spec.expose), (Names::Any, Names::Any, Names::Any));
+    }
+
+    #[test]
+    fn credentials_with_loopback_http_is_fine() {
+        ok(r#"{"allow_origins": ["http://localhost:3000", "http://127.0.0.1:8080", "http://[::1]"], "allow_credentials": true}"#);
+        ok(r#"{"allow_origins": ["http://app.example.com"], "allow_credentials": true, "allow_insecure_origins": true}"#);
+        ok(r#"{"allow_origins": ["http://app.example.com"], "allow_credentials": false}"#);
+    }
+
+    /// Every refusal of the contract: (config, field, words in the problem, words in the fix).
+    #[test]
+    fn refusals_name_field_value_and_fix() {
+        let cases: &[(&str, &str, &str, &str)] = &[
+            ("", "(configuration)", "no CORS policy", "allow_origins"),
+            ("   \n", "(configuration)", "no CORS policy", "allow_origins"),
+            ("\"\"", "(configuration)", "no CORS policy", "allow_origins"),
+            ("null", "(configuration)", "no CORS policy", "allow_origins"),
+            ("{}", "allow_origins", "is required", "allow_origins"),
+            (r#"{"allow_methods": ["GET"]}"#, "allow_origins", "is required", "allow_origins"),
+            ("{not json", "(configuration)", "not valid JSON", "JSON object"),
+            ("[1,2]", "(configuration)", "must be a JSON object", "JSON object"),
+            (r#"{"allow_origins": []}"#, "allow_origins", "is empty", "list"),
+            (r#"{"allow_origins": "https://a.example"}"#, "allow_origins", "list of strings", "[\"https://a.example\"]"),
+            (r#"{"allow_origins": [7]}"#, "allow_origins[0]", "must be a string", "quote"),
+            (r#"{"allow_origins": ["*"], "allow_credentials": true}"#, "allow_origins[0]", "every origin", "allow_credentials to false"),
+            (r#"{"allow_origins": ["https://*"], "allow_credentials": true}"#, "allow_origins[0]", "every origin", "exact origins"),
+            (r#"{"allow_origins": ["http://app.example.com"], "allow_credentials": true}"#, "allow_origins[0]", "plain-HTTP", "allow_insecure_origins"),
+            (r#"{"allow_origins": ["http://*.example.com"], "allow_credentials": true}"#, "allow_origins[0]", "plain-HTTP", "https://"),
+            (r#"{"allow_origins": ["https://a.example/"]}"#, "allow_origins[0]", "trailing slash", "\"https://a.example\""),
+            (r#"{"allow_origins": ["https://a.example/x"]}"#, "allow_origins[0]", "no path", "\"https://a.example\""),
+            (r#"{"allow_origins": ["ftp://a.example"]}"#, "allow_origins[0]", "https://", "origin such as"),
+            (r#"{"allow_origins": ["https://a.example:70000"]}"#, "allow_origins[0]", "invalid port", "1 to 65535"),
+            (r#"{"allow_origins": ["https://*.com"]}"#, "allow_origins[0]", "top-level domain", "*.example.com"),
+            (r#"{"allow_origins": ["*", "https://a.example"]}"#, "allow_origins", "mixes", "[\"*\"] alone"),
+            (r#"{"allow_origins": ["*"], "allow_methods": ["GET POST"]}"#, "allow_methods[0]", "not a valid method", "one name per list entry"),
+            (r#"{"allow_origins": ["*"], "allow_methods": ["GET,POST"]}"#, "allow_methods[0]", "not a valid method", "one name"),
+            (r#"{"allow_origins": ["*"], "allow_headers": ["x token"]}"#, "allow_headers[0]", "not a valid header", "without spaces"),
+            (r#"{"allow_origins": ["*"], "allow_headers": ["*", "x"]}"#, "allow_headers", "mixes", "alone"),
+            (r#"{"allow_origins": ["*"], "expose_headers": ["é"]}"#, "expose_headers[0]", "not a valid header", "without spaces"),
+            (r#"{"allow_origins": ["https://a.example"], "expose_headers": ["*"], "allow_credentials": true}"#, "expose_headers", "literally", "list the response headers"),
+            (r#"{"allow_origins": ["*"], "max_age": 86401}"#, "max_age", "0 to 86400", "3600"),
+            (r#"{"allow_origins": ["*"], "max_age": -1}"#, "max_age", "0 to 86400", "3600"),
+            (r#"{"allow_origins": ["*"], "max_age": 1.5}"#, "max_age", "whole number", "3600"),
+            (r#"{"allow_origins": ["*"], "max_age": "3600"}"#, "max_age", "whole number", "3600"),
+            (r#"{"allow_origins": ["*"], "allow_credentials": "false"}"#, "allow_credentials", "true or false", "without quotes"),
+            (r#"{"allow_origins": ["*"], "allow_orgins": ["x"]}"#, "allow_orgins", "not a known key", "did you mean \"allow_origins\""),
+            (r#"{"allow_origins": ["*"], "allowOrigins": ["x"]}"#, "allowOrigins", "not a known key", "did you mean \"allow_origins\""),
+            (r#"{"allow_origins": ["*"], "credentials": true}"#, "credentials", "not a known key", "known keys"),
+            (r#"{"allow_origins": ["*"], "AllowOrigins": ["*"]}"#, "allow_origins", "given twice (also as \"AllowOrigins\")", "one spelling"),
+        ];
+        for (json, field, problem, fix) in cases {
+            let errs = errors(json);
+            let e = errs.iter().find(|e| e.field == *field).unwrap_or_else(|| panic!("{json}: no error for {field} in {errs:?}"));
+            assert!(e.problem.contains(problem), "{json}: problem {:?} lacks {problem:?}", e.problem);
+            assert!(e.fix.contains(fix), "{json}: fix {:?} lacks {fix:?}", e.fix);
+            assert!(!e.value.is_empty(), "{json}: no value shown");
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported_in_one_line() {
+        let err = parse(br#"{"allow_origins": ["https://a.example/", "ftp://b"], "max_age": -5, "colour": 1}"#)
+            .expect_err("invalid");
+        assert_eq!(err.0.len(), 4, "{err}");
+        let line = err.to_string();
+        assert!(!line.contains('\n'));
+        assert!(line.starts_with("invalid edge-cors configuration: "));
+        assert!(line.contains("allow_origins[0] = \"https://a.example/\""), "{line}");
+        assert!(line.contains("max_age = -5"), "{line}");
+        assert!(line.contains("colour = 1: is not a known key"), "{line}");
+    }
+
+    #[test]
+    fn long_values_are_shortened() {
+        let long = "x".repeat(500);
+        let errs = errors(&format!(r#"{{"allow_origins": ["*"], "max_age": "{long}"}}"#));
+        assert!(errs.iter().all(|e| e.value.len() < 100), "{errs:?}");
+    }
+}

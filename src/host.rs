@@ -1,0 +1,149 @@
+//! The few proxy-wasm host calls the filter makes, declared directly.
+//!
+//! The SDK's wrappers panic on any status they do not expect and on header
+//! values that are not UTF-8; a panic traps the VM and the proxy then fails
+//! every request. These wrappers turn every status into a value and hand
+//! back raw bytes, so hostile headers and partial hosts cannot trap us.
+
+use std::ptr::{null, null_mut};
+
+const OK: u32 = 0;
+
+#[derive(Clone, Copy)]
+#[repr(u32)]
+pub enum Map {
+    RequestHeaders = 0,
+    ResponseHeaders = 2,
+}
+
+#[derive(Clone, Copy)]
+#[repr(u32)]
+pub enum Level {
+    Debug = 1,
+    Info = 2,
+    Warn = 3,
+    Error = 4,
+}
+
+const PLUGIN_CONFIGURATION: u32 = 7;
+
+// The SDK declares the same imports with its own enum types; the ABI is u32
+// either way, and u32 cannot hold an out-of-range enum value.
+#[allow(clashing_extern_declarations)]
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_log(level: u32, message_data: *const u8, message_size: usize) -> u32;
+    fn proxy_get_buffer_bytes(
+        buffer_type: u32,
+        start: usize,
+        max_size: usize,
+        return_data: *mut *mut u8,
+        return_size: *mut usize,
+    ) -> u32;
+    fn proxy_get_header_map_value(
+        map_type: u32,
+        key_data: *const u8,
+        key_size: usize,
+        return_data: *mut *mut u8,
+        return_size: *mut usize,
+    ) -> u32;
+    fn proxy_get_header_map_pairs(map_type: u32, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
+    fn proxy_replace_header_map_value(
+        map_type: u32,
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+    ) -> u32;
+    fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
+    fn proxy_send_local_response(
+        status_code: u32,
+        details_data: *const u8,
+        details_size: usize,
+        body_data: *const u8,
+        body_size: usize,
+        headers_data: *const u8,
+        headers_size: usize,
+        grpc_status: i32,
+    ) -> u32;
+}
+
+/// Takes ownership of a buffer the host allocated through our allocator.
+///
+/// # Safety
+/// `data` must be null or come from the module's allocator with `size` bytes.
+unsafe fn owned(data: *mut u8, size: usize) -> Vec<u8> {
+    if data.is_null() {
+        Vec::new()
+    } else {
+        Vec::from_raw_parts(data, size, size)
+    }
+}
+
+pub fn log(level: Level, message: &str) {
+    // Nothing useful can be done if logging itself fails.
+    unsafe {
+        proxy_log(level as u32, message.as_ptr(), message.len());
+    }
+}
+
+pub fn plugin_configuration() -> Vec<u8> {
+    let mut data = null_mut();
+    let mut size = 0;
+    let status = unsafe { proxy_get_buffer_bytes(PLUGIN_CONFIGURATION, 0, usize::MAX, &mut data, &mut size) };
+    let bytes = unsafe { owned(data, size) };
+    if status == OK {
+        bytes
+    } else {
+        Vec::new()
+    }
+}
+
+/// A header's value, or None when absent or unreadable.
+pub fn header(map: Map, name: &str) -> Option<Vec<u8>> {
+    let mut data = null_mut();
+    let mut size = 0;
+    let status = unsafe { proxy_get_header_map_value(map as u32, name.as_ptr(), name.len(), &mut data, &mut size) };
+    let bytes = unsafe { owned(data, size) };
+    (status == OK).then_some(bytes)
+}
+
+/// All headers, serialised as the ABI defines; read with [`pairs`].
+pub fn header_pairs(map: Map) -> Vec<u8> {
+    let mut data = null_mut();
+    let mut size = 0;
+    let status = unsafe { proxy_get_header_map_pairs(map as u32, &mut data, &mut size) };
+    let bytes = unsafe { owned(data, size) };
+    if status == OK {
+        bytes
+    } else {
+        Vec::new()
+    }
+}
+
+pub fn set_header(map: Map, name: &str, value: &[u8]) -> bool {
+    unsafe { proxy_replace_header_map_value(map as u32, name.as_ptr(), name.len(), value.as_ptr(), value.len()) == OK }
+}
+
+pub fn remove_header(map: Map, name: &[u8]) -> bool {
+    unsafe { proxy_remove_header_map_value(map as u32, name.as_ptr(), name.len()) == OK }
+}
+
+pub fn send_local_response(status: u32, headers: &[(&str, &str)], body: &str) -> bool {
+    let serialized = serialize_pairs(headers);
+    let body_ptr = if body.is_empty() { null() } else { body.as_ptr() };
+    unsafe {
+        proxy_send_local_response(
+            status,
+            null(),
+            0,
+            body_ptr,
+            body.len(),
+            serialized.as_ptr(),
+            serialized.len(),
+            -1,
+        ) == OK
+    }
+}
+
+pub use crate::wire::{pairs, serialize_pairs};

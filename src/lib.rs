@@ -1,0 +1,21 @@
+//! edge-cors: a CORS policy engine and its proxy-wasm filter.
+//!
+//! The engine (`config`, `origin`, `policy`, `response`) is plain Rust with
+//! no proxy-wasm types, tested natively; `filter` and `host` are the thin
+//! adapter compiled only for wasm.
+
+pub mod config;
+pub mod origin;
+pub mod policy;
+pub mod response;
+pub mod token;
+pub mod wire;
+
+#[cfg(target_arch = "wasm32")]
+mod filter;
+#[cfg(target_arch = "wasm32")]
+mod host;
+
+pub use config::{ConfigError, ConfigErrors};
+pub use policy::{Decision, Forward, Policy, PreflightReply, Rejection, Request};
+pub use response::{HeaderSink, Stamp};

@@ -1,0 +1,293 @@
+//! The compiled policy and the decision for one request.
+//!
+//! Everything that can be known before a request arrives (joined header
+//! values, the origin lookup structures, whether answers depend on the
+//! origin) is computed once here, so a decision is a few comparisons and
+//! borrows, with no allocation beyond the reply's header list.
+
+use crate::config::{self, ConfigErrors, Names, PolicySpec};
+use crate::origin::OriginSet;
+use crate::token;
+
+/// Response header names, lower-case as HTTP/2 and Envoy carry them.
+pub mod header {
+    pub const ALLOW_ORIGIN: &str = "access-control-allow-origin";
+    pub const ALLOW_CREDENTIALS: &str = "access-control-allow-credentials";
+    pub const ALLOW_METHODS: &str = "access-control-allow-methods";
+    pub const ALLOW_HEADERS: &str = "access-control-allow-headers";
+    pub const EXPOSE_HEADERS: &str = "access-control-expose-headers";
+    pub const MAX_AGE: &str = "access-control-max-age";
+    pub const ALLOW_PRIVATE_NETWORK: &str = "access-control-allow-private-network";
+    pub const VARY: &str = "vary";
+    pub const CONTENT_TYPE: &str = "content-type";
+}
+
+/// `Vary` on every preflight answer, allowed or not: the answer depends on all three.
+pub const PREFLIGHT_VARY: &str = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
+
+/// What the request headers say, as raw bytes: header values are hostile
+/// until proven otherwise. Fields the caller did not need to read stay None
+/// (see [`Policy::decide`] for which are consulted when).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Request<'a> {
+    pub method: &'a [u8],
+    pub origin: Option<&'a [u8]>,
+    pub request_method: Option<&'a [u8]>,
+    pub request_headers: Option<&'a [u8]>,
+    pub request_private_network: Option<&'a [u8]>,
+}
+
+impl Request<'_> {
+    /// A preflight is `OPTIONS` with `Origin` and `Access-Control-Request-Method`.
+    pub fn is_preflight(&self) -> bool {
+        self.origin.is_some() && self.request_method.is_some() && self.method == b"OPTIONS"
+    }
+}
+
+/// Which part of a preflight was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    Origin,
+    Method,
+    Header,
+}
+
+impl Rejection {
+    /// The plain-text body of the 403, naming the part that failed.
+    pub fn body(self) -> &'static str {
+        match self {
+            Rejection::Origin => "CORS preflight rejected: origin not allowed\n",
+            Rejection::Method => "CORS preflight rejected: method not allowed\n",
+            Rejection::Header => "CORS preflight rejected: header not allowed\n",
+        }
+    }
+}
+
+/// The filter's own answer to a preflight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreflightReply<'a> {
+    pub status: u32,
+    pub headers: Vec<(&'static str, &'a str)>,
+    pub body: &'static str,
+    pub rejected: Option<Rejection>,
+}
+
+/// What to do with a request that goes to the upstream, decided now and
+/// applied to whatever response comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forward {
+    /// No `Origin`: not a CORS request.
+    NoOrigin,
+    /// An origin the policy does not allow: the response carries no CORS headers.
+    Denied,
+    /// An allowed origin: the response gets the CORS headers.
+    Allowed,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision<'a> {
+    /// Answer locally; never forward.
+    Preflight(PreflightReply<'a>),
+    Forward(Forward),
+}
+
+/// An allow-list compiled for the request path.
+#[derive(Debug)]
+enum Allowed {
+    Any,
+    List { names: Vec<Box<str>>, joined: Box<str> },
+}
+
+impl Allowed {
+    fn new(names: Names) -> Allowed {
+        match names {
+            Names::Any => Allowed::Any,
+            Names::List(names) => {
+                let joined = names.join(", ").into_boxed_str();
+                Allowed::List { names: names.into_iter().map(String::into_boxed_str).collect(), joined }
+            }
+        }
+    }
+}
+
+/// A validated, precomputed CORS policy.
+#[derive(Debug)]
+pub struct Policy {
+    origins: OriginSet,
+    methods: Allowed,
+    headers: Allowed,
+    expose: Option<Box<str>>,
+    max_age: Option<Box<str>>,
+    credentials: bool,
+    private_network: bool,
+    /// `*` without credentials: every answer is the same whatever the
+    /// origin, so responses get `*` and no `Vary: Origin`.
+    public: bool,
+}
+
+/// Methods a browser never asks permission for (Fetch: CORS-safelisted method).
+fn is_safelisted_method(m: &[u8]) -> bool {
+    matches!(m, b"GET" | b"HEAD" | b"POST")
+}
+
+impl Policy {
+    /// Parses, validates and compiles a plugin configuration.
+    pub fn from_json(bytes: &[u8]) -> Result<Policy, ConfigErrors> {
+        config::parse(bytes).map(Policy::new)
+    }
+
+    pub fn new(spec: PolicySpec) -> Policy {
+        let origins = OriginSet::new(&spec.origins);
+        let public = origins.allows_any() && !spec.credentials;
+        let expose = match spec.expose {
+            Names::Any => Some("*".into()),
+            Names::List(l) if l.is_empty() => None,
+            Names::List(l) => Some(l.join(", ").into_boxed_str()),
+        };
+        Policy {
+            origins,
+            methods: Allowed::new(spec.methods),
+            headers: Allowed::new(spec.headers),
+            expose,
+            max_age: spec.max_age.map(|s| s.to_string().into_boxed_str()),
+            credentials: spec.credentials,
+            private_network: spec.private_network,
+            public,
+        }
+    }
+
+    /// Whether answers depend on the request's origin, so caches must key on it.
+    pub fn varies_by_origin(&self) -> bool {
+        !self.public
+    }
+
+    /// Whether `Access-Control-Allow-Origin` is `*` (so forwarded requests
+    /// need not remember their origin).
+    pub fn is_public(&self) -> bool {
+        self.public
+    }
+
+    pub fn allows_origin(&self, origin: &[u8]) -> bool {
+        self.origins.allows(origin)
+    }
+
+    pub fn expose_headers(&self) -> Option<&str> {
+        self.expose.as_deref()
+    }
+
+    pub fn allows_credentials(&self) -> bool {
+        self.credentials
+    }
+
+    /// The decision for a request. Consults `method` only when `origin` is
+    /// present, `request_method` only for `OPTIONS`, and the other
+    /// `Access-Control-Request-*` fields only for preflights, so a caller may
+    /// read headers lazily in that order.
+    pub fn decide<'a>(&'a self, req: &Request<'a>) -> Decision<'a> {
+        let Some(origin) = req.origin else {
+            return Decision::Forward(if self.public { Forward::Allowed } else { Forward::NoOrigin });
+        };
+        if req.is_preflight() {
+            return Decision::Preflight(self.preflight(origin, req));
+        }
+        Decision::Forward(if self.origins.allows(origin) { Forward::Allowed } else { Forward::Denied })
+    }
+
+    fn preflight<'a>(&'a self, origin: &'a [u8], req: &Request<'a>) -> PreflightReply<'a> {
+        let allow_origin = if self.public {
+            Some("*")
+        } else if self.origins.allows(origin) {
+            std::str::from_utf8(origin).ok()
+        } else {
+            None
+        };
+        let Some(allow_origin) = allow_origin else {
+            return rejected(Rejection::Origin);
+        };
+        let method = req.request_method.unwrap_or_default();
+        let Some(allow_methods) = self.check_method(method) else {
+            return rejected(Rejection::Method);
+        };
+        let requested = req.request_headers.map(token::trim).unwrap_or_default();
+        let Some(allow_headers) = self.check_headers(requested) else {
+            return rejected(Rejection::Header);
+        };
+
+        let mut headers = Vec::with_capacity(8);
+        headers.push((header::ALLOW_ORIGIN, allow_origin));
+        if self.credentials {
+            headers.push((header::ALLOW_CREDENTIALS, "true"));
+        }
+        headers.push((header::ALLOW_METHODS, allow_methods));
+        if let Some(h) = allow_headers {
+            headers.push((header::ALLOW_HEADERS, h));
+        }
+        if let Some(age) = &self.max_age {
+            headers.push((header::MAX_AGE, age));
+        }
+        let pna_requested = req
+            .request_private_network
+            .is_some_and(|v| token::trim(v).eq_ignore_ascii_case(b"true"));
+        if pna_requested && self.private_network {
+            headers.push((header::ALLOW_PRIVATE_NETWORK, "true"));
+        }
+        headers.push((header::VARY, PREFLIGHT_VARY));
+        PreflightReply { status: 204, headers, body: "", rejected: None }
+    }
+
+    /// The `Access-Control-Allow-Methods` value if the requested method is allowed.
+    fn check_method<'a>(&'a self, method: &'a [u8]) -> Option<&'a str> {
+        if !token::is_token(method) {
+            return None;
+        }
+        let method_str = std::str::from_utf8(method).ok()?;
+        match &self.methods {
+            // With credentials browsers read `*` literally: name the method.
+            Allowed::Any if self.credentials => Some(method_str),
+            Allowed::Any => Some("*"),
+            Allowed::List { names, joined } => {
+                let listed = names.iter().any(|n| n.as_bytes() == method);
+                (listed || is_safelisted_method(method)).then_some(&**joined)
+            }
+        }
+    }
+
+    /// `Some(value)` when every requested header is allowed, where value is
+    /// the `Access-Control-Allow-Headers` to send (None when none were requested).
+    fn check_headers<'a>(&'a self, requested: &'a [u8]) -> Option<Option<&'a str>> {
+        let mut any = false;
+        for name in token::list_elements(requested) {
+            if !token::is_token(name) {
+                return None;
+            }
+            if let Allowed::List { names, .. } = &self.headers {
+                if !names.iter().any(|n| n.as_bytes().eq_ignore_ascii_case(name)) {
+                    return None;
+                }
+            }
+            any = true;
+        }
+        if !any {
+            return Some(None);
+        }
+        match &self.headers {
+            // Answer with the requested names: the Fetch standard's `*` never
+            // covers Authorization, and with credentials it is not a wildcard.
+            // The value was just checked to be a list of tokens.
+            Allowed::Any => std::str::from_utf8(requested).ok().map(Some),
+            Allowed::List { joined, .. } => Some(Some(joined)),
+        }
+    }
+}
+
+fn rejected(why: Rejection) -> PreflightReply<'static> {
+    PreflightReply {
+        status: 403,
+        headers: vec![
+            (header::VARY, PREFLIGHT_VARY),
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+        ],
+        body: why.body(),
+        rejected: Some(why),
+    }
+}

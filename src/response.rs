@@ -1,0 +1,101 @@
+//! Rewriting a forwarded request's response: the filter owns CORS, so every
+//! upstream `Access-Control-*` header goes, the allowed ones are stamped, and
+//! `Vary` gains `Origin` without losing what was there.
+
+use crate::policy::{header, Forward, Policy};
+use crate::token;
+
+/// Where response edits go: the proxy's header map in the filter, a plain
+/// list in tests.
+pub trait HeaderSink {
+    /// Removes every header of this name.
+    fn remove(&mut self, name: &[u8]);
+    /// Replaces every header of this name with one header.
+    fn set(&mut self, name: &str, value: &[u8]);
+}
+
+const CORS_PREFIX: &[u8] = b"access-control-";
+
+/// What the response path needs to remember about the request. Borrowed
+/// from the filter's state so the response path does not allocate.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp<'a> {
+    pub forward: Forward,
+    /// The request's `Origin`, needed when the policy echoes it.
+    pub origin: Option<&'a [u8]>,
+}
+
+/// Counts of what was changed, for metrics and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Rewritten {
+    /// Upstream `Access-Control-*` headers removed.
+    pub removed: usize,
+    pub stamped: bool,
+}
+
+impl Policy {
+    /// Rewrites a response given its current headers.
+    pub fn rewrite_response<'h>(
+        &self,
+        stamp: Stamp<'_>,
+        existing: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
+        sink: &mut impl HeaderSink,
+    ) -> Rewritten {
+        let mut out = Rewritten::default();
+        let mut vary: Vec<&[u8]> = Vec::new();
+        for (name, value) in existing {
+            if name.len() >= CORS_PREFIX.len()
+                && name.get(..CORS_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(CORS_PREFIX))
+            {
+                sink.remove(name);
+                out.removed += 1;
+            } else if name.eq_ignore_ascii_case(b"vary") {
+                vary.push(value);
+            }
+        }
+
+        if stamp.forward == Forward::Allowed {
+            let allow_origin = if self.is_public() { Some(&b"*"[..]) } else { stamp.origin };
+            if let Some(origin) = allow_origin {
+                sink.set(header::ALLOW_ORIGIN, origin);
+                if self.allows_credentials() {
+                    sink.set(header::ALLOW_CREDENTIALS, b"true");
+                }
+                if let Some(expose) = self.expose_headers() {
+                    sink.set(header::EXPOSE_HEADERS, expose.as_bytes());
+                }
+                out.stamped = true;
+            }
+        }
+
+        if self.varies_by_origin() {
+            if let Some(v) = merge_vary(&vary, "Origin") {
+                sink.set(header::VARY, &v);
+            }
+        }
+        out
+    }
+}
+
+/// The `Vary` value to set so that it lists `needed`, or None when the
+/// existing headers already cover it (`needed` or `*` present). Existing
+/// entries are kept as they were, several `Vary` headers folded into one.
+pub fn merge_vary(existing: &[&[u8]], needed: &str) -> Option<Vec<u8>> {
+    let covered = existing
+        .iter()
+        .flat_map(|v| token::list_elements(v))
+        .any(|e| e == b"*" || e.eq_ignore_ascii_case(needed.as_bytes()));
+    if covered {
+        return None;
+    }
+    let mut out = Vec::new();
+    for v in existing {
+        let v = token::trim(v);
+        if !v.is_empty() {
+            out.extend_from_slice(v);
+            out.extend_from_slice(b", ");
+        }
+    }
+    out.extend_from_slice(needed.as_bytes());
+    Some(out)
+}

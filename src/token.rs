@@ -1,0 +1,75 @@
+//! HTTP token rules (RFC 9110 §5.6.2) shared by configuration checks and the
+//! request path. Methods and header names must be tokens; anything else in a
+//! header list is hostile or broken and is refused, never guessed at.
+
+/// `tchar` from RFC 9110.
+pub fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
+}
+
+pub fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+}
+
+/// Optional whitespace around list elements.
+fn trim_ows(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|&b| b != b' ' && b != b'\t');
+    let Some(start) = start else {
+        return &[];
+    };
+    let end = s.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |e| e + 1);
+    s.get(start..end).unwrap_or(&[])
+}
+
+/// Trims optional whitespace from a whole header value.
+pub fn trim(s: &[u8]) -> &[u8] {
+    trim_ows(s)
+}
+
+/// Elements of a comma-separated header value, whitespace trimmed, empty
+/// elements skipped (RFC 9110 §5.6.1 lets recipients ignore them).
+pub fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(trim_ows).filter(|e| !e.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens() {
+        assert!(is_token(b"GET"));
+        assert!(is_token(b"x-custom_header.1"));
+        assert!(is_token(b"*"));
+        for bad in [&b""[..], b"a b", b"a,b", b"a:b", b"caf\xc3\xa9", b"a\r\nb", b"(x)", b"\"q\""] {
+            assert!(!is_token(bad), "{:?} accepted", bad);
+        }
+    }
+
+    #[test]
+    fn list_parsing_trims_and_skips_empties() {
+        let got: Vec<&[u8]> = list_elements(b" a ,\tb,, ,c\t").collect();
+        assert_eq!(got, vec![&b"a"[..], b"b", b"c"]);
+        assert_eq!(list_elements(b"").count(), 0);
+        assert_eq!(list_elements(b" , ,").count(), 0);
+        assert_eq!(trim(b"  x y \t"), b"x y");
+        assert_eq!(trim(b"   "), b"");
+    }
+}
