@@ -13,7 +13,7 @@ CHROMIUM ?= /usr/bin/chromium
 # Issue budget for the release module.
 WASM_MAX_BYTES := 262144
 
-.PHONY: all setup wasm run test unit integration browser chromium size clean .rust-target
+.PHONY: all setup wasm run test unit integration browser chromium size cli clean .rust-target
 
 all: wasm
 
@@ -73,8 +73,16 @@ browser: wasm $(ENVOY) chromium
 test: setup wasm size chromium
 	@echo "==> unit, contract and Envoy integration tests"
 	@cargo test -- --skip chromium_enforces
+	@echo "==> command-line tests (edge-cors check, explain, probe, import, render)"
+	@cargo test --features cli --test cli
 	@echo "==> browser tests (headless Chromium through Envoy + edge-cors)"
 	@cargo test --test browser -- --nocapture
+
+# The `edge-cors` command line (also: cargo install --path . --features cli).
+cli:
+	@echo "==> building the edge-cors command line"
+	@cargo build --release --features cli --bin edge-cors
+	@echo "    target/release/edge-cors"
 
 clean:
 	cargo clean

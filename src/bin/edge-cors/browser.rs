@@ -1,0 +1,453 @@
+//! What a browser does (WHATWG Fetch, "CORS protocol"): whether a request
+//! needs a preflight, and whether it accepts a preflight answer and an actual
+//! response. Used both on the filter's own answers (`explain`) and on a live
+//! server's (`probe`), so the two judge alike.
+
+use crate::out::Level;
+
+/// One request header the page sets.
+#[derive(Debug, Clone)]
+pub struct PageHeader {
+    /// Lower case.
+    pub name: String,
+    pub value: Option<String>,
+}
+
+/// Parses `NAME` or `NAME: VALUE`.
+pub fn parse_header(arg: &str) -> Result<PageHeader, String> {
+    let (name, value) = match arg.split_once(':') {
+        Some((n, v)) => (n.trim(), Some(v.trim().to_string())),
+        None => (arg.trim(), None),
+    };
+    if name.is_empty() || !edge_cors::token::is_token(name.as_bytes()) {
+        return Err(format!("--header {arg:?}: the name must be an HTTP token such as x-api-key"));
+    }
+    Ok(PageHeader { name: name.to_ascii_lowercase(), value })
+}
+
+/// Fetch upper-cases these methods; any other is sent as written.
+pub fn normalize_method(m: &str) -> String {
+    const NORMALISED: [&str; 6] = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
+    NORMALISED.iter().find(|n| n.eq_ignore_ascii_case(m)).map_or(m.to_string(), |n| n.to_string())
+}
+
+pub fn is_safelisted_method(m: &str) -> bool {
+    matches!(m, "GET" | "HEAD" | "POST")
+}
+
+const SIMPLE_CONTENT_TYPES: [&str; 3] = ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"];
+
+/// Why a header is not CORS-safelisted, or None when it is.
+fn unsafe_reason(h: &PageHeader) -> Option<String> {
+    match h.name.as_str() {
+        "accept" | "accept-language" | "content-language" => None,
+        "content-type" => match &h.value {
+            Some(v) => {
+                let essence = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                if SIMPLE_CONTENT_TYPES.contains(&essence.as_str()) {
+                    None
+                } else {
+                    Some(format!("content-type {v} is not one of {}", SIMPLE_CONTENT_TYPES.join(", ")))
+                }
+            }
+            None => Some(
+                "content-type (taken as application/json; pass --header 'content-type: text/plain' for a form or text body) \
+                 is not a CORS-safelisted value"
+                    .into(),
+            ),
+        },
+        "authorization" => Some("authorization is never CORS-safelisted".into()),
+        other => Some(format!("{other} is not a CORS-safelisted request header")),
+    }
+}
+
+/// The browser's decision to send a preflight.
+pub struct Need {
+    pub needed: bool,
+    pub reasons: Vec<String>,
+    /// The `Access-Control-Request-Headers` names: unsafe ones, lower case, sorted.
+    pub unsafe_names: Vec<String>,
+}
+
+impl Need {
+    /// The `Access-Control-Request-Headers` value as Fetch sends it.
+    pub fn request_headers_value(&self) -> Option<String> {
+        (!self.unsafe_names.is_empty()).then(|| self.unsafe_names.join(","))
+    }
+}
+
+pub fn preflight_need(method: &str, headers: &[PageHeader]) -> Need {
+    let mut reasons = Vec::new();
+    if !is_safelisted_method(method) {
+        reasons.push(format!("{method} is not a CORS-safelisted method (GET, HEAD, POST)"));
+    }
+    let mut unsafe_names = Vec::new();
+    for h in headers {
+        if let Some(r) = unsafe_reason(h) {
+            reasons.push(r);
+            if !unsafe_names.contains(&h.name) {
+                unsafe_names.push(h.name.clone());
+            }
+        }
+    }
+    unsafe_names.sort();
+    Need { needed: !reasons.is_empty(), reasons, unsafe_names }
+}
+
+/// A response as the browser sees it: every header line, names lower case.
+#[derive(Debug, Clone, Default)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
+    }
+
+    /// List elements over every value of a header (Fetch combines them).
+    fn list(&self, name: &str) -> Vec<String> {
+        self.all(name)
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(|e| e.trim().to_string())
+            .filter(|e| !e.is_empty())
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Preflight,
+    Actual,
+}
+
+impl Phase {
+    pub fn word(self) -> &'static str {
+        match self {
+            Phase::Preflight => "preflight",
+            Phase::Actual => "actual",
+        }
+    }
+}
+
+/// One line of a verdict.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub phase: Phase,
+    pub name: &'static str,
+    pub level: Level,
+    /// Whether this failure makes the browser refuse the call (a missing
+    /// `Vary` does not, by itself).
+    pub blocks: bool,
+    pub message: String,
+}
+
+fn check(phase: Phase, name: &'static str, level: Level, message: impl Into<String>) -> Check {
+    Check { phase, name, level, blocks: level == Level::Fail, message: message.into() }
+}
+
+/// How two origins differ, for "origin differs by port".
+pub fn origin_difference(sent: &str, page: &str) -> Option<String> {
+    let split = |o: &str| -> Option<(String, String, String)> {
+        let (scheme, rest) = o.split_once("://")?;
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || rest.starts_with('[') => (h.to_string(), p.to_string()),
+            _ => (rest.to_string(), String::new()),
+        };
+        Some((scheme.to_ascii_lowercase(), host.to_ascii_lowercase(), port))
+    };
+    let (a, b) = (split(sent)?, split(page)?);
+    if a.1 == b.1 && a.0 != b.0 {
+        return Some("differs by scheme".into());
+    }
+    if a.1 == b.1 && a.2 != b.2 {
+        return Some("differs by port".into());
+    }
+    if sent.ends_with('/') {
+        return Some("has a trailing slash; an origin has none".into());
+    }
+    if a.1 != b.1 && a.1.eq_ignore_ascii_case(&b.1) {
+        return Some("differs by case".into());
+    }
+    None
+}
+
+/// `Access-Control-Allow-Origin` and `-Allow-Credentials`, the checks every
+/// CORS response must pass.
+fn allow_origin_checks(phase: Phase, r: &Response, origin: &str, credentials: bool, out: &mut Vec<Check>) -> bool {
+    let values = r.all("access-control-allow-origin");
+    let mut ok = false;
+    match values.as_slice() {
+        [] => out.push(check(
+            phase,
+            "allow-origin",
+            Level::Fail,
+            format!("no Access-Control-Allow-Origin on the {} {}: the browser blocks it", phase.word(), status_words(r.status)),
+        )),
+        [v] if v.contains(',') => out.push(check(
+            phase,
+            "allow-origin",
+            Level::Fail,
+            format!("Access-Control-Allow-Origin lists several origins ({v}); it must be exactly one"),
+        )),
+        [v] if v.trim() == "*" && credentials => out.push(check(
+            phase,
+            "allow-origin",
+            Level::Fail,
+            "Access-Control-Allow-Origin is * but the request carries credentials: browsers refuse * with credentials",
+        )),
+        [v] if v.trim() == "*" => {
+            ok = true;
+            out.push(check(phase, "allow-origin", Level::Ok, "* (any origin, no credentials)"));
+        }
+        [v] if v.trim() == origin => {
+            ok = true;
+            out.push(check(phase, "allow-origin", Level::Ok, format!("{} (the page's origin)", v.trim())));
+        }
+        [v] => {
+            let why = origin_difference(v.trim(), origin).map(|d| format!(": it {d}")).unwrap_or_default();
+            out.push(check(
+                phase,
+                "allow-origin",
+                Level::Fail,
+                format!("Access-Control-Allow-Origin is {} but the page is {origin}{why}", v.trim()),
+            ));
+        }
+        many => out.push(check(
+            phase,
+            "allow-origin",
+            Level::Fail,
+            format!(
+                "duplicate Access-Control-Allow-Origin ({} values: {}): browsers refuse more than one; two layers add CORS headers",
+                many.len(),
+                many.join(" | ")
+            ),
+        )),
+    }
+    if credentials {
+        let values = r.all("access-control-allow-credentials");
+        match values.as_slice() {
+            [v] if *v == "true" => out.push(check(phase, "credentials", Level::Ok, "Access-Control-Allow-Credentials: true")),
+            [] => {
+                ok = false;
+                out.push(check(
+                    phase,
+                    "credentials",
+                    Level::Fail,
+                    "no Access-Control-Allow-Credentials: true, which a credentialed request needs",
+                ));
+            }
+            vs => {
+                ok = false;
+                out.push(check(
+                    phase,
+                    "credentials",
+                    Level::Fail,
+                    format!("Access-Control-Allow-Credentials is {:?}; browsers accept exactly one \"true\"", vs.join(", ")),
+                ));
+            }
+        }
+    }
+    ok
+}
+
+fn status_words(status: u16) -> String {
+    format!("response ({status})")
+}
+
+/// `Access-Control-*` headers sent more than once (other than the two
+/// already judged).
+fn duplicate_checks(phase: Phase, r: &Response, out: &mut Vec<Check>) {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut dups = Vec::new();
+    for (n, _) in &r.headers {
+        if n.starts_with("access-control-") {
+            if seen.contains(&n.as_str()) && !dups.contains(n) {
+                dups.push(n.clone());
+            }
+            seen.push(n);
+        }
+    }
+    let cosmetic: Vec<&String> =
+        dups.iter().filter(|n| *n != "access-control-allow-origin" && *n != "access-control-allow-credentials").collect();
+    if dups.is_empty() {
+        out.push(check(phase, "duplicates", Level::Ok, "each Access-Control-* header sent once"));
+    } else if cosmetic.len() == dups.len() {
+        let names: Vec<&str> = cosmetic.iter().map(|s| s.as_str()).collect();
+        out.push(check(
+            phase,
+            "duplicates",
+            Level::Warn,
+            format!("{} sent more than once: two layers add CORS headers (browsers merge these lists)", names.join(", ")),
+        ));
+    } else {
+        let names: Vec<&str> = dups.iter().map(|s| s.as_str()).collect();
+        let mut c = check(
+            phase,
+            "duplicates",
+            Level::Fail,
+            format!("{} sent more than once: two layers add CORS headers", names.join(", ")),
+        );
+        // Already counted by allow-origin / credentials.
+        c.blocks = false;
+        out.push(c);
+    }
+}
+
+/// The browser's checks of a preflight answer.
+pub fn judge_preflight(r: &Response, origin: &str, method: &str, need: &Need, credentials: bool) -> Vec<Check> {
+    let p = Phase::Preflight;
+    let mut out = Vec::new();
+    if (200..300).contains(&r.status) {
+        out.push(check(p, "status", Level::Ok, format!("{} (a 2xx, as browsers require)", r.status)));
+    } else {
+        let said = r.body.lines().next().map(|l| format!(": {}", l.trim())).filter(|l| l.len() > 2).unwrap_or_default();
+        out.push(check(p, "status", Level::Fail, format!("{}{said}; browsers need a 2xx answer to a preflight", r.status)));
+    }
+    allow_origin_checks(p, r, origin, credentials, &mut out);
+
+    let methods = r.list("access-control-allow-methods");
+    let star = methods.iter().any(|m| m == "*");
+    if is_safelisted_method(method) {
+        out.push(check(p, "methods", Level::Ok, format!("{method} is CORS-safelisted: no permission needed")));
+    } else if methods.iter().any(|m| m == method) {
+        out.push(check(p, "methods", Level::Ok, format!("{method} is in Access-Control-Allow-Methods ({})", methods.join(", "))));
+    } else if star && !credentials {
+        out.push(check(p, "methods", Level::Ok, format!("{method} is covered by Access-Control-Allow-Methods: *")));
+    } else if star {
+        out.push(check(
+            p,
+            "methods",
+            Level::Fail,
+            format!("Access-Control-Allow-Methods is *, which means a method literally named * under credentials: {method} is not allowed"),
+        ));
+    } else if let Some(m) = methods.iter().find(|m| m.eq_ignore_ascii_case(method)) {
+        out.push(check(
+            p,
+            "methods",
+            Level::Fail,
+            format!("{method} is not in Access-Control-Allow-Methods: {m} differs by case, and methods are case-sensitive"),
+        ));
+    } else {
+        let listed = if methods.is_empty() { "absent".to_string() } else { methods.join(", ") };
+        out.push(check(p, "methods", Level::Fail, format!("{method} is not in Access-Control-Allow-Methods ({listed})")));
+    }
+
+    if need.unsafe_names.is_empty() {
+        out.push(check(p, "headers", Level::Skip, "no non-safelisted request headers"));
+    } else {
+        let allowed: Vec<String> = r.list("access-control-allow-headers").iter().map(|h| h.to_ascii_lowercase()).collect();
+        let star = allowed.iter().any(|h| h == "*");
+        let mut missing = Vec::new();
+        for name in &need.unsafe_names {
+            if allowed.contains(name) {
+                continue;
+            }
+            if star && !credentials && name != "authorization" {
+                continue;
+            }
+            missing.push(if star && name == "authorization" {
+                "authorization is never covered by *: it must be named".to_string()
+            } else if star {
+                format!("{name} is not covered: * means a header literally named * under credentials")
+            } else {
+                format!("{name} is not in Access-Control-Allow-Headers")
+            });
+        }
+        if missing.is_empty() {
+            out.push(check(p, "headers", Level::Ok, format!("{} allowed", need.unsafe_names.join(", "))));
+        } else {
+            let listed = if allowed.is_empty() { "absent".to_string() } else { allowed.join(", ") };
+            out.push(check(p, "headers", Level::Fail, format!("{} (allowed: {listed})", missing.join("; "))));
+        }
+    }
+    duplicate_checks(p, r, &mut out);
+    out
+}
+
+/// Response headers JavaScript can always read.
+const SAFELISTED_RESPONSE: [&str; 7] =
+    ["cache-control", "content-language", "content-length", "content-type", "expires", "last-modified", "pragma"];
+
+/// The browser's checks of the actual response.
+pub fn judge_actual(r: &Response, origin: &str, credentials: bool) -> Vec<Check> {
+    let a = Phase::Actual;
+    let mut out = Vec::new();
+    let passed = allow_origin_checks(a, r, origin, credentials, &mut out);
+    duplicate_checks(a, r, &mut out);
+
+    // Vary: an answer that names the origin must say it depends on it.
+    let acao: Vec<&str> = r.all("access-control-allow-origin");
+    let vary = r.list("vary");
+    let varies = vary.iter().any(|v| v == "*" || v.eq_ignore_ascii_case("origin"));
+    match acao.first() {
+        Some(v) if v.trim() != "*" && !varies => {
+            let mut c = check(
+                a,
+                "vary",
+                Level::Fail,
+                "no Vary: Origin although Access-Control-Allow-Origin names the origin: a shared cache can replay this \
+                 answer to another origin, whose browser then blocks it",
+            );
+            c.blocks = false;
+            out.push(c);
+        }
+        Some(v) if v.trim() != "*" => out.push(check(a, "vary", Level::Ok, format!("Vary: {}", vary.join(", ")))),
+        Some(_) => out.push(check(a, "vary", Level::Ok, "Access-Control-Allow-Origin is *: the answer does not depend on the origin")),
+        None => out.push(check(a, "vary", Level::Skip, "no CORS answer to vary")),
+    }
+
+    if r.status >= 400 {
+        if passed {
+            out.push(check(a, "error status", Level::Ok, format!("the {} carries CORS headers: JavaScript can read its status and body", r.status)));
+        } else {
+            out.push(check(
+                a,
+                "error status",
+                Level::Fail,
+                format!("the {} has no usable CORS headers: JavaScript sees a network error (TypeError), not the {}", r.status, r.status),
+            ));
+        }
+    } else {
+        out.push(check(a, "error status", Level::Skip, format!("the response was {}; probe a failing URL to check errors", r.status)));
+    }
+
+    if passed {
+        let exposed: Vec<String> = r.list("access-control-expose-headers").iter().map(|h| h.to_ascii_lowercase()).collect();
+        let star = exposed.iter().any(|h| h == "*") && !credentials;
+        let mut readable = Vec::new();
+        let mut hidden = Vec::new();
+        for (n, _) in &r.headers {
+            // CORS and caching metadata are for the browser, not the page.
+            if n.starts_with(':') || n.starts_with("access-control-") || n == "vary" || readable.contains(n) || hidden.contains(n) {
+                continue;
+            }
+            let can = SAFELISTED_RESPONSE.contains(&n.as_str())
+                || exposed.contains(n)
+                || (star && n != "set-cookie" && n != "set-cookie2");
+            if can {
+                readable.push(n.clone());
+            } else {
+                hidden.push(n.clone());
+            }
+        }
+        let mut msg = format!("JavaScript can read: {}", if readable.is_empty() { "none".into() } else { readable.join(", ") });
+        let absent: Vec<&String> = exposed.iter().filter(|h| *h != "*" && !readable.contains(h)).collect();
+        if !absent.is_empty() {
+            msg.push_str(&format!(" (and, when sent: {})", absent.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+        }
+        if !hidden.is_empty() {
+            msg.push_str(&format!("; hidden: {}", hidden.join(", ")));
+        }
+        out.push(check(a, "readable", Level::Ok, msg));
+    }
+    out
+}
+
+/// Whether the browser lets the call through, given every check made.
+pub fn allowed(checks: &[Check]) -> bool {
+    !checks.iter().any(|c| c.blocks)
+}

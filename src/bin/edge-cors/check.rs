@@ -1,0 +1,252 @@
+//! `edge-cors check`: the filter's own validation, plus what the filter
+//! cannot know (the Public Suffix List), every problem listed.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use edge_cors::config::{self, Names, PolicySpec};
+use edge_cors::origin::{OriginEntry, Scheme};
+use edge_cors::ConfigError;
+
+use crate::out::{self, Style};
+use crate::source::{self, Found};
+use crate::{Fatal, Report};
+
+/// A policy after validation.
+pub struct Checked {
+    pub found: Found,
+    pub errors: Vec<ConfigError>,
+    pub warnings: Vec<ConfigError>,
+    pub spec: Option<PolicySpec>,
+}
+
+impl Checked {
+    pub fn is_ok(&self) -> bool {
+        self.errors.is_empty() && self.spec.is_some()
+    }
+}
+
+/// Key spellings the engine accepts for `allow_origins`.
+const ORIGIN_KEYS: [&str; 2] = ["allow_origins", "AllowOrigins"];
+
+pub fn check_found(found: Found) -> Checked {
+    let bytes = match &found.raw {
+        Some(b) => b.clone(),
+        None => serde_json::to_vec(&Value::Object(found.object.clone())).unwrap_or_default(),
+    };
+    let (spec, mut engine_errors) = match config::parse(&bytes) {
+        Ok(spec) => (Some(spec), vec![]),
+        Err(e) => (None, e.0),
+    };
+    // Fields replaced by a problem of their own (a CloudFormation value
+    // that cannot be known here) are not reported twice.
+    engine_errors.retain(|e| !found.suppressed.iter().any(|s| e.field == *s || e.field.starts_with(&format!("{s}["))));
+    // The engine could not judge the whole policy, so it is not valid.
+    let spec = if found.problems.is_empty() { spec } else { None };
+    let mut errors = found.problems.clone();
+    errors.extend(engine_errors);
+    errors.extend(public_suffix_problems(&found.object));
+    for e in &mut errors {
+        e.field = shown_field(&found, &e.field);
+    }
+    // In file order: by key, the whole list before its entries.
+    errors.sort_by_key(|e| field_order(&e.field));
+    let mut warnings = null_origin_warnings(&found.object);
+    for w in &mut warnings {
+        w.field = shown_field(&found, &w.field);
+    }
+    let spec = if errors.is_empty() { spec } else { None };
+    Checked { found, errors, warnings, spec }
+}
+
+fn field_order(field: &str) -> (String, i64) {
+    match field.split_once('[') {
+        Some((key, rest)) => (key.to_string(), rest.trim_end_matches(']').parse().unwrap_or(0)),
+        None => (field.to_string(), -1),
+    }
+}
+
+/// A field in the spelling of the file it came from.
+fn shown_field(found: &Found, field: &str) -> String {
+    for (engine, written) in &found.renamed {
+        if field == engine {
+            return written.clone();
+        }
+        if let Some(rest) = field.strip_prefix(engine.as_str()) {
+            if rest.starts_with('[') {
+                return format!("{written}{rest}");
+            }
+        }
+    }
+    field.to_string()
+}
+
+fn origin_strings(object: &Map<String, Value>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for key in ORIGIN_KEYS {
+        if let Some(Value::Array(items)) = object.get(key) {
+            for (i, item) in items.iter().enumerate() {
+                if let Value::String(s) = item {
+                    out.push((format!("{key}[{i}]"), s.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `https://*.github.io` passes the filter's own checks (two labels), but
+/// anyone can register a name under a public suffix: such a wildcard allows
+/// sites the owner does not control.
+fn public_suffix_problems(object: &Map<String, Value>) -> Vec<ConfigError> {
+    let mut out = Vec::new();
+    for (field, raw) in origin_strings(object) {
+        let Ok(OriginEntry::Subdomains { scheme, base, port }) = OriginEntry::parse(&raw) else { continue };
+        if let Some(kind) = public_suffix(&base) {
+            let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+            let s = scheme.as_str();
+            out.push(ConfigError {
+                field,
+                value: format!("{raw:?}"),
+                problem: format!(
+                    "\"{base}\" is a public suffix ({kind} section of the Public Suffix List): anyone can register a name under it, \
+                     so this allows sites you do not control"
+                ),
+                fix: format!("list your own sites, e.g. \"{s}://yours.{base}{port}\", or \"{s}://*.yours.{base}{port}\" for their subdomains"),
+            });
+        }
+    }
+    out
+}
+
+/// "ICANN" or "private" when `domain` is itself a public suffix.
+pub fn public_suffix(domain: &str) -> Option<&'static str> {
+    let suffix = psl::suffix(domain.as_bytes())?;
+    if !suffix.is_known() || suffix.as_bytes() != domain.as_bytes() {
+        return None;
+    }
+    Some(match suffix.typ() {
+        Some(psl::Type::Private) => "private",
+        _ => "ICANN",
+    })
+}
+
+fn null_origin_warnings(object: &Map<String, Value>) -> Vec<ConfigError> {
+    origin_strings(object)
+        .into_iter()
+        .filter(|(_, raw)| raw.eq_ignore_ascii_case("null"))
+        .map(|(field, raw)| ConfigError {
+            field,
+            value: format!("{raw:?}"),
+            problem: "allows the null origin, which any site can produce with a sandboxed iframe".into(),
+            fix: "remove it unless you serve file: pages or sandboxed frames on purpose".into(),
+        })
+        .collect()
+}
+
+pub fn run(path: &Path) -> Result<Report, Fatal> {
+    let style = Style::stdout();
+    let found = source::load(path)?;
+    let name = path.display().to_string();
+    let checked: Vec<Checked> = found.into_iter().map(check_found).collect();
+    let mut s = String::new();
+    for c in &checked {
+        s.push_str(&describe(&name, c, &style));
+        s.push('\n');
+    }
+    let problems: usize = checked.iter().map(|c| c.errors.len()).sum();
+    let bad = checked.iter().filter(|c| !c.is_ok()).count();
+    let policies = out::plural(checked.len(), "policy", "policies");
+    let summary = if bad == 0 {
+        style.ok(&format!("{policies} checked in {name}: no problems"))
+    } else {
+        style.fail(&format!(
+            "{policies} checked in {name}: {} in {}",
+            out::plural(problems.max(1), "problem", "problems"),
+            out::plural(bad, "policy", "policies")
+        ))
+    };
+    s.push_str(&summary);
+    s.push('\n');
+    Ok(Report { stdout: s, stderr: String::new(), ok: bad == 0 })
+}
+
+/// One policy's verdict: its problems, or what it allows.
+pub fn describe(name: &str, c: &Checked, style: &Style) -> String {
+    let mut s = String::new();
+    let label = if c.is_ok() { style.ok("ok   ") } else { style.fail("error") };
+    let location = if c.found.location.starts_with('(') { String::new() } else { format!("  {}", c.found.location) };
+    s.push_str(&format!("{label}  {}{}  {}\n", style.bold(name), location, style.dim(&format!("({})", c.found.kind))));
+    for e in &c.errors {
+        s.push_str(&problem_lines(e, style.fail("problem"), style));
+    }
+    for w in &c.warnings {
+        s.push_str(&problem_lines(w, style.warn("warning"), style));
+    }
+    for n in &c.found.notes {
+        s.push_str(&format!("       {} {n}\n", style.dim("note:")));
+    }
+    if let Some(spec) = &c.spec {
+        s.push_str(&summary_rows(spec));
+    }
+    s
+}
+
+fn problem_lines(e: &ConfigError, word: String, style: &Style) -> String {
+    format!(
+        "       {} = {}\n         {word}: {}\n         {}     {}\n",
+        style.bold(&e.field),
+        e.value,
+        e.problem,
+        style.dim("fix:"),
+        e.fix
+    )
+}
+
+fn names(n: &Names, default: &str) -> String {
+    match n {
+        Names::Any => "* (any)".into(),
+        Names::List(l) if l.is_empty() => default.into(),
+        Names::List(l) => l.join(", "),
+    }
+}
+
+/// What a valid policy allows, in words.
+pub fn summary_rows(spec: &PolicySpec) -> String {
+    let origins: Vec<String> = spec.origins.iter().map(describe_origin).collect();
+    let methods = match &spec.methods {
+        Names::List(l) if l.iter().map(String::as_str).eq(config::DEFAULT_METHODS) => "GET, HEAD, POST (the default)".into(),
+        m => names(m, ""),
+    };
+    let rows = vec![
+        ("origins".to_string(), origins.join("\n")),
+        ("methods".to_string(), methods),
+        ("headers".to_string(), names(&spec.headers, "none beyond the CORS-safelisted ones")),
+        ("expose".to_string(), names(&spec.expose, "none beyond the CORS-safelisted ones")),
+        ("max age".to_string(), spec.max_age.map_or("not sent (browsers cache preflights for 5 s)".into(), |a| format!("{a} s"))),
+        ("credentials".to_string(), if spec.credentials { "yes (cookies, HTTP auth)".into() } else { "no".into() }),
+    ];
+    let mut rows = rows;
+    if spec.private_network {
+        rows.push(("private network".into(), "answered when asked".into()));
+    }
+    out::rows("       ", &rows)
+}
+
+pub fn describe_origin(e: &OriginEntry) -> String {
+    match e {
+        OriginEntry::Any => "*  every origin".into(),
+        OriginEntry::Null => "null  the null origin (sandboxed frames, file: pages)".into(),
+        OriginEntry::AnyOfScheme(s) => format!("{}://*  every {} origin", s.as_str(), s.as_str()),
+        OriginEntry::Exact(o) => o.clone(),
+        OriginEntry::Subdomains { scheme, base, port } => {
+            let p = port.map(|p| format!(":{p}")).unwrap_or_default();
+            let port_words = match port {
+                Some(p) => format!("port {p}"),
+                None => format!("default port ({})", if *scheme == Scheme::Https { 443 } else { 80 }),
+            };
+            format!("{}://*.{base}{p}  any subdomain of {base} at any depth, not {base} itself, {port_words}", scheme.as_str())
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! `edge-cors explain`: for one request from a page, whether the browser
+//! sends a preflight and why, the exact requests, the exact headers the
+//! filter answers with (from the engine itself), and the browser's verdict.
+
+use std::path::Path;
+
+use edge_cors::config::PolicySpec;
+use edge_cors::origin::{OriginEntry, OriginSet, Scheme};
+use edge_cors::config::Names;
+use edge_cors::{Decision, HeaderSink, Policy, Rejection, Request, Stamp};
+
+use crate::browser::{self, Check, Phase, Response};
+use crate::check::{self, Checked};
+use crate::out::Style;
+use crate::source;
+use crate::{Fatal, Report};
+
+/// Collects what the engine sets on a response.
+struct Collect(Vec<(String, String)>);
+
+impl HeaderSink for Collect {
+    fn remove(&mut self, name: &[u8]) {
+        self.0.retain(|(n, _)| !n.as_bytes().eq_ignore_ascii_case(name));
+    }
+    fn set(&mut self, name: &str, value: &[u8]) {
+        self.remove(name.as_bytes());
+        self.0.push((name.to_string(), String::from_utf8_lossy(value).into_owned()));
+    }
+}
+
+pub fn run(path: &Path, origin: &str, method: &str, headers: &[String], credentials: bool, status: u16) -> Result<Report, Fatal> {
+    let style = Style::stdout();
+    let page_headers = headers.iter().map(|h| browser::parse_header(h)).collect::<Result<Vec<_>, _>>()?;
+    if !(100..=599).contains(&status) {
+        return Err(Fatal(format!("--status {status}: an HTTP status is 100 to 599")));
+    }
+    let method = browser::normalize_method(method);
+    if !edge_cors::token::is_token(method.as_bytes()) {
+        return Err(Fatal(format!("--method {method:?} is not an HTTP method")));
+    }
+    let name = path.display().to_string();
+    let mut checked: Vec<Checked> = source::load(path)?.into_iter().map(check::check_found).collect();
+    if checked.len() > 1 {
+        let list: Vec<String> = checked.iter().map(|c| c.found.location.clone()).collect();
+        return Err(Fatal(format!(
+            "{name} holds {} policies ({}); explain takes one: put it in a file of its own",
+            checked.len(),
+            list.join(", ")
+        )));
+    }
+    let Some(c) = checked.pop() else { return Err(Fatal(format!("{name}: no policy"))) };
+    if !c.is_ok() {
+        let mut s = check::describe(&name, &c, &style);
+        s.push_str(&style.fail("the filter refuses this policy (Envoy would not load it): fix it first, see `edge-cors check`"));
+        s.push('\n');
+        return Ok(Report { stdout: s, stderr: String::new(), ok: false });
+    }
+    let Some(spec) = c.spec.clone() else { return Err(Fatal("no policy".into())) };
+    let policy = Policy::new(spec.clone());
+
+    // The origin as the browser sends it.
+    let mut s = String::new();
+    let origin = match OriginEntry::parse(origin) {
+        Ok(OriginEntry::Exact(canon)) => {
+            if canon != origin {
+                s.push_str(&format!("{} browsers send this origin as {canon}\n", style.dim("note:")));
+            }
+            canon
+        }
+        Ok(OriginEntry::Null) => "null".to_string(),
+        Ok(_) => return Err(Fatal(format!("--origin {origin:?} is a pattern; give the page's origin, such as https://app.example.com"))),
+        Err(e) => return Err(Fatal(format!("--origin {origin:?} {}; {}", e.problem, e.fix))),
+    };
+
+    let need = browser::preflight_need(&method, &page_headers);
+    let mut checks: Vec<Check> = Vec::new();
+
+    // The request, in the browser's words.
+    let creds_word = if credentials { "include" } else { "same-origin (no cookies cross-origin)" };
+    let header_names: Vec<&str> = page_headers.iter().map(|h| h.name.as_str()).collect();
+    s.push_str(&format!(
+        "{}  {method} from {origin}, credentials: {creds_word}{}\n",
+        style.bold("request  "),
+        if header_names.is_empty() { String::new() } else { format!(", headers: {}", header_names.join(", ")) }
+    ));
+    let (origin_allowed, origin_line) = origin_verdict(&spec, &c, &origin);
+    s.push_str(&format!("{}  {origin_line}\n", style.bold("origin   ")));
+    if need.needed {
+        s.push_str(&format!("{}  yes: {}\n", style.bold("preflight"), need.reasons.join("; ")));
+    } else {
+        s.push_str(&format!(
+            "{}  no: {method} is CORS-safelisted and so is every header: the browser sends the request directly\n",
+            style.bold("preflight")
+        ));
+    }
+    if spec.headers == Names::Any && need.unsafe_names.iter().any(|h| h == "authorization") {
+        s.push_str(&format!(
+            "{}  authorization is never covered by *: edge-cors answers with the requested names, so it passes\n",
+            style.dim("note     ")
+        ));
+    }
+    let mut refusal: Option<String> = None;
+
+    let mut preflight_allowed = true;
+    if need.needed {
+        let acrh = need.request_headers_value();
+        s.push_str(&format!("\n{}\n", style.bold("preflight request (sent by the browser, without cookies)")));
+        s.push_str("  OPTIONS <url>\n");
+        s.push_str(&format!("  origin: {origin}\n  access-control-request-method: {method}\n"));
+        if let Some(v) = &acrh {
+            s.push_str(&format!("  access-control-request-headers: {v}\n"));
+        }
+        let req = Request {
+            method: b"OPTIONS",
+            origin: Some(origin.as_bytes()),
+            request_method: Some(method.as_bytes()),
+            request_headers: acrh.as_deref().map(str::as_bytes),
+            request_private_network: None,
+        };
+        let Decision::Preflight(reply) = policy.decide(&req) else {
+            return Err(Fatal("the engine did not treat the preflight as one".into()));
+        };
+        let resp = Response {
+            status: reply.status as u16,
+            headers: reply.headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            body: reply.body.to_string(),
+        };
+        s.push_str(&format!("\n{}\n", style.bold("preflight response (from edge-cors; the upstream never sees the preflight)")));
+        s.push_str(&format!("  {}\n", status_line(resp.status)));
+        for (n, v) in &resp.headers {
+            s.push_str(&format!("  {n}: {v}\n"));
+        }
+        if !resp.body.is_empty() {
+            s.push_str(&format!("\n  {}\n", resp.body.trim_end()));
+        }
+        let judged = browser::judge_preflight(&resp, &origin, &method, &need, credentials);
+        preflight_allowed = browser::allowed(&judged);
+        checks.extend(judged);
+        refusal = reply.rejected.map(|why| match why {
+            Rejection::Origin => origin_line.clone(),
+            Rejection::Method => method_reason(&spec, &method),
+            Rejection::Header => header_reason(&spec, &need.unsafe_names),
+        });
+    }
+
+    s.push_str(&format!("\n{}\n", style.bold(&format!("actual response (status {status}, from the upstream or the proxy)"))));
+    if !preflight_allowed {
+        s.push_str("  not sent: the browser stops at the failed preflight\n");
+    } else {
+        let req = Request { method: method.as_bytes(), origin: Some(origin.as_bytes()), ..Request::default() };
+        let forward = match policy.decide(&req) {
+            Decision::Forward(f) => f,
+            Decision::Preflight(_) => return Err(Fatal("the engine treated the actual request as a preflight".into())),
+        };
+        let mut sink = Collect(vec![("content-type".into(), "application/json".into())]);
+        let existing: Vec<(Vec<u8>, Vec<u8>)> = vec![(b"content-type".to_vec(), b"application/json".to_vec())];
+        policy.rewrite_response(
+            Stamp { forward, origin: Some(origin.as_bytes()) },
+            existing.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
+            &mut sink,
+        );
+        s.push_str(&format!("  {}\n", status_line(status)));
+        for (n, v) in &sink.0 {
+            s.push_str(&format!("  {n}: {v}\n"));
+        }
+        let resp = Response { status, headers: sink.0.clone(), body: String::new() };
+        let judged = browser::judge_actual(&resp, &origin, credentials);
+        checks.extend(judged.into_iter().filter(|c| c.name != "error status" || status >= 400));
+    }
+
+    // The browser's verdict, one line per check.
+    s.push_str(&format!("\n{}\n", style.bold("browser")));
+    s.push_str(&check_lines(&checks, &style));
+    let ok = browser::allowed(&checks) && preflight_allowed;
+    s.push('\n');
+    if ok {
+        s.push_str(&style.ok(&format!("allowed: the browser lets this {method} from {origin} through")));
+    } else {
+        let why = refusal
+            .or_else(|| (!origin_allowed).then(|| origin_line.clone()))
+            .or_else(|| checks.iter().find(|c| c.blocks).map(|c| c.message.clone()))
+            .unwrap_or_default();
+        s.push_str(&style.fail(&format!("blocked: {method} from {origin}: {why}")));
+    }
+    s.push('\n');
+    Ok(Report { stdout: s, stderr: String::new(), ok })
+}
+
+pub fn status_line(status: u16) -> String {
+    let reason = match status {
+        200 => "OK",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        413 => "Payload Too Large",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    };
+    format!("HTTP {status} {reason}").trim_end().to_string()
+}
+
+/// Aligned `phase  check  level  message` lines.
+pub fn check_lines(checks: &[Check], style: &Style) -> String {
+    let name_w = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    let mut s = String::new();
+    for c in checks {
+        let phase = match c.phase {
+            Phase::Preflight => "preflight",
+            Phase::Actual => "actual   ",
+        };
+        s.push_str(&format!("  {}  {phase}  {:<name_w$}  {}\n", c.level.label(style, 4), c.name, c.message));
+    }
+    s
+}
+
+/// Which `allow_origins` entry matches, or precisely why none does.
+fn origin_verdict(spec: &PolicySpec, c: &Checked, origin: &str) -> (bool, String) {
+    let raw: Vec<String> = ["allow_origins", "AllowOrigins"]
+        .iter()
+        .filter_map(|k| c.found.object.get(*k))
+        .filter_map(|v| v.as_array())
+        .flat_map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)))
+        .collect();
+    for e in &spec.origins {
+        if OriginSet::new(std::slice::from_ref(e)).allows(origin.as_bytes()) {
+            let shown = raw.iter().find(|r| OriginEntry::parse(r).as_ref() == Ok(e)).cloned().unwrap_or_else(|| entry_text(e));
+            return (true, format!("allowed: matches allow_origins entry {shown:?}"));
+        }
+    }
+    let mut reasons = Vec::new();
+    for e in &spec.origins {
+        if let Some(r) = near_miss(e, origin) {
+            reasons.push(r);
+        }
+    }
+    let all: Vec<String> = spec.origins.iter().map(entry_text).collect();
+    match reasons.first() {
+        Some(r) => (false, format!("not allowed: {r}")),
+        None => (false, format!("not allowed: {origin} is not in allow_origins ({})", all.join(", "))),
+    }
+}
+
+fn entry_text(e: &OriginEntry) -> String {
+    match e {
+        OriginEntry::Any => "*".into(),
+        OriginEntry::Null => "null".into(),
+        OriginEntry::AnyOfScheme(s) => format!("{}://*", s.as_str()),
+        OriginEntry::Exact(o) => o.clone(),
+        OriginEntry::Subdomains { scheme, base, port } => {
+            format!("{}://*.{base}{}", scheme.as_str(), port.map(|p| format!(":{p}")).unwrap_or_default())
+        }
+    }
+}
+
+/// (scheme, host, port) of a canonical origin.
+fn parts(origin: &str) -> Option<(Scheme, String, Option<u16>)> {
+    let (scheme, rest) = if let Some(r) = origin.strip_prefix("https://") {
+        (Scheme::Https, r)
+    } else {
+        (Scheme::Http, origin.strip_prefix("http://")?)
+    };
+    let (host, port) = if rest.starts_with('[') {
+        match rest.split_once("]:") {
+            Some((h, p)) => (format!("{h}]"), p.parse().ok()),
+            None => (rest.to_string(), None),
+        }
+    } else {
+        match rest.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p.parse().ok()),
+            None => (rest.to_string(), None),
+        }
+    };
+    Some((scheme, host, port))
+}
+
+fn port_text(p: Option<u16>) -> String {
+    p.map_or("the default port".into(), |p| format!("port {p}"))
+}
+
+fn near_miss(e: &OriginEntry, origin: &str) -> Option<String> {
+    if origin == "null" {
+        return Some("the null origin is only allowed by the literal entry \"null\" (no pattern matches it)".into());
+    }
+    let (scheme, host, port) = parts(origin)?;
+    match e {
+        OriginEntry::Exact(o) => {
+            let (s2, h2, p2) = parts(o)?;
+            if h2 != host {
+                return None;
+            }
+            if s2 != scheme {
+                Some(format!("origin differs by scheme from allowed {o} ({} vs {})", scheme.as_str(), s2.as_str()))
+            } else if p2 != port {
+                Some(format!("origin differs by port from allowed {o} ({} vs {})", port_text(port), port_text(p2)))
+            } else {
+                None
+            }
+        }
+        OriginEntry::Subdomains { scheme: s2, base, port: p2 } => {
+            let pat = entry_text(e);
+            if host == *base {
+                return Some(format!("{pat} matches subdomains of {base}, never {base} itself: add \"{}://{base}\"", s2.as_str()));
+            }
+            if host.ends_with(&format!(".{base}")) {
+                if *s2 != scheme {
+                    return Some(format!("origin differs by scheme from {pat} ({} vs {})", scheme.as_str(), s2.as_str()));
+                }
+                if *p2 != port {
+                    return Some(format!("origin differs by port from {pat} ({} vs {})", port_text(port), port_text(*p2)));
+                }
+                return None;
+            }
+            if host.ends_with(base.as_str()) {
+                return Some(format!("{host} is not a subdomain of {base} (a look-alike): {pat} matches only at a dot"));
+            }
+            None
+        }
+        OriginEntry::AnyOfScheme(s2) if *s2 != scheme => {
+            Some(format!("{}://* allows only {} origins; this one is {}", s2.as_str(), s2.as_str(), scheme.as_str()))
+        }
+        _ => None,
+    }
+}
+
+fn method_reason(spec: &PolicySpec, method: &str) -> String {
+    match &spec.methods {
+        Names::List(l) => match l.iter().find(|m| m.eq_ignore_ascii_case(method)) {
+            Some(m) => format!("{method} is not in allow_methods: {m} differs by case, and methods are case-sensitive"),
+            None => format!("{method} is not in allow_methods ({})", l.join(", ")),
+        },
+        Names::Any => format!("{method} is not a valid method"),
+    }
+}
+
+fn header_reason(spec: &PolicySpec, requested: &[String]) -> String {
+    match &spec.headers {
+        Names::List(l) => {
+            let missing: Vec<&str> = requested.iter().filter(|h| !l.contains(h)).map(String::as_str).collect();
+            let listed = if l.is_empty() { "none".to_string() } else { l.join(", ") };
+            format!("{} not in allow_headers ({listed})", if missing.len() == 1 { format!("{} is", missing[0]) } else { format!("{} are", missing.join(", ")) })
+        }
+        Names::Any => "a requested header is not a valid header name".into(),
+    }
+}

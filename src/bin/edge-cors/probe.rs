@@ -1,0 +1,188 @@
+//! `edge-cors probe`: the real preflight (when the browser would send one)
+//! and the real request against any live endpoint, judged as a browser
+//! would, one line per check.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::browser::{self, Check, PageHeader, Response};
+use crate::explain::{check_lines, status_line};
+use crate::out::{Level, Style};
+use crate::{Fatal, Report};
+
+/// Placeholder values for headers given by name only.
+fn placeholder(name: &str) -> &'static str {
+    match name {
+        "authorization" => "Bearer edge-cors-probe",
+        "content-type" => "application/json",
+        _ => "edge-cors-probe",
+    }
+}
+
+fn agent(timeout: u64) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        // A browser never follows a redirect on a preflight; report it instead.
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(timeout.max(1))))
+        .user_agent("edge-cors-probe")
+        .build()
+        .new_agent()
+}
+
+fn send(agent: &ureq::Agent, method: &str, url: &str, headers: &[(String, String)]) -> Result<Response, Fatal> {
+    let mut b = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    let req = b.body(()).map_err(|e| Fatal(format!("cannot build the {method} request to {url}: {e}")))?;
+    let mut resp = agent.run(req).map_err(|e| Fatal(format!("{method} {url}: {e}")))?;
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    // Bodies only matter for the refusal reason; keep them small.
+    let body = resp.body_mut().with_config().limit(64 * 1024).read_to_string().unwrap_or_default();
+    Ok(Response { status, headers, body })
+}
+
+fn response_json(r: &Response) -> Value {
+    json!({
+        "status": r.status,
+        "headers": r.headers.iter().map(|(n, v)| json!([n, v])).collect::<Vec<_>>(),
+    })
+}
+
+fn check_json(c: &Check) -> Value {
+    json!({
+        "phase": c.phase.word(),
+        "check": c.name,
+        "result": match c.level { Level::Ok => "ok", Level::Warn => "warn", Level::Fail => "fail", Level::Skip => "skip" },
+        "blocks": c.blocks,
+        "message": c.message,
+    })
+}
+
+pub fn run(
+    url: &str,
+    origin: &str,
+    method: &str,
+    headers: &[String],
+    credentials: bool,
+    json_out: bool,
+    timeout: u64,
+) -> Result<Report, Fatal> {
+    let style = Style::stdout();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(Fatal(format!("{url:?} is not an http:// or https:// URL")));
+    }
+    let page_headers: Vec<PageHeader> = headers.iter().map(|h| browser::parse_header(h)).collect::<Result<_, _>>()?;
+    let method = browser::normalize_method(method);
+    let need = browser::preflight_need(&method, &page_headers);
+    let agent = agent(timeout);
+    let mut checks = Vec::new();
+    let mut s = String::new();
+
+    s.push_str(&format!(
+        "{}  {method} {url} from {origin}{}\n",
+        style.bold("probe"),
+        if credentials { ", with credentials" } else { "" }
+    ));
+
+    let mut preflight = None;
+    let mut preflight_ok = true;
+    if need.needed {
+        s.push_str(&format!("{}  yes: {}\n", style.bold("preflight"), need.reasons.join("; ")));
+        let mut h = vec![
+            ("origin".to_string(), origin.to_string()),
+            ("access-control-request-method".to_string(), method.clone()),
+        ];
+        if let Some(v) = need.request_headers_value() {
+            h.push(("access-control-request-headers".to_string(), v));
+        }
+        let r = send(&agent, "OPTIONS", url, &h)?;
+        let judged = browser::judge_preflight(&r, origin, &method, &need, credentials);
+        preflight_ok = browser::allowed(&judged);
+        checks.extend(judged);
+        preflight = Some(r);
+    } else {
+        s.push_str(&format!("{}  no: a simple request, sent directly\n", style.bold("preflight")));
+    }
+
+    // Browsers stop at a failed preflight; the probe still sends the request,
+    // so one run shows every problem.
+    let mut h = vec![("origin".to_string(), origin.to_string())];
+    for ph in &page_headers {
+        h.push((ph.name.clone(), ph.value.clone().unwrap_or_else(|| placeholder(&ph.name).to_string())));
+    }
+    if credentials {
+        h.push(("cookie".into(), "edge_cors_probe=1".into()));
+    }
+    let actual = send(&agent, &method, url, &h)?;
+    let mut judged = browser::judge_actual(&actual, origin, credentials);
+    if (300..400).contains(&actual.status) {
+        judged.push(Check {
+            phase: browser::Phase::Actual,
+            name: "redirect",
+            level: Level::Warn,
+            blocks: false,
+            message: format!(
+                "{} to {}: not followed; the browser follows it and checks CORS again at the target",
+                actual.status,
+                actual.all("location").first().copied().unwrap_or("?")
+            ),
+        });
+    }
+    checks.extend(judged);
+
+    let ok = browser::allowed(&checks) && preflight_ok;
+    let failed: Vec<&Check> = checks.iter().filter(|c| c.level == Level::Fail).collect();
+    let passed = ok && failed.is_empty();
+
+    if json_out {
+        let v = json!({
+            "url": url,
+            "origin": origin,
+            "method": method,
+            "credentials": credentials,
+            "preflight_needed": need.needed,
+            "preflight_reasons": need.reasons,
+            "preflight": preflight.as_ref().map(response_json),
+            "actual": response_json(&actual),
+            "checks": checks.iter().map(check_json).collect::<Vec<_>>(),
+            "browser_allows": ok,
+            "ok": passed,
+        });
+        let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+        return Ok(Report { stdout: format!("{text}\n"), stderr: String::new(), ok: passed });
+    }
+
+    if let Some(r) = &preflight {
+        s.push_str(&format!("{}  {}\n", style.dim("OPTIONS "), status_line(r.status)));
+    }
+    s.push_str(&format!("{}  {}\n\n", style.dim(&format!("{method:<8}")), status_line(actual.status)));
+    s.push_str(&check_lines(&checks, &style));
+    s.push('\n');
+    let summary = if passed {
+        style.ok(&format!("ok: a browser at {origin} can make this call ({} checks passed)", checks.iter().filter(|c| c.level == Level::Ok).count()))
+    } else if ok {
+        style.fail(&format!(
+            "a browser lets this call through, but {} failed: {}",
+            crate::out::plural(failed.len(), "check", "checks"),
+            failed.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+        ))
+    } else {
+        let names: Vec<String> = failed.iter().map(|c| format!("{} {}", c.phase.word(), c.name)).collect();
+        style.fail(&format!(
+            "blocked: a browser at {origin} cannot make this call ({} failed: {})",
+            crate::out::plural(failed.len(), "check", "checks"),
+            names.join(", ")
+        ))
+    };
+    s.push_str(&summary);
+    s.push('\n');
+    Ok(Report { stdout: s, stderr: String::new(), ok: passed })
+}

@@ -1,0 +1,684 @@
+#![cfg(feature = "cli")]
+//! The `edge-cors` command line, through the built binary: `check` on
+//! policies and AWS templates, `explain` on the engine's own answers,
+//! `probe` against a real Envoy running the release module and against a
+//! deliberately misconfigured server, `import` of configurations written as
+//! Envoy's, Istio's and AWS's documentation show them, and `render` checked
+//! by Envoy itself (`--mode validate` loads the module and its policy).
+//!
+//! Run with `cargo test --features cli --test cli` (after `make wasm`).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use common::{Envoy, Listener, Upstream};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+fn edge_cors(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_edge-cors"))
+        .args(args)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run edge-cors");
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    // People-first output, never a Rust panic or backtrace, never colour
+    // when the output is not a terminal.
+    let all = run.all();
+    assert!(!all.contains("panicked") && !all.contains("RUST_BACKTRACE"), "panic output:\n{all}");
+    assert!(!all.contains('\x1b'), "colour codes in piped output:\n{all}");
+    run
+}
+
+fn fixture(name: &str) -> String {
+    common::repo().join("tests/cli-fixtures").join(name).display().to_string()
+}
+
+fn tmp_file(name: &str, content: &str) -> PathBuf {
+    let dir = common::repo().join("target/cli-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{}-{name}", std::process::id()));
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+fn assert_has(run: &Run, needles: &[&str]) {
+    let all = run.all();
+    for n in needles {
+        assert!(all.contains(n), "missing {n:?} in:\n{all}");
+    }
+}
+
+/// The line of the output that contains `needle`.
+fn line<'a>(text: &'a str, needle: &str) -> &'a str {
+    text.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
+}
+
+// ------------------------------------------------------------------ check
+
+#[test]
+fn check_accepts_the_contract_example() {
+    let r = edge_cors(&["check", &fixture("policy.json")]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_has(&r, &["ok", "https://*.example.com  any subdomain of example.com at any depth", "no problems"]);
+    assert!(line(&r.stdout, "methods").ends_with("GET, POST"));
+    assert!(line(&r.stdout, "max age").ends_with("3600 s"));
+}
+
+#[test]
+fn check_lists_every_problem_with_field_value_and_fix() {
+    let r = edge_cors(&["check", &fixture("bad-policy.json")]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    // The filter's own refusals, every one of them.
+    assert_has(
+        &r,
+        &[
+            "allow_origins[0] = \"https://app.example.com/\"",
+            "write \"https://app.example.com\"",
+            "allow_origins[3] = \"*\"",
+            "allows every origin while allow_credentials is true",
+            "allow_methods[0] = \"GET POST\"",
+            "max_age = 90000",
+            "allow_orgins = ",
+            "did you mean \"allow_origins\"",
+        ],
+    );
+    // What the filter cannot know: public suffixes.
+    assert_has(
+        &r,
+        &[
+            "allow_origins[1] = \"https://*.github.io\"",
+            "\"github.io\" is a public suffix (private section of the Public Suffix List)",
+            "allow_origins[2] = \"https://*.co.uk\"",
+            "\"co.uk\" is a public suffix (ICANN section",
+            "8 problems in 1 policy",
+        ],
+    );
+}
+
+#[test]
+fn check_allows_wildcards_under_a_registrable_domain() {
+    let p = tmp_file(
+        "psl-ok.json",
+        r#"{"allow_origins": ["https://*.myteam.github.io", "https://*.shop.co.uk", "https://*.example.com"]}"#,
+    );
+    let r = edge_cors(&["check", p.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
+
+#[test]
+fn check_sam_template() {
+    let r = edge_cors(&["check", &fixture("sam-template.yaml")]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert_has(
+        &r,
+        &[
+            "Resources.OrdersApi (AWS::Serverless::HttpApi) CorsConfiguration",
+            "(SAM template)",
+            // The !Ref is resolved with the parameter's default and checked.
+            "AllowOrigins[0] is !Ref FrontendOrigin: checked with \"https://shop.example.com\"",
+            "AllowOrigins[1] = \"https://*.github.io\"",
+            "is a public suffix",
+            "1 problem in 1 policy",
+        ],
+    );
+}
+
+#[test]
+fn check_cloudformation_template() {
+    let r = edge_cors(&["check", &fixture("cfn-template.json")]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    let ok = line(&r.stdout, "Resources.HttpApi");
+    assert!(ok.starts_with("ok"), "{ok}");
+    let bad = line(&r.stdout, "Resources.PublicApi");
+    assert!(bad.starts_with("error"), "{bad}");
+    assert_has(
+        &r,
+        &[
+            "AllowOrigins[0] = \"*\"",
+            "allows every origin while allow_credentials is true",
+            "2 policies checked",
+            "1 problem in 1 policy",
+        ],
+    );
+    // The valid one is summarised in the filter's normalised form.
+    assert!(line(&r.stdout, "headers").contains("authorization, content-type"));
+}
+
+#[test]
+fn check_cloudformation_values_it_cannot_know() {
+    let p = tmp_file(
+        "cfn-sub.yaml",
+        "Resources:\n  Api:\n    Type: AWS::ApiGatewayV2::Api\n    Properties:\n      CorsConfiguration:\n        AllowOrigins:\n          - !Sub 'https://${AWS::Region}.example.com'\n",
+    );
+    let r = edge_cors(&["check", p.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert_has(&r, &["AllowOrigins[0] = {Fn::Sub:", "computed by CloudFormation at deploy time"]);
+    assert!(!r.stdout.contains("must be a string"), "the engine's complaint about the placeholder leaked:\n{}", r.stdout);
+}
+
+#[test]
+fn check_openapi_extension() {
+    let r = edge_cors(&["check", &fixture("openapi.yaml")]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_has(&r, &["x-amazon-apigateway-cors", "credentials  yes"]);
+    // Problems are named in the document's own camelCase spelling.
+    let p = tmp_file(
+        "openapi-bad.yaml",
+        "openapi: 3.0.1\nx-amazon-apigateway-cors:\n  allowOrigins: ['*']\n  allowCredentials: true\n",
+    );
+    let r = edge_cors(&["check", p.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert_has(&r, &["allowOrigins[0] = \"*\""]);
+}
+
+#[test]
+fn errors_are_one_line_and_exit_2() {
+    let r = edge_cors(&["check", "/nonexistent/policy.json"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.starts_with("edge-cors: error: cannot read /nonexistent/policy.json"), "{}", r.stderr);
+    let r = edge_cors(&["explain", &fixture("policy.json")]);
+    assert_eq!(r.code, 2, "missing --origin is a usage error");
+    let r = edge_cors(&["probe", "ftp://x", "--origin", "https://a.example"]);
+    assert_eq!(r.code, 2);
+    // Nothing listening: a network error, not a verdict.
+    let r = edge_cors(&["probe", "http://127.0.0.1:9/x", "--origin", "https://a.example", "--timeout", "2"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(r.stderr.starts_with("edge-cors: error: GET http://127.0.0.1:9/x"), "{}", r.stderr);
+}
+
+// ------------------------------------------------------------------ explain
+
+#[test]
+fn explain_a_preflighted_post() {
+    let r = edge_cors(&[
+        "explain",
+        &fixture("policy.json"),
+        "--origin",
+        "https://app.example.com",
+        "--method",
+        "POST",
+        "--header",
+        "content-type",
+        "--header",
+        "authorization",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_has(
+        &r,
+        &[
+            "preflight  yes:",
+            "authorization is never CORS-safelisted",
+            // The exact preflight the browser sends, names sorted as Fetch does.
+            "access-control-request-headers: authorization,content-type",
+            // The engine's exact answer.
+            "HTTP 204 No Content",
+            "access-control-allow-methods: GET, POST",
+            "access-control-allow-headers: content-type, authorization",
+            "access-control-max-age: 3600",
+            "vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+            "access-control-expose-headers: etag, x-request-id",
+            "allowed: the browser lets this POST from https://app.example.com through",
+        ],
+    );
+}
+
+#[test]
+fn explain_a_simple_request_needs_no_preflight() {
+    let r = edge_cors(&["explain", &fixture("policy.json"), "--origin", "https://shop.example.com"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_has(&r, &["preflight  no:", "matches allow_origins entry \"https://*.example.com\"", "vary: Origin"]);
+    assert!(!r.stdout.contains("OPTIONS"), "{}", r.stdout);
+}
+
+#[test]
+fn explain_names_the_precise_reason() {
+    let p = fixture("policy.json");
+    let cases: &[(&[&str], &str)] = &[
+        (&["--origin", "https://app.example.com:8443"], "origin differs by port from allowed https://app.example.com"),
+        (&["--origin", "http://app.example.com"], "origin differs by scheme from allowed https://app.example.com"),
+        (&["--origin", "https://example.com"], "https://*.example.com matches subdomains of example.com, never example.com itself"),
+        (&["--origin", "https://evilexample.com"], "evilexample.com is not a subdomain of example.com (a look-alike)"),
+        (&["--origin", "https://app.example.com", "--method", "PUT"], "PUT is not in allow_methods (GET, POST)"),
+        (&["--origin", "https://app.example.com", "--header", "x-debug"], "x-debug is not in allow_headers (content-type, authorization)"),
+    ];
+    for (args, reason) in cases {
+        let mut a = vec!["explain", p.as_str()];
+        a.extend_from_slice(args);
+        let r = edge_cors(&a);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.all());
+        let verdict = r.stdout.lines().last().unwrap_or("");
+        assert!(verdict.starts_with("blocked:") && verdict.contains(reason), "{args:?}: verdict {verdict:?}, wanted {reason:?}\n{}", r.stdout);
+    }
+}
+
+#[test]
+fn explain_authorization_under_star_and_credentials() {
+    let p = tmp_file(
+        "star-headers.json",
+        r#"{"allow_origins": ["https://app.example.com"], "allow_headers": ["*"], "allow_methods": ["*"], "allow_credentials": true}"#,
+    );
+    let r = edge_cors(&[
+        "explain",
+        p.to_str().unwrap(),
+        "--origin",
+        "https://app.example.com",
+        "--method",
+        "DELETE",
+        "--header",
+        "authorization",
+        "--credentials",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_has(
+        &r,
+        &[
+            "authorization is never covered by *: edge-cors answers with the requested names",
+            // With credentials `*` is literal to browsers: the engine names them.
+            "access-control-allow-methods: DELETE",
+            "access-control-allow-headers: authorization",
+            "access-control-allow-credentials: true",
+            "credentials: include",
+        ],
+    );
+}
+
+#[test]
+fn explain_an_error_status_keeps_cors() {
+    let r = edge_cors(&["explain", &fixture("policy.json"), "--origin", "https://app.example.com", "--status", "401"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_has(&r, &["HTTP 401 Unauthorized", "the 401 carries CORS headers: JavaScript can read its status and body"]);
+}
+
+#[test]
+fn explain_refuses_an_invalid_policy() {
+    let r = edge_cors(&["explain", &fixture("bad-policy.json"), "--origin", "https://app.example.com"]);
+    assert_eq!(r.code, 1);
+    assert_has(&r, &["the filter refuses this policy"]);
+}
+
+// ------------------------------------------------------------------ probe
+
+const ENVOY_POLICY: &str = r#"{"allow_origins": ["https://app.example.com", "https://*.example.com"],
+  "allow_methods": ["GET", "POST", "PUT"], "allow_headers": ["content-type", "authorization"],
+  "expose_headers": ["etag", "x-request-id"], "max_age": 600}"#;
+
+#[test]
+fn probe_against_real_envoy() {
+    let upstream = Upstream::start();
+    let envoy = Envoy::expect_running(&[Listener { name: "cli", config: ENVOY_POLICY }], upstream.port);
+
+    // Allowed: a preflighted PUT with Authorization.
+    let url = envoy.url("cli", "/api/items/1");
+    let r = edge_cors(&[
+        "probe", &url, "--origin", "https://app.example.com", "--method", "PUT", "--header", "content-type", "--header",
+        "authorization",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_has(&r, &["OPTIONS   HTTP 204 No Content", "PUT       HTTP 200 OK", "ok: a browser at https://app.example.com can make this call"]);
+    assert!(line(&r.stdout, "preflight  headers").contains("authorization, content-type allowed"), "{}", r.stdout);
+    // The upstream's etag is exposed, x-internal is not.
+    let readable = line(&r.stdout, "readable");
+    let (can, hidden) = readable.split_once("hidden:").expect("hidden headers listed");
+    assert!(can.contains("etag") && can.contains("x-request-id") && hidden.contains("x-internal"), "{readable}");
+    assert!(upstream.seen("/api/items/1").iter().all(|s| s.method != "OPTIONS"), "a preflight reached the upstream");
+
+    // Rejected origin: the preflight's 403 and its reason are named.
+    let r = edge_cors(&["probe", &url, "--origin", "https://evil.test", "--method", "PUT"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(line(&r.stdout, "preflight  status").contains("403: CORS preflight rejected: origin not allowed"), "{}", r.stdout);
+    assert!(line(&r.stdout, "actual     allow-origin").contains("FAIL"), "{}", r.stdout);
+    assert!(r.stdout.lines().last().unwrap().starts_with("blocked: a browser at https://evil.test cannot make this call"));
+
+    // Rejected header.
+    let r = edge_cors(&["probe", &url, "--origin", "https://app.example.com", "--header", "x-debug"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(line(&r.stdout, "preflight  headers").contains("x-debug is not in Access-Control-Allow-Headers"), "{}", r.stdout);
+
+    // Error statuses carry CORS: the upstream's 401 and Envoy's own 503.
+    for (path, status) in [("/api/status/401", 401), ("/dead/x", 503)] {
+        let r = edge_cors(&["probe", &envoy.url("cli", path), "--origin", "https://shop.example.com"]);
+        assert_eq!(r.code, 0, "{path}: {}", r.all());
+        let l = line(&r.stdout, "error status");
+        assert!(l.contains(&format!("the {status} carries CORS headers")), "{path}: {l}");
+    }
+
+    // --json for CI.
+    let r = edge_cors(&["probe", &envoy.url("cli", "/api/status/401"), "--origin", "https://app.example.com", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("probe --json prints JSON");
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["actual"]["status"], 401);
+    assert_eq!(v["preflight_needed"], false);
+    let checks = v["checks"].as_array().unwrap();
+    assert!(checks.iter().any(|c| c["check"] == "error status" && c["result"] == "ok"), "{checks:?}");
+    envoy.stop();
+}
+
+/// A server that gets CORS wrong in the classic ways, one per path.
+fn misconfigured_server() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("bind");
+    let port = server.server_addr().to_ip().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    thread::spawn(move || {
+        for req in server.incoming_requests() {
+            let origin = req
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("Origin"))
+                .map(|h| h.value.to_string())
+                .unwrap_or_default();
+            let preflight = req.method().as_str() == "OPTIONS";
+            let path = req.url().to_string();
+            log.lock().unwrap().push(format!("{} {path}", req.method()));
+            let mut status = if preflight { 204 } else { 200 };
+            let mut headers: Vec<(&str, String)> = Vec::new();
+            match path.as_str() {
+                // Proxy and backend both add CORS.
+                "/duplicate-origin" => {
+                    headers.push(("Access-Control-Allow-Origin", origin.clone()));
+                    headers.push(("Access-Control-Allow-Origin", "*".into()));
+                    headers.push(("Access-Control-Allow-Methods", "GET, PUT".into()));
+                    headers.push(("Vary", "Origin".into()));
+                }
+                "/star-credentials" => {
+                    headers.push(("Access-Control-Allow-Origin", "*".into()));
+                    headers.push(("Access-Control-Allow-Credentials", "true".into()));
+                    headers.push(("Access-Control-Allow-Methods", "*".into()));
+                }
+                "/authorization-not-listed" => {
+                    headers.push(("Access-Control-Allow-Origin", origin.clone()));
+                    headers.push(("Access-Control-Allow-Methods", "GET, POST".into()));
+                    headers.push(("Access-Control-Allow-Headers", "content-type, x-request-id".into()));
+                    headers.push(("Vary", "Origin".into()));
+                }
+                // The auth layer answers before CORS is added.
+                "/no-cors-on-401" => {
+                    if preflight {
+                        headers.push(("Access-Control-Allow-Origin", origin.clone()));
+                        headers.push(("Access-Control-Allow-Headers", "authorization".into()));
+                    } else {
+                        status = 401;
+                    }
+                }
+                "/missing-vary" => {
+                    headers.push(("Access-Control-Allow-Origin", origin.clone()));
+                }
+                "/correct" => {
+                    headers.push(("Access-Control-Allow-Origin", origin.clone()));
+                    headers.push(("Access-Control-Allow-Headers", "authorization".into()));
+                    headers.push(("Vary", "Origin".into()));
+                }
+                _ => status = 404,
+            }
+            let mut resp = tiny_http::Response::from_string("{}").with_status_code(status);
+            for (k, v) in headers {
+                resp.add_header(tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap());
+            }
+            let _ = req.respond(resp);
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn probe_names_each_misconfiguration() {
+    let (port, _seen) = misconfigured_server();
+    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    let origin = "https://app.example.com";
+
+    // A correct server passes, so the failures below are the server's.
+    let r = edge_cors(&["probe", &url("/correct"), "--origin", origin, "--header", "authorization"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+
+    let r = edge_cors(&["probe", &url("/duplicate-origin"), "--origin", origin]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    let l = line(&r.stdout, "actual     allow-origin");
+    assert!(l.starts_with("  FAIL") && l.contains("duplicate Access-Control-Allow-Origin (2 values: https://app.example.com | *)"), "{l}");
+
+    let r = edge_cors(&["probe", &url("/star-credentials"), "--origin", origin, "--method", "PUT", "--credentials"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(line(&r.stdout, "preflight  allow-origin").contains("is * but the request carries credentials"), "{}", r.stdout);
+    assert!(line(&r.stdout, "preflight  methods").contains("literally named * under credentials"), "{}", r.stdout);
+
+    let r = edge_cors(&["probe", &url("/authorization-not-listed"), "--origin", origin, "--header", "authorization"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    let l = line(&r.stdout, "preflight  headers");
+    assert!(l.starts_with("  FAIL") && l.contains("authorization is not in Access-Control-Allow-Headers (allowed: content-type, x-request-id)"), "{l}");
+
+    let r = edge_cors(&["probe", &url("/no-cors-on-401"), "--origin", origin, "--header", "authorization"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    let l = line(&r.stdout, "error status");
+    assert!(l.starts_with("  FAIL") && l.contains("the 401 has no usable CORS headers: JavaScript sees a network error"), "{l}");
+
+    let r = edge_cors(&["probe", &url("/missing-vary"), "--origin", origin]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    let l = line(&r.stdout, "actual     vary");
+    assert!(l.starts_with("  FAIL") && l.contains("no Vary: Origin"), "{l}");
+    // The browser itself lets this one through; the summary says so.
+    assert!(r.stdout.lines().last().unwrap().starts_with("a browser lets this call through, but 1 check failed: vary"), "{}", r.stdout);
+}
+
+// ------------------------------------------------------------------ import
+
+/// Imports, checks the result is printed alone on stdout, and that `check`
+/// accepts it.
+fn import_ok(from: &str, file: &str) -> (Run, serde_json::Value) {
+    let r = edge_cors(&["import", "--from", from, &fixture(file)]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("stdout is the policy alone");
+    let p = tmp_file(&format!("imported-{file}.json"), &r.stdout);
+    let c = edge_cors(&["check", p.to_str().unwrap()]);
+    assert_eq!(c.code, 0, "the imported policy does not pass check:\n{}", c.all());
+    (r, v)
+}
+
+#[test]
+fn import_envoy_cors_policy() {
+    let (r, v) = import_ok("envoy", "envoy-cors.yaml");
+    assert_eq!(
+        v["allow_origins"],
+        serde_json::json!(["https://app.example.com", "https://*.example.com", "https://admin.corp.example", "https://ops.corp.example"])
+    );
+    assert_eq!(v["allow_methods"], serde_json::json!(["GET", "POST", "PUT", "DELETE"]));
+    assert_eq!(v["allow_headers"], serde_json::json!(["content-type", "authorization", "x-request-id"]));
+    assert_eq!(v["max_age"], 86400);
+    assert_eq!(v["allow_credentials"], true);
+    assert_has(
+        &r,
+        &[
+            "regex `https://.*\\.example\\.com` became \"https://*.example.com\"",
+            "regex `^https://(admin|ops)\\.corp\\.example$` became \"https://admin.corp.example\", \"https://ops.corp.example\"",
+            "Envoy forwarded preflights from origins it did not match to the upstream",
+            "edge-cors answers every preflight itself, refused ones with 403",
+            "max age \"1728000\" is above edge-cors's limit; it became 86400",
+            "Envoy did not add Vary: Origin",
+            "ok: valid edge-cors policy",
+        ],
+    );
+}
+
+#[test]
+fn import_refuses_what_it_cannot_convert_safely() {
+    let r = edge_cors(&["import", "--from", "envoy", &fixture("envoy-cors-unsafe.yaml")]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stdout.is_empty(), "no policy printed: {}", r.stdout);
+    assert_has(
+        &r,
+        &[
+            "refused: regex `https://[a-z]+\\.example\\.(com|net)(:[0-9]+)?`: matches a range of ports",
+            "refused: contains \"example\": a substring match cannot be expressed",
+            "not imported: 2 entries cannot be converted safely",
+        ],
+    );
+    // A look-alike-prone regex converts, narrowed, with the difference said.
+    let p = tmp_file(
+        "envoy-dot.yaml",
+        "cors:\n  allow_origin_string_match:\n  - safe_regex: { regex: 'https://app.example.com' }\n  - prefix: 'https://admin.example.com'\n",
+    );
+    let r = edge_cors(&["import", "--from", "envoy", p.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_has(
+        &r,
+        &[
+            "unescaped `.` in \"app.example.com\" matched any character (look-alikes such as appxexample.com)",
+            "prefix \"https://admin.example.com\" became the exact origin \"https://admin.example.com\"",
+        ],
+    );
+}
+
+#[test]
+fn import_istio_cors_policy() {
+    let (r, v) = import_ok("istio", "istio-virtualservice.yaml");
+    assert_eq!(v["allow_origins"], serde_json::json!(["https://example.com", "https://*.example.com"]));
+    assert_eq!(v["allow_methods"], serde_json::json!(["POST", "GET"]));
+    assert_eq!(v["max_age"], 86400, "24h");
+    assert!(v.get("allow_credentials").is_none());
+    assert_has(
+        &r,
+        &[
+            "spec.http[0].corsPolicy",
+            "unmatchedPreflights defaults to FORWARD",
+            "it matched one label (a.example.com); edge-cors's *.domain also matches deeper subdomains",
+        ],
+    );
+}
+
+#[test]
+fn import_aws_cors_configuration() {
+    let (r, v) = import_ok("aws", "aws-cors.yaml");
+    assert_eq!(v["allow_origins"], serde_json::json!(["https://www.example.com", "https://admin.example.com"]));
+    assert_eq!(v["allow_credentials"], true);
+    assert_eq!(v["max_age"], 300);
+    assert_has(&r, &["AllowOrigins[0] is !Ref WebOrigin", "the AWS spelling (AllowOrigins...) became edge-cors's"]);
+    // OpenAPI's extension too.
+    let (_, v) = import_ok("aws", "openapi.yaml");
+    assert_eq!(v["allow_methods"], serde_json::json!(["*"]));
+    // An AWS policy edge-cors refuses is not imported.
+    let r = edge_cors(&["import", "--from", "aws", &fixture("cfn-template.json")]);
+    assert_eq!(r.code, 1, "two different policies: {}", r.all());
+    assert_has(&r, &["holds 2 different CORS policies"]);
+}
+
+// ------------------------------------------------------------------ render
+
+/// Envoy itself validates a rendered snippet: `--mode validate` loads the
+/// release module and runs its configure step on the embedded policy.
+fn envoy_validates(snippet: &str) -> (bool, String) {
+    let mut y = String::from(
+        "static_resources:\n  listeners:\n  - name: l\n    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }\n    filter_chains:\n    - filters:\n      - name: envoy.filters.network.http_connection_manager\n        typed_config:\n          \"@type\": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager\n          stat_prefix: l\n          route_config: { virtual_hosts: [ { name: all, domains: [\"*\"], routes: [] } ] }\n",
+    );
+    for l in snippet.lines() {
+        y.push_str("          ");
+        y.push_str(l);
+        y.push('\n');
+    }
+    let path = tmp_file("rendered-envoy.yaml", &y);
+    let out = Command::new(common::envoy_bin())
+        .args(["--mode", "validate", "--log-level", "error", "-c"])
+        .arg(&path)
+        .output()
+        .expect("run envoy");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+fn yaml_docs(text: &str) -> Vec<serde_norway::Value> {
+    use serde::Deserialize;
+    serde_norway::Deserializer::from_str(text).map(|d| serde_norway::Value::deserialize(d).expect("valid YAML")).collect()
+}
+
+fn embedded_policy(v: &serde_norway::Value) -> serde_json::Value {
+    let text = serde_json::to_string(&serde_norway::from_value::<serde_json::Value>(v.clone()).unwrap()).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn render_envoy_loads_in_envoy() {
+    let wasm = common::wasm_path();
+    let r = edge_cors(&["render", "--target", "envoy", &fixture("policy.json"), "--module", wasm.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let doc = &yaml_docs(&r.stdout)[0];
+    let filters = doc["http_filters"].as_sequence().unwrap();
+    assert_eq!(filters[0]["name"].as_str(), Some("envoy.filters.http.wasm"), "edge-cors first");
+    assert_eq!(filters.last().unwrap()["name"].as_str(), Some("envoy.filters.http.router"));
+    let config = &filters[0]["typed_config"]["config"];
+    assert_eq!(config["vm_config"]["runtime"].as_str(), Some("envoy.wasm.runtime.v8"));
+    assert_eq!(config["configuration"]["@type"].as_str(), Some("type.googleapis.com/google.protobuf.StringValue"));
+    let embedded: serde_json::Value = serde_json::from_str(config["configuration"]["value"].as_str().unwrap()).unwrap();
+    let original: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture("policy.json")).unwrap()).unwrap();
+    assert_eq!(embedded, original);
+
+    let (ok, log) = envoy_validates(&r.stdout);
+    assert!(ok, "Envoy refused the rendered snippet:\n{log}\n{}", r.stdout);
+    // And the check is real: a policy the module refuses fails validation.
+    let broken = r.stdout.replace("\"max_age\": 3600", "\"max_age\": \"3600\"");
+    assert_ne!(broken, r.stdout);
+    let (ok, log) = envoy_validates(&broken);
+    assert!(!ok, "Envoy accepted a policy the module refuses:\n{log}");
+}
+
+#[test]
+fn render_istio_wasm_plugin() {
+    let r = edge_cors(&["render", "--target", "istio", &fixture("sam-template.yaml")]);
+    assert_eq!(r.code, 1, "the SAM template's policy is invalid, so nothing is rendered");
+    assert!(r.stdout.is_empty());
+    let r = edge_cors(&["render", "--target", "istio", &fixture("cfn-template.json")]);
+    assert_eq!(r.code, 2, "two policies: {}", r.all());
+
+    let r = edge_cors(&["render", "--target", "istio", &fixture("openapi.yaml"), "--namespace", "edge"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let doc = &yaml_docs(&r.stdout)[0];
+    assert_eq!(doc["kind"].as_str(), Some("WasmPlugin"));
+    assert_eq!(doc["apiVersion"].as_str(), Some("extensions.istio.io/v1alpha1"));
+    assert_eq!(doc["metadata"]["namespace"].as_str(), Some("edge"));
+    assert_eq!(doc["spec"]["phase"].as_str(), Some("AUTHN"));
+    // The OpenAPI camelCase policy is embedded in edge-cors's own keys, and
+    // passes the filter's validation.
+    let policy = embedded_policy(&doc["spec"]["pluginConfig"]);
+    assert_eq!(policy["allow_origins"], serde_json::json!(["https://www.example.com"]));
+    let p = tmp_file("istio-embedded.json", &policy.to_string());
+    assert_eq!(edge_cors(&["check", p.to_str().unwrap()]).code, 0);
+}
+
+#[test]
+fn render_envoy_gateway_policy_and_filter_order() {
+    let r = edge_cors(&["render", "--target", "envoy-gateway", &fixture("policy.json"), "--gateway", "public"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let docs = yaml_docs(&r.stdout);
+    assert_eq!(docs.len(), 2);
+    let eep = &docs[0];
+    assert_eq!(eep["kind"].as_str(), Some("EnvoyExtensionPolicy"));
+    assert_eq!(eep["spec"]["targetRefs"][0]["kind"].as_str(), Some("Gateway"));
+    assert_eq!(eep["spec"]["targetRefs"][0]["name"].as_str(), Some("public"));
+    let wasm = &eep["spec"]["wasm"][0];
+    assert_eq!(wasm["rootID"].as_str(), Some("edge_cors"));
+    let policy = embedded_policy(&wasm["config"]);
+    let original: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture("policy.json")).unwrap()).unwrap();
+    assert_eq!(policy, original);
+    let proxy = &docs[1];
+    assert_eq!(proxy["kind"].as_str(), Some("EnvoyProxy"));
+    let order = &proxy["spec"]["filterOrder"][0];
+    assert_eq!(order["name"].as_str(), Some("envoy.filters.http.wasm"));
+    // ext_authz is the first auth filter in Envoy Gateway's order.
+    assert_eq!(order["before"].as_str(), Some("envoy.filters.http.ext_authz"));
+}
+
