@@ -341,27 +341,29 @@ pub fn judge_preflight(r: &Response, origin: &str, method: &str, need: &Need, cr
     } else {
         let allowed: Vec<String> = r.list("access-control-allow-headers").iter().map(|h| h.to_ascii_lowercase()).collect();
         let star = allowed.iter().any(|h| h == "*");
-        let mut missing = Vec::new();
+        let mut special = Vec::new();
+        let mut missing: Vec<&str> = Vec::new();
         for name in &need.unsafe_names {
-            if allowed.contains(name) {
+            if allowed.contains(name) || (star && !credentials && name != "authorization") {
                 continue;
             }
-            if star && !credentials && name != "authorization" {
-                continue;
-            }
-            missing.push(if star && name == "authorization" {
-                "authorization is never covered by *: it must be named".to_string()
+            if star && name == "authorization" {
+                special.push("authorization is never covered by *: it must be named".to_string());
             } else if star {
-                format!("{name} is not covered: * means a header literally named * under credentials")
+                special.push(format!("{name} is not covered: * means a header literally named * under credentials"));
             } else {
-                format!("{name} is not in Access-Control-Allow-Headers")
-            });
+                missing.push(name);
+            }
         }
-        if missing.is_empty() {
+        if !missing.is_empty() {
+            let verb = if missing.len() == 1 { "is" } else { "are" };
+            special.insert(0, format!("{} {verb} not in Access-Control-Allow-Headers", missing.join(", ")));
+        }
+        if special.is_empty() {
             out.push(check(p, "headers", Level::Ok, format!("{} allowed", need.unsafe_names.join(", "))));
         } else {
             let listed = if allowed.is_empty() { "absent".to_string() } else { allowed.join(", ") };
-            out.push(check(p, "headers", Level::Fail, format!("{} (allowed: {listed})", missing.join("; "))));
+            out.push(check(p, "headers", Level::Fail, format!("{} (allowed: {listed})", special.join("; "))));
         }
     }
     duplicate_checks(p, r, &mut out);

@@ -178,6 +178,7 @@ pub fn run(path: &Path, origin: &str, method: &str, headers: &[String], credenti
     } else {
         let why = refusal
             .or_else(|| (!origin_allowed).then(|| origin_line.clone()))
+            .map(|w| w.trim_start_matches("not allowed: ").to_string())
             .or_else(|| checks.iter().find(|c| c.blocks).map(|c| c.message.clone()))
             .unwrap_or_default();
         s.push_str(&style.fail(&format!("blocked: {method} from {origin}: {why}")));

@@ -88,7 +88,7 @@ pub fn run(
 
     s.push_str(&format!(
         "{}  {method} {url} from {origin}{}\n",
-        style.bold("probe"),
+        style.bold("probe    "),
         if credentials { ", with credentials" } else { "" }
     ));
 
@@ -112,31 +112,35 @@ pub fn run(
         s.push_str(&format!("{}  no: a simple request, sent directly\n", style.bold("preflight")));
     }
 
-    // Browsers stop at a failed preflight; the probe still sends the request,
-    // so one run shows every problem.
-    let mut h = vec![("origin".to_string(), origin.to_string())];
-    for ph in &page_headers {
-        h.push((ph.name.clone(), ph.value.clone().unwrap_or_else(|| placeholder(&ph.name).to_string())));
+    // Like the browser, stop at a failed preflight: the actual request may
+    // change data (PUT, DELETE), and no browser would send it.
+    let mut actual = None;
+    if preflight_ok {
+        let mut h = vec![("origin".to_string(), origin.to_string())];
+        for ph in &page_headers {
+            h.push((ph.name.clone(), ph.value.clone().unwrap_or_else(|| placeholder(&ph.name).to_string())));
+        }
+        if credentials {
+            h.push(("cookie".into(), "edge_cors_probe=1".into()));
+        }
+        let r = send(&agent, &method, url, &h)?;
+        let mut judged = browser::judge_actual(&r, origin, credentials);
+        if (300..400).contains(&r.status) {
+            judged.push(Check {
+                phase: browser::Phase::Actual,
+                name: "redirect",
+                level: Level::Warn,
+                blocks: false,
+                message: format!(
+                    "{} to {}: not followed; the browser follows it and checks CORS again at the target",
+                    r.status,
+                    r.all("location").first().copied().unwrap_or("?")
+                ),
+            });
+        }
+        checks.extend(judged);
+        actual = Some(r);
     }
-    if credentials {
-        h.push(("cookie".into(), "edge_cors_probe=1".into()));
-    }
-    let actual = send(&agent, &method, url, &h)?;
-    let mut judged = browser::judge_actual(&actual, origin, credentials);
-    if (300..400).contains(&actual.status) {
-        judged.push(Check {
-            phase: browser::Phase::Actual,
-            name: "redirect",
-            level: Level::Warn,
-            blocks: false,
-            message: format!(
-                "{} to {}: not followed; the browser follows it and checks CORS again at the target",
-                actual.status,
-                actual.all("location").first().copied().unwrap_or("?")
-            ),
-        });
-    }
-    checks.extend(judged);
 
     let ok = browser::allowed(&checks) && preflight_ok;
     let failed: Vec<&Check> = checks.iter().filter(|c| c.level == Level::Fail).collect();
@@ -151,7 +155,7 @@ pub fn run(
             "preflight_needed": need.needed,
             "preflight_reasons": need.reasons,
             "preflight": preflight.as_ref().map(response_json),
-            "actual": response_json(&actual),
+            "actual": actual.as_ref().map(response_json),
             "checks": checks.iter().map(check_json).collect::<Vec<_>>(),
             "browser_allows": ok,
             "ok": passed,
@@ -161,9 +165,15 @@ pub fn run(
     }
 
     if let Some(r) = &preflight {
-        s.push_str(&format!("{}  {}\n", style.dim("OPTIONS "), status_line(r.status)));
+        s.push_str(&format!("{}  {}\n", style.dim(&format!("{:<9}", "OPTIONS")), status_line(r.status)));
     }
-    s.push_str(&format!("{}  {}\n\n", style.dim(&format!("{method:<8}")), status_line(actual.status)));
+    match &actual {
+        Some(r) => s.push_str(&format!("{}  {}\n\n", style.dim(&format!("{method:<9}")), status_line(r.status))),
+        None => s.push_str(&format!(
+            "{}  not sent: the browser stops at the failed preflight\n\n",
+            style.dim(&format!("{method:<9}"))
+        )),
+    }
     s.push_str(&check_lines(&checks, &style));
     s.push('\n');
     let summary = if passed {
