@@ -67,35 +67,15 @@ struct CorsStream {
 
 impl Context for CorsStream {}
 
-fn request_header(name: &str) -> Option<Vec<u8>> {
-    host::header(Map::RequestHeaders, name)
-}
-
 impl HttpContext for CorsStream {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let Some(policy) = self.policy.as_deref() else {
             return Action::Continue;
         };
-        // Read lazily, in the order `Policy::decide` consults them.
-        let origin = request_header("origin");
-        let method = if origin.is_some() { request_header(":method") } else { None };
-        let method = method.unwrap_or_default();
-        let request_method = if method == b"OPTIONS" { request_header("access-control-request-method") } else { None };
-        let (request_headers, request_pna) = if request_method.is_some() {
-            (
-                request_header("access-control-request-headers"),
-                request_header("access-control-request-private-network"),
-            )
-        } else {
-            (None, None)
-        };
-        let req = Request {
-            method: &method,
-            origin: origin.as_deref(),
-            request_method: request_method.as_deref(),
-            request_headers: request_headers.as_deref(),
-            request_private_network: request_pna.as_deref(),
-        };
+        // One host call for all headers: each separate lookup would cross
+        // into the host and back into our allocator.
+        let headers = host::header_pairs(Map::RequestHeaders);
+        let req = Request::from_headers(host::pairs(&headers));
         match policy.decide(&req) {
             Decision::Preflight(reply) => {
                 if host::send_local_response(reply.status, &reply.headers, reply.body) {
@@ -108,7 +88,7 @@ impl HttpContext for CorsStream {
             }
             Decision::Forward(forward) => {
                 let keep_origin = forward == Forward::Allowed && !policy.is_public();
-                let origin = if keep_origin { origin } else { None };
+                let origin = if keep_origin { req.origin.map(<[u8]>::to_vec) } else { None };
                 self.state = State::Forwarded { forward, origin };
                 Action::Continue
             }

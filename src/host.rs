@@ -38,13 +38,6 @@ extern "C" {
         return_data: *mut *mut u8,
         return_size: *mut usize,
     ) -> u32;
-    fn proxy_get_header_map_value(
-        map_type: u32,
-        key_data: *const u8,
-        key_size: usize,
-        return_data: *mut *mut u8,
-        return_size: *mut usize,
-    ) -> u32;
     fn proxy_get_header_map_pairs(map_type: u32, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
     fn proxy_replace_header_map_value(
         map_type: u32,
@@ -95,15 +88,6 @@ pub fn plugin_configuration() -> Vec<u8> {
     } else {
         Vec::new()
     }
-}
-
-/// A header's value, or None when absent or unreadable.
-pub fn header(map: Map, name: &str) -> Option<Vec<u8>> {
-    let mut data = null_mut();
-    let mut size = 0;
-    let status = unsafe { proxy_get_header_map_value(map as u32, name.as_ptr(), name.len(), &mut data, &mut size) };
-    let bytes = unsafe { owned(data, size) };
-    (status == OK).then_some(bytes)
 }
 
 /// All headers, serialised as the ABI defines; read with [`pairs`].

@@ -8,7 +8,34 @@
 //! form simply does not match.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// FNV-1a: a few cycles per byte for the short keys origins are, where
+/// SipHash costs more than the rest of a decision. Hash flooding needs
+/// attacker-chosen keys in the table; these tables hold configured keys
+/// only and are never written on the request path.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+type FastHash = BuildHasherDefault<Fnv>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Scheme {
@@ -307,11 +334,15 @@ pub struct OriginSet {
     null: bool,
     any_http: bool,
     any_https: bool,
-    exact: HashSet<Box<str>>,
+    exact: HashSet<Box<str>, FastHash>,
     /// Wildcard patterns keyed by their base domain, so a lookup walks the
     /// request host's suffixes (one hash probe per label) whatever the number
     /// of patterns.
-    subdomains: HashMap<Box<str>, Vec<(Scheme, Option<u16>)>>,
+    subdomains: HashMap<Box<str>, Vec<(Scheme, Option<u16>)>, FastHash>,
+    /// Fewest and most labels of any pattern's base: only host suffixes in
+    /// that range need a probe.
+    min_base_labels: usize,
+    max_base_labels: usize,
 }
 
 impl OriginSet {
@@ -327,6 +358,9 @@ impl OriginSet {
                     set.exact.insert(o.as_str().into());
                 }
                 OriginEntry::Subdomains { scheme, base, port } => {
+                    let labels = base.split('.').count();
+                    set.max_base_labels = set.max_base_labels.max(labels);
+                    set.min_base_labels = if set.subdomains.is_empty() { labels } else { set.min_base_labels.min(labels) };
                     let v = set.subdomains.entry(base.as_str().into()).or_default();
                     if !v.contains(&(*scheme, *port)) {
                         v.push((*scheme, *port));
@@ -344,46 +378,74 @@ impl OriginSet {
 
     /// Whether the request's `Origin` value is allowed.
     pub fn allows(&self, origin: &[u8]) -> bool {
+        self.any || std::str::from_utf8(origin).is_ok_and(|o| self.allows_str(o))
+    }
+
+    /// [`OriginSet::allows`] for a value already known to be UTF-8.
+    pub fn allows_str(&self, origin: &str) -> bool {
         if self.any {
             return true;
         }
-        let Ok(origin) = std::str::from_utf8(origin) else {
-            return false;
-        };
         if origin == "null" {
             return self.null;
         }
         if self.exact.contains(origin) {
             return true;
         }
-        if !(self.any_http || self.any_https || !self.subdomains.is_empty()) {
-            return false;
-        }
-        let Some((scheme, host, port)) = parse_request_origin(origin) else {
+        let Some((scheme, rest)) = Scheme::split(origin) else {
             return false;
         };
-        match scheme {
-            Scheme::Http if self.any_http => return true,
-            Scheme::Https if self.any_https => return true,
-            _ => {}
+        if (scheme == Scheme::Http && self.any_http) || (scheme == Scheme::Https && self.any_https) {
+            // Echoed back as is: it must be a well-formed origin.
+            return parse_request_origin(origin).is_some();
         }
-        if self.subdomains.is_empty() || host.starts_with('[') {
+        if self.subdomains.is_empty() {
             return false;
         }
-        // Try each proper suffix of the host that starts after a dot.
-        let mut from = 0;
-        while let Some(dot) = host.get(from..).and_then(|h| h.find('.')) {
-            let at = from + dot;
-            let (prefix, base) = (host.get(..at).unwrap_or(""), host.get(at + 1..).unwrap_or(""));
+        // IPv6 literals contain colons too; they can never match a domain
+        // pattern and fail the label check below.
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, port)) => match canonical_port(port, scheme) {
+                Some(p) => (host, Some(p)),
+                None => return false,
+            },
+            None => (rest, None),
+        };
+        if host.len() > 253 {
+            return false; // longer than any DNS name
+        }
+        // Probe the suffixes after each dot, right to left, that have as
+        // many labels as some pattern's base. A hit is a configured (so
+        // valid) base; only the part before it needs checking.
+        let mut labels = 0;
+        for (at, _) in host.bytes().enumerate().rev().filter(|(_, b)| *b == b'.') {
+            labels += 1;
+            if labels > self.max_base_labels {
+                break;
+            }
+            if labels < self.min_base_labels {
+                continue;
+            }
+            let (Some(prefix), Some(base)) = (host.get(..at), host.get(at + 1..)) else {
+                break;
+            };
             if let Some(patterns) = self.subdomains.get(base) {
                 if patterns.contains(&(scheme, port)) && is_label_prefix(prefix) {
                     return true;
                 }
             }
-            from = at + 1;
         }
         false
     }
+}
+
+/// A port as a browser serialises it: decimal, no leading zero, not the
+/// scheme's default.
+fn canonical_port(text: &str, scheme: Scheme) -> Option<u16> {
+    if text.is_empty() || text.len() > 5 || text.starts_with('0') || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<u16>().ok().filter(|&p| p != scheme.default_port())
 }
 
 #[cfg(test)]

@@ -37,11 +37,49 @@ pub struct Request<'a> {
     pub request_private_network: Option<&'a [u8]>,
 }
 
-impl Request<'_> {
+impl<'a> Request<'a> {
+    /// Picks the fields out of a request's header list (the first value of
+    /// each; names compared case-insensitively, since not every host
+    /// lower-cases them). One pass over one host buffer is cheaper than a
+    /// host call per header.
+    pub fn from_headers(headers: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> Request<'a> {
+        let mut req = Request::default();
+        let mut method = None;
+        for (name, value) in headers {
+            let slot = if name.eq_ignore_ascii_case(b"origin") {
+                &mut req.origin
+            } else if name == b":method" {
+                &mut method
+            } else if let Some(rest) = strip_prefix_ignore_case(name, b"access-control-request-") {
+                if rest.eq_ignore_ascii_case(b"method") {
+                    &mut req.request_method
+                } else if rest.eq_ignore_ascii_case(b"headers") {
+                    &mut req.request_headers
+                } else if rest.eq_ignore_ascii_case(b"private-network") {
+                    &mut req.request_private_network
+                } else {
+                    continue;
+                }
+            } else {
+                continue;
+            };
+            if slot.is_none() {
+                *slot = Some(value);
+            }
+        }
+        req.method = method.unwrap_or_default();
+        req
+    }
+
     /// A preflight is `OPTIONS` with `Origin` and `Access-Control-Request-Method`.
     pub fn is_preflight(&self) -> bool {
         self.origin.is_some() && self.request_method.is_some() && self.method == b"OPTIONS"
     }
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| s.get(prefix.len()..)).flatten()
 }
 
 /// Which part of a preflight was refused.
@@ -63,11 +101,58 @@ impl Rejection {
     }
 }
 
+/// Most headers a preflight answer carries (origin, credentials, methods,
+/// headers, max-age, private network, vary).
+const MAX_REPLY_HEADERS: usize = 8;
+
+/// A preflight answer's headers, kept inline: answering a preflight does
+/// not touch the heap.
+#[derive(Clone, Copy)]
+pub struct ReplyHeaders<'a> {
+    items: [(&'static str, &'a str); MAX_REPLY_HEADERS],
+    len: usize,
+}
+
+impl<'a> ReplyHeaders<'a> {
+    fn new() -> ReplyHeaders<'a> {
+        ReplyHeaders { items: [("", ""); MAX_REPLY_HEADERS], len: 0 }
+    }
+
+    fn push(&mut self, name: &'static str, value: &'a str) {
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = (name, value);
+            self.len += 1;
+        }
+    }
+}
+
+impl<'a> std::ops::Deref for ReplyHeaders<'a> {
+    type Target = [(&'static str, &'a str)];
+
+    fn deref(&self) -> &Self::Target {
+        self.items.get(..self.len).unwrap_or(&[])
+    }
+}
+
+impl PartialEq for ReplyHeaders<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for ReplyHeaders<'_> {}
+
+impl std::fmt::Debug for ReplyHeaders<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 /// The filter's own answer to a preflight.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreflightReply<'a> {
     pub status: u32,
-    pub headers: Vec<(&'static str, &'a str)>,
+    pub headers: ReplyHeaders<'a>,
     pub body: &'static str,
     pub rejected: Option<Rejection>,
 }
@@ -196,10 +281,8 @@ impl Policy {
     fn preflight<'a>(&'a self, origin: &'a [u8], req: &Request<'a>) -> PreflightReply<'a> {
         let allow_origin = if self.public {
             Some("*")
-        } else if self.origins.allows(origin) {
-            std::str::from_utf8(origin).ok()
         } else {
-            None
+            std::str::from_utf8(origin).ok().filter(|o| self.origins.allows_str(o))
         };
         let Some(allow_origin) = allow_origin else {
             return rejected(Rejection::Origin);
@@ -213,25 +296,25 @@ impl Policy {
             return rejected(Rejection::Header);
         };
 
-        let mut headers = Vec::with_capacity(8);
-        headers.push((header::ALLOW_ORIGIN, allow_origin));
+        let mut headers = ReplyHeaders::new();
+        headers.push(header::ALLOW_ORIGIN, allow_origin);
         if self.credentials {
-            headers.push((header::ALLOW_CREDENTIALS, "true"));
+            headers.push(header::ALLOW_CREDENTIALS, "true");
         }
-        headers.push((header::ALLOW_METHODS, allow_methods));
+        headers.push(header::ALLOW_METHODS, allow_methods);
         if let Some(h) = allow_headers {
-            headers.push((header::ALLOW_HEADERS, h));
+            headers.push(header::ALLOW_HEADERS, h);
         }
         if let Some(age) = &self.max_age {
-            headers.push((header::MAX_AGE, age));
+            headers.push(header::MAX_AGE, age);
         }
         let pna_requested = req
             .request_private_network
             .is_some_and(|v| token::trim(v).eq_ignore_ascii_case(b"true"));
         if pna_requested && self.private_network {
-            headers.push((header::ALLOW_PRIVATE_NETWORK, "true"));
+            headers.push(header::ALLOW_PRIVATE_NETWORK, "true");
         }
-        headers.push((header::VARY, PREFLIGHT_VARY));
+        headers.push(header::VARY, PREFLIGHT_VARY);
         PreflightReply { status: 204, headers, body: "", rejected: None }
     }
 
@@ -281,13 +364,43 @@ impl Policy {
 }
 
 fn rejected(why: Rejection) -> PreflightReply<'static> {
+    let mut headers = ReplyHeaders::new();
+    headers.push(header::VARY, PREFLIGHT_VARY);
+    headers.push(header::CONTENT_TYPE, "text/plain; charset=utf-8");
     PreflightReply {
         status: 403,
-        headers: vec![
-            (header::VARY, PREFLIGHT_VARY),
-            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-        ],
+        headers,
         body: why.body(),
         rejected: Some(why),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_fields_from_a_header_list() {
+        let headers: [(&[u8], &[u8]); 8] = [
+            (b":authority", b"api.example.com"),
+            (b":method", b"OPTIONS"),
+            (b"Origin", b"https://a.example"),
+            (b"origin", b"https://second.example"),
+            (b"access-control-request-method", b"PUT"),
+            (b"Access-Control-Request-Headers", b"x-a"),
+            (b"access-control-request-private-network", b"true"),
+            (b"access-control-request-other", b"ignored"),
+        ];
+        let req = Request::from_headers(headers);
+        assert_eq!(req.method, b"OPTIONS");
+        assert_eq!(req.origin, Some(&b"https://a.example"[..]), "the first value wins");
+        assert_eq!(req.request_method, Some(&b"PUT"[..]));
+        assert_eq!(req.request_headers, Some(&b"x-a"[..]));
+        assert_eq!(req.request_private_network, Some(&b"true"[..]));
+        assert!(req.is_preflight());
+        let none = Request::from_headers([(&b":method"[..], &b"GET"[..])]);
+        assert_eq!((none.origin, none.request_method), (None, None));
+        assert!(!Request::from_headers([]).is_preflight());
+    }
+}
+

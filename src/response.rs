@@ -69,7 +69,9 @@ impl Policy {
         }
 
         if self.varies_by_origin() {
-            if let Some(v) = merge_vary(&vary, "Origin") {
+            if vary.is_empty() {
+                sink.set(header::VARY, b"Origin");
+            } else if let Some(v) = merge_vary(&vary, "Origin") {
                 sink.set(header::VARY, &v);
             }
         }
