@@ -13,7 +13,7 @@ CHROMIUM ?= /usr/bin/chromium
 # Issue budget for the release module.
 WASM_MAX_BYTES := 262144
 
-.PHONY: all setup wasm run test unit integration browser chromium size cli clean .rust-target
+.PHONY: all setup wasm run test unit integration browser chromium size bench bench-engine wrk cli clean .rust-target
 
 all: wasm
 
@@ -77,6 +77,24 @@ test: setup wasm size chromium
 	@cargo test --features cli --test cli
 	@echo "==> browser tests (headless Chromium through Envoy + edge-cors)"
 	@cargo test --test browser -- --nocapture
+
+# Load generator for `make bench`, from Debian.
+wrk:
+	@command -v wrk >/dev/null || { echo "==> installing Debian's wrk"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
+
+# Throughput against Envoy's native CORS filter and an empty wasm filter.
+# BENCH_ROUNDS and BENCH_SECONDS tune the run (default 5 x 3 s per cell, ~5 min).
+bench: wasm $(ENVOY) wrk
+	@echo "==> building the empty wasm filter (the floor)"
+	@cargo build --release --target wasm32-wasip1 --example empty_filter
+	@echo "==> engine micro-benchmark (criterion)"
+	@cargo bench --bench engine -- --noplot 2>&1 | grep -E "^[a-z].*time:|^[a-z_/ 0-9-]+$$" || true
+	@echo "==> throughput through Envoy (wrk)"
+	@python3 bench/run.py
+
+bench-engine:
+	@cargo bench --bench engine
 
 # The `edge-cors` command line (also: cargo install --path . --features cli).
 cli:

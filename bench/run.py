@@ -1,0 +1,307 @@
+#!/usr/bin/env python3
+"""edge-cors throughput benchmark (`make bench`).
+
+One Envoy (--concurrency 1, pinned to core 0 when taskset exists) with four
+listeners side by side, all routed to the same direct_response upstream
+listener in the same Envoy:
+
+  none    no CORS filter at all
+  native  Envoy's envoy.filters.http.cors with the equivalent policy
+  edge    edge-cors (release wasm, V8)
+  empty   an empty proxy-wasm filter (SDK boilerplate only): the wasm floor
+
+wrk (pinned to core 1) drives each variant in turn for each scenario,
+rotating the order every round. Reported: the median requests/s per
+variant, and the medians of the per-round ratios edge/native and edge/empty,
+plus non-2xx counts (all scenarios expect 2xx).
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EDGE_WASM = os.path.join(ROOT, "target/wasm32-wasip1/release/edge_cors.wasm")
+EMPTY_WASM = os.path.join(ROOT, "target/wasm32-wasip1/release/examples/empty_filter.wasm")
+
+POLICY = {
+    "allow_origins": ["https://app.example.com", "https://*.example.com"],
+    "allow_methods": ["GET", "POST"],
+    "allow_headers": ["content-type", "authorization"],
+    "expose_headers": ["etag", "x-request-id"],
+    "max_age": 3600,
+}
+
+# The same policy for Envoy's native filter.
+NATIVE_POLICY = {
+    "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy",
+    "allow_origin_string_match": [
+        {"exact": "https://app.example.com"},
+        {"safe_regex": {"regex": r"https://([a-z0-9-]+\.)+example\.com"}},
+    ],
+    "allow_methods": "GET, POST",
+    "allow_headers": "content-type, authorization",
+    "expose_headers": "etag, x-request-id",
+    "max_age": "3600",
+}
+
+SCENARIOS = {
+    "simple GET, allowed origin": ("GET", {"Origin": "https://app.example.com"}),
+    "preflight, allowed": (
+        "OPTIONS",
+        {
+            "Origin": "https://app.example.com",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,authorization",
+        },
+    ),
+    "GET without Origin": ("GET", {}),
+    "GET, disallowed origin": ("GET", {"Origin": "https://evil.test"}),
+}
+
+VARIANTS = ["none", "native", "edge", "empty"]
+
+
+def wasm_filter(name, path, config):
+    return {
+        "name": "envoy.filters.http.wasm",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+            "config": {
+                "name": name,
+                "root_id": name,
+                "vm_config": {"vm_id": name, "runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": path}}},
+                "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": config},
+            },
+        },
+    }
+
+
+ROUTER = {
+    "name": "envoy.filters.http.router",
+    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+}
+
+
+def listener(name, filters, vhost_extra=None, route=None):
+    vhost = {"name": name, "domains": ["*"], "routes": [route or {"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}]}
+    vhost.update(vhost_extra or {})
+    return {
+        "name": name,
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}},
+        "filter_chains": [
+            {
+                "filters": [
+                    {
+                        "name": "envoy.filters.network.http_connection_manager",
+                        "typed_config": {
+                            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                            "stat_prefix": name,
+                            "route_config": {"virtual_hosts": [vhost]},
+                            "http_filters": filters + [ROUTER],
+                        },
+                    }
+                ]
+            }
+        ],
+    }
+
+
+def envoy_config(upstream_port, compare=None):
+    upstream_route = {
+        "match": {"prefix": "/"},
+        "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}},
+        "response_headers_to_add": [{"header": {"key": "etag", "value": '"v1"'}}],
+    }
+    cors = {"name": "envoy.filters.http.cors", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"}}
+    listeners = [
+        listener("upstream", [], route=upstream_route),
+        listener("none", []),
+        listener("native", [cors], {"typed_per_filter_config": {"envoy.filters.http.cors": NATIVE_POLICY}}),
+        listener("edge", [wasm_filter("edge_cors", EDGE_WASM, json.dumps(POLICY))]),
+        listener("empty", [wasm_filter("empty", EMPTY_WASM, "")]),
+    ]
+    if compare:
+        listeners.append(listener("other", [wasm_filter("edge_cors_other", compare, json.dumps(POLICY))]))
+    listeners[0]["address"]["socket_address"]["port_value"] = upstream_port
+    return {
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
+        "static_resources": {
+            "listeners": listeners,
+            "clusters": [
+                {
+                    "name": "upstream",
+                    "type": "STATIC",
+                    "connect_timeout": "1s",
+                    "load_assignment": {
+                        "cluster_name": "upstream",
+                        "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": upstream_port}}}}]}],
+                    },
+                }
+            ],
+        },
+    }
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pin(core):
+    return ["taskset", "-c", str(core)] if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1 else []
+
+
+def start_envoy(envoy, workdir, compare):
+    cfg = os.path.join(workdir, "envoy.json")
+    with open(cfg, "w") as f:
+        json.dump(envoy_config(free_port(), compare), f)
+    admin_file = os.path.join(workdir, "admin.txt")
+    log = open(os.path.join(workdir, "envoy.log"), "w")
+    proc = subprocess.Popen(
+        pin(0) + [envoy, "-c", cfg, "--concurrency", "1", "--disable-hot-restart", "--log-level", "error", "--admin-address-path", admin_file],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"envoy exited; see {workdir}/envoy.log")
+        try:
+            admin = open(admin_file).read().strip()
+            data = json.load(urllib.request.urlopen(f"http://{admin}/listeners?format=json", timeout=2))
+            ports = {l["name"]: l["local_address"]["socket_address"]["port_value"] for l in data["listener_statuses"]}
+            if len(ports) == 5 + bool(compare) and all(ports.values()):
+                return proc, ports
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    sys.exit("envoy did not start")
+
+
+def lua_script(workdir, name, method, headers):
+    path = os.path.join(workdir, re.sub(r"\W+", "_", name) + ".lua")
+    lines = [f'wrk.method = "{method}"'] + [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def run_wrk(port, script, seconds, connections):
+    out = subprocess.run(
+        pin(1) + ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script, f"http://127.0.0.1:{port}/bench"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errs = re.search(r"Socket errors: (.*)", out)
+    return rps, int(m.group(1)) if m else 0, errs.group(1) if errs else ""
+
+
+def check_answers(ports):
+    """One request per scenario and variant, so a broken listener cannot pass as fast."""
+    for name, (method, headers) in SCENARIOS.items():
+        for v in VARIANTS:
+            req = urllib.request.Request(f"http://127.0.0.1:{ports[v]}/bench", method=method, headers=headers)
+            with urllib.request.urlopen(req, timeout=5) as r:
+                acao = r.headers.get("access-control-allow-origin")
+                if v in ("native", "edge") and name in ("simple GET, allowed origin", "preflight, allowed") and acao != "https://app.example.com":
+                    sys.exit(f"{v} / {name}: expected access-control-allow-origin, got {acao!r}")
+
+
+def envoy_version(envoy):
+    out = subprocess.run([envoy, "--version"], capture_output=True, text=True).stdout
+    m = re.search(r"/(\d+\.\d+\.\d+)/", out)
+    return m.group(1) if m else out.strip()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--envoy", default=os.path.join(ROOT, ".venv/bin/envoy"))
+    ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 5)))
+    ap.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", 3)))
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--out", default=os.path.join(ROOT, "target/bench/results.md"))
+    ap.add_argument("--compare", metavar="WASM", help="another edge-cors build to run beside this one (variant 'other'), for A/B tests of an optimisation")
+    args = ap.parse_args()
+    if args.compare:
+        VARIANTS.append("other")
+    for f in (EDGE_WASM, EMPTY_WASM):
+        if not os.path.exists(f):
+            sys.exit(f"{f} missing: run `make bench`")
+    workdir = tempfile.mkdtemp(prefix="edge-cors-bench-")
+    proc, ports = start_envoy(args.envoy, workdir, args.compare)
+    try:
+        check_answers(ports)
+        scripts = {n: lua_script(workdir, n, m, h) for n, (m, h) in SCENARIOS.items()}
+        # warm-up: V8 tiers up hot functions, Envoy fills its pools
+        for n in SCENARIOS:
+            for v in VARIANTS:
+                run_wrk(ports[v], scripts[n], 1, args.connections)
+        rps = {(n, v): [] for n in SCENARIOS for v in VARIANTS}
+        non2xx = {(n, v): 0 for n in SCENARIOS for v in VARIANTS}
+        sock = set()
+        total = args.rounds * len(SCENARIOS) * len(VARIANTS)
+        done = 0
+        for r in range(args.rounds):
+            order = VARIANTS[r % len(VARIANTS):] + VARIANTS[: r % len(VARIANTS)]
+            for n in SCENARIOS:
+                for v in order:
+                    x, bad, errs = run_wrk(ports[v], scripts[n], args.seconds, args.connections)
+                    rps[(n, v)].append(x)
+                    non2xx[(n, v)] += bad
+                    if errs:
+                        sock.add(f"{n}/{v}: {errs}")
+                    done += 1
+                    print(f"  [{done}/{total}] round {r + 1} {n:28} {v:7} {x:10.0f} req/s", file=sys.stderr, flush=True)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+    lines = [
+        f"Envoy {envoy_version(args.envoy)}, "
+        f"--concurrency 1{' pinned to core 0, wrk on core 1' if pin(0) else ''}; "
+        f"wrk -t1 -c{args.connections}, {args.rounds} rounds x {args.seconds} s per cell, order rotated each round.",
+        "",
+        "| scenario | none | native CORS | edge-cors | empty wasm | edge/native | edge/empty | non-2xx |"
+        + (" other build | edge/other |" if args.compare else ""),
+        "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if args.compare else ""),
+    ]
+    for n in SCENARIOS:
+        med = {v: statistics.median(rps[(n, v)]) for v in VARIANTS}
+        vs_native = statistics.median(e / b for e, b in zip(rps[(n, "edge")], rps[(n, "native")]))
+        vs_empty = statistics.median(e / b for e, b in zip(rps[(n, "edge")], rps[(n, "empty")]))
+        bad = sum(non2xx[(n, v)] for v in VARIANTS)
+        row = f"| {n} | {med['none']:.0f} | {med['native']:.0f} | {med['edge']:.0f} | {med['empty']:.0f} | {vs_native:.3f} | {vs_empty:.3f} | {bad} |"
+        if args.compare:
+            vs_other = statistics.median(e / b for e, b in zip(rps[(n, "edge")], rps[(n, "other")]))
+            row += f" {med['other']:.0f} | {vs_other:.3f} |"
+        lines.append(row)
+    if sock:
+        lines += ["", "Socket errors: " + "; ".join(sorted(sock))]
+    text = "\n".join(lines)
+    print(text)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        f.write(text + "\n")
+    print(f"\n(written to {os.path.relpath(args.out, ROOT)})", file=sys.stderr)
+    if any(non2xx.values()):
+        sys.exit("non-2xx responses where 2xx was expected")
+
+
+if __name__ == "__main__":
+    main()
