@@ -101,9 +101,47 @@ const KEYS: [(&str, &str, Key); 8] = [
 
 const EXAMPLE: &str = r#"{"allow_origins": ["https://app.example.com"]}"#;
 
-/// Shortened JSON rendering of a value for messages.
+/// A string as JSON writes it, for messages.
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                out.push_str("\\u");
+                let n = u32::from(c);
+                for shift in [12, 8, 4, 0] {
+                    out.push(char::from_digit((n >> shift) & 0xf, 16).unwrap_or('0'));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A value as JSON, shortened, for messages. Written by hand because
+/// serde_json's serialiser would pull float formatting into the module.
 fn show(v: &Value) -> String {
-    let s = v.to_string();
+    let s = match v {
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => u.to_string(),
+            (_, Some(i)) => i.to_string(),
+            _ => "(a fractional number)".to_string(),
+        },
+        Value::String(s) => quote(s),
+        Value::Array(items) => {
+            let shown: Vec<String> = items.iter().take(8).map(show).collect();
+            let more = if items.len() > 8 { ", ..." } else { "" };
+            format!("[{}{more}]", shown.join(", "))
+        }
+        Value::Object(_) => "{...}".to_string(),
+    };
     if s.chars().count() > 80 {
         let cut: String = s.chars().take(77).collect();
         format!("{cut}...")
@@ -156,7 +194,7 @@ fn parse_inner(bytes: &[u8], errs: &mut Errors) -> Option<PolicySpec> {
             let shown: String = text.chars().take(60).collect();
             errs.push(
                 "(configuration)",
-                format!("{shown:?}"),
+                quote(&shown),
                 format!("is not valid JSON ({e})"),
                 format!("write a JSON object such as {EXAMPLE}"),
             );
@@ -359,21 +397,21 @@ fn origins(field: &str, v: &Value, credentials: bool, insecure: bool, errs: &mut
         let entry = match OriginEntry::parse(raw) {
             Ok(e) => e,
             Err(e) => {
-                errs.push(f, format!("{raw:?}"), e.problem, e.fix);
+                errs.push(f, quote(raw), e.problem, e.fix);
                 continue;
             }
         };
         if credentials && entry.is_wildcard() {
             errs.push(
                 f,
-                format!("{raw:?}"),
+                quote(raw),
                 "allows every origin while allow_credentials is true: any website could send your users' cookies and read the answer",
                 "list the exact origins (or https://*.your-domain patterns) that may send credentials, or set allow_credentials to false",
             );
         } else if credentials && !insecure && entry.scheme() == Some(Scheme::Http) && !entry.is_loopback() {
             errs.push(
                 f,
-                format!("{raw:?}"),
+                quote(raw),
                 "is a plain-HTTP origin while allow_credentials is true: cookies over HTTP can be read and forged on the network",
                 "use the https:// origin, or add \"allow_insecure_origins\": true if you accept that risk",
             );
@@ -422,7 +460,7 @@ fn names(field: &str, v: &Value, kind: NameKind, errs: &mut Errors) -> Names {
             let what = if kind == NameKind::Method { "method" } else { "header name" };
             errs.push(
                 f,
-                format!("{raw:?}"),
+                quote(raw),
                 format!("is not a valid {what}: it must be an HTTP token (letters, digits and !#$%&'*+-.^_`|~, no spaces or commas)"),
                 "write one name per list entry, without spaces",
             );
