@@ -163,14 +163,98 @@ impl Errors {
     }
 }
 
-/// Parses and validates a plugin configuration.
+/// Parses and validates a plugin configuration, returning its top-level
+/// (default) policy. Rules and mode are validated too; see [`parse_config`].
 pub fn parse(bytes: &[u8]) -> Result<PolicySpec, ConfigErrors> {
+    parse_config(bytes).map(|c| c.default)
+}
+
+/// Parses and validates a whole plugin configuration.
+pub fn parse_config(bytes: &[u8]) -> Result<ConfigSpec, ConfigErrors> {
     let mut errs = Errors(Vec::new());
     let spec = parse_inner(bytes, &mut errs);
     match spec {
         Some(spec) if errs.0.is_empty() => Ok(spec),
         _ => Err(ConfigErrors(errs.0)),
     }
+}
+
+/// `enforce` (the default) or `report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Enforce,
+    /// Change nothing; compare what would be sent with what the upstream sent.
+    Report,
+}
+
+/// A `rules[].match.hosts` entry: matched against `:authority` without its port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostPattern {
+    Exact(String),
+    /// `*.example.com`: any subdomain, never example.com itself.
+    Subdomains(String),
+}
+
+impl HostPattern {
+    /// Whether every host this pattern matches, `other` matches too.
+    pub fn covers(&self, other: &HostPattern) -> bool {
+        match (self, other) {
+            (HostPattern::Exact(a), HostPattern::Exact(b)) => a == b,
+            (HostPattern::Exact(_), HostPattern::Subdomains(_)) => false,
+            (HostPattern::Subdomains(d), HostPattern::Exact(h)) => is_subdomain(h, d),
+            (HostPattern::Subdomains(d), HostPattern::Subdomains(d2)) => d == d2 || is_subdomain(d2, d),
+        }
+    }
+
+    pub fn matches(&self, host: &str) -> bool {
+        match self {
+            HostPattern::Exact(h) => h.eq_ignore_ascii_case(host),
+            HostPattern::Subdomains(d) => {
+                host.len() > d.len() + 1
+                    && host.get(host.len() - d.len()..).is_some_and(|tail| tail.eq_ignore_ascii_case(d))
+                    && host.as_bytes().get(host.len() - d.len() - 1) == Some(&b'.')
+            }
+        }
+    }
+}
+
+fn is_subdomain(host: &str, domain: &str) -> bool {
+    host.len() > domain.len() + 1 && host.ends_with(domain) && host.as_bytes().get(host.len() - domain.len() - 1) == Some(&b'.')
+}
+
+/// One `rules` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSpec {
+    /// Used in logs and metric names.
+    pub name: String,
+    /// Empty: any host.
+    pub hosts: Vec<HostPattern>,
+    pub path_prefix: Option<String>,
+    /// None: `"cors": "off"`, requests pass through untouched.
+    pub policy: Option<PolicySpec>,
+}
+
+impl RuleSpec {
+    /// Whether this rule matches every request `later` would.
+    fn covers(&self, later: &RuleSpec) -> bool {
+        let hosts = self.hosts.is_empty()
+            || (!later.hosts.is_empty() && later.hosts.iter().all(|h| self.hosts.iter().any(|mine| mine.covers(h))));
+        // Every path starts with "/", so no prefix is the prefix "/".
+        let path = match &self.path_prefix {
+            None => true,
+            Some(mine) => later.path_prefix.as_deref().unwrap_or("/").starts_with(mine.as_str()),
+        };
+        hosts && path
+    }
+}
+
+/// A whole configuration: the default policy, the rules in order, the mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigSpec {
+    pub default: PolicySpec,
+    pub rules: Vec<RuleSpec>,
+    pub mode: Mode,
 }
 
 fn policy_required(errs: &mut Errors, value: &str) {
@@ -182,7 +266,7 @@ fn policy_required(errs: &mut Errors, value: &str) {
     );
 }
 
-fn parse_inner(bytes: &[u8], errs: &mut Errors) -> Option<PolicySpec> {
+fn parse_inner(bytes: &[u8], errs: &mut Errors) -> Option<ConfigSpec> {
     if token::trim(bytes).iter().all(|b| b.is_ascii_whitespace()) {
         policy_required(errs, "\"\"");
         return None;
@@ -221,16 +305,182 @@ fn parse_inner(bytes: &[u8], errs: &mut Errors) -> Option<PolicySpec> {
             return None;
         }
     };
-    parse_policy(obj, "", errs)
+    let default = parse_policy(obj, "", &["mode", "rules"], errs);
+    let mode = match obj.get("mode") {
+        None => Mode::Enforce,
+        Some(Value::String(m)) if m == "enforce" => Mode::Enforce,
+        Some(Value::String(m)) if m == "report" => Mode::Report,
+        Some(other) => {
+            errs.push(
+                "mode",
+                show(other),
+                "must be \"enforce\" or \"report\"",
+                "use \"report\" to compare with the upstream's CORS headers without changing anything, or leave it out",
+            );
+            Mode::Enforce
+        }
+    };
+    let rules = match obj.get("rules") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => rules(items, errs),
+        Some(other) => {
+            errs.push("rules", show(other), "must be a list of rules", "write \"rules\": [{\"match\": {...}, ...}]");
+            Vec::new()
+        }
+    };
+    default.map(|default| ConfigSpec { default, rules, mode })
+}
+
+const RULE_KEYS: [&str; 3] = ["match", "name", "cors"];
+
+fn rules(items: &[Value], errs: &mut Errors) -> Vec<RuleSpec> {
+    let mut out: Vec<RuleSpec> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let field = format!("rules[{i}]");
+        let Value::Object(obj) = item else {
+            errs.push(field, show(item), "must be an object", "write {\"match\": {\"path_prefix\": \"/api/\"}, \"allow_origins\": [...]}");
+            continue;
+        };
+        let name = match obj.get("name") {
+            None => format!("rule{i}"),
+            Some(Value::String(n)) if is_rule_name(n) => n.clone(),
+            Some(other) => {
+                errs.push(
+                    format!("{field}.name"),
+                    show(other),
+                    "must be 1 to 64 lower-case letters, digits, - or _ (it becomes part of metric names)",
+                    "write a name such as \"payments-api\"",
+                );
+                format!("rule{i}")
+            }
+        };
+        if out.iter().any(|r| r.name == name) || name == "default" {
+            errs.push(format!("{field}.name"), quote(&name), "is used by another rule (or is \"default\")", "give each rule its own name");
+        }
+        let (hosts, path_prefix) = rule_match(&field, obj.get("match"), errs);
+        let policy = match obj.get("cors") {
+            Some(Value::String(off)) if off == "off" => {
+                let extra: Vec<&String> = obj.keys().filter(|k| !k.starts_with('_') && !RULE_KEYS.contains(&k.as_str())).collect();
+                if let Some(k) = extra.first() {
+                    errs.push(
+                        format!("{field}.{k}"),
+                        show(obj.get(k.as_str()).unwrap_or(&Value::Null)),
+                        "has no effect in a rule with \"cors\": \"off\"",
+                        "remove it, or remove \"cors\": \"off\"",
+                    );
+                }
+                None
+            }
+            Some(other) => {
+                errs.push(
+                    format!("{field}.cors"),
+                    show(other),
+                    "must be \"off\" (the only value)",
+                    "write \"cors\": \"off\" to pass matching requests through untouched, or remove it",
+                );
+                None
+            }
+            None => parse_policy(obj, &format!("{field}."), &RULE_KEYS, errs),
+        };
+        let rule = RuleSpec { name, hosts, path_prefix, policy };
+        if let Some((j, earlier)) = out.iter().enumerate().find(|(_, e)| e.covers(&rule)) {
+            errs.push(
+                format!("{field}.match"),
+                show(obj.get("match").unwrap_or(&Value::Null)),
+                format!("can never match: rules[{j}] (\"{}\") matches every request this rule would, and the first match wins", earlier.name),
+                format!("move it before rules[{j}], or narrow rules[{j}]'s match"),
+            );
+        }
+        out.push(rule);
+    }
+    out
+}
+
+fn is_rule_name(n: &str) -> bool {
+    !n.is_empty() && n.len() <= 64 && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn rule_match(field: &str, v: Option<&Value>, errs: &mut Errors) -> (Vec<HostPattern>, Option<String>) {
+    let example = "write \"match\": {\"hosts\": [\"api.example.com\"], \"path_prefix\": \"/v1/\"} (either key, or both)";
+    let Some(Value::Object(m)) = v else {
+        errs.push(
+            format!("{field}.match"),
+            v.map_or_else(|| "(absent)".to_string(), show),
+            "is required: an object with \"hosts\" and/or \"path_prefix\" (the top-level policy already covers every request)",
+            example,
+        );
+        return (Vec::new(), None);
+    };
+    for (k, val) in m {
+        if k != "hosts" && k != "path_prefix" {
+            errs.push(format!("{field}.match.{k}"), show(val), "is not a known key (known: hosts, path_prefix)", "remove it");
+        }
+    }
+    let mut hosts = Vec::new();
+    if let Some(h) = m.get("hosts") {
+        let items = strings(&format!("{field}.match.hosts"), h, errs);
+        if items.is_empty() && matches!(h, Value::Array(a) if a.is_empty()) {
+            errs.push(format!("{field}.match.hosts"), "[]", "is empty, so the rule would never match", "list host names, or remove \"hosts\" to match any host");
+        }
+        for (f, raw) in items {
+            match host_pattern(raw) {
+                Ok(p) => {
+                    if !hosts.contains(&p) {
+                        hosts.push(p);
+                    }
+                }
+                Err((problem, fix)) => errs.push(f, quote(raw), problem, fix),
+            }
+        }
+    }
+    let path_prefix = match m.get("path_prefix") {
+        None => None,
+        Some(Value::String(p)) if p.starts_with('/') && !p.contains('?') && !p.contains('#') && p.bytes().all(|b| b > b' ' && b < 0x7f) => Some(p.clone()),
+        Some(other) => {
+            errs.push(
+                format!("{field}.match.path_prefix"),
+                show(other),
+                "must be a path starting with / (no query, fragment, spaces or non-ASCII)",
+                "write a prefix such as \"/api/\"",
+            );
+            None
+        }
+    };
+    if m.get("hosts").is_none() && m.get("path_prefix").is_none() {
+        errs.push(format!("{field}.match"), "{}", "matches every request (no hosts, no path_prefix)", example);
+    }
+    (hosts, path_prefix)
+}
+
+fn host_pattern(raw: &str) -> Result<HostPattern, (String, String)> {
+    let lower = raw.to_ascii_lowercase();
+    let fix = || "write a host name such as \"api.example.com\" or \"*.example.com\" (no scheme, port or path)".to_string();
+    if !raw.is_ascii() {
+        return Err(("contains non-ASCII characters".into(), "write the host in its xn-- (punycode) form".into()));
+    }
+    if lower.contains("://") || lower.contains('/') || lower.contains(':') && !lower.starts_with('[') {
+        return Err(("is not a host name: hosts are matched without scheme, port or path".into(), fix()));
+    }
+    if let Some(base) = lower.strip_prefix("*.") {
+        if OriginEntry::parse(&format!("https://*.{base}")).is_err() {
+            return Err((format!("is not a valid wildcard host (\"{base}\" must be a domain with at least two labels)"), fix()));
+        }
+        return Ok(HostPattern::Subdomains(base.to_string()));
+    }
+    match OriginEntry::parse(&format!("https://{lower}")) {
+        Ok(OriginEntry::Exact(o)) => Ok(HostPattern::Exact(o.trim_start_matches("https://").to_string())),
+        _ => Err(("is not a valid host name".into(), fix())),
+    }
 }
 
 /// Parses the policy fields of one JSON object. `prefix` names where the
 /// object sits, so the same code can validate nested policies.
-fn parse_policy(obj: &Map<String, Value>, prefix: &str, errs: &mut Errors) -> Option<PolicySpec> {
+/// `extra` lists the keys the caller handles itself.
+fn parse_policy(obj: &Map<String, Value>, prefix: &str, extra: &[&str], errs: &mut Errors) -> Option<PolicySpec> {
     let mut found: [Option<(&str, &Value)>; KEYS.len()] = [None; KEYS.len()];
     for (name, value) in obj {
         // Gateways such as Higress inject their own `_`-prefixed keys.
-        if name.starts_with('_') {
+        if name.starts_with('_') || extra.contains(&name.as_str()) {
             continue;
         }
         let Some(i) = KEYS.iter().position(|(snake, aws, _)| name == snake || (!aws.is_empty() && name == aws)) else {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod origin;
 pub mod policy;
 pub mod response;
+pub mod rules;
 pub mod token;
 pub mod wire;
 

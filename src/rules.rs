@@ -1,0 +1,197 @@
+//! The compiled configuration: a default policy, per-host/per-path rules
+//! (first match wins), and the mode.
+
+use crate::config::{self, ConfigErrors, ConfigSpec, HostPattern, Mode};
+use crate::policy::Policy;
+
+pub struct Rule {
+    pub name: Box<str>,
+    hosts: Vec<HostPattern>,
+    path_prefix: Option<Box<str>>,
+    /// None: `"cors": "off"`.
+    pub policy: Option<Policy>,
+}
+
+/// Which rule a request falls under: `None` is the default policy.
+pub type RuleIndex = Option<usize>;
+
+pub struct Config {
+    pub mode: Mode,
+    pub default: Policy,
+    pub rules: Vec<Rule>,
+}
+
+/// `:authority` (or `Host`) without its port or a trailing dot.
+fn host_of(authority: &[u8]) -> Option<&str> {
+    let a = std::str::from_utf8(authority).ok()?;
+    let host = if a.starts_with('[') {
+        a.find(']').and_then(|end| a.get(..=end))?
+    } else {
+        match a.rsplit_once(':') {
+            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => a,
+        }
+    };
+    Some(host.strip_suffix('.').unwrap_or(host))
+}
+
+/// The path without its query string.
+fn path_of(path: &[u8]) -> &[u8] {
+    match path.iter().position(|&b| b == b'?') {
+        Some(q) => path.get(..q).unwrap_or(path),
+        None => path,
+    }
+}
+
+impl Config {
+    pub fn from_json(bytes: &[u8]) -> Result<Config, ConfigErrors> {
+        config::parse_config(bytes).map(Config::new)
+    }
+
+    pub fn new(spec: ConfigSpec) -> Config {
+        Config {
+            mode: spec.mode,
+            default: Policy::new(spec.default),
+            rules: spec
+                .rules
+                .into_iter()
+                .map(|r| Rule {
+                    name: r.name.into_boxed_str(),
+                    hosts: r.hosts,
+                    path_prefix: r.path_prefix.map(String::into_boxed_str),
+                    policy: r.policy.map(Policy::new),
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether decisions need the request's host and path at all.
+    pub fn has_rules(&self) -> bool {
+        !self.rules.is_empty()
+    }
+
+    /// The first rule matching the request, or the default.
+    pub fn route(&self, authority: Option<&[u8]>, path: Option<&[u8]>) -> RuleIndex {
+        if self.rules.is_empty() {
+            return None;
+        }
+        let host = authority.and_then(host_of);
+        let path = path.map(path_of).unwrap_or(b"/");
+        self.rules.iter().position(|r| {
+            let host_ok = r.hosts.is_empty() || host.is_some_and(|h| r.hosts.iter().any(|p| p.matches(h)));
+            let path_ok = r.path_prefix.as_deref().is_none_or(|p| path.starts_with(p.as_bytes()));
+            host_ok && path_ok
+        })
+    }
+
+    /// The policy for a route; None when CORS is off there.
+    pub fn policy(&self, route: RuleIndex) -> Option<&Policy> {
+        match route {
+            None => Some(&self.default),
+            Some(i) => self.rules.get(i).and_then(|r| r.policy.as_ref()),
+        }
+    }
+
+    pub fn rule_name(&self, route: RuleIndex) -> &str {
+        match route {
+            None => "default",
+            Some(i) => self.rules.get(i).map_or("default", |r| &r.name),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = r#"{
+        "allow_origins": ["https://app.example.com"],
+        "rules": [
+            {"name": "legacy", "match": {"path_prefix": "/legacy/"}, "cors": "off"},
+            {"name": "tenants", "match": {"hosts": ["*.tenant.test"]}, "allow_origins": ["https://*.tenant.test"]},
+            {"name": "payments", "match": {"hosts": ["pay.example.com"], "path_prefix": "/v1/"},
+             "allow_origins": ["https://checkout.example.com"], "allow_credentials": true}
+        ]
+    }"#;
+
+    #[test]
+    fn first_match_wins_and_default_catches_the_rest() {
+        let c = Config::from_json(CONFIG.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let cases: [(&str, &str, &str); 9] = [
+            ("api.example.com", "/legacy/x", "legacy"),
+            ("a.tenant.test", "/legacy/x", "legacy"),
+            ("a.tenant.test", "/v1/x", "tenants"),
+            ("A.Tenant.Test:8443", "/", "tenants"),
+            ("tenant.test", "/", "default"),
+            ("pay.example.com", "/v1/charge?x=1", "payments"),
+            ("pay.example.com:443", "/v1/", "payments"),
+            ("pay.example.com", "/v2/", "default"),
+            ("pay.example.com.", "/v1/", "payments"),
+        ];
+        for (host, path, want) in cases {
+            let r = c.route(Some(host.as_bytes()), Some(path.as_bytes()));
+            assert_eq!(c.rule_name(r), want, "{host} {path}");
+        }
+        assert_eq!(c.rule_name(c.route(None, None)), "default");
+        let legacy = c.route(Some(b"x"), Some(b"/legacy/"));
+        assert!(c.policy(legacy).is_none(), "cors off has no policy");
+        assert!(c.policy(None).is_some());
+        assert!(c.policy(c.route(Some(b"pay.example.com"), Some(b"/v1/"))).is_some_and(|p| p.allows_credentials()));
+    }
+
+    #[test]
+    fn hostile_authority_never_matches_by_accident() {
+        let c = Config::from_json(CONFIG.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        for host in [&b"\xff.tenant.test"[..], b"evil-tenant.test", b"tenant.test.evil", b"[::1]:80", b"", b":::"] {
+            assert_eq!(c.rule_name(c.route(Some(host), Some(b"/"))), "default", "{host:?}");
+        }
+    }
+
+    #[test]
+    fn rules_are_validated_like_the_policy() {
+        let cases: &[(&str, &str, &str)] = &[
+            (r#"[{"match": {"path_prefix": "/a/"}}]"#, "rules[0].allow_origins", "is required"),
+            (r#"[{"allow_origins": ["*"]}]"#, "rules[0].match", "is required"),
+            (r#"[{"match": {}, "allow_origins": ["*"]}]"#, "rules[0].match", "matches every request"),
+            (r#"[{"match": {"path": "/a"}, "allow_origins": ["*"]}]"#, "rules[0].match.path", "not a known key"),
+            (r#"[{"match": {"path_prefix": "a"}, "allow_origins": ["*"]}]"#, "rules[0].match.path_prefix", "starting with /"),
+            (r#"[{"match": {"hosts": ["https://a.example"]}, "allow_origins": ["*"]}]"#, "rules[0].match.hosts[0]", "without scheme"),
+            (r#"[{"match": {"hosts": ["a.example:8080"]}, "allow_origins": ["*"]}]"#, "rules[0].match.hosts[0]", "without scheme, port"),
+            (r#"[{"match": {"hosts": ["*.com"]}, "allow_origins": ["*"]}]"#, "rules[0].match.hosts[0]", "two labels"),
+            (r#"[{"match": {"hosts": []}, "allow_origins": ["*"]}]"#, "rules[0].match.hosts", "never match"),
+            (r#"[{"match": {"path_prefix": "/a/"}, "cors": "on"}]"#, "rules[0].cors", "\"off\""),
+            (r#"[{"match": {"path_prefix": "/a/"}, "cors": "off", "allow_origins": ["*"]}]"#, "rules[0].allow_origins", "no effect"),
+            (r#"[{"match": {"path_prefix": "/a/"}, "allow_origins": ["*"], "allow_credentials": true}]"#, "rules[0].allow_origins[0]", "every origin"),
+            (r#"[{"match": {"path_prefix": "/a/"}, "allow_origin": ["*"]}]"#, "rules[0].allow_origin", "not a known key"),
+            (r#"[{"name": "Bad Name", "match": {"path_prefix": "/a/"}, "cors": "off"}]"#, "rules[0].name", "metric names"),
+            (r#"[{"name": "x", "match": {"path_prefix": "/a/"}, "cors": "off"}, {"name": "x", "match": {"path_prefix": "/b/"}, "cors": "off"}]"#, "rules[1].name", "another rule"),
+            (r#"[{"match": {"path_prefix": "/api/"}, "cors": "off"}, {"match": {"path_prefix": "/api/v1/"}, "cors": "off"}]"#, "rules[1].match", "can never match: rules[0]"),
+            (r#"[{"match": {"hosts": ["*.example.com"]}, "cors": "off"}, {"match": {"hosts": ["a.b.example.com"], "path_prefix": "/x"}, "cors": "off"}]"#, "rules[1].match", "can never match"),
+            (r#"[{"match": {"path_prefix": "/"}, "cors": "off"}, {"match": {"hosts": ["a.example"]}, "cors": "off"}]"#, "rules[1].match", "can never match"),
+            (r#"{"match": {"path_prefix": "/"}}"#, "rules", "list of rules"),
+        ];
+        for (rules, field, problem) in cases {
+            let json = format!(r#"{{"allow_origins": ["https://a.example"], "rules": {rules}}}"#);
+            let errs = match config::parse_config(json.as_bytes()) {
+                Ok(_) => panic!("{rules} accepted"),
+                Err(e) => e.0,
+            };
+            let e = errs.iter().find(|e| e.field == *field).unwrap_or_else(|| panic!("{rules}: no error for {field} in {errs:?}"));
+            assert!(e.problem.contains(problem), "{rules}: {:?} lacks {problem:?}", e.problem);
+        }
+        // Not shadowed: a narrower rule before a wider one, different hosts, a wildcard after an exact host.
+        for rules in [
+            r#"[{"match": {"path_prefix": "/api/v1/"}, "cors": "off"}, {"match": {"path_prefix": "/api/"}, "cors": "off"}]"#,
+            r#"[{"match": {"hosts": ["a.example"]}, "cors": "off"}, {"match": {"hosts": ["b.example"]}, "cors": "off"}]"#,
+            r#"[{"match": {"hosts": ["a.example.com"]}, "cors": "off"}, {"match": {"hosts": ["*.example.com"]}, "cors": "off"}]"#,
+            r#"[{"match": {"hosts": ["a.example"], "path_prefix": "/x"}, "cors": "off"}, {"match": {"hosts": ["a.example"]}, "cors": "off"}]"#,
+        ] {
+            let json = format!(r#"{{"allow_origins": ["https://a.example"], "rules": {rules}}}"#);
+            if let Err(e) = config::parse_config(json.as_bytes()) {
+                panic!("{rules} refused: {e}");
+            }
+        }
+        let bad_mode = config::parse_config(br#"{"allow_origins": ["*"], "mode": "audit"}"#).expect_err("mode");
+        assert!(bad_mode.0.iter().any(|e| e.field == "mode" && e.problem.contains("\"report\"")));
+    }
+}
