@@ -28,6 +28,14 @@ const UPSTREAM: [(&[u8], &[u8]); 5] = [
     (b"date", b"Wed, 25 Nov 2026 08:00:00 GMT"),
 ];
 
+/// 10,000 exact tenant origins and 300 wildcard patterns.
+fn tenants_json() -> String {
+    let exact = (0..10_000).map(|i| format!("\"https://tenant{i}.customers.example\""));
+    let wild = (0..300).map(|i| format!("\"https://*.region{i}.saas.example\""));
+    let origins: Vec<String> = exact.chain(wild).collect();
+    format!(r#"{{"allow_origins": [{}], "allow_methods": ["GET", "POST"], "allow_headers": ["content-type", "authorization"], "expose_headers": ["etag"], "max_age": 3600}}"#, origins.join(","))
+}
+
 fn policies() -> Vec<(&'static str, Policy, &'static str)> {
     let small = r#"{"allow_origins": ["https://app.example.com", "https://*.example.com"],
         "allow_methods": ["GET", "POST"], "allow_headers": ["content-type", "authorization"],
@@ -41,6 +49,7 @@ fn policies() -> Vec<(&'static str, Policy, &'static str)> {
         ("small", load(small), "https://app.example.com"),
         ("1000-origins", load(&many), "https://tenant999.customers.example"),
         ("200-patterns", load(&wild), "https://eu.app.tenant199.example"),
+        ("10000-origins+300-patterns", load(&tenants_json()), "https://tenant9999.customers.example"),
     ]
 }
 
@@ -81,5 +90,17 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// Configure time: parsing, validating and compiling a large policy, as
+/// `on_configure` does.
+fn configure(c: &mut Criterion) {
+    let json = tenants_json();
+    let mut g = c.benchmark_group("configure");
+    g.sample_size(20);
+    g.bench_function("10000 origins + 300 patterns", |b| {
+        b.iter(|| Policy::from_json(black_box(json.as_bytes())).map(|p| p.is_public()).unwrap_or(true))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, configure);
 criterion_main!(benches);

@@ -458,7 +458,7 @@ fn host_pattern(raw: &str) -> Result<HostPattern, (String, String)> {
     if !raw.is_ascii() {
         return Err(("contains non-ASCII characters".into(), "write the host in its xn-- (punycode) form".into()));
     }
-    if lower.contains("://") || lower.contains('/') || lower.contains(':') && !lower.starts_with('[') {
+    if lower.contains('/') || (lower.contains(':') && !lower.starts_with('[')) {
         return Err(("is not a host name: hosts are matched without scheme, port or path".into(), fix()));
     }
     if let Some(base) = lower.strip_prefix("*.") {
@@ -643,6 +643,9 @@ fn origins(field: &str, v: &Value, credentials: bool, insecure: bool, errs: &mut
         );
     }
     let mut out: Vec<OriginEntry> = Vec::with_capacity(items.len());
+    // Tenant lists run to thousands: find duplicates by hash, not by scan.
+    let mut seen: std::collections::HashSet<OriginEntry, crate::origin::FastHash> =
+        std::collections::HashSet::with_capacity_and_hasher(items.len(), Default::default());
     for (f, raw) in &items {
         let entry = match OriginEntry::parse(raw) {
             Ok(e) => e,
@@ -666,7 +669,7 @@ fn origins(field: &str, v: &Value, credentials: bool, insecure: bool, errs: &mut
                 "use the https:// origin, or add \"allow_insecure_origins\": true if you accept that risk",
             );
         }
-        if !out.contains(&entry) {
+        if seen.insert(entry.clone()) {
             out.push(entry);
         }
     }

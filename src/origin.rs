@@ -15,7 +15,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 /// SipHash costs more than the rest of a decision. Hash flooding needs
 /// attacker-chosen keys in the table; these tables hold configured keys
 /// only and are never written on the request path.
-struct Fnv(u64);
+pub(crate) struct Fnv(u64);
 
 impl Default for Fnv {
     fn default() -> Fnv {
@@ -35,7 +35,7 @@ impl Hasher for Fnv {
     }
 }
 
-type FastHash = BuildHasherDefault<Fnv>;
+pub(crate) type FastHash = BuildHasherDefault<Fnv>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Scheme {
@@ -69,7 +69,7 @@ impl Scheme {
 }
 
 /// One validated `allow_origins` entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum OriginEntry {
     /// `*`
     Any,
