@@ -19,6 +19,8 @@ pub enum Map {
 #[derive(Clone, Copy)]
 #[repr(u32)]
 pub enum Level {
+    Debug = 1,
+    Info = 2,
     Warn = 3,
     Error = 4,
 }

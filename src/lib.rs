@@ -7,6 +7,7 @@
 pub mod config;
 pub mod origin;
 pub mod policy;
+pub mod report;
 pub mod response;
 pub mod rules;
 pub mod token;
@@ -16,6 +17,8 @@ pub mod wire;
 mod filter;
 #[cfg(target_arch = "wasm32")]
 mod host;
+#[cfg(target_arch = "wasm32")]
+mod metrics;
 
 pub use config::{ConfigError, ConfigErrors};
 pub use policy::{Decision, Forward, Policy, PreflightReply, Rejection, Request};

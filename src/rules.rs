@@ -43,6 +43,21 @@ fn path_of(path: &[u8]) -> &[u8] {
     }
 }
 
+/// `:authority` (or `Host`, for hosts that leave it out of the header list)
+/// and `:path` from a request's header list.
+pub fn target<'a>(headers: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> (Option<&'a [u8]>, Option<&'a [u8]>) {
+    let (mut authority, mut host, mut path) = (None, None, None);
+    for (name, value) in headers {
+        match name {
+            b":authority" if authority.is_none() => authority = Some(value),
+            b":path" if path.is_none() => path = Some(value),
+            n if host.is_none() && n.eq_ignore_ascii_case(b"host") => host = Some(value),
+            _ => {}
+        }
+    }
+    (authority.or(host), path)
+}
+
 impl Config {
     pub fn from_json(bytes: &[u8]) -> Result<Config, ConfigErrors> {
         config::parse_config(bytes).map(Config::new)
@@ -137,6 +152,14 @@ mod tests {
         assert!(c.policy(legacy).is_none(), "cors off has no policy");
         assert!(c.policy(None).is_some());
         assert!(c.policy(c.route(Some(b"pay.example.com"), Some(b"/v1/"))).is_some_and(|p| p.allows_credentials()));
+    }
+
+    #[test]
+    fn target_prefers_authority_then_host() {
+        let h: [(&[u8], &[u8]); 3] = [(b"Host", b"h.example"), (b":path", b"/p?q"), (b":authority", b"a.example")];
+        assert_eq!(target(h), (Some(&b"a.example"[..]), Some(&b"/p?q"[..])));
+        let h: [(&[u8], &[u8]); 1] = [(b"host", b"h.example")];
+        assert_eq!(target(h), (Some(&b"h.example"[..]), None));
     }
 
     #[test]

@@ -250,11 +250,11 @@ impl Envoy {
             .args(["--concurrency", "1", "--disable-hot-restart", "--log-level", "info"])
             .arg("--admin-address-path")
             .arg(&admin_file)
-            .arg("--log-path")
-            .arg(&log_file)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            // Envoy's stderr is written line by line; its --log-path file is
+            // flushed only every few seconds.
+            .stderr(Stdio::from(fs::File::create(&log_file).unwrap()));
         // Envoy must not outlive the test process, however it ends.
         unsafe {
             cmd.pre_exec(|| {
@@ -411,4 +411,37 @@ pub fn preflight(url: &str, origin: &str, method: &str, request_headers: Option<
         h.push(("Access-Control-Request-Headers", rh));
     }
     send("OPTIONS", url, &h)
+}
+
+/// Sends a request over a raw socket, headers exactly as given (including
+/// `Host`, which HTTP libraries set themselves), with `Connection: close`.
+pub fn send_raw(base_url: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
+    use std::io::Write;
+    let addr = base_url.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Resp { status, headers, body: body.to_string() }
+}
+
+/// A counter the filter defined, from Envoy's `/stats` text (where Envoy
+/// shows custom wasm metrics under `wasmcustom.`), or None when absent.
+pub fn stat(stats: &str, name: &str) -> Option<u64> {
+    let name = format!("wasmcustom.{name}: ");
+    stats.lines().find_map(|l| l.strip_prefix(name.as_str()).and_then(|v| v.trim().parse().ok()))
 }

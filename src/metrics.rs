@@ -1,0 +1,113 @@
+//! Counters in the host's stats (Envoy: `/stats`), declared on the raw ABI.
+//!
+//! The SDK's metric helpers panic on any status but Ok, and some hosts
+//! answer Unimplemented (Service Extensions) or stub metrics out: the first
+//! failure switches counting off with one warning, and the filter goes on.
+
+use std::cell::Cell;
+
+use crate::host::{self, Level};
+
+const COUNTER: u32 = 0;
+const OK: u32 = 0;
+
+#[allow(clashing_extern_declarations)]
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
+    fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+}
+
+/// Every counter, in the order of [`NAMES`].
+#[derive(Clone, Copy)]
+pub enum Counter {
+    PreflightAllowed,
+    PreflightRejectedOrigin,
+    PreflightRejectedMethod,
+    PreflightRejectedHeader,
+    RequestAllowed,
+    RequestRejectedOrigin,
+    UpstreamCorsHeadersReplaced,
+}
+
+/// Stable names, documented in the README.
+pub const NAMES: [&str; 7] = [
+    "edge_cors.preflight_allowed",
+    "edge_cors.preflight_rejected_origin",
+    "edge_cors.preflight_rejected_method",
+    "edge_cors.preflight_rejected_header",
+    "edge_cors.request_allowed",
+    "edge_cors.request_rejected_origin",
+    "edge_cors.upstream_cors_headers_replaced",
+];
+
+pub struct Metrics {
+    ids: Vec<u32>,
+    /// Report-mode counters per rule: missing, extra, different.
+    report: Vec<[u32; 3]>,
+    on: Cell<bool>,
+}
+
+fn define(name: &str) -> Result<u32, u32> {
+    let mut id = 0;
+    let status = unsafe { proxy_define_metric(COUNTER, name.as_ptr(), name.len(), &mut id) };
+    if status == OK {
+        Ok(id)
+    } else {
+        Err(status)
+    }
+}
+
+fn off_warning(status: u32) {
+    host::log(
+        Level::Warn,
+        &format!("edge-cors: this host does not support metrics (status {status}); counting is off, CORS is not affected"),
+    );
+}
+
+impl Metrics {
+    /// Defines the counters; `rules` names the report-mode counter sets
+    /// (`edge_cors.report.<rule>.missing|extra|different`), if any.
+    pub fn define(rules: &[&str]) -> Metrics {
+        let mut m = Metrics { ids: Vec::new(), report: Vec::new(), on: Cell::new(true) };
+        let mut all = || -> Result<(), u32> {
+            for name in NAMES {
+                m.ids.push(define(name)?);
+            }
+            for rule in rules {
+                let mut ids = [0; 3];
+                for (id, kind) in ids.iter_mut().zip(["missing", "extra", "different"]) {
+                    *id = define(&format!("edge_cors.report.{rule}.{kind}"))?;
+                }
+                m.report.push(ids);
+            }
+            Ok(())
+        };
+        if let Err(status) = all() {
+            off_warning(status);
+            m.on.set(false);
+        }
+        m
+    }
+
+    fn bump(&self, id: Option<u32>) {
+        let Some(id) = id else { return };
+        if !self.on.get() {
+            return;
+        }
+        let status = unsafe { proxy_increment_metric(id, 1) };
+        if status != OK {
+            off_warning(status);
+            self.on.set(false);
+        }
+    }
+
+    pub fn count(&self, c: Counter) {
+        self.bump(self.ids.get(c as usize).copied());
+    }
+
+    /// `kind`: 0 missing, 1 extra, 2 different; `rule`: index in the names given to `define`.
+    pub fn count_report(&self, rule: usize, kind: usize) {
+        self.bump(self.report.get(rule).and_then(|ids| ids.get(kind)).copied());
+    }
+}

@@ -1,0 +1,171 @@
+//! Report mode: for teams moving CORS from their backends to the edge. The
+//! filter changes nothing; it compares the `Access-Control-*` headers it
+//! would have sent with those the upstream sent, header by header.
+
+use crate::policy::{Decision, Policy, Request};
+use crate::response::{HeaderSink, Stamp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffKind {
+    /// edge-cors would send it; the upstream did not.
+    Missing,
+    /// The upstream sent it; edge-cors would not.
+    Extra,
+    /// Both, with different values.
+    Different,
+}
+
+impl DiffKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiffKind::Missing => "missing",
+            DiffKind::Extra => "extra",
+            DiffKind::Different => "different",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    pub kind: DiffKind,
+    /// Lower-case header name.
+    pub header: String,
+    /// What edge-cors would send.
+    pub expected: Option<String>,
+    /// What the upstream sent.
+    pub actual: Option<String>,
+}
+
+fn is_cors(name: &[u8]) -> bool {
+    name.len() > 15 && name.get(..15).is_some_and(|p| p.eq_ignore_ascii_case(b"access-control-"))
+}
+
+/// Collects what the response rewrite would set.
+#[derive(Default)]
+struct Expected(Vec<(String, String)>);
+
+impl HeaderSink for Expected {
+    fn remove(&mut self, _name: &[u8]) {}
+
+    fn set(&mut self, name: &str, value: &[u8]) {
+        self.0.push((name.to_string(), String::from_utf8_lossy(value).into_owned()));
+    }
+}
+
+/// Values compare as lists where the header is a list (order, spacing and,
+/// for header names, case do not matter to browsers), exactly otherwise.
+fn same(name: &str, a: &str, b: &str) -> bool {
+    let fold = match name {
+        "access-control-allow-methods" => false,
+        "access-control-allow-headers" | "access-control-expose-headers" => true,
+        _ => return a.trim() == b.trim(),
+    };
+    let eq = |x: &str, y: &str| if fold { x.eq_ignore_ascii_case(y) } else { x == y };
+    let (a, b) = (list_items(a), list_items(b));
+    a.iter().all(|x| b.iter().any(|y| eq(x, y))) && b.iter().all(|y| a.iter().any(|x| eq(x, y)))
+}
+
+fn list_items(s: &str) -> Vec<&str> {
+    s.split(',').map(str::trim).filter(|e| !e.is_empty()).collect()
+}
+
+/// The differences between what `policy` would answer to `req` and the
+/// upstream's response headers.
+pub fn compare<'h>(policy: &Policy, req: &Request<'_>, upstream: impl IntoIterator<Item = (&'h [u8], &'h [u8])>) -> Vec<Difference> {
+    let expected: Vec<(String, String)> = match policy.decide(req) {
+        Decision::Preflight(reply) => reply.headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+        Decision::Forward(forward) => {
+            let mut sink = Expected::default();
+            policy.rewrite_response(Stamp { forward, origin: req.origin }, std::iter::empty(), &mut sink);
+            sink.0
+        }
+    };
+    let expected: Vec<(String, String)> = expected.into_iter().filter(|(n, _)| is_cors(n.as_bytes())).collect();
+    let mut actual: Vec<(String, String)> = Vec::new();
+    for (n, v) in upstream {
+        if is_cors(n) {
+            let name = String::from_utf8_lossy(n).to_ascii_lowercase();
+            let value = String::from_utf8_lossy(v).into_owned();
+            // Repeated headers are folded, as a browser would see them.
+            match actual.iter_mut().find(|(an, _)| *an == name) {
+                Some((_, av)) => {
+                    av.push_str(", ");
+                    av.push_str(&value);
+                }
+                None => actual.push((name, value)),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (name, want) in &expected {
+        match actual.iter().find(|(an, _)| an == name) {
+            None => out.push(Difference { kind: DiffKind::Missing, header: name.clone(), expected: Some(want.clone()), actual: None }),
+            Some((_, got)) if !same(name, want, got) => out.push(Difference {
+                kind: DiffKind::Different,
+                header: name.clone(),
+                expected: Some(want.clone()),
+                actual: Some(got.clone()),
+            }),
+            Some(_) => {}
+        }
+    }
+    for (name, got) in &actual {
+        if !expected.iter().any(|(en, _)| en == name) {
+            out.push(Difference { kind: DiffKind::Extra, header: name.clone(), expected: None, actual: Some(got.clone()) });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy::from_json(br#"{"allow_origins": ["https://app.example.com"], "allow_methods": ["GET", "PUT"],
+            "allow_headers": ["x-token"], "expose_headers": ["etag"], "max_age": 600}"#)
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn diffs(req: &Request<'_>, upstream: &[(&str, &str)]) -> Vec<(DiffKind, String)> {
+        compare(&policy(), req, upstream.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()))).into_iter().map(|d| (d.kind, d.header)).collect()
+    }
+
+    #[test]
+    fn actual_requests() {
+        let req = Request { method: b"GET", origin: Some(b"https://app.example.com"), ..Request::default() };
+        // A backend that already agrees: nothing to report, whatever the spacing.
+        assert!(diffs(&req, &[("access-control-allow-origin", "https://app.example.com"), ("Access-Control-Expose-Headers", "ETag")]).is_empty());
+        assert_eq!(
+            diffs(&req, &[("access-control-allow-origin", "*"), ("access-control-allow-credentials", "true")]),
+            vec![
+                (DiffKind::Different, "access-control-allow-origin".to_string()),
+                (DiffKind::Missing, "access-control-expose-headers".to_string()),
+                (DiffKind::Extra, "access-control-allow-credentials".to_string()),
+            ]
+        );
+        // A disallowed origin: anything the upstream grants is extra.
+        let evil = Request { method: b"GET", origin: Some(b"https://evil.test"), ..Request::default() };
+        assert_eq!(diffs(&evil, &[("access-control-allow-origin", "*")]), vec![(DiffKind::Extra, "access-control-allow-origin".to_string())]);
+        assert!(diffs(&evil, &[]).is_empty());
+    }
+
+    #[test]
+    fn preflights() {
+        let req = Request {
+            method: b"OPTIONS",
+            origin: Some(b"https://app.example.com"),
+            request_method: Some(b"PUT"),
+            request_headers: Some(b"x-token"),
+            request_private_network: None,
+        };
+        let upstream = [
+            ("access-control-allow-origin", "https://app.example.com"),
+            ("access-control-allow-methods", "PUT,GET"),
+            ("access-control-allow-headers", "X-Token"),
+        ];
+        assert_eq!(diffs(&req, &upstream), vec![(DiffKind::Missing, "access-control-max-age".to_string())]);
+        let rejected = Request { request_method: Some(b"DELETE"), ..req };
+        assert_eq!(diffs(&rejected, &upstream).len(), 3, "the upstream granted a preflight edge-cors would refuse");
+    }
+}
