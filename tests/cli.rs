@@ -686,3 +686,25 @@ fn render_envoy_gateway_policy_and_filter_order() {
     assert_eq!(order["before"].as_str(), Some("envoy.filters.http.ext_authz"));
 }
 
+
+#[test]
+fn explain_picks_the_rule_for_host_and_path() {
+    let p = tmp_file(
+        "rules.json",
+        r#"{"allow_origins": ["https://app.example.com"],
+ "rules": [{"name": "legacy", "match": {"path_prefix": "/legacy/"}, "cors": "off"},
+           {"name": "tenants", "match": {"hosts": ["*.tenant.test"]}, "allow_origins": ["https://*.tenant.test"], "allow_methods": ["GET","PUT"]}]}"#,
+    );
+    let p = p.to_str().unwrap();
+    let r = edge_cors(&["explain", p, "--origin", "https://shop.tenant.test", "--method", "PUT", "--host", "a.tenant.test", "--path", "/api/x"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_has(&r, &["rule: rules[1] (\"tenants\") matched host a.tenant.test", "access-control-allow-methods: GET, PUT"]);
+    // The same request on another host falls to the default policy, which refuses the origin.
+    let r = edge_cors(&["explain", p, "--origin", "https://shop.tenant.test", "--method", "PUT", "--host", "api.example.com"]);
+    assert_has(&r, &["none of the 2 rules matches host api.example.com", "HTTP 403"]);
+    assert_ne!(r.code, 0, "{}", r.all());
+    let r = edge_cors(&["explain", p, "--origin", "https://shop.tenant.test", "--path", "/legacy/x"]);
+    assert_has(&r, &["rules[0] (\"legacy\") matched path prefix /legacy/", "\"cors\": \"off\""]);
+    let r = edge_cors(&["explain", p, "--origin", "https://app.example.com"]);
+    assert_has(&r, &["give --host and --path to pick one"]);
+}

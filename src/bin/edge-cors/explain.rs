@@ -28,7 +28,70 @@ impl HeaderSink for Collect {
     }
 }
 
-pub fn run(path: &Path, origin: &str, method: &str, headers: &[String], credentials: bool, status: u16) -> Result<Report, Fatal> {
+/// The request's target, for policies with per-host/per-path rules.
+pub struct Target<'a> {
+    pub host: Option<&'a str>,
+    pub path: Option<&'a str>,
+}
+
+/// Picks the policy the filter would use for `target`: the default or the
+/// first matching rule's. Err(message) when the rule turns CORS off.
+fn select(c: &Checked, spec: PolicySpec, target: &Target<'_>, style: &Style) -> Result<(PolicySpec, String), String> {
+    let bytes = match &c.found.raw {
+        Some(b) => b.clone(),
+        None => serde_json::to_vec(&serde_json::Value::Object(c.found.object.clone())).unwrap_or_default(),
+    };
+    let Ok(full) = edge_cors::config::parse_config(&bytes) else {
+        return Ok((spec, String::new()));
+    };
+    if full.rules.is_empty() {
+        let note = if target.host.is_some() || target.path.is_some() {
+            format!("{} the policy has no rules: --host and --path change nothing\n", style.dim("note:"))
+        } else {
+            String::new()
+        };
+        return Ok((spec, note));
+    }
+    let config = edge_cors::rules::Config::new(full.clone());
+    let route = config.route(target.host.map(str::as_bytes), target.path.map(str::as_bytes));
+    let host = target.host.unwrap_or("(any host)");
+    let path = target.path.unwrap_or("/");
+    match route {
+        None => {
+            let mut note = format!("rule: none of the {} rules matches host {host} path {path}: the top-level (default) policy applies\n", full.rules.len());
+            if target.host.is_none() && target.path.is_none() {
+                note.push_str(&format!("{} the policy has rules: give --host and --path to pick one\n", style.dim("note:")));
+            }
+            Ok((spec, note))
+        }
+        Some(i) => {
+            let Some(rule) = full.rules.get(i) else { return Ok((spec, String::new())) };
+            let how = match (&rule.hosts.is_empty(), &rule.path_prefix) {
+                (false, Some(p)) => format!("host {host} and path prefix {p}"),
+                (false, None) => format!("host {host}"),
+                (true, Some(p)) => format!("path prefix {p}"),
+                (true, None) => "every request".to_string(),
+            };
+            let line = format!("rule: rules[{i}] (\"{}\") matched {how}\n", rule.name);
+            match &rule.policy {
+                Some(p) => Ok((p.clone(), line)),
+                None => Err(format!(
+                    "{line}this rule has \"cors\": \"off\": edge-cors passes the request and the response through untouched, so the upstream's own CORS headers decide what the browser allows\n"
+                )),
+            }
+        }
+    }
+}
+
+pub fn run(
+    path: &Path,
+    origin: &str,
+    method: &str,
+    headers: &[String],
+    credentials: bool,
+    status: u16,
+    target: &Target<'_>,
+) -> Result<Report, Fatal> {
     let style = Style::stdout();
     let page_headers = headers.iter().map(|h| browser::parse_header(h)).collect::<Result<Vec<_>, _>>()?;
     if !(100..=599).contains(&status) {
@@ -56,10 +119,14 @@ pub fn run(path: &Path, origin: &str, method: &str, headers: &[String], credenti
         return Ok(Report { stdout: s, stderr: String::new(), ok: false });
     }
     let Some(spec) = c.spec.clone() else { return Err(Fatal("no policy".into())) };
+    let (spec, rule_line) = match select(&c, spec, target, &style) {
+        Ok(picked) => picked,
+        Err(off) => return Ok(Report { stdout: off, stderr: String::new(), ok: true }),
+    };
     let policy = Policy::new(spec.clone());
 
     // The origin as the browser sends it.
-    let mut s = String::new();
+    let mut s = rule_line;
     let origin = match OriginEntry::parse(origin) {
         Ok(OriginEntry::Exact(canon)) => {
             if canon != origin {

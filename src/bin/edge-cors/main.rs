@@ -59,6 +59,12 @@ enum Command {
         /// The status of the actual response (upstream's or the proxy's own)
         #[arg(long, default_value_t = 200)]
         status: u16,
+        /// The request's host (matched against rules' `hosts`)
+        #[arg(long)]
+        host: Option<String>,
+        /// The request's path (matched against rules' `path_prefix`)
+        #[arg(long)]
+        path: Option<String>,
     },
     /// Send the preflight and the actual request to a live endpoint and judge
     /// both as a browser would
@@ -163,8 +169,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { policy } => check::run(&policy),
-        Command::Explain { policy, origin, method, headers, credentials, status } => {
-            explain::run(&policy, &origin, &method, &headers, credentials, status)
+        Command::Explain { policy, origin, method, headers, credentials, status, host, path } => {
+            let target = explain::Target { host: host.as_deref(), path: path.as_deref() };
+            explain::run(&policy, &origin, &method, &headers, credentials, status, &target)
         }
         Command::Probe { url, origin, method, headers, credentials, json, timeout } => {
             probe::run(&url, &origin, &method, &headers, credentials, json, timeout)
