@@ -327,6 +327,9 @@ fn is_label_prefix(prefix: &str) -> bool {
         })
 }
 
+/// The scheme and port a wildcard pattern is restricted to.
+type SchemePort = (Scheme, Option<u16>);
+
 /// The compiled `allow_origins` list.
 #[derive(Debug, Default)]
 pub struct OriginSet {
@@ -338,7 +341,7 @@ pub struct OriginSet {
     /// Wildcard patterns keyed by their base domain, so a lookup walks the
     /// request host's suffixes (one hash probe per label) whatever the number
     /// of patterns.
-    subdomains: HashMap<Box<str>, Vec<(Scheme, Option<u16>)>, FastHash>,
+    subdomains: HashMap<Box<str>, Vec<SchemePort>, FastHash>,
     /// Fewest and most labels of any pattern's base: only host suffixes in
     /// that range need a probe.
     min_base_labels: usize,

@@ -169,6 +169,9 @@ pub enum Forward {
     Allowed,
 }
 
+// The reply is inline on purpose (no heap when answering a preflight); a
+// Decision lives on the stack for one callback.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decision<'a> {
     /// Answer locally; never forward.
