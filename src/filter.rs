@@ -100,8 +100,11 @@ impl HttpContext for CorsStream {
         // into the host and back into our allocator.
         let headers = host::header_pairs(Map::RequestHeaders);
         let route = if config.has_rules() {
-            let (authority, path) = rules::target(host::pairs(&headers));
-            config.route(authority, path)
+            let t = rules::target_parts(host::pairs(&headers));
+            // APISIX leaves `:authority` out of the list but answers it by
+            // name; ask before falling back to `Host`.
+            let by_name = if t.authority.is_none() { host::header_value(Map::RequestHeaders, ":authority") } else { None };
+            config.route(t.authority.or(by_name.as_deref()).or(t.host), t.path)
         } else {
             None
         };

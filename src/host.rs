@@ -41,6 +41,13 @@ extern "C" {
         return_size: *mut usize,
     ) -> u32;
     fn proxy_get_header_map_pairs(map_type: u32, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
+    fn proxy_get_header_map_value(
+        map_type: u32,
+        key_data: *const u8,
+        key_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+    ) -> u32;
     fn proxy_replace_header_map_value(
         map_type: u32,
         key_data: *const u8,
@@ -103,6 +110,15 @@ pub fn header_pairs(map: Map) -> Vec<u8> {
     } else {
         Vec::new()
     }
+}
+
+/// One header by name; None when absent or on any other status.
+pub fn header_value(map: Map, name: &str) -> Option<Vec<u8>> {
+    let mut data = null_mut();
+    let mut size = 0;
+    let status = unsafe { proxy_get_header_map_value(map as u32, name.as_ptr(), name.len(), &mut data, &mut size) };
+    let bytes = unsafe { owned(data, size) };
+    (status == OK).then_some(bytes)
 }
 
 pub fn set_header(map: Map, name: &str, value: &[u8]) -> bool {

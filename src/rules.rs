@@ -43,19 +43,35 @@ fn path_of(path: &[u8]) -> &[u8] {
     }
 }
 
-/// `:authority` (or `Host`, for hosts that leave it out of the header list)
-/// and `:path` from a request's header list.
-pub fn target<'a>(headers: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> (Option<&'a [u8]>, Option<&'a [u8]>) {
-    let (mut authority, mut host, mut path) = (None, None, None);
+/// What routing needs from a request's header list. Kept apart because some
+/// hosts (APISIX) leave `:authority` out of the list but answer it by name:
+/// the filter asks for it before falling back to `Host`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Target<'a> {
+    pub authority: Option<&'a [u8]>,
+    pub host: Option<&'a [u8]>,
+    pub path: Option<&'a [u8]>,
+}
+
+/// `:authority`, `Host` and `:path` from a request's header list.
+pub fn target_parts<'a>(headers: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> Target<'a> {
+    let mut t = Target::default();
     for (name, value) in headers {
         match name {
-            b":authority" if authority.is_none() => authority = Some(value),
-            b":path" if path.is_none() => path = Some(value),
-            n if host.is_none() && n.eq_ignore_ascii_case(b"host") => host = Some(value),
+            b":authority" if t.authority.is_none() => t.authority = Some(value),
+            b":path" if t.path.is_none() => t.path = Some(value),
+            n if t.host.is_none() && n.eq_ignore_ascii_case(b"host") => t.host = Some(value),
             _ => {}
         }
     }
-    (authority.or(host), path)
+    t
+}
+
+/// `:authority` (or `Host`, for hosts that leave it out of the header list)
+/// and `:path` from a request's header list.
+pub fn target<'a>(headers: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> (Option<&'a [u8]>, Option<&'a [u8]>) {
+    let t = target_parts(headers);
+    (t.authority.or(t.host), t.path)
 }
 
 impl Config {
@@ -160,6 +176,9 @@ mod tests {
         assert_eq!(target(h), (Some(&b"a.example"[..]), Some(&b"/p?q"[..])));
         let h: [(&[u8], &[u8]); 1] = [(b"host", b"h.example")];
         assert_eq!(target(h), (Some(&b"h.example"[..]), None));
+        // APISIX: no `:authority` in the list; the filter then asks by name.
+        let h: [(&[u8], &[u8]); 2] = [(b":path", b"/p"), (b"host", b"h.example")];
+        assert_eq!(target_parts(h), Target { authority: None, host: Some(b"h.example"), path: Some(b"/p") });
     }
 
     #[test]
