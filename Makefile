@@ -20,7 +20,8 @@ WASM_OPT := .tools/node_modules/.bin/wasm-opt
 WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-mutable-globals --enable-multivalue --enable-reference-types
 
-.PHONY: all setup wasm run test unit integration browser chromium size bench bench-engine wrk cli clean .rust-target
+.PHONY: all setup wasm run test unit integration browser chromium size bench bench-engine wrk cli clean .rust-target \
+  host-tools image
 
 all: wasm
 
@@ -45,6 +46,26 @@ chromium:
 	  echo "==> installing Debian's chromium (browser tests)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; fi
 	@$(CHROMIUM) --version
+
+# Debian tools for the portability tests: wabt (wasm-objdump, the import
+# inventory), skopeo and docker-registry (the image round trip on loopback),
+# docker-compose (validates envoy/docker-compose.yaml without an engine).
+HOST_TOOLS := wasm-objdump:wabt skopeo:skopeo docker-registry:docker-registry docker-compose:docker-compose
+host-tools:
+	@missing=""; for t in $(HOST_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t##*:}"; done; \
+	if [ -n "$$missing" ]; then echo "==> installing Debian's$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
+	@command -v node >/dev/null || { echo "==> installing Debian's nodejs (host-profile tests on V8)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs >/dev/null; }
+
+# OCI image layout for Istio and Envoy Gateway (compat variant, reproducible):
+# target/oci/edge-cors, tag = the crate version; prints the manifest digest.
+IMAGE_DIR := target/oci/edge-cors
+IMAGE_TAG := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+image: wasm
+	@echo "==> OCI image layout $(IMAGE_DIR) (tag $(IMAGE_TAG))"
+	@python3 deploy/oci_image.py $(WASM) $(IMAGE_DIR) $(IMAGE_TAG) | sed 's/^/    manifest digest: /'
+	@echo "    push: skopeo copy oci:$(IMAGE_DIR):$(IMAGE_TAG) docker://REGISTRY/edge-cors:$(IMAGE_TAG)"
 
 $(WASM_OPT):
 	@command -v npm >/dev/null || { echo "==> installing npm (for binaryen's wasm-opt)"; \
@@ -92,8 +113,8 @@ browser: wasm $(ENVOY) chromium
 	@echo "==> browser tests (headless Chromium through Envoy + edge-cors)"
 	@cargo test --test browser -- --nocapture
 
-test: setup wasm size chromium
-	@echo "==> unit, contract and Envoy integration tests"
+test: setup wasm size chromium host-tools
+	@echo "==> unit, contract, Envoy integration, import inventory, host-profile, image and deploy tests"
 	@cargo test -- --skip chromium_enforces
 	@echo "==> command-line tests (edge-cors check, explain, probe, import, render)"
 	@cargo test --features cli --test cli
