@@ -117,7 +117,7 @@ test: setup wasm size chromium host-tools
 	@echo "==> unit, contract, Envoy integration, import inventory, host-profile, image and deploy tests"
 	@cargo test -- --skip chromium_enforces
 	@echo "==> command-line tests (edge-cors check, explain, probe, import, render)"
-	@cargo test --features cli --test cli
+	@cargo test --features cli --test cli --test deploy
 	@echo "==> browser tests (headless Chromium through Envoy + edge-cors)"
 	@cargo test --test browser -- --nocapture
 

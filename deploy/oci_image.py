@@ -3,8 +3,8 @@
 Gateway load (the "compat" variant of the Wasm image spec: one gzip-tar
 layer holding plugin.wasm, the annotation module.wasm.image/variant=compat
 on a single manifest). Reproducible: fixed file metadata, fixed gzip header,
-canonical JSON, and a creation time taken from SOURCE_DATE_EPOCH or the
-last commit, so two builds of the same module give the same digest.
+canonical JSON, and a creation time of SOURCE_DATE_EPOCH (default 0), so
+the same module and tag always give the same manifest digest.
 
     deploy/oci_image.py MODULE OUT_DIR TAG     # prints the manifest digest
 
@@ -20,7 +20,6 @@ import io
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 
@@ -34,14 +33,10 @@ def canonical(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
-def created_epoch(repo):
-    if os.environ.get("SOURCE_DATE_EPOCH"):
-        return int(os.environ["SOURCE_DATE_EPOCH"])
-    try:
-        out = subprocess.run(["git", "-C", repo, "log", "-1", "--format=%ct"], capture_output=True, text=True, check=True)
-        return int(out.stdout.strip())
-    except (OSError, subprocess.CalledProcessError, ValueError):
-        return 0
+def created_epoch():
+    # The Unix epoch unless SOURCE_DATE_EPOCH says otherwise: the digest then
+    # depends on the module and the tag only, not on when or where it was built.
+    return int(os.environ.get("SOURCE_DATE_EPOCH") or 0)
 
 
 def layer_tar(wasm, mtime):
@@ -67,10 +62,9 @@ def gzipped(data):
 
 
 def build(module_path, out_dir, tag):
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with open(module_path, "rb") as f:
         wasm = f.read()
-    epoch = created_epoch(repo)
+    epoch = created_epoch()
     created = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     tar = layer_tar(wasm, epoch)
