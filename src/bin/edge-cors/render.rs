@@ -176,9 +176,11 @@ spec:
 
 fn envoy_gateway(fields: &[(String, Value)], module: &str, namespace: &str, gateway: &str) -> String {
     format!(
-        r#"# edge-cors for Envoy Gateway. Attached to the Gateway (not a route), so the
-# proxy's own 404s for unmatched routes get CORS headers too. Do not also set
-# cors in a SecurityPolicy.
+        r#"# edge-cors for Envoy Gateway. Attached to the Gateway, so every route of it
+# runs the filter. Envoy Gateway enables wasm filters per route: a request that
+# matches no route (the proxy's own 404) never reaches it; give the Gateway a
+# catch-all HTTPRoute if browsers must read those 404s. Do not also set cors in
+# a SecurityPolicy.
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: EnvoyExtensionPolicy
 metadata:
