@@ -247,7 +247,7 @@ fn every_import_is_known_and_provided_by_every_host() {
 
     println!("\n{} imports in the release module:", imports.len());
     println!("  {:<46} {:<10} Envoy   Kong    APISIX  ServiceExt", "import", "needed by");
-    for (name, _) in &imports {
+    for name in imports.keys() {
         if let Some(k) = KNOWN.iter().find(|k| k.name == name) {
             let cells: Vec<String> = k.support.iter().map(|s| format!("{:<7}", format!("{s:?}"))).collect();
             let need = if k.need == Need::EdgeCors { "edge-cors" } else { "SDK/std" };
