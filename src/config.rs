@@ -109,18 +109,24 @@ fn quote(s: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if c.is_control() => {
-                out.push_str("\\u");
-                let n = u32::from(c);
-                for shift in [12, 8, 4, 0] {
-                    out.push(char::from_digit((n >> shift) & 0xf, 16).unwrap_or('0'));
-                }
-            }
-            c => out.push(c),
+            c => push_escaped(&mut out, c),
         }
     }
     out.push('"');
     out
+}
+
+/// A control character as `\uXXXX`; anything else as itself.
+fn push_escaped(out: &mut String, c: char) {
+    if c.is_control() {
+        out.push_str("\\u");
+        let n = u32::from(c);
+        for shift in [12, 8, 4, 0] {
+            out.push(char::from_digit((n >> shift) & 0xf, 16).unwrap_or('0'));
+        }
+    } else {
+        out.push(c);
+    }
 }
 
 /// A value as JSON, shortened, for messages. Written by hand because
@@ -152,13 +158,26 @@ fn show(v: &Value) -> String {
 
 struct Errors(Vec<ConfigError>);
 
+/// Escapes control characters as `quote` does, so that a key or an origin
+/// carrying a CR or LF cannot break the one-line message in the proxy's log.
+fn one_line(s: String) -> String {
+    if !s.chars().any(char::is_control) {
+        return s;
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        push_escaped(&mut out, c);
+    }
+    out
+}
+
 impl Errors {
     fn push(&mut self, field: impl Into<String>, value: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) {
         self.0.push(ConfigError {
-            field: field.into(),
-            value: value.into(),
-            problem: problem.into(),
-            fix: fix.into(),
+            field: one_line(field.into()),
+            value: one_line(value.into()),
+            problem: one_line(problem.into()),
+            fix: one_line(fix.into()),
         });
     }
 }
@@ -878,6 +897,19 @@ mod tests {
         assert!(line.contains("allow_origins[0] = \"https://a.example/\""), "{line}");
         assert!(line.contains("max_age = -5"), "{line}");
         assert!(line.contains("colour = 1: is not a known key"), "{line}");
+    }
+
+    /// Found by `cargo fuzz` (target `config`): a key or an origin with a
+    /// CR or LF in it went into the message raw, splitting the log line.
+    #[test]
+    fn control_characters_never_split_the_message() {
+        let err = parse(b"{\"allow_origins\": [\"https://[::1]\\r\\nx\", \"http://loca\\nhost\"], \"allow_\\rcredentials\": true}")
+            .expect_err("invalid");
+        let line = err.to_string();
+        assert!(!line.contains(['\r', '\n']), "{line:?}");
+        assert!(line.contains("allow_\\u000dcredentials = true: is not a known key"), "{line}");
+        assert!(line.contains("has junk after the IPv6 address: \"\\u000d\\u000ax\""), "{line}");
+        assert_eq!(err.0.len(), 3, "{line}");
     }
 
     #[test]
