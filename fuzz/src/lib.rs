@@ -1,0 +1,246 @@
+//! The bodies of the fuzz targets (`fuzz_targets/*.rs` call them). A panic
+//! here is a finding: the engine panicked, or broke one of the invariants
+//! asserted below.
+//!
+//! `tests/fuzz_corpus.rs` includes this file too and replays the committed
+//! seeds and every regression input through the same functions, so a crash
+//! found once stays fixed under `cargo test`.
+
+use std::sync::OnceLock;
+
+use edge_cors::origin::{OriginEntry, OriginSet, Scheme};
+use edge_cors::rules::{self, Config};
+use edge_cors::{report, wire, Decision, Forward, HeaderSink, Policy, Request, Stamp};
+
+/// Configuration parsing: any bytes. A configuration that loads must answer
+/// requests; one that does not must say why, on one line (it becomes the
+/// proxy's log line).
+pub fn config(data: &[u8]) {
+    match Config::from_json(data) {
+        Ok(config) => {
+            let req = Request {
+                method: b"OPTIONS",
+                origin: Some(b"https://app.example.com"),
+                request_method: Some(b"PUT"),
+                request_headers: Some(b"x-a, authorization"),
+                request_private_network: Some(b"true"),
+            };
+            let get = Request { method: b"GET", origin: Some(b"https://app.example.com"), ..Request::default() };
+            for route in std::iter::once(None).chain((0..config.rules.len()).map(Some)) {
+                if let Some(policy) = config.policy(route) {
+                    check_decision(policy, &req, &[]);
+                    check_decision(policy, &get, &[(b"vary", b"accept")]);
+                }
+                let _ = config.rule_name(route);
+            }
+        }
+        Err(errors) => {
+            assert!(!errors.0.is_empty(), "refused without a reason");
+            let line = errors.to_string();
+            assert!(!line.contains(['\n', '\r']), "the error message must be one line: {line:?}");
+        }
+    }
+}
+
+/// Origin parsing and matching: any bytes as a configured entry and as a
+/// request's `Origin`.
+pub fn origin(data: &[u8]) {
+    static SETS: OnceLock<Vec<OriginSet>> = OnceLock::new();
+    let sets = SETS.get_or_init(|| {
+        let lists: [&[&str]; 3] = [
+            &["https://app.example.com", "https://*.example.com", "http://*.dev.test:8080", "http://[::1]:8080", "null", "http://127.0.0.1:3000"],
+            &["https://*"],
+            &["http://*", "https://*.a.b.c.example.org"],
+        ];
+        lists
+            .iter()
+            .map(|l| {
+                let entries: Vec<OriginEntry> = l.iter().filter_map(|e| OriginEntry::parse(e).ok()).collect();
+                assert_eq!(entries.len(), l.len());
+                OriginSet::new(&entries)
+            })
+            .collect()
+    });
+    for set in sets {
+        if set.allows(data) {
+            assert!(is_origin_shaped(data), "allowed something that is not an origin: {:?}", String::from_utf8_lossy(data));
+        }
+    }
+
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(entry) = OriginEntry::parse(text) else {
+        return;
+    };
+    let _ = (entry.is_loopback(), entry.scheme(), entry.is_wildcard());
+    let alone = OriginSet::new(std::slice::from_ref(&entry));
+    match &entry {
+        OriginEntry::Exact(canonical) => {
+            assert_eq!(OriginEntry::parse(canonical).as_ref(), Ok(&entry), "not canonical: {canonical:?}");
+            assert!(alone.allows(canonical.as_bytes()), "{canonical:?} does not match itself");
+            assert!(is_origin_shaped(canonical.as_bytes()), "{canonical:?}");
+        }
+        OriginEntry::Subdomains { scheme, base, port } => {
+            let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+            let s = scheme.as_str();
+            assert!(!alone.allows(format!("{s}://{base}{port}").as_bytes()), "a pattern matched its own base");
+            let other = if *scheme == Scheme::Https { "http" } else { "https" };
+            assert!(!alone.allows(format!("{other}://a.{base}{port}").as_bytes()), "a pattern matched another scheme");
+            if base.len() <= 251 {
+                assert!(alone.allows(format!("{s}://a.{base}{port}").as_bytes()), "a pattern did not match a subdomain");
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `scheme://host[:port]` or `null`, with no byte a browser would not send.
+fn is_origin_shaped(o: &[u8]) -> bool {
+    if o == b"null" {
+        return true;
+    }
+    let rest = o.strip_prefix(b"https://").or_else(|| o.strip_prefix(b"http://"));
+    rest.is_some_and(|r| {
+        !r.is_empty() && r.iter().all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.:[]".contains(&b))
+    })
+}
+
+const POLICIES: &[&str] = &[
+    r#"{"allow_origins": ["https://app.example.com", "https://*.example.com"], "allow_methods": ["GET", "POST"],
+        "allow_headers": ["content-type", "authorization"], "expose_headers": ["etag", "x-request-id"], "max_age": 3600}"#,
+    r#"{"allow_origins": ["https://app.example.com", "http://localhost:3000", "http://[::1]:8080"], "allow_methods": ["*"],
+        "allow_headers": ["*"], "expose_headers": ["etag"], "allow_credentials": true, "allow_private_network": true}"#,
+    r#"{"allow_origins": ["*"], "allow_headers": ["*"], "allow_methods": ["*"], "expose_headers": ["*"], "max_age": 0}"#,
+    r#"{"allow_origins": ["https://*", "null"], "allow_methods": ["PUT", "patch"], "allow_headers": ["x-token"]}"#,
+    r#"{"allow_origins": ["https://app.example.com"],
+        "rules": [
+          {"name": "legacy", "match": {"path_prefix": "/legacy/"}, "cors": "off"},
+          {"name": "tenants", "match": {"hosts": ["*.tenant.test"]}, "allow_origins": ["https://*.tenant.test"], "allow_methods": ["GET", "PUT"]},
+          {"name": "payments", "match": {"hosts": ["pay.example.com"], "path_prefix": "/v1/"},
+           "allow_origins": ["https://checkout.example.com"], "allow_credentials": true}
+        ]}"#,
+    r#"{"allow_origins": ["https://app.example.com"], "mode": "report", "expose_headers": ["etag"]}"#,
+];
+
+/// The request decision and the response rewrite. Input: one byte picks a
+/// policy; then request headers as `name:value` lines, a blank line, and the
+/// upstream's response headers the same way.
+pub fn decision(data: &[u8]) {
+    static CONFIGS: OnceLock<Vec<Config>> = OnceLock::new();
+    let configs = CONFIGS.get_or_init(|| {
+        POLICIES.iter().map(|p| Config::from_json(p.as_bytes()).unwrap_or_else(|e| panic!("fuzz policy refused: {e}"))).collect()
+    });
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let Some(config) = configs.get(usize::from(pick) % configs.len()) else {
+        return;
+    };
+    let (request, response) = match rest.windows(2).position(|w| w == b"\n\n") {
+        Some(at) => (&rest[..at], &rest[at + 2..]),
+        None => (rest, &[][..]),
+    };
+    let request = lines(request);
+    let response = lines(response);
+
+    // The proxy hands headers over in the proxy-wasm wire format.
+    let _ = wire::pairs(rest).count();
+    let text: Option<Vec<(&str, &str)>> =
+        request.iter().map(|(n, v)| Some((std::str::from_utf8(n).ok()?, std::str::from_utf8(v).ok()?))).collect();
+    if let Some(text) = text {
+        let buf = wire::serialize_pairs(&text);
+        assert!(wire::pairs(&buf).eq(request.iter().copied()), "wire format round trip");
+    }
+
+    let (authority, path) = rules::target(request.iter().copied());
+    let route = config.route(authority, path);
+    assert!(route.is_none_or(|i| i < config.rules.len()));
+    let Some(policy) = config.policy(route) else {
+        return;
+    };
+    let req = Request::from_headers(request.iter().copied());
+    check_decision(policy, &req, &response);
+    let _ = report::compare(policy, &req, response.iter().copied());
+}
+
+/// `name:value` lines; a name may start with `:` (pseudo-headers).
+fn lines(part: &[u8]) -> Vec<(&[u8], &[u8])> {
+    part.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| match l.iter().skip(1).position(|&b| b == b':') {
+            Some(p) => (&l[..p + 1], &l[p + 2..]),
+            None => (l, &[][..]),
+        })
+        .collect()
+}
+
+#[derive(Default)]
+struct Sink(Vec<(Vec<u8>, Vec<u8>)>);
+
+impl HeaderSink for Sink {
+    fn remove(&mut self, name: &[u8]) {
+        self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
+    fn set(&mut self, name: &str, value: &[u8]) {
+        self.remove(name.as_bytes());
+        self.0.push((name.as_bytes().to_vec(), value.to_vec()));
+    }
+}
+
+fn check_decision(policy: &Policy, req: &Request<'_>, response: &[(&[u8], &[u8])]) {
+    match policy.decide(req) {
+        Decision::Preflight(reply) => {
+            assert!(req.is_preflight(), "answered a request that is not a preflight");
+            let headers: Vec<(&[u8], &[u8])> = reply.headers.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())).collect();
+            check_headers(policy, req, &headers, true);
+            let cors = headers.iter().filter(|(n, _)| n.starts_with(b"access-control-")).count();
+            match reply.status {
+                204 => assert!(reply.rejected.is_none() && cors > 0, "204 without CORS headers"),
+                403 => assert!(reply.rejected.is_some() && cors == 0, "403 with CORS headers"),
+                s => panic!("preflight answered {s}"),
+            }
+        }
+        Decision::Forward(forward) => {
+            let mut sink = Sink(response.iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect());
+            policy.rewrite_response(Stamp { forward, origin: req.origin }, response.iter().copied(), &mut sink);
+            let headers: Vec<(&[u8], &[u8])> = sink.0.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).collect();
+            check_headers(policy, req, &headers, false);
+            if forward != Forward::Allowed {
+                assert!(!headers.iter().any(|(n, _)| is_cors(n)), "CORS headers for a refused origin");
+            }
+        }
+    }
+}
+
+fn is_cors(name: &[u8]) -> bool {
+    name.len() >= 15 && name[..15].eq_ignore_ascii_case(b"access-control-")
+}
+
+fn check_headers(policy: &Policy, req: &Request<'_>, headers: &[(&[u8], &[u8])], preflight: bool) {
+    let get = |name: &[u8]| -> Vec<&[u8]> { headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| *v).collect() };
+    for (name, value) in headers.iter().filter(|(n, _)| is_cors(n)) {
+        assert_eq!(get(name).len(), 1, "{} sent more than once", String::from_utf8_lossy(name));
+        assert!(!value.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)), "a CORS header value with CR, LF or NUL");
+    }
+    let acao = get(b"access-control-allow-origin");
+    if let Some(&origin) = acao.first() {
+        if origin == b"*" {
+            assert!(policy.is_public(), "* from a policy that is not public");
+            assert!(get(b"access-control-allow-credentials").is_empty(), "* with credentials");
+        } else {
+            assert_eq!(Some(origin), req.origin, "Access-Control-Allow-Origin is not the request's origin");
+            assert!(policy.allows_origin(origin), "echoed an origin the policy does not allow");
+        }
+    }
+    if preflight || policy.varies_by_origin() {
+        let vary = get(b"vary");
+        let covered = vary
+            .iter()
+            .flat_map(|v| v.split(|&b| b == b','))
+            .map(|e| e.trim_ascii())
+            .any(|e| e == b"*" || e.eq_ignore_ascii_case(b"origin"));
+        assert!(covered, "no Vary: Origin on an answer that depends on the origin");
+    }
+}
