@@ -147,6 +147,40 @@ cli:
 	@cargo build --release --features cli --bin edge-cors
 	@echo "    target/release/edge-cors"
 
+# ---- Reliability (issue 5): fuzzing, long property runs, soak, live reload.
+.PHONY: cargo-fuzz fuzz fuzz-properties
+
+# cargo fuzz (libFuzzer + AddressSanitizer) on the stable toolchain:
+# RUSTC_BOOTSTRAP=1 lets stable rustc take cargo-fuzz's -Z flags, and the
+# stable toolchain ships the ASan runtime. FUZZ_SECONDS per target (default
+# 10 minutes); FUZZ_FLAGS passes options to `cargo fuzz run` (e.g. `-s none`
+# where no sanitizer runtime exists). A crash stops the run: its input is in
+# fuzz/artifacts/TARGET/; copy it to fuzz/regressions/TARGET/ (replayed by
+# tests/fuzz_corpus.rs under cargo test) and fix the bug.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= config origin decision
+FUZZ_FLAGS ?=
+cargo-fuzz:
+	@command -v cargo-fuzz >/dev/null || { echo "==> installing cargo-fuzz from crates.io"; cargo install cargo-fuzz --locked; }
+
+fuzz: cargo-fuzz
+	@set -o pipefail; mkdir -p target; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t; extra=""; [ -d fuzz/regressions/$$t ] && extra=fuzz/regressions/$$t; \
+	  echo "==> fuzzing $$t for $(FUZZ_SECONDS) s (log: target/fuzz-$$t.log)"; \
+	  if ! RUSTC_BOOTSTRAP=1 cargo fuzz run -O $(FUZZ_FLAGS) $$t fuzz/corpus/$$t fuzz/seeds/$$t $$extra -- \
+	      -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 > target/fuzz-$$t.log 2>&1; then \
+	    grep -E "panicked|ERROR|SUMMARY|Test unit written" -A3 target/fuzz-$$t.log | head -30; \
+	    echo "FAIL: the $$t target found a crash; add its input to fuzz/regressions/$$t/ and fix it"; exit 1; fi; \
+	  echo "    $$t: $$(grep -o 'number_of_executed_units: *[0-9]*' target/fuzz-$$t.log | grep -o '[0-9]*$$') executions, \
+	$$(grep -o 'new_units_added: *[0-9]*' target/fuzz-$$t.log | grep -o '[0-9]*$$') new corpus units, no crash"; \
+	done
+
+# The property tests of tests/properties.rs with many more cases.
+PROPTEST_CASES ?= 100000
+fuzz-properties:
+	@echo "==> property tests, $(PROPTEST_CASES) cases each"
+	@PROPTEST_CASES=$(PROPTEST_CASES) cargo test --test properties
+
 clean:
 	cargo clean
 	rm -rf $(VENV)
