@@ -238,16 +238,25 @@ impl Envoy {
     /// Starts Envoy with these listeners and waits until they are bound, or
     /// until it exits.
     pub fn start(listeners: &[Listener<'_>], upstream_port: u16) -> Started {
+        Envoy::start_bootstrap(|_| envoy_yaml(listeners, upstream_port), listeners.len(), &[])
+    }
+
+    /// Starts Envoy with the caller's bootstrap (`bootstrap` gets the
+    /// directory Envoy runs in, for files it should watch) and extra
+    /// arguments, and waits until `listener_count` listeners are bound, or
+    /// until it exits.
+    pub fn start_bootstrap(bootstrap: impl FnOnce(&Path) -> String, listener_count: usize, args: &[&str]) -> Started {
         let dir = repo().join("target/envoy-tests").join(unique(&format!("{}", std::process::id())));
         fs::create_dir_all(&dir).unwrap();
         let config = dir.join("envoy.yaml");
-        fs::write(&config, envoy_yaml(listeners, upstream_port)).unwrap();
+        fs::write(&config, bootstrap(&dir)).unwrap();
         let admin_file = dir.join("admin.txt");
         let log_file = dir.join("envoy.log");
         let mut cmd = Command::new(envoy_bin());
         cmd.arg("-c")
             .arg(&config)
             .args(["--concurrency", "1", "--disable-hot-restart", "--log-level", "info"])
+            .args(args)
             .arg("--admin-address-path")
             .arg(&admin_file)
             .stdin(Stdio::null())
@@ -286,7 +295,7 @@ impl Envoy {
             if let Ok(admin) = fs::read_to_string(&admin_file) {
                 let admin = admin.trim().to_string();
                 if let Some(ports) = listener_ports(&admin) {
-                    if ports.len() == listeners.len() {
+                    if ports.len() == listener_count {
                         return Started::Running(Envoy { dir, admin, ports, pid });
                     }
                 }
@@ -320,6 +329,11 @@ impl Envoy {
     pub fn stats(&self) -> String {
         let mut r = get(&format!("http://{}/stats", self.admin), &[]);
         std::mem::take(&mut r.body)
+    }
+
+    /// Envoy's process id (the same one throughout: reloads never restart it).
+    pub fn pid(&self) -> u32 {
+        self.pid
     }
 
     pub fn stop(self) {
