@@ -175,6 +175,22 @@ fuzz: cargo-fuzz
 	$$(grep -o 'new_units_added: *[0-9]*' target/fuzz-$$t.log | grep -o '[0-9]*$$') new corpus units, no crash"; \
 	done
 
+# Envoy + edge-cors under wrk's mixed load for SOAK_SECONDS (default 5
+# minutes), every response checked, Envoy's /memory and RSS sampled; prints
+# the figures (tests/soak.rs, tests/soak/mix.lua).
+.PHONY: soak reload
+SOAK_SECONDS ?= 300
+soak: wasm $(ENVOY) wrk
+	@echo "==> soak test ($(SOAK_SECONDS) s)"
+	@SOAK_SECONDS=$(SOAK_SECONDS) cargo test --test soak -- --ignored --nocapture
+
+# Policy swaps through file-based LDS under load, repeated for RELOAD_SECONDS
+# (make test runs a 20 s version of the same test).
+RELOAD_SECONDS ?= 300
+reload: wasm $(ENVOY)
+	@echo "==> live reconfiguration under load ($(RELOAD_SECONDS) s)"
+	@EDGE_CORS_RELOAD_SECONDS=$(RELOAD_SECONDS) cargo test --test envoy_reload -- --nocapture
+
 # The property tests of tests/properties.rs with many more cases.
 PROPTEST_CASES ?= 100000
 fuzz-properties:
