@@ -174,10 +174,10 @@ fn one_line(s: String) -> String {
 impl Errors {
     fn push(&mut self, field: impl Into<String>, value: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) {
         self.0.push(ConfigError {
-            field: one_line(field.into()),
-            value: one_line(value.into()),
-            problem: one_line(problem.into()),
-            fix: one_line(fix.into()),
+            field: field.into(),
+            value: value.into(),
+            problem: problem.into(),
+            fix: fix.into(),
         });
     }
 }
@@ -194,7 +194,16 @@ pub fn parse_config(bytes: &[u8]) -> Result<ConfigSpec, ConfigErrors> {
     let spec = parse_inner(bytes, &mut errs);
     match spec {
         Some(spec) if errs.0.is_empty() => Ok(spec),
-        _ => Err(ConfigErrors(errs.0)),
+        _ => {
+            // Keys and origins can carry control characters: escape them in
+            // one place, so no message ever spans lines.
+            for e in &mut errs.0 {
+                for part in [&mut e.field, &mut e.value, &mut e.problem, &mut e.fix] {
+                    *part = one_line(std::mem::take(part));
+                }
+            }
+            Err(ConfigErrors(errs.0))
+        }
     }
 }
 
