@@ -15,7 +15,10 @@ use serde_json::Value;
 
 /// Every YAML document in a file, as JSON.
 fn yaml_docs(path: &Path) -> Vec<Value> {
-    let out = Command::new("python3")
+    // Debian's python3 has python3-yaml (docker-compose depends on it); a
+    // python3 earlier on PATH (pyenv, a venv) may not.
+    let python = if Path::new("/usr/bin/python3").exists() { "/usr/bin/python3" } else { "python3" };
+    let out = Command::new(python)
         .args(["-c", "import sys, json, yaml; print(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d is not None]))"])
         .arg(path)
         .output()
