@@ -31,48 +31,15 @@ const POLICY: &str = r#"{
 }"#;
 
 fn bootstrap(origin_port: u16) -> String {
-    let wasm = wasm_path();
-    let config = serde_json::to_string(POLICY).unwrap();
+    // The edge listener is the harness's own (edge-cors first, /api/ and /dead/ routes).
+    let edge = listener_yaml(&Listener { name: "soak", config: POLICY }, &wasm_path());
+    let edge = edge.trim_start_matches('\n');
     format!(
         r#"admin:
   address: {{ socket_address: {{ address: 127.0.0.1, port_value: 0 }} }}
 static_resources:
   listeners:
-  - name: edge
-    address: {{ socket_address: {{ address: 127.0.0.1, port_value: 0 }} }}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: edge
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: {{ prefix: "/api/" }}
-                route: {{ cluster: upstream }}
-              - match: {{ prefix: "/dead/" }}
-                route: {{ cluster: dead }}
-          http_filters:
-          - name: envoy.filters.http.wasm
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: edge_cors_soak
-                root_id: edge_cors
-                vm_config:
-                  vm_id: edge_cors_soak
-                  runtime: envoy.wasm.runtime.v8
-                  code: {{ local: {{ filename: "{wasm}" }} }}
-                configuration:
-                  "@type": type.googleapis.com/google.protobuf.StringValue
-                  value: {config}
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-  - name: origin
+{edge}  - name: origin
     address: {{ socket_address: {{ address: 127.0.0.1, port_value: {origin_port} }} }}
     filter_chains:
     - filters:
@@ -116,8 +83,7 @@ static_resources:
     type: STATIC
     connect_timeout: 1s
     load_assignment: {{ cluster_name: dead }}
-"#,
-        wasm = wasm.display()
+"#
     )
 }
 
@@ -174,7 +140,7 @@ fn soak_mixed_load_with_flat_memory() {
         Started::Running(e) => e,
         Started::Exited { code, log } => panic!("envoy exited ({code:?}) during start-up:\n{log}"),
     };
-    let base = envoy.url("edge", "");
+    let base = envoy.url("soak", "");
     // A first pass by hand, so a broken rig fails fast and clearly.
     let r = get(&format!("{base}/api/upstream-cors"), &[("Origin", "https://app.example.com")]);
     assert_eq!((r.status, r.one("access-control-allow-origin")), (200, Some("https://app.example.com")), "{:?}", r.headers);

@@ -156,7 +156,7 @@ pub struct Envoy {
 /// YAML for a listener: edge-cors first, then the router. Routes: `/api/`
 /// to the upstream, `/dead/` to a cluster without endpoints (503), the
 /// rest unrouted (404).
-fn listener_yaml(l: &Listener<'_>, wasm: &Path) -> String {
+pub fn listener_yaml(l: &Listener<'_>, wasm: &Path) -> String {
     let config = serde_json::to_string(l.config).unwrap();
     format!(
         r#"
