@@ -532,7 +532,7 @@ mod tests {
     }
 
     fn set(entries: &[&str]) -> OriginSet {
-        let parsed: Vec<OriginEntry> = entries.iter().map(|e| OriginEntry::parse(e).expect(e)).collect();
+        let parsed: Vec<OriginEntry> = entries.iter().map(|e| OriginEntry::parse(e).unwrap_or_else(|err| panic!("{e}: {err:?}"))).collect();
         OriginSet::new(&parsed)
     }
 

@@ -2,6 +2,8 @@
 //! upstream `Access-Control-*` header goes, the allowed ones are stamped, and
 //! `Vary` gains `Origin` without losing what was there.
 
+use std::borrow::Cow;
+
 use crate::policy::{header, Forward, Policy};
 use crate::token;
 
@@ -69,9 +71,7 @@ impl Policy {
         }
 
         if self.varies_by_origin() {
-            if vary.is_empty() {
-                sink.set(header::VARY, b"Origin");
-            } else if let Some(v) = merge_vary(&vary, "Origin") {
+            if let Some(v) = merge_vary(&vary, "Origin") {
                 sink.set(header::VARY, &v);
             }
         }
@@ -82,7 +82,11 @@ impl Policy {
 /// The `Vary` value to set so that it lists `needed`, or None when the
 /// existing headers already cover it (`needed` or `*` present). Existing
 /// entries are kept as they were, several `Vary` headers folded into one.
-pub fn merge_vary(existing: &[&[u8]], needed: &str) -> Option<Vec<u8>> {
+pub fn merge_vary<'n>(existing: &[&[u8]], needed: &'n str) -> Option<Cow<'n, [u8]>> {
+    // The common case (no Vary upstream) allocates nothing.
+    if existing.is_empty() {
+        return Some(Cow::Borrowed(needed.as_bytes()));
+    }
     let covered = existing
         .iter()
         .flat_map(|v| token::list_elements(v))
@@ -99,5 +103,5 @@ pub fn merge_vary(existing: &[&[u8]], needed: &str) -> Option<Vec<u8>> {
         }
     }
     out.extend_from_slice(needed.as_bytes());
-    Some(out)
+    Some(Cow::Owned(out))
 }
