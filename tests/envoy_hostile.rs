@@ -37,26 +37,10 @@ const APP: &str = "https://app.example.com";
 /// Envoy's default limit on a request's headers (max_request_headers_kb: 60).
 const ENVOY_HEADER_LIMIT: usize = 60 * 1024;
 
-struct Raw {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Raw {
-    fn get(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
-    }
-
-    fn cors(&self) -> Vec<&str> {
-        self.headers.iter().map(|(n, _)| n.as_str()).filter(|n| n.starts_with("access-control-")).collect()
-    }
-}
-
 /// Sends one request as raw bytes (`Connection: close` added) and parses the
 /// answer. Reads exactly the response (by Content-Length), not to the end of
 /// the stream: Envoy waits up to a second for the client to close first.
-fn raw(base: &str, head: &[u8]) -> Raw {
+fn raw(base: &str, head: &[u8]) -> Resp {
     let addr = base.trim_start_matches("http://").trim_end_matches('/');
     let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -85,15 +69,7 @@ fn raw(base: &str, head: &[u8]) -> Raw {
             Ok(n) => out.extend_from_slice(&buf[..n]),
         }
     }
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    Raw { status, headers, body: body.to_string() }
+    parse_response(&out)
 }
 
 fn request(method: &str, path: &str, headers: &[(&str, &[u8])]) -> Vec<u8> {
@@ -147,21 +123,21 @@ fn pf(origin: &str, method: &str) -> Vec<(&'static str, Vec<u8>)> {
     vec![("Origin", origin.as_bytes().to_vec()), ("Access-Control-Request-Method", method.as_bytes().to_vec())]
 }
 
-fn check(case: &Case, r: &Raw) -> Result<(), String> {
-    let acao = r.get("access-control-allow-origin");
+fn check(case: &Case, r: &Resp) -> Result<(), String> {
+    let acao = r.all("access-control-allow-origin");
     match case.want {
         Want::Preflight204(origin) => {
             if r.status != 204 || acao != [origin] {
                 return Err(format!("want 204 with ACAO {origin}, got {} {:?}", r.status, acao));
             }
-            let vary = r.get("vary");
+            let vary = r.all("vary");
             if vary != ["Origin, Access-Control-Request-Method, Access-Control-Request-Headers"] {
                 return Err(format!("preflight Vary {vary:?}"));
             }
         }
         Want::Preflight403(part) => {
-            if r.status != 403 || !r.cors().is_empty() || r.body != format!("CORS preflight rejected: {part} not allowed\n") {
-                return Err(format!("want a 403 for the {part}, got {} {:?} {:?}", r.status, r.cors(), r.body));
+            if r.status != 403 || !r.cors_headers().is_empty() || r.body != format!("CORS preflight rejected: {part} not allowed\n") {
+                return Err(format!("want a 403 for the {part}, got {} {:?} {:?}", r.status, r.cors_headers(), r.body));
             }
         }
         Want::Forwarded(origin) => {
@@ -170,15 +146,15 @@ fn check(case: &Case, r: &Raw) -> Result<(), String> {
             }
             match origin {
                 Some(o) if acao != [o] => return Err(format!("want ACAO {o}, got {acao:?}")),
-                None if !r.cors().is_empty() => return Err(format!("want no CORS headers, got {:?}", r.cors())),
+                None if !r.cors_headers().is_empty() => return Err(format!("want no CORS headers, got {:?}", r.cors_headers())),
                 _ => {}
             }
-            if r.get("vary") != ["Origin"] {
-                return Err(format!("Vary {:?}", r.get("vary")));
+            if r.all("vary") != ["Origin"] {
+                return Err(format!("Vary {:?}", r.all("vary")));
             }
         }
         Want::EnvoyRefuses => {
-            if !matches!(r.status, 400 | 431) || !r.cors().is_empty() {
+            if !matches!(r.status, 400 | 431) || !r.cors_headers().is_empty() {
                 return Err(format!("want Envoy's 400/431, got {} {:?}", r.status, r.headers));
             }
         }
@@ -189,19 +165,19 @@ fn check(case: &Case, r: &Raw) -> Result<(), String> {
         }
         Want::EnvoyRefusesOrPreflight403(part) => {
             let refused = r.status == 403 && r.body == format!("CORS preflight rejected: {part} not allowed\n");
-            if !(matches!(r.status, 400 | 431) || refused) || !r.cors().is_empty() {
+            if !(matches!(r.status, 400 | 431) || refused) || !r.cors_headers().is_empty() {
                 return Err(format!("want Envoy's 400/431 or a 403 for the {part}, got {} {:?}", r.status, r.headers));
             }
         }
         Want::RefusedOrForwardedBare => {
-            if !matches!(r.status, 400 | 431 | 503) || !r.cors().is_empty() {
+            if !matches!(r.status, 400 | 431 | 503) || !r.cors_headers().is_empty() {
                 return Err(format!("want Envoy's 400/431 or a bare 503, got {} {:?}", r.status, r.headers));
             }
         }
     }
-    for name in r.cors() {
-        if r.get(name).len() != 1 {
-            return Err(format!("{name} sent {} times", r.get(name).len()));
+    for name in r.cors_headers() {
+        if r.all(name).len() != 1 {
+            return Err(format!("{name} sent {} times", r.all(name).len()));
         }
     }
     Ok(())

@@ -442,7 +442,13 @@ pub fn send_raw(base_url: &str, method: &str, path: &str, headers: &[(&str, &str
     s.write_all(req.as_bytes()).unwrap();
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).into_owned();
+    parse_response(&out)
+}
+
+/// An HTTP/1.1 response as read off a socket: status, headers (lower-case
+/// names, in order), body.
+pub fn parse_response(bytes: &[u8]) -> Resp {
+    let text = String::from_utf8_lossy(bytes).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
     let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
