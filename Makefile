@@ -73,17 +73,22 @@ $(WASM_OPT):
 	@echo "==> installing binaryen $(BINARYEN_VERSION) (wasm-opt) into .tools"
 	@npm install --prefix .tools --no-save --silent --no-audit --no-fund binaryen@$(BINARYEN_VERSION)
 
-# cargo re-links its artifact on every build, so the optimised module is
-# cached by the hash of cargo's output and copied over it each time.
+# After cargo: wasm-metadce drops the SDK exports no HTTP filter receives
+# (build/README.md says which and why), then wasm-opt -Oz. cargo re-links its
+# artifact on every build, so the result is cached by the hash of cargo's
+# output and the export list, and copied over cargo's file each time.
+WASM_METADCE := .tools/node_modules/.bin/wasm-metadce
+WASM_OPT_FLAGS := -Oz --converge
 wasm: .rust-target $(WASM_OPT)
 	@echo "==> building $(WASM)"
 	@cargo build --release --target wasm32-wasip1
-	@mkdir -p target/wasm-opt; sum=$$(sha256sum $(WASM) | cut -c1-16); \
+	@mkdir -p target/wasm-opt; sum=$$( (cat $(WASM) build/exports.json; echo "$(WASM_OPT_FLAGS)") | sha256sum | cut -c1-16); \
 	if ! cmp -s $(WASM) target/wasm-opt/$$sum.wasm; then \
 	  if [ ! -e target/wasm-opt/$$sum.wasm ]; then \
-	    before=$$(stat -c %s $(WASM)); \
-	    $(WASM_OPT) -Oz $(WASM_FEATURES) $(WASM) -o target/wasm-opt/$$sum.wasm.tmp && mv target/wasm-opt/$$sum.wasm.tmp target/wasm-opt/$$sum.wasm; \
-	    echo "    wasm-opt -Oz: $$before -> $$(stat -c %s target/wasm-opt/$$sum.wasm) bytes"; fi; \
+	    before=$$(stat -c %s $(WASM)); out=target/wasm-opt/$$sum; \
+	    $(WASM_METADCE) $(WASM_FEATURES) $(WASM) --graph-file build/exports.json -o $$out.dce.wasm >/dev/null && \
+	    $(WASM_OPT) $(WASM_OPT_FLAGS) $(WASM_FEATURES) $$out.dce.wasm -o $$out.tmp && mv $$out.tmp $$out.wasm && rm -f $$out.dce.wasm; \
+	    echo "    unused SDK exports dropped, wasm-opt $(WASM_OPT_FLAGS): $$before -> $$(stat -c %s $$out.wasm) bytes"; fi; \
 	  cp target/wasm-opt/$$sum.wasm $(WASM).tmp && mv $(WASM).tmp $(WASM); fi
 	@echo "    $$(stat -c %s $(WASM)) bytes"
 
