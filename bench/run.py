@@ -115,7 +115,7 @@ def listener(name, filters, vhost_extra=None, route=None):
     }
 
 
-def envoy_config(upstream_port, compare=None):
+def envoy_config(upstream_port, compare, edge, empty):
     upstream_route = {
         "match": {"prefix": "/"},
         "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}},
@@ -126,8 +126,8 @@ def envoy_config(upstream_port, compare=None):
         listener("upstream", [], route=upstream_route),
         listener("none", []),
         listener("native", [cors], {"typed_per_filter_config": {"envoy.filters.http.cors": NATIVE_POLICY}}),
-        listener("edge", [wasm_filter("edge_cors", EDGE_WASM, json.dumps(POLICY))]),
-        listener("empty", [wasm_filter("empty", EMPTY_WASM, "")]),
+        listener("edge", [wasm_filter("edge_cors", edge, json.dumps(POLICY))]),
+        listener("empty", [wasm_filter("empty", empty, "")]),
     ]
     if compare:
         listeners.append(listener("other", [wasm_filter("edge_cors_other", compare, json.dumps(POLICY))]))
@@ -163,10 +163,10 @@ def pin(core):
     return ["taskset", "-c", str(core)] if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1 else []
 
 
-def start_envoy(envoy, workdir, compare):
+def start_envoy(envoy, workdir, compare, edge, empty):
     cfg = os.path.join(workdir, "envoy.json")
     with open(cfg, "w") as f:
-        json.dump(envoy_config(free_port(), compare), f)
+        json.dump(envoy_config(free_port(), compare, edge, empty), f)
     admin_file = os.path.join(workdir, "admin.txt")
     log = open(os.path.join(workdir, "envoy.log"), "w")
     proc = subprocess.Popen(
@@ -237,14 +237,22 @@ def main():
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--out", default=os.path.join(ROOT, "target/bench/results.md"))
     ap.add_argument("--compare", metavar="WASM", help="another edge-cors build to run beside this one (variant 'other'), for A/B tests of an optimisation")
+    ap.add_argument("--edge", metavar="WASM", default=EDGE_WASM, help="the edge-cors module (default: the release build)")
+    ap.add_argument("--empty", metavar="WASM", default=EMPTY_WASM, help="the empty-filter module (default: examples/empty_filter.rs)")
+    ap.add_argument("--only", metavar="TEXT", help="run only the scenarios whose name contains TEXT")
     args = ap.parse_args()
+    if args.only:
+        for n in [n for n in SCENARIOS if args.only not in n]:
+            del SCENARIOS[n]
+        if not SCENARIOS:
+            sys.exit(f"no scenario name contains {args.only!r}")
     if args.compare:
         VARIANTS.append("other")
-    for f in (EDGE_WASM, EMPTY_WASM):
-        if not os.path.exists(f):
+    for f in (args.edge, args.empty, args.compare):
+        if f and not os.path.exists(f):
             sys.exit(f"{f} missing: run `make bench`")
     workdir = tempfile.mkdtemp(prefix="edge-cors-bench-")
-    proc, ports = start_envoy(args.envoy, workdir, args.compare)
+    proc, ports = start_envoy(args.envoy, workdir, args.compare, args.edge, args.empty)
     try:
         check_answers(ports)
         scripts = {n: lua_script(workdir, n, m, h) for n, (m, h) in SCENARIOS.items()}
