@@ -14,11 +14,11 @@ use crate::report::{self, DiffKind};
 use crate::response::{HeaderSink, Stamp};
 use crate::rules::{self, Config, RuleIndex};
 
+// No panic hook of our own: should a panic ever happen (the request path has
+// no unwrap, no panicking index and no SDK helper that panics), std's default
+// hook, linked in either way, writes the message and its source location to
+// stderr, which Envoy logs, before the VM traps.
 proxy_wasm::main! {{
-    // A panic should never happen (the request path has no unwrap, no
-    // panicking index and no SDK helper that panics); if one does, say so
-    // without pulling in formatting machinery.
-    std::panic::set_hook(Box::new(|_| host::log(Level::Error, "edge-cors: internal error (panic); please report it")));
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(CorsRoot { shared: None }) });
 }}
 
