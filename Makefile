@@ -10,9 +10,10 @@ WASM := target/wasm32-wasip1/release/edge_cors.wasm
 # apt needs root; use sudo when we are not.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 CHROMIUM ?= /usr/bin/chromium
-# Budget for the release module: 180 KiB. (Issue 4 asks for 160 KiB: met at
-# 158,850 bytes before per-host rules, report mode and metrics; see BENCHMARKS.md.)
-WASM_MAX_BYTES := 184320
+# Budget for the release module: 176 KiB. (Issue 4 asks for 160 KiB: met at
+# 158,850 bytes before per-host rules, report mode and metrics; 173,207 now.
+# BENCHMARKS.md says where the bytes are and what would take them out.)
+WASM_MAX_BYTES := 180224
 # Binaryen's wasm-opt, from npm, shrinks the module by a fifth after rustc.
 BINARYEN_VERSION := 132.0.0
 WASM_OPT := .tools/node_modules/.bin/wasm-opt
@@ -20,7 +21,7 @@ WASM_OPT := .tools/node_modules/.bin/wasm-opt
 WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-mutable-globals --enable-multivalue --enable-reference-types
 
-.PHONY: all setup wasm run test unit integration browser chromium size bench bench-engine wrk cli clean .rust-target \
+.PHONY: all setup wasm run test unit integration browser chromium size bench bench-engine bench-modules bench-smoke wrk cli clean .rust-target \
   host-tools image
 
 all: wasm
@@ -74,22 +75,25 @@ $(WASM_OPT):
 	@npm install --prefix .tools --no-save --silent --no-audit --no-fund binaryen@$(BINARYEN_VERSION)
 
 # After cargo: wasm-metadce drops the SDK exports no HTTP filter receives
-# (build/README.md says which and why), then wasm-opt -Oz. cargo re-links its
+# (build/README.md says which and why), then wasm-opt. cargo re-links its
 # artifact on every build, so the result is cached by the hash of cargo's
-# output and the export list, and copied over cargo's file each time.
+# output, the export list and the flags, and copied over cargo's file.
 WASM_METADCE := .tools/node_modules/.bin/wasm-metadce
 WASM_OPT_FLAGS := -Oz --converge
+define finish_wasm
+	@mkdir -p target/wasm-opt; sum=$$( (cat $(1) build/exports.json; echo "$(WASM_OPT_FLAGS)") | sha256sum | cut -c1-16); \
+	if ! cmp -s $(1) target/wasm-opt/$$sum.wasm; then \
+	  if [ ! -e target/wasm-opt/$$sum.wasm ]; then \
+	    before=$$(stat -c %s $(1)); out=target/wasm-opt/$$sum; \
+	    $(WASM_METADCE) $(WASM_FEATURES) $(1) --graph-file build/exports.json -o $$out.dce.wasm >/dev/null && \
+	    $(WASM_OPT) $(WASM_OPT_FLAGS) $(WASM_FEATURES) $$out.dce.wasm -o $$out.tmp && mv $$out.tmp $$out.wasm && rm -f $$out.dce.wasm; \
+	    echo "    $(notdir $(1)): unused SDK exports dropped, wasm-opt $(WASM_OPT_FLAGS): $$before -> $$(stat -c %s $$out.wasm) bytes"; fi; \
+	  cp target/wasm-opt/$$sum.wasm $(1).tmp && mv $(1).tmp $(1); fi
+endef
 wasm: .rust-target $(WASM_OPT)
 	@echo "==> building $(WASM)"
 	@cargo build --release --target wasm32-wasip1
-	@mkdir -p target/wasm-opt; sum=$$( (cat $(WASM) build/exports.json; echo "$(WASM_OPT_FLAGS)") | sha256sum | cut -c1-16); \
-	if ! cmp -s $(WASM) target/wasm-opt/$$sum.wasm; then \
-	  if [ ! -e target/wasm-opt/$$sum.wasm ]; then \
-	    before=$$(stat -c %s $(WASM)); out=target/wasm-opt/$$sum; \
-	    $(WASM_METADCE) $(WASM_FEATURES) $(WASM) --graph-file build/exports.json -o $$out.dce.wasm >/dev/null && \
-	    $(WASM_OPT) $(WASM_OPT_FLAGS) $(WASM_FEATURES) $$out.dce.wasm -o $$out.tmp && mv $$out.tmp $$out.wasm && rm -f $$out.dce.wasm; \
-	    echo "    unused SDK exports dropped, wasm-opt $(WASM_OPT_FLAGS): $$before -> $$(stat -c %s $$out.wasm) bytes"; fi; \
-	  cp target/wasm-opt/$$sum.wasm $(WASM).tmp && mv $(WASM).tmp $(WASM); fi
+	$(call finish_wasm,$(WASM))
 	@echo "    $$(stat -c %s $(WASM)) bytes"
 
 size: wasm
@@ -117,6 +121,7 @@ integration: wasm $(ENVOY)
 browser: wasm $(ENVOY) chromium
 	@echo "==> browser tests (headless Chromium through Envoy + edge-cors)"
 	@cargo test --test browser -- --nocapture
+	@$(MAKE) --no-print-directory bench-smoke
 
 test: setup wasm size chromium host-tools
 	@echo "==> unit, contract, Envoy integration and deploy tests"
@@ -127,6 +132,7 @@ test: setup wasm size chromium host-tools
 	@cargo test --features cli --test cli --test deploy
 	@echo "==> browser tests (headless Chromium through Envoy + edge-cors)"
 	@cargo test --test browser -- --nocapture
+	@$(MAKE) --no-print-directory bench-smoke
 
 # Load generator for `make bench`, from Debian.
 wrk:
@@ -135,13 +141,24 @@ wrk:
 
 # Throughput against Envoy's native CORS filter and an empty wasm filter.
 # BENCH_ROUNDS and BENCH_SECONDS tune the run (default 5 x 3 s per cell, ~5 min).
-bench: wasm $(ENVOY) wrk
-	@echo "==> building the empty wasm filter (the floor)"
-	@cargo build --release --target wasm32-wasip1 --example empty_filter
+bench: wasm $(ENVOY) wrk bench-modules
 	@echo "==> engine micro-benchmark (criterion)"
 	@cargo bench --bench engine -- --noplot 2>&1 | grep -E "^[a-z].*time:|^[a-z_/ 0-9-]+$$" || true
 	@echo "==> throughput through Envoy (wrk)"
 	@python3 bench/run.py
+
+bench-modules: .rust-target $(WASM_OPT)
+	@echo "==> building the empty filter and the ABI floor (examples/), finished like edge-cors"
+	@cargo build --release --target wasm32-wasip1 --example empty_filter --example abi_floor
+	$(call finish_wasm,target/wasm32-wasip1/release/examples/empty_filter.wasm)
+	$(call finish_wasm,target/wasm32-wasip1/release/examples/abi_floor.wasm)
+
+# In `make test`: one short round of every variant, so the benchmark, its
+# answer checks and the floor modules keep working (its numbers mean nothing).
+bench-smoke: wasm $(ENVOY) wrk bench-modules
+	@echo "==> benchmark smoke run (1 round x 1 s; the numbers are not a measurement)"
+	@python3 bench/run.py --rounds 1 --seconds 1 --out target/bench/smoke.md >/dev/null 2>target/bench-smoke.log || { cat target/bench-smoke.log; exit 1; }
+	@echo "    ok: every variant answered every scenario (table in target/bench/smoke.md)"
 
 bench-engine:
 	@cargo bench --bench engine

@@ -9,6 +9,9 @@ listener in the same Envoy:
   native  Envoy's envoy.filters.http.cors with the equivalent policy
   edge    edge-cors (release wasm, V8)
   empty   an empty proxy-wasm filter (SDK boilerplate only): the wasm floor
+  floor   examples/abi_floor.rs: the host calls edge-cors makes for each
+          scenario with fixed answers and no policy engine: the ABI's price
+          for the work itself
 
 wrk (pinned to core 1) drives each variant in turn for each scenario,
 rotating the order every round. Reported: the median requests/s per
@@ -31,6 +34,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EDGE_WASM = os.path.join(ROOT, "target/wasm32-wasip1/release/edge_cors.wasm")
 EMPTY_WASM = os.path.join(ROOT, "target/wasm32-wasip1/release/examples/empty_filter.wasm")
+FLOOR_WASM = os.path.join(ROOT, "target/wasm32-wasip1/release/examples/abi_floor.wasm")
 
 POLICY = {
     "allow_origins": ["https://app.example.com", "https://*.example.com"],
@@ -67,7 +71,7 @@ SCENARIOS = {
     "GET, disallowed origin": ("GET", {"Origin": "https://evil.test"}),
 }
 
-VARIANTS = ["none", "native", "edge", "empty"]
+VARIANTS = ["none", "native", "edge", "empty", "floor"]
 
 
 def wasm_filter(name, path, config):
@@ -128,6 +132,7 @@ def envoy_config(upstream_port, compare, edge, empty):
         listener("native", [cors], {"typed_per_filter_config": {"envoy.filters.http.cors": NATIVE_POLICY}}),
         listener("edge", [wasm_filter("edge_cors", edge, json.dumps(POLICY))]),
         listener("empty", [wasm_filter("empty", empty, "")]),
+        listener("floor", [wasm_filter("abi_floor", FLOOR_WASM, "")]),
     ]
     if compare:
         listeners.append(listener("other", [wasm_filter("edge_cors_other", compare, json.dumps(POLICY))]))
@@ -182,7 +187,7 @@ def start_envoy(envoy, workdir, compare, edge, empty):
             admin = open(admin_file).read().strip()
             data = json.load(urllib.request.urlopen(f"http://{admin}/listeners?format=json", timeout=2))
             ports = {l["name"]: l["local_address"]["socket_address"]["port_value"] for l in data["listener_statuses"]}
-            if len(ports) == 5 + bool(compare) and all(ports.values()):
+            if len(ports) == 6 + bool(compare) and all(ports.values()):
                 return proc, ports
         except (OSError, ValueError, KeyError):
             pass
@@ -219,7 +224,7 @@ def check_answers(ports):
             req = urllib.request.Request(f"http://127.0.0.1:{ports[v]}/bench", method=method, headers=headers)
             with urllib.request.urlopen(req, timeout=5) as r:
                 acao = r.headers.get("access-control-allow-origin")
-                if v in ("native", "edge") and name in ("simple GET, allowed origin", "preflight, allowed") and acao != "https://app.example.com":
+                if v in ("native", "edge", "floor") and name in ("simple GET, allowed origin", "preflight, allowed") and acao != "https://app.example.com":
                     sys.exit(f"{v} / {name}: expected access-control-allow-origin, got {acao!r}")
 
 
@@ -248,7 +253,7 @@ def main():
             sys.exit(f"no scenario name contains {args.only!r}")
     if args.compare:
         VARIANTS.append("other")
-    for f in (args.edge, args.empty, args.compare):
+    for f in (args.edge, args.empty, FLOOR_WASM, args.compare):
         if f and not os.path.exists(f):
             sys.exit(f"{f} missing: run `make bench`")
     workdir = tempfile.mkdtemp(prefix="edge-cors-bench-")
@@ -285,19 +290,23 @@ def main():
         f"--concurrency 1{' pinned to core 0, wrk on core 1' if pin(0) else ''}; "
         f"wrk -t1 -c{args.connections}, {args.rounds} rounds x {args.seconds} s per cell, order rotated each round.",
         "",
-        "| scenario | none | native CORS | edge-cors | empty wasm | edge/native | edge/empty | non-2xx |"
+        "| scenario | none | native CORS | edge-cors | empty wasm | ABI floor | edge/native | edge/empty | edge/floor | floor/native | floor/empty | non-2xx |"
         + (" other build | edge/other |" if args.compare else ""),
-        "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if args.compare else ""),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if args.compare else ""),
     ]
     for n in SCENARIOS:
         med = {v: statistics.median(rps[(n, v)]) for v in VARIANTS}
-        vs_native = statistics.median(e / b for e, b in zip(rps[(n, "edge")], rps[(n, "native")]))
-        vs_empty = statistics.median(e / b for e, b in zip(rps[(n, "edge")], rps[(n, "empty")]))
+        def ratio(a, b):
+            return statistics.median(x / y for x, y in zip(rps[(n, a)], rps[(n, b)]))
+
         bad = sum(non2xx[(n, v)] for v in VARIANTS)
-        row = f"| {n} | {med['none']:.0f} | {med['native']:.0f} | {med['edge']:.0f} | {med['empty']:.0f} | {vs_native:.3f} | {vs_empty:.3f} | {bad} |"
+        row = (
+            f"| {n} | {med['none']:.0f} | {med['native']:.0f} | {med['edge']:.0f} | {med['empty']:.0f} | {med['floor']:.0f} "
+            f"| {ratio('edge', 'native'):.3f} | {ratio('edge', 'empty'):.3f} | {ratio('edge', 'floor'):.3f} "
+            f"| {ratio('floor', 'native'):.3f} | {ratio('floor', 'empty'):.3f} | {bad} |"
+        )
         if args.compare:
-            vs_other = statistics.median(e / b for e, b in zip(rps[(n, "edge")], rps[(n, "other")]))
-            row += f" {med['other']:.0f} | {vs_other:.3f} |"
+            row += f" {med['other']:.0f} | {ratio('edge', 'other'):.3f} |"
         lines.append(row)
     if sock:
         lines += ["", "Socket errors: " + "; ".join(sorted(sock))]

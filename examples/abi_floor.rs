@@ -1,0 +1,148 @@
+//! The floor for a CORS filter on the proxy-wasm ABI: for each benchmark
+//! scenario it makes the host calls edge-cors makes (one read of the request
+//! headers, a counter, the 5-header preflight reply, one read of the response
+//! headers and the same stamped headers), with fixed answers for the
+//! benchmark's policy instead of a policy engine. `make bench` runs it beside
+//! edge-cors: what edge-cors costs above it is its own logic; what it costs
+//! above the empty filter is the ABI's price for the work itself.
+#![cfg(target_arch = "wasm32")]
+
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType};
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_get_header_map_pairs(map: u32, data: *mut *mut u8, size: *mut usize) -> u32;
+    fn proxy_replace_header_map_value(map: u32, key: *const u8, key_size: usize, value: *const u8, value_size: usize) -> u32;
+    fn proxy_send_local_response(
+        status: u32,
+        details: *const u8,
+        details_size: usize,
+        body: *const u8,
+        body_size: usize,
+        headers: *const u8,
+        headers_size: usize,
+        grpc_status: i32,
+    ) -> u32;
+    fn proxy_define_metric(kind: u32, name: *const u8, name_size: usize, id: *mut u32) -> u32;
+    fn proxy_increment_metric(id: u32, offset: i64) -> u32;
+}
+
+const ORIGIN: &[u8] = b"https://app.example.com";
+
+proxy_wasm::main! {{
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { counter: 0 }) });
+}}
+
+struct Root {
+    counter: u32,
+}
+
+impl Context for Root {}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _: usize) -> bool {
+        let name = "abi_floor.requests";
+        unsafe { proxy_define_metric(0, name.as_ptr(), name.len(), &mut self.counter) };
+        true
+    }
+
+    fn create_http_context(&self, _: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Stream { counter: self.counter, own_reply: false, allowed: false }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+struct Stream {
+    counter: u32,
+    own_reply: bool,
+    allowed: bool,
+}
+
+impl Context for Stream {}
+
+fn header_pairs(map: u32) -> Vec<u8> {
+    let (mut data, mut size) = (std::ptr::null_mut(), 0);
+    unsafe {
+        proxy_get_header_map_pairs(map, &mut data, &mut size);
+        if data.is_null() {
+            Vec::new()
+        } else {
+            Vec::from_raw_parts(data, size, size)
+        }
+    }
+}
+
+/// The value of `name` in a serialised header map (the ABI's layout).
+fn find<'a>(pairs: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let word = |at: usize| pairs.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    let count = word(0)?;
+    let mut at = 4 + count * 8;
+    for i in 0..count {
+        let (k, v) = (word(4 + i * 8)?, word(8 + i * 8)?);
+        let key = pairs.get(at..at + k)?;
+        let value = pairs.get(at + k + 1..at + k + 1 + v)?;
+        if key == name {
+            return Some(value);
+        }
+        at += k + v + 2;
+    }
+    None
+}
+
+fn set(name: &str, value: &[u8]) {
+    unsafe { proxy_replace_header_map_value(2, name.as_ptr(), name.len(), value.as_ptr(), value.len()) };
+}
+
+impl HttpContext for Stream {
+    fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
+        let headers = header_pairs(0);
+        let origin = find(&headers, b"origin");
+        if origin.is_some() {
+            unsafe { proxy_increment_metric(self.counter, 1) };
+        }
+        self.allowed = origin == Some(ORIGIN);
+        if find(&headers, b":method") == Some(b"OPTIONS") && find(&headers, b"access-control-request-method").is_some() {
+            // The reply edge-cors sends for the benchmark's allowed preflight, serialised.
+            let reply: [(&str, &[u8]); 5] = [
+                ("access-control-allow-origin", ORIGIN),
+                ("access-control-allow-methods", b"GET, POST"),
+                ("access-control-allow-headers", b"content-type, authorization"),
+                ("access-control-max-age", b"3600"),
+                ("vary", b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers"),
+            ];
+            let mut buf = (reply.len() as u32).to_le_bytes().to_vec();
+            for (k, v) in reply {
+                buf.extend_from_slice(&(k.len() as u32).to_le_bytes());
+                buf.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            }
+            for (k, v) in reply {
+                buf.extend_from_slice(k.as_bytes());
+                buf.push(0);
+                buf.extend_from_slice(v);
+                buf.push(0);
+            }
+            let null = std::ptr::null();
+            unsafe { proxy_send_local_response(204, null, 0, null, 0, buf.as_ptr(), buf.len(), -1) };
+            self.own_reply = true;
+            return Action::Pause;
+        }
+        Action::Continue
+    }
+
+    fn on_http_response_headers(&mut self, _: usize, _: bool) -> Action {
+        if self.own_reply {
+            return Action::Continue;
+        }
+        let _headers = header_pairs(2);
+        if self.allowed {
+            set("access-control-allow-origin", ORIGIN);
+            set("access-control-expose-headers", b"etag, x-request-id");
+        }
+        set("vary", b"Origin");
+        Action::Continue
+    }
+}
