@@ -143,7 +143,8 @@ wrk:
 # BENCH_ROUNDS and BENCH_SECONDS tune the run (default 5 x 3 s per cell, ~5 min).
 bench: wasm $(ENVOY) wrk bench-modules
 	@echo "==> engine micro-benchmark (criterion)"
-	@cargo bench --bench engine -- --noplot 2>&1 | grep -E "^[a-z].*time:|^[a-z_/ 0-9-]+$$" || true
+	@set -o pipefail; cargo bench --bench engine -- --noplot 2>&1 | \
+	  awk '/^Benchmarking/ {next} /^[^ ].*\// {name=$$0} /^ +time:/ {sub(/^ +time: +/, ""); printf "    %-52s %s\n", name, $$0}'
 	@echo "==> throughput through Envoy (wrk)"
 	@python3 bench/run.py
 
