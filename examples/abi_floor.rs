@@ -10,6 +10,12 @@
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
 
+// The engine's own header-map codec, compiled in by path: linking the
+// edge-cors crate would bring its filter's exports along.
+#[path = "../src/wire.rs"]
+#[allow(dead_code)]
+mod wire;
+
 #[link(wasm_import_module = "env")]
 extern "C" {
     fn proxy_get_header_map_pairs(map: u32, data: *mut *mut u8, size: *mut usize) -> u32;
@@ -76,21 +82,9 @@ fn header_pairs(map: u32) -> Vec<u8> {
     }
 }
 
-/// The value of `name` in a serialised header map (the ABI's layout).
+/// The value of `name` in a serialised header map.
 fn find<'a>(pairs: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
-    let word = |at: usize| pairs.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
-    let count = word(0)?;
-    let mut at = 4 + count * 8;
-    for i in 0..count {
-        let (k, v) = (word(4 + i * 8)?, word(8 + i * 8)?);
-        let key = pairs.get(at..at + k)?;
-        let value = pairs.get(at + k + 1..at + k + 1 + v)?;
-        if key == name {
-            return Some(value);
-        }
-        at += k + v + 2;
-    }
-    None
+    wire::pairs(pairs).find(|(k, _)| *k == name).map(|(_, v)| v)
 }
 
 fn set(name: &str, value: &[u8]) {
@@ -107,26 +101,15 @@ impl HttpContext for Stream {
         self.allowed = origin == Some(ORIGIN);
         if find(&headers, b":method") == Some(b"OPTIONS") && find(&headers, b"access-control-request-method").is_some() {
             // The reply edge-cors sends for the benchmark's allowed preflight, serialised.
-            let reply: [(&str, &[u8]); 5] = [
-                ("access-control-allow-origin", ORIGIN),
-                ("access-control-allow-methods", b"GET, POST"),
-                ("access-control-allow-headers", b"content-type, authorization"),
-                ("access-control-max-age", b"3600"),
-                ("vary", b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers"),
-            ];
-            let mut buf = (reply.len() as u32).to_le_bytes().to_vec();
-            for (k, v) in reply {
-                buf.extend_from_slice(&(k.len() as u32).to_le_bytes());
-                buf.extend_from_slice(&(v.len() as u32).to_le_bytes());
-            }
-            for (k, v) in reply {
-                buf.extend_from_slice(k.as_bytes());
-                buf.push(0);
-                buf.extend_from_slice(v);
-                buf.push(0);
-            }
+            let reply = wire::serialize_pairs(&[
+                ("access-control-allow-origin", "https://app.example.com"),
+                ("access-control-allow-methods", "GET, POST"),
+                ("access-control-allow-headers", "content-type, authorization"),
+                ("access-control-max-age", "3600"),
+                ("vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"),
+            ]);
             let null = std::ptr::null();
-            unsafe { proxy_send_local_response(204, null, 0, null, 0, buf.as_ptr(), buf.len(), -1) };
+            unsafe { proxy_send_local_response(204, null, 0, null, 0, reply.as_ptr(), reply.len(), -1) };
             self.own_reply = true;
             return Action::Pause;
         }
