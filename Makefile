@@ -74,6 +74,16 @@ $(WASM_OPT):
 	@echo "==> installing binaryen $(BINARYEN_VERSION) (wasm-opt) into .tools"
 	@npm install --prefix .tools --no-save --silent --no-audit --no-fund binaryen@$(BINARYEN_VERSION)
 
+# The same sources give the same module on any machine: paths rustc embeds
+# (std's and the registry's, for panic locations) are remapped to fixed ones,
+# whatever the checkout directory, CARGO_HOME, or whether rust-src is
+# installed (with it, rustc would embed the local path of std's sources).
+CARGO_HOME_DIR := $(or $(CARGO_HOME),$(HOME)/.cargo)
+RUST_SYSROOT := $(shell rustc --print sysroot 2>/dev/null)
+RUSTC_COMMIT := $(shell rustc -vV 2>/dev/null | sed -n 's/commit-hash: //p')
+export CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS := --remap-path-prefix=$(CARGO_HOME_DIR)=/cargo \
+  --remap-path-prefix=$(RUST_SYSROOT)/lib/rustlib/src/rust=/rustc/$(RUSTC_COMMIT) --remap-path-prefix=$(CURDIR)=.
+
 # After cargo: wasm-metadce drops the SDK exports no HTTP filter receives
 # (build/README.md says which and why), then wasm-opt. cargo re-links its
 # artifact on every build, so the result is cached by the hash of cargo's
