@@ -16,7 +16,7 @@ mod source;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +32,23 @@ struct Cli {
     command: Command,
 }
 
+/// The cross-origin call a page makes: what `explain` and `probe` share.
+#[derive(Args)]
+struct PageRequest {
+    /// The page's origin, e.g. https://app.example.com
+    #[arg(long)]
+    origin: String,
+    /// The request method
+    #[arg(long, default_value = "GET")]
+    method: String,
+    /// A request header the page sets: NAME or "NAME: VALUE" (repeatable)
+    #[arg(long = "header", value_name = "NAME")]
+    headers: Vec<String>,
+    /// The page sends credentials (fetch's credentials: "include")
+    #[arg(long)]
+    credentials: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Validate a policy (edge-cors JSON/YAML, CloudFormation or SAM template,
@@ -44,18 +61,8 @@ enum Command {
     Explain {
         /// The policy or template file
         policy: PathBuf,
-        /// The page's origin, e.g. https://app.example.com
-        #[arg(long)]
-        origin: String,
-        /// The request method
-        #[arg(long, default_value = "GET")]
-        method: String,
-        /// A request header the page sets: NAME or "NAME: VALUE" (repeatable)
-        #[arg(long = "header", value_name = "NAME")]
-        headers: Vec<String>,
-        /// The page sends credentials (fetch's credentials: "include")
-        #[arg(long)]
-        credentials: bool,
+        #[command(flatten)]
+        page: PageRequest,
         /// The status of the actual response (upstream's or the proxy's own)
         #[arg(long, default_value_t = 200)]
         status: u16,
@@ -71,18 +78,8 @@ enum Command {
     Probe {
         /// The URL the page calls
         url: String,
-        /// The page's origin, e.g. https://app.example.com
-        #[arg(long)]
-        origin: String,
-        /// The request method
-        #[arg(long, default_value = "GET")]
-        method: String,
-        /// A request header the page sets: NAME or "NAME: VALUE" (repeatable)
-        #[arg(long = "header", value_name = "NAME")]
-        headers: Vec<String>,
-        /// The page sends credentials (fetch's credentials: "include")
-        #[arg(long)]
-        credentials: bool,
+        #[command(flatten)]
+        page: PageRequest,
         /// Print one JSON object (for CI) instead of text
         #[arg(long)]
         json: bool,
@@ -169,12 +166,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { policy } => check::run(&policy),
-        Command::Explain { policy, origin, method, headers, credentials, status, host, path } => {
+        Command::Explain { policy, page, status, host, path } => {
             let target = explain::Target { host: host.as_deref(), path: path.as_deref() };
-            explain::run(&policy, &origin, &method, &headers, credentials, status, &target)
+            explain::run(&policy, &page.origin, &page.method, &page.headers, page.credentials, status, &target)
         }
-        Command::Probe { url, origin, method, headers, credentials, json, timeout } => {
-            probe::run(&url, &origin, &method, &headers, credentials, json, timeout)
+        Command::Probe { url, page, json, timeout } => {
+            probe::run(&url, &page.origin, &page.method, &page.headers, page.credentials, json, timeout)
         }
         Command::Import { from, file } => import::run(from, &file),
         Command::Render { target, policy, module, namespace, gateway } => {
