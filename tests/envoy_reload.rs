@@ -42,47 +42,13 @@ const NEW: &str = "https://new.example.com";
 const CLIENTS: usize = 4;
 const PHASE: Duration = Duration::from_secs(6);
 
+/// The LDS resource: the harness's listener (edge-cors, then the router) on `port`.
 fn lds(port: u16, policy: &str) -> String {
-    let wasm = wasm_path();
-    let config = serde_json::to_string(policy).unwrap();
-    format!(
-        r#"resources:
-- "@type": type.googleapis.com/envoy.config.listener.v3.Listener
-  name: edge_cors_reload
-  address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }}
-  filter_chains:
-  - filters:
-    - name: envoy.filters.network.http_connection_manager
-      typed_config:
-        "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-        stat_prefix: reload
-        route_config:
-          virtual_hosts:
-          - name: all
-            domains: ["*"]
-            routes:
-            - match: {{ prefix: "/api/" }}
-              route: {{ cluster: upstream }}
-        http_filters:
-        - name: envoy.filters.http.wasm
-          typed_config:
-            "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-            config:
-              name: edge_cors_reload
-              root_id: edge_cors
-              vm_config:
-                vm_id: edge_cors_reload
-                runtime: envoy.wasm.runtime.v8
-                code: {{ local: {{ filename: "{wasm}" }} }}
-              configuration:
-                "@type": type.googleapis.com/google.protobuf.StringValue
-                value: {config}
-        - name: envoy.filters.http.router
-          typed_config:
-            "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-"#,
-        wasm = wasm.display()
-    )
+    let listener = listener_yaml_on(&Listener { name: "reload", config: policy }, &wasm_path(), port);
+    // The harness writes a list item under `listeners:`; an LDS file lists
+    // the same item under `resources:`, one level up, with its type.
+    let item: Vec<&str> = listener.trim_start_matches('\n').lines().map(|l| l.strip_prefix("  ").unwrap_or(l)).collect();
+    format!("resources:\n{}\n  \"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n", item.join("\n"))
 }
 
 fn bootstrap(dir: &Path, upstream_port: u16, listener_port: u16) -> String {
@@ -100,17 +66,9 @@ dynamic_resources:
       path: {lds}
       watched_directory: {{ path: {dir} }}
 static_resources:
-  clusters:
-  - name: upstream
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: upstream
-      endpoints:
-      - lb_endpoints:
-        - endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {upstream_port} }} }} }}
-"#,
+{clusters}"#,
         lds = lds_dir.join("lds.yaml").display(),
+        clusters = clusters_yaml(upstream_port),
         dir = lds_dir.display(),
     )
 }
@@ -250,7 +208,7 @@ fn policies_swap_under_load_without_failed_requests() {
         Started::Running(e) => e,
         Started::Exited { code, log } => panic!("envoy exited ({code:?}) during start-up:\n{log}"),
     };
-    let base = envoy.url("edge_cors_reload", "");
+    let base = envoy.url("reload", "");
     let pid = envoy.pid();
 
     let stop = Arc::new(AtomicBool::new(false));

@@ -34,6 +34,7 @@ fn bootstrap(origin_port: u16) -> String {
     // The edge listener is the harness's own (edge-cors first, /api/ and /dead/ routes).
     let edge = listener_yaml(&Listener { name: "soak", config: POLICY }, &wasm_path());
     let edge = edge.trim_start_matches('\n');
+    let clusters = clusters_yaml(origin_port);
     format!(
         r#"admin:
   address: {{ socket_address: {{ address: 127.0.0.1, port_value: 0 }} }}
@@ -70,20 +71,7 @@ static_resources:
           - name: envoy.filters.http.router
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-  clusters:
-  - name: upstream
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: upstream
-      endpoints:
-      - lb_endpoints:
-        - endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {origin_port} }} }} }}
-  - name: dead
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment: {{ cluster_name: dead }}
-"#
+{clusters}"#
     )
 }
 

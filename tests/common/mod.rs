@@ -158,11 +158,16 @@ pub struct Envoy {
 /// to the upstream, `/dead/` to a cluster without endpoints (503), the
 /// rest unrouted (404).
 pub fn listener_yaml(l: &Listener<'_>, wasm: &Path) -> String {
+    listener_yaml_on(l, wasm, 0)
+}
+
+/// [`listener_yaml`] on a fixed port (0: any free one).
+pub fn listener_yaml_on(l: &Listener<'_>, wasm: &Path, port: u16) -> String {
     let config = serde_json::to_string(l.config).unwrap();
     format!(
         r#"
   - name: {name}
-    address: {{ socket_address: {{ address: 127.0.0.1, port_value: 0 }} }}
+    address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }}
     filter_chains:
     - filters:
       - name: envoy.filters.network.http_connection_manager
@@ -209,9 +214,16 @@ fn envoy_yaml(listeners: &[Listener<'_>], upstream_port: u16) -> String {
     for l in listeners {
         y.push_str(&listener_yaml(l, &wasm));
     }
-    y.push_str(&format!(
-        r#"
-  clusters:
+    y.push('\n');
+    y.push_str(&clusters_yaml(upstream_port));
+    y
+}
+
+/// The clusters the listeners route to, under `static_resources:`:
+/// `upstream` on `upstream_port`, and `dead`, which has no endpoints (503).
+pub fn clusters_yaml(upstream_port: u16) -> String {
+    format!(
+        r#"  clusters:
   - name: upstream
     type: STATIC
     connect_timeout: 1s
@@ -225,8 +237,7 @@ fn envoy_yaml(listeners: &[Listener<'_>], upstream_port: u16) -> String {
     connect_timeout: 1s
     load_assignment: {{ cluster_name: dead }}
 "#
-    ));
-    y
+    )
 }
 
 pub enum Started {
