@@ -658,13 +658,15 @@ fn convert_common(location: &str, f: Fields<'_>, product: &str, mut differences:
     Imported { location: location.to_string(), policy, differences, refusals }
 }
 
+/// The origin matchers: the list under the current key, else the list under
+/// its deprecated predecessor (both Envoy and Istio renamed theirs).
+fn origin_matchers<'a>(o: &'a Map<String, Value>, current: &str, deprecated: &str) -> Vec<&'a Value> {
+    [current, deprecated].into_iter().find_map(|k| o.get(k).and_then(Value::as_array)).map(|a| a.iter().collect()).unwrap_or_default()
+}
+
 fn from_envoy(location: &str, o: &Map<String, Value>) -> Imported {
     let mut differences = Vec::new();
-    let origins: Vec<&Value> = match (o.get("allow_origin_string_match"), o.get("allow_origin")) {
-        (Some(Value::Array(a)), _) => a.iter().collect(),
-        (_, Some(Value::Array(a))) => a.iter().collect(),
-        _ => vec![],
-    };
+    let origins = origin_matchers(o, "allow_origin_string_match", "allow_origin");
     match o.get("forward_not_matching_preflights").and_then(boolean) {
         Some(false) => differences.push(
             "forward_not_matching_preflights: false made Envoy answer preflights from other origins with 200 and no CORS headers; \
@@ -696,11 +698,7 @@ fn from_envoy(location: &str, o: &Map<String, Value>) -> Imported {
 
 fn from_istio(location: &str, o: &Map<String, Value>) -> Imported {
     let mut differences = Vec::new();
-    let origins: Vec<&Value> = match (o.get("allowOrigins"), o.get("allowOrigin")) {
-        (Some(Value::Array(a)), _) => a.iter().collect(),
-        (_, Some(Value::Array(a))) => a.iter().collect(),
-        _ => vec![],
-    };
+    let origins = origin_matchers(o, "allowOrigins", "allowOrigin");
     match o.get("unmatchedPreflights").and_then(Value::as_str) {
         Some("IGNORE") => differences.push(
             "unmatchedPreflights: IGNORE kept preflights from other origins away from the upstream without CORS headers; \
