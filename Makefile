@@ -131,7 +131,6 @@ integration: wasm $(ENVOY)
 browser: wasm $(ENVOY) chromium
 	@echo "==> browser tests (headless Chromium through Envoy + edge-cors)"
 	@cargo test --test browser -- --nocapture
-	@$(MAKE) --no-print-directory bench-smoke
 
 test: setup wasm size chromium host-tools
 	@echo "==> unit, contract, Envoy integration and deploy tests"
