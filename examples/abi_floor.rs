@@ -10,26 +10,21 @@
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
 
-// The engine's own header-map codec, compiled in by path: linking the
-// edge-cors crate would bring its filter's exports along.
+// edge-cors's own host-call wrappers and header-map codec, compiled in by
+// path (linking the edge-cors crate would bring its filter's exports along),
+// so the floor crosses into Envoy exactly as edge-cors does.
+#[path = "../src/host.rs"]
+#[allow(dead_code)]
+mod host;
 #[path = "../src/wire.rs"]
 #[allow(dead_code)]
 mod wire;
 
+use host::Map;
+
+// Its own counter: the benchmark's Envoy should not mix it into edge-cors's.
 #[link(wasm_import_module = "env")]
 extern "C" {
-    fn proxy_get_header_map_pairs(map: u32, data: *mut *mut u8, size: *mut usize) -> u32;
-    fn proxy_replace_header_map_value(map: u32, key: *const u8, key_size: usize, value: *const u8, value_size: usize) -> u32;
-    fn proxy_send_local_response(
-        status: u32,
-        details: *const u8,
-        details_size: usize,
-        body: *const u8,
-        body_size: usize,
-        headers: *const u8,
-        headers_size: usize,
-        grpc_status: i32,
-    ) -> u32;
     fn proxy_define_metric(kind: u32, name: *const u8, name_size: usize, id: *mut u32) -> u32;
     fn proxy_increment_metric(id: u32, offset: i64) -> u32;
 }
@@ -70,30 +65,14 @@ struct Stream {
 
 impl Context for Stream {}
 
-fn header_pairs(map: u32) -> Vec<u8> {
-    let (mut data, mut size) = (std::ptr::null_mut(), 0);
-    unsafe {
-        proxy_get_header_map_pairs(map, &mut data, &mut size);
-        if data.is_null() {
-            Vec::new()
-        } else {
-            Vec::from_raw_parts(data, size, size)
-        }
-    }
-}
-
 /// The value of `name` in a serialised header map.
 fn find<'a>(pairs: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
-    wire::pairs(pairs).find(|(k, _)| *k == name).map(|(_, v)| v)
-}
-
-fn set(name: &str, value: &[u8]) {
-    unsafe { proxy_replace_header_map_value(2, name.as_ptr(), name.len(), value.as_ptr(), value.len()) };
+    host::pairs(pairs).find(|(k, _)| *k == name).map(|(_, v)| v)
 }
 
 impl HttpContext for Stream {
     fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
-        let headers = header_pairs(0);
+        let headers = host::header_pairs(Map::RequestHeaders);
         let origin = find(&headers, b"origin");
         if origin.is_some() {
             unsafe { proxy_increment_metric(self.counter, 1) };
@@ -101,15 +80,14 @@ impl HttpContext for Stream {
         self.allowed = origin == Some(ORIGIN);
         if find(&headers, b":method") == Some(b"OPTIONS") && find(&headers, b"access-control-request-method").is_some() {
             // The reply edge-cors sends for the benchmark's allowed preflight, serialised.
-            let reply = wire::serialize_pairs(&[
+            let reply = [
                 ("access-control-allow-origin", "https://app.example.com"),
                 ("access-control-allow-methods", "GET, POST"),
                 ("access-control-allow-headers", "content-type, authorization"),
                 ("access-control-max-age", "3600"),
                 ("vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"),
-            ]);
-            let null = std::ptr::null();
-            unsafe { proxy_send_local_response(204, null, 0, null, 0, reply.as_ptr(), reply.len(), -1) };
+            ];
+            host::send_local_response(204, &reply, "");
             self.own_reply = true;
             return Action::Pause;
         }
@@ -120,12 +98,12 @@ impl HttpContext for Stream {
         if self.own_reply {
             return Action::Continue;
         }
-        let _headers = header_pairs(2);
+        let _headers = host::header_pairs(Map::ResponseHeaders);
         if self.allowed {
-            set("access-control-allow-origin", ORIGIN);
-            set("access-control-expose-headers", b"etag, x-request-id");
+            host::set_header(Map::ResponseHeaders, "access-control-allow-origin", ORIGIN);
+            host::set_header(Map::ResponseHeaders, "access-control-expose-headers", b"etag, x-request-id");
         }
-        set("vary", b"Origin");
+        host::set_header(Map::ResponseHeaders, "vary", b"Origin");
         Action::Continue
     }
 }
