@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::origin::{OriginEntry, Scheme};
+use crate::origin::{OriginEntry, Port, Scheme};
 use crate::token;
 
 /// One refused piece of configuration.
@@ -67,6 +67,10 @@ pub struct PolicySpec {
     pub max_age: Option<u32>,
     pub credentials: bool,
     pub private_network: bool,
+    /// `timing_allow_origin`: send `Timing-Allow-Origin` on actual responses.
+    pub timing: bool,
+    /// `preflight_status`: 204 (default) or 200 for an allowed preflight.
+    pub preflight_status: u16,
 }
 
 pub const MAX_AGE_LIMIT: u64 = 86_400;
@@ -85,10 +89,12 @@ enum Key {
     AllowCredentials,
     AllowPrivateNetwork,
     AllowInsecureOrigins,
+    TimingAllowOrigin,
+    PreflightStatus,
 }
 
 /// Every accepted key: snake_case first, then AWS `CorsConfiguration`'s spelling.
-const KEYS: [(&str, &str, Key); 8] = [
+const KEYS: [(&str, &str, Key); 10] = [
     ("allow_origins", "AllowOrigins", Key::AllowOrigins),
     ("allow_methods", "AllowMethods", Key::AllowMethods),
     ("allow_headers", "AllowHeaders", Key::AllowHeaders),
@@ -97,6 +103,8 @@ const KEYS: [(&str, &str, Key); 8] = [
     ("allow_credentials", "AllowCredentials", Key::AllowCredentials),
     ("allow_private_network", "", Key::AllowPrivateNetwork),
     ("allow_insecure_origins", "", Key::AllowInsecureOrigins),
+    ("timing_allow_origin", "", Key::TimingAllowOrigin),
+    ("preflight_status", "", Key::PreflightStatus),
 ];
 
 const EXAMPLE: &str = r#"{"allow_origins": ["https://app.example.com"]}"#;
@@ -216,39 +224,68 @@ pub enum Mode {
     Report,
 }
 
-/// A `rules[].match.hosts` entry: matched against `:authority` without its port.
+/// A `rules[].match.hosts` entry, matched against the request's authority
+/// the way the proxy routes it: Envoy's virtual hosts compare the whole
+/// `Host` value, port and trailing dot included (unless the listener strips
+/// them), so `pay.example.com` matches no `pay.example.com:8443`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HostPattern {
-    Exact(String),
-    /// `*.example.com`: any subdomain, never example.com itself.
-    Subdomains(String),
+pub struct HostPattern {
+    /// Lower-case; a trailing dot is part of the name.
+    pub name: String,
+    /// `*.name`: any subdomain at any depth, never `name` itself.
+    pub subdomains: bool,
+    pub port: Port,
+}
+
+/// Whether `host` is a subdomain of `domain` (at a dot, any depth), ignoring case.
+fn is_subdomain(host: &str, domain: &str) -> bool {
+    let Some(cut) = host.len().checked_sub(domain.len() + 1) else {
+        return false;
+    };
+    cut > 0 && host.as_bytes().get(cut) == Some(&b'.') && host.get(cut + 1..).is_some_and(|tail| tail.eq_ignore_ascii_case(domain))
 }
 
 impl HostPattern {
-    /// Whether every host this pattern matches, `other` matches too.
+    /// Whether every authority `other` matches, this pattern matches too.
     pub fn covers(&self, other: &HostPattern) -> bool {
-        match (self, other) {
-            (HostPattern::Exact(a), HostPattern::Exact(b)) => a == b,
-            (HostPattern::Exact(_), HostPattern::Subdomains(_)) => false,
-            (HostPattern::Subdomains(d), HostPattern::Exact(h)) => is_subdomain(h, d),
-            (HostPattern::Subdomains(d), HostPattern::Subdomains(d2)) => d == d2 || is_subdomain(d2, d),
-        }
+        let names = match (self.subdomains, other.subdomains) {
+            (false, false) => self.name == other.name,
+            (false, true) => false,
+            (true, false) => is_subdomain(&other.name, &self.name),
+            (true, true) => self.name == other.name || is_subdomain(&other.name, &self.name),
+        };
+        names && self.port.covers(other.port)
     }
 
-    pub fn matches(&self, host: &str) -> bool {
-        match self {
-            HostPattern::Exact(h) => h.eq_ignore_ascii_case(host),
-            HostPattern::Subdomains(d) => {
-                host.len() > d.len() + 1
-                    && host.get(host.len() - d.len()..).is_some_and(|tail| tail.eq_ignore_ascii_case(d))
-                    && host.as_bytes().get(host.len() - d.len() - 1) == Some(&b'.')
-            }
-        }
+    /// `host` and `port` as split by [`split_authority`].
+    pub fn matches(&self, host: &str, port: Option<u16>) -> bool {
+        let name_ok = if self.subdomains { is_subdomain(host, &self.name) } else { self.name.eq_ignore_ascii_case(host) };
+        name_ok && self.port.admits(port)
     }
 }
 
-fn is_subdomain(host: &str, domain: &str) -> bool {
-    host.len() > domain.len() + 1 && host.ends_with(domain) && host.as_bytes().get(host.len() - domain.len() - 1) == Some(&b'.')
+impl fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}{}", if self.subdomains { "*." } else { "" }, self.name, self.port)
+    }
+}
+
+/// An authority as `host[:port]`: None when the port is not one a client
+/// sends (empty, leading zero, out of range), so such a request matches no
+/// host rule.
+pub fn split_authority(authority: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !p.contains(']') => (h, Some(p)),
+        _ => (authority, None),
+    };
+    let port = match port {
+        None => None,
+        Some(p) => {
+            let canonical = !p.is_empty() && !p.starts_with('0') && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+            Some(p.parse::<u16>().ok().filter(|_| canonical)?)
+        }
+    };
+    Some((host, port))
 }
 
 /// One `rules` entry.
@@ -259,6 +296,8 @@ pub struct RuleSpec {
     /// Empty: any host.
     pub hosts: Vec<HostPattern>,
     pub path_prefix: Option<String>,
+    /// The proxy's route names (Envoy's `xds.route_name`); empty: any route.
+    pub routes: Vec<String>,
     /// None: `"cors": "off"`, requests pass through untouched.
     pub policy: Option<PolicySpec>,
 }
@@ -273,7 +312,8 @@ impl RuleSpec {
             None => true,
             Some(mine) => later.path_prefix.as_deref().unwrap_or("/").starts_with(mine.as_str()),
         };
-        hosts && path
+        let routes = self.routes.is_empty() || (!later.routes.is_empty() && later.routes.iter().all(|r| self.routes.contains(r)));
+        hosts && path && routes
     }
 }
 
@@ -299,8 +339,18 @@ fn parse_inner(bytes: &[u8], errs: &mut Errors) -> Option<ConfigSpec> {
         policy_required(errs, "\"\"");
         return None;
     }
-    let root: Value = match serde_json::from_slice(bytes) {
-        Ok(v) => v,
+    let root: Value = match crate::json::parse(bytes) {
+        Ok(parsed) => {
+            for (path, value) in &parsed.repeated {
+                errs.push(
+                    path.as_str(),
+                    show(value),
+                    "is given twice in the same object: only one value would apply, so the policy a reviewer reads may not be the one that runs",
+                    "keep one of them",
+                );
+            }
+            parsed.value
+        }
         Err(e) => {
             let text = String::from_utf8_lossy(bytes);
             let shown: String = text.chars().take(60).collect();
@@ -348,21 +398,76 @@ fn parse_inner(bytes: &[u8], errs: &mut Errors) -> Option<ConfigSpec> {
             Mode::Enforce
         }
     };
-    let rules = match obj.get("rules") {
-        None => Vec::new(),
-        Some(Value::Array(items)) => rules(items, errs),
+    // Rules a gateway injected (Higress: per-route and per-domain
+    // configuration) come first, as the gateway means them to override.
+    let mut placed: Vec<(String, RuleSpec)> = Vec::new();
+    if let Some(v) = obj.get("_rules_") {
+        higress_rules(v, &mut placed, errs);
+    }
+    match obj.get("rules") {
+        None => {}
+        Some(Value::Array(items)) => rules(items, &mut placed, errs),
         Some(other) => {
             errs.push("rules", show(other), "must be a list of rules", "write \"rules\": [{\"match\": {...}, ...}]");
-            Vec::new()
         }
-    };
+    }
+    let rules = placed.into_iter().map(|(_, r)| r).collect();
     default.map(|default| ConfigSpec { default, rules, mode })
 }
 
 const RULE_KEYS: [&str; 3] = ["match", "name", "cors"];
 
-fn rules(items: &[Value], errs: &mut Errors) -> Vec<RuleSpec> {
-    let mut out: Vec<RuleSpec> = Vec::with_capacity(items.len());
+/// Adds a rule after the earlier ones (each with the field it came from),
+/// refusing it when an earlier rule matches every request it would.
+fn place(out: &mut Vec<(String, RuleSpec)>, field: String, match_value: &Value, rule: RuleSpec, errs: &mut Errors) {
+    if let Some((at, earlier)) = out.iter().find(|(_, e)| e.covers(&rule)) {
+        errs.push(
+            format!("{field}.match"),
+            show(match_value),
+            format!("can never match: {at} (\"{}\") matches every request this rule would, and the first match wins", earlier.name),
+            format!("move it before {at}, or narrow {at}'s match"),
+        );
+    }
+    out.push((field, rule));
+}
+
+/// Higress's per-route and per-domain rules: `{"_match_route_": [...]}` or
+/// `{"_match_domain_": [...]}` beside a policy. Honoured as rules (Higress
+/// matches domains without the port, so these match any port); other match
+/// kinds are refused rather than silently ignored.
+fn higress_rules(v: &Value, out: &mut Vec<(String, RuleSpec)>, errs: &mut Errors) {
+    let Value::Array(items) = v else {
+        errs.push("_rules_", show(v), "must be a list (the gateway's per-route rules)", "check the gateway's plugin configuration");
+        return;
+    };
+    for (i, item) in items.iter().enumerate() {
+        let field = format!("_rules_[{i}]");
+        let Value::Object(obj) = item else {
+            errs.push(field, show(item), "must be an object", "write {\"_match_route_\": [\"route-name\"], \"allow_origins\": [...]}");
+            continue;
+        };
+        for (k, val) in obj {
+            if k.starts_with("_match_") && k != "_match_route_" && k != "_match_domain_" {
+                errs.push(
+                    format!("{field}.{k}"),
+                    show(val),
+                    "is a gateway match that edge-cors cannot apply (it reads _match_route_ and _match_domain_)",
+                    "match by route or domain, or write the rule in edge-cors's own \"rules\" with match.hosts/path_prefix/routes",
+                );
+            }
+        }
+        let routes = obj.get("_match_route_").map(|r| route_names(&format!("{field}._match_route_"), r, errs)).unwrap_or_default();
+        let hosts = obj.get("_match_domain_").map(|h| host_patterns(&format!("{field}._match_domain_"), h, Port::Any, errs)).unwrap_or_default();
+        if obj.get("_match_route_").is_none() && obj.get("_match_domain_").is_none() {
+            errs.push(field.as_str(), "{...}", "has neither _match_route_ nor _match_domain_, so it would match every request", "add the route or domain it is for");
+        }
+        let policy = parse_policy(obj, &format!("{field}."), &[], errs);
+        let rule = RuleSpec { name: format!("higress-{i}"), hosts, path_prefix: None, routes, policy };
+        place(out, field, item, rule, errs);
+    }
+}
+
+fn rules(items: &[Value], out: &mut Vec<(String, RuleSpec)>, errs: &mut Errors) {
     for (i, item) in items.iter().enumerate() {
         let field = format!("rules[{i}]");
         let Value::Object(obj) = item else {
@@ -382,10 +487,10 @@ fn rules(items: &[Value], errs: &mut Errors) -> Vec<RuleSpec> {
                 format!("rule{i}")
             }
         };
-        if out.iter().any(|r| r.name == name) || name == "default" {
+        if out.iter().any(|(_, r)| r.name == name) || name == "default" {
             errs.push(format!("{field}.name"), quote(&name), "is used by another rule (or is \"default\")", "give each rule its own name");
         }
-        let (hosts, path_prefix) = rule_match(&field, obj.get("match"), errs);
+        let RuleMatch { hosts, path_prefix, routes } = rule_match(&field, obj.get("match"), errs);
         let policy = match obj.get("cors") {
             Some(Value::String(off)) if off == "off" => {
                 let extra: Vec<&String> = obj.keys().filter(|k| !k.starts_with('_') && !RULE_KEYS.contains(&k.as_str())).collect();
@@ -410,57 +515,43 @@ fn rules(items: &[Value], errs: &mut Errors) -> Vec<RuleSpec> {
             }
             None => parse_policy(obj, &format!("{field}."), &RULE_KEYS, errs),
         };
-        let rule = RuleSpec { name, hosts, path_prefix, policy };
-        if let Some((j, earlier)) = out.iter().enumerate().find(|(_, e)| e.covers(&rule)) {
-            errs.push(
-                format!("{field}.match"),
-                show(obj.get("match").unwrap_or(&Value::Null)),
-                format!("can never match: rules[{j}] (\"{}\") matches every request this rule would, and the first match wins", earlier.name),
-                format!("move it before rules[{j}], or narrow rules[{j}]'s match"),
-            );
-        }
-        out.push(rule);
+        let rule = RuleSpec { name, hosts, path_prefix, routes, policy };
+        place(out, field, obj.get("match").unwrap_or(&Value::Null), rule, errs);
     }
-    out
 }
 
 fn is_rule_name(n: &str) -> bool {
     !n.is_empty() && n.len() <= 64 && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-fn rule_match(field: &str, v: Option<&Value>, errs: &mut Errors) -> (Vec<HostPattern>, Option<String>) {
-    let example = "write \"match\": {\"hosts\": [\"api.example.com\"], \"path_prefix\": \"/v1/\"} (either key, or both)";
+/// What a rule's `match` says.
+#[derive(Default)]
+struct RuleMatch {
+    hosts: Vec<HostPattern>,
+    path_prefix: Option<String>,
+    routes: Vec<String>,
+}
+
+const MATCH_KEYS: [&str; 3] = ["hosts", "path_prefix", "routes"];
+
+fn rule_match(field: &str, v: Option<&Value>, errs: &mut Errors) -> RuleMatch {
+    let example = "write \"match\": {\"hosts\": [\"api.example.com\"], \"path_prefix\": \"/v1/\"} (hosts, path_prefix, routes: any of them)";
     let Some(Value::Object(m)) = v else {
         errs.push(
             format!("{field}.match"),
             v.map_or_else(|| "(absent)".to_string(), show),
-            "is required: an object with \"hosts\" and/or \"path_prefix\" (the top-level policy already covers every request)",
+            "is required: an object with \"hosts\", \"path_prefix\" and/or \"routes\" (the top-level policy already covers every request)",
             example,
         );
-        return (Vec::new(), None);
+        return RuleMatch::default();
     };
     for (k, val) in m {
-        if k != "hosts" && k != "path_prefix" {
-            errs.push(format!("{field}.match.{k}"), show(val), "is not a known key (known: hosts, path_prefix)", "remove it");
+        if !MATCH_KEYS.contains(&k.as_str()) {
+            errs.push(format!("{field}.match.{k}"), show(val), "is not a known key (known: hosts, path_prefix, routes)", "remove it");
         }
     }
-    let mut hosts = Vec::new();
-    if let Some(h) = m.get("hosts") {
-        let items = strings(&format!("{field}.match.hosts"), h, errs);
-        if items.is_empty() && matches!(h, Value::Array(a) if a.is_empty()) {
-            errs.push(format!("{field}.match.hosts"), "[]", "is empty, so the rule would never match", "list host names, or remove \"hosts\" to match any host");
-        }
-        for (f, raw) in items {
-            match host_pattern(raw) {
-                Ok(p) => {
-                    if !hosts.contains(&p) {
-                        hosts.push(p);
-                    }
-                }
-                Err((problem, fix)) => errs.push(f, quote(raw), problem, fix),
-            }
-        }
-    }
+    let hosts = m.get("hosts").map(|h| host_patterns(&format!("{field}.match.hosts"), h, Port::Default, errs)).unwrap_or_default();
+    let routes = m.get("routes").map(|r| route_names(&format!("{field}.match.routes"), r, errs)).unwrap_or_default();
     let path_prefix = match m.get("path_prefix") {
         None => None,
         Some(Value::String(p)) if p.starts_with('/') && !p.contains('?') && !p.contains('#') && p.bytes().all(|b| b > b' ' && b < 0x7f) => Some(p.clone()),
@@ -474,29 +565,77 @@ fn rule_match(field: &str, v: Option<&Value>, errs: &mut Errors) -> (Vec<HostPat
             None
         }
     };
-    if m.get("hosts").is_none() && m.get("path_prefix").is_none() {
-        errs.push(format!("{field}.match"), "{}", "matches every request (no hosts, no path_prefix)", example);
+    if MATCH_KEYS.iter().all(|k| m.get(*k).is_none()) {
+        errs.push(format!("{field}.match"), "{}", "matches every request (no hosts, path_prefix or routes)", example);
     }
-    (hosts, path_prefix)
+    RuleMatch { hosts, path_prefix, routes }
 }
 
-fn host_pattern(raw: &str) -> Result<HostPattern, (String, String)> {
-    let lower = raw.to_ascii_lowercase();
-    let fix = || "write a host name such as \"api.example.com\" or \"*.example.com\" (no scheme, port or path)".to_string();
+/// `match.hosts`; `no_port` is what an entry without a port means.
+fn host_patterns(field: &str, v: &Value, no_port: Port, errs: &mut Errors) -> Vec<HostPattern> {
+    let items = strings(field, v, errs);
+    if items.is_empty() && matches!(v, Value::Array(a) if a.is_empty()) {
+        errs.push(field, "[]", "is empty, so the rule would never match", "list host names, or remove it to match any host");
+    }
+    let mut hosts = Vec::new();
+    for (f, raw) in items {
+        match host_pattern(raw, no_port) {
+            Ok(p) => {
+                if !hosts.contains(&p) {
+                    hosts.push(p);
+                }
+            }
+            Err((problem, fix)) => errs.push(f, quote(raw), problem, fix),
+        }
+    }
+    hosts
+}
+
+/// `match.routes`: the proxy's route names, compared exactly.
+fn route_names(field: &str, v: &Value, errs: &mut Errors) -> Vec<String> {
+    let items = strings(field, v, errs);
+    if items.is_empty() && matches!(v, Value::Array(a) if a.is_empty()) {
+        errs.push(field, "[]", "is empty, so the rule would never match", "list route names, or remove it to match any route");
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (f, raw) in items {
+        if raw.is_empty() || raw.len() > 256 || raw.chars().any(char::is_control) {
+            errs.push(f, quote(raw), "is not a route name (1 to 256 characters, no control characters)", "write the route's name as the proxy's route table gives it");
+        } else if !out.iter().any(|r| r == raw) {
+            out.push(raw.to_string());
+        }
+    }
+    out
+}
+
+fn host_pattern(raw: &str, no_port: Port) -> Result<HostPattern, (String, String)> {
+    let fix = || "write a host as the proxy sees it: \"api.example.com\", \"api.example.com:8443\", \"api.example.com:*\" or \"*.example.com\" (no scheme or path)".to_string();
     if !raw.is_ascii() {
         return Err(("contains non-ASCII characters".into(), "write the host in its xn-- (punycode) form".into()));
     }
-    if lower.contains('/') || (lower.contains(':') && !lower.starts_with('[')) {
-        return Err(("is not a host name: hosts are matched without scheme, port or path".into(), fix()));
+    let lower = raw.to_ascii_lowercase();
+    if lower.contains('/') || lower.contains('@') {
+        return Err(("is not a host: hosts are matched without scheme or path".into(), fix()));
     }
-    if let Some(base) = lower.strip_prefix("*.") {
+    let (name, port) = match lower.strip_suffix(":*") {
+        Some(name) => (name, Port::Any),
+        None => match split_authority(&lower) {
+            Some((name, Some(p))) => (name, Port::Is(p)),
+            Some((name, None)) => (name, no_port),
+            None => return Err(("has an invalid port".into(), "write the port as a number from 1 to 65535, or * for any port".into())),
+        },
+    };
+    // A trailing dot is part of the name (the proxy routes it apart); the
+    // rest must be a host name, checked as an origin's host is.
+    let bare = name.strip_suffix('.').unwrap_or(name);
+    if let Some(base) = bare.strip_prefix("*.") {
         if OriginEntry::parse(&format!("https://*.{base}")).is_err() {
             return Err((format!("is not a valid wildcard host (\"{base}\" must be a domain with at least two labels)"), fix()));
         }
-        return Ok(HostPattern::Subdomains(base.to_string()));
+        return Ok(HostPattern { name: name.get(2..).unwrap_or(base).to_string(), subdomains: true, port });
     }
-    match OriginEntry::parse(&format!("https://{lower}")) {
-        Ok(OriginEntry::Exact(o)) => Ok(HostPattern::Exact(o.trim_start_matches("https://").to_string())),
+    match OriginEntry::parse(&format!("https://{bare}")) {
+        Ok(OriginEntry::Exact(o)) if o.len() == "https://".len() + bare.len() => Ok(HostPattern { name: name.to_string(), subdomains: false, port }),
         _ => Err(("is not a valid host name".into(), fix())),
     }
 }
@@ -577,8 +716,10 @@ fn parse_policy(obj: &Map<String, Value>, prefix: &str, extra: &[&str], errs: &m
         }
     }
     let max_age = get(Key::MaxAge).and_then(|(f, v)| max_age(&f, v, errs));
+    let timing = get(Key::TimingAllowOrigin).is_some_and(|(f, v)| boolean(&f, v, errs));
+    let preflight_status = get(Key::PreflightStatus).map_or(204, |(f, v)| preflight_status(&f, v, errs));
 
-    Some(PolicySpec { origins, methods, headers, expose, max_age, credentials, private_network })
+    Some(PolicySpec { origins, methods, headers, expose, max_age, credentials, private_network, timing, preflight_status })
 }
 
 fn known_keys() -> String {
@@ -621,6 +762,23 @@ fn boolean(field: &str, v: &Value, errs: &mut Errors) -> bool {
         _ => {
             errs.push(field, show(v), "must be true or false", "write true or false without quotes");
             false
+        }
+    }
+}
+
+/// 204 or 200: a few old devices (and some proxies) mishandle a 204 answer.
+fn preflight_status(field: &str, v: &Value, errs: &mut Errors) -> u16 {
+    match v.as_u64() {
+        Some(200) => 200,
+        Some(204) => 204,
+        _ => {
+            errs.push(
+                field,
+                show(v),
+                "must be 204 or 200 (the status of an allowed preflight)",
+                "leave it out for 204, or write 200 for clients that reject a 204 preflight",
+            );
+            204
         }
     }
 }
@@ -682,7 +840,14 @@ fn origins(field: &str, v: &Value, credentials: bool, insecure: bool, errs: &mut
                 continue;
             }
         };
-        if credentials && entry.is_wildcard() {
+        if credentials && entry == OriginEntry::Null {
+            errs.push(
+                f,
+                quote(raw),
+                "allows the null origin while allow_credentials is true: any website can send Origin: null from a sandboxed iframe and read your users' credentialed responses",
+                "remove \"null\" (give sandboxed pages a real origin), or set allow_credentials to false",
+            );
+        } else if credentials && entry.is_wildcard() {
             errs.push(
                 f,
                 quote(raw),
@@ -885,6 +1050,25 @@ mod tests {
             (r#"{"allow_origins": ["*"], "allowOrigins": ["x"]}"#, "allowOrigins", "not a known key", "did you mean \"allow_origins\""),
             (r#"{"allow_origins": ["*"], "credentials": true}"#, "credentials", "not a known key", "known keys"),
             (r#"{"allow_origins": ["*"], "AllowOrigins": ["*"]}"#, "allow_origins", "given twice (also as \"AllowOrigins\")", "one spelling"),
+            // Contract: null with credentials is refused like * with credentials.
+            (r#"{"allow_origins": ["null"], "allow_credentials": true}"#, "allow_origins[0]", "null origin", "allow_credentials to false"),
+            (r#"{"allow_origins": ["https://a.example", "NULL"], "allow_credentials": true}"#, "allow_origins[1]", "sandboxed iframe", "remove \"null\""),
+            // Contract: a key given twice in one object is refused at any depth.
+            (r#"{"allow_origins": ["https://a.example"], "allow_origins": ["*"]}"#, "allow_origins", "given twice in the same object", "keep one"),
+            (r#"{"allow_origins": ["*"], "max_age": 1, "max_age": 2}"#, "max_age", "given twice", "keep one"),
+            (r#"{"allow_origins": ["*"], "_x_": 1, "_x_": 2}"#, "_x_", "given twice", "keep one"),
+            (r#"{"allow_origins": ["*"], "rules": [{"match": {"path_prefix": "/a/"}, "cors": "off"}, {"match": {"path_prefix": "/b/"}, "allow_origins": ["https://a.example"], "allow_credentials": true, "allow_credentials": false}]}"#,
+                "rules[1].allow_credentials", "given twice", "keep one"),
+            (r#"{"allow_origins": ["*"], "rules": [{"match": {"hosts": ["a.example"], "hosts": ["b.example"]}, "cors": "off"}]}"#, "rules[0].match.hosts", "given twice", "keep one"),
+            (r#"{"allow_origins": ["*"], "rules": [{"match": {"path_prefix": "/a/"}, "AllowOrigins": ["https://a.example"], "allow_origins": ["https://b.example"]}]}"#,
+                "rules[0].allow_origins", "given twice (also as \"AllowOrigins\")", "one spelling"),
+            // Other schemes: exact only.
+            (r#"{"allow_origins": ["chrome-extension://*.x"]}"#, "allow_origins[0]", "chrome-extension://", "<extension-id>"),
+            (r#"{"allow_origins": ["http://app.example.com:*"], "allow_credentials": true}"#, "allow_origins[0]", "plain-HTTP", "allow_insecure_origins"),
+            (r#"{"allow_origins": ["http://*.example.com:*"], "allow_credentials": true}"#, "allow_origins[0]", "plain-HTTP", "https://"),
+            (r#"{"allow_origins": ["*"], "timing_allow_origin": "yes"}"#, "timing_allow_origin", "true or false", "without quotes"),
+            (r#"{"allow_origins": ["*"], "preflight_status": 201}"#, "preflight_status", "204 or 200", "200"),
+            (r#"{"allow_origins": ["*"], "preflight_status": "200"}"#, "preflight_status", "204 or 200", "200"),
         ];
         for (json, field, problem, fix) in cases {
             let errs = errors(json);
@@ -893,6 +1077,33 @@ mod tests {
             assert!(e.fix.contains(fix), "{json}: fix {:?} lacks {fix:?}", e.fix);
             assert!(!e.value.is_empty(), "{json}: no value shown");
         }
+    }
+
+    #[test]
+    fn new_origin_forms_and_options_load() {
+        let spec = ok(r#"{"allow_origins": ["null"], "allow_credentials": false}"#);
+        assert_eq!(spec.origins, vec![OriginEntry::Null], "null without credentials stays allowed");
+        ok(r#"{"allow_origins": ["http://localhost:*", "http://[::1]:*", "https://*.example.com:*", "capacitor://localhost",
+            "chrome-extension://abcdefghijklmnopabcdefghijklmnop"], "allow_credentials": true}"#);
+        let spec = ok(r#"{"allow_origins": ["*"], "timing_allow_origin": true, "preflight_status": 200}"#);
+        assert!(spec.timing);
+        assert_eq!(spec.preflight_status, 200);
+        let spec = ok(r#"{"allow_origins": ["*"]}"#);
+        assert!(!spec.timing);
+        assert_eq!(spec.preflight_status, 204);
+    }
+
+    /// The message names the path of the second occurrence, in one line.
+    #[test]
+    fn a_key_given_twice_is_named_by_its_path() {
+        let err = parse_config(br#"{"allow_origins": ["*"], "rules": [{"match": {"path_prefix": "/a/"}, "cors": "off"},
+            {"match": {"path_prefix": "/b/"}, "allow_origins": ["https://a.example"], "allow_credentials": true, "allow_credentials": false}]}"#)
+            .expect_err("twice");
+        assert_eq!(
+            err.to_string(),
+            "invalid edge-cors configuration: rules[1].allow_credentials = false: is given twice in the same object: only one value \
+             would apply, so the policy a reviewer reads may not be the one that runs; fix: keep one of them"
+        );
     }
 
     #[test]

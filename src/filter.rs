@@ -25,6 +25,8 @@ proxy_wasm::main! {{
 struct Shared {
     config: Config,
     metrics: Metrics,
+    /// Whether the host's failure to name the route was logged already.
+    route_name_warned: std::cell::Cell<bool>,
 }
 
 struct CorsRoot {
@@ -41,7 +43,7 @@ impl RootContext for CorsRoot {
                 names.extend(config.rules.iter().map(|r| &*r.name));
                 let report_names: &[&str] = if config.mode == Mode::Report { &names } else { &[] };
                 let metrics = Metrics::define(report_names);
-                self.shared = Some(Rc::new(Shared { config, metrics }));
+                self.shared = Some(Rc::new(Shared { config, metrics, route_name_warned: std::cell::Cell::new(false) }));
                 true
             }
             Err(errors) => {
@@ -104,7 +106,8 @@ impl HttpContext for CorsStream {
             // APISIX leaves `:authority` out of the list but answers it by
             // name; ask before falling back to `Host`.
             let by_name = if t.authority.is_none() { host::header_value(Map::RequestHeaders, ":authority") } else { None };
-            config.route(t.authority.or(by_name.as_deref()).or(t.host), t.path)
+            let route_name = if config.uses_route_names() { route_name(&shared) } else { None };
+            config.route(t.authority.or(by_name.as_deref()).or(t.host), t.path, route_name.as_deref())
         } else {
             None
         };
@@ -131,7 +134,10 @@ impl HttpContext for CorsStream {
                             ),
                             Rejection::Header => (
                                 Counter::PreflightRejectedHeader,
-                                format!("a header in {} not allowed", shown(req.request_headers.unwrap_or_default())),
+                                match reply.detail {
+                                    Some(name) => format!("header {} not allowed", shown(name.as_bytes())),
+                                    None => format!("malformed header list {}", shown(req.request_headers.unwrap_or_default())),
+                                },
                             ),
                         };
                         shared.metrics.count(counter);
@@ -145,7 +151,7 @@ impl HttpContext for CorsStream {
                         );
                     }
                 }
-                if host::send_local_response(reply.status, &reply.headers, reply.body) {
+                if host::send_local_response(reply.status, &reply.headers, &reply.body) {
                     self.state = State::OwnReply;
                     return Action::Pause;
                 }
@@ -246,6 +252,29 @@ impl CorsStream {
             ));
         }
         host::log(Level::Info, &line);
+    }
+}
+
+/// The proxy's name for the request's route (Envoy: `xds.route_name`).
+/// A host that cannot answer makes rules with `match.routes` never match:
+/// counted on every request, logged once per VM.
+fn route_name(shared: &Shared) -> Option<Vec<u8>> {
+    match host::property(b"xds\0route_name") {
+        Ok(name) if !name.is_empty() => Some(name),
+        status => {
+            shared.metrics.count(Counter::RouteNameUnavailable);
+            if !shared.route_name_warned.replace(true) {
+                let why = match status {
+                    Ok(_) => "an empty name".to_string(),
+                    Err(code) => format!("status {code}"),
+                };
+                host::log(
+                    Level::Warn,
+                    &format!("edge-cors: the host gave no route name ({why}); rules with match.routes do not match such requests (counted in edge_cors.route_name_unavailable)"),
+                );
+            }
+            None
+        }
     }
 }
 

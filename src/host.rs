@@ -55,6 +55,7 @@ extern "C" {
         value_data: *const u8,
         value_size: usize,
     ) -> u32;
+    fn proxy_get_property(path_data: *const u8, path_size: usize, return_value_data: *mut *mut u8, return_value_size: *mut usize) -> u32;
     fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
     fn proxy_send_local_response(
         status_code: u32,
@@ -121,6 +122,20 @@ pub fn header_value(map: Map, name: &str) -> Option<Vec<u8>> {
     (status == OK).then_some(bytes)
 }
 
+/// A host property by path (segments joined by NUL, as the ABI encodes
+/// them, e.g. `b"xds\0route_name"`): the bytes, or the host's status.
+pub fn property(path: &[u8]) -> Result<Vec<u8>, u32> {
+    let mut data = null_mut();
+    let mut size = 0;
+    let status = unsafe { proxy_get_property(path.as_ptr(), path.len(), &mut data, &mut size) };
+    let bytes = unsafe { owned(data, size) };
+    if status == OK {
+        Ok(bytes)
+    } else {
+        Err(status)
+    }
+}
+
 pub fn set_header(map: Map, name: &str, value: &[u8]) -> bool {
     unsafe { proxy_replace_header_map_value(map as u32, name.as_ptr(), name.len(), value.as_ptr(), value.len()) == OK }
 }
@@ -129,7 +144,7 @@ pub fn remove_header(map: Map, name: &[u8]) -> bool {
     unsafe { proxy_remove_header_map_value(map as u32, name.as_ptr(), name.len()) == OK }
 }
 
-pub fn send_local_response(status: u32, headers: &[(&str, &str)], body: &str) -> bool {
+pub fn send_local_response<V: AsRef<str>>(status: u32, headers: &[(&str, V)], body: &str) -> bool {
     let serialized = serialize_pairs(headers);
     let body_ptr = if body.is_empty() { null() } else { body.as_ptr() };
     unsafe {

@@ -5,6 +5,7 @@
 //! adapter compiled only for wasm.
 
 pub mod config;
+pub mod json;
 pub mod origin;
 pub mod policy;
 pub mod report;

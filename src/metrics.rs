@@ -28,10 +28,11 @@ pub enum Counter {
     RequestAllowed,
     RequestRejectedOrigin,
     UpstreamCorsHeadersReplaced,
+    RouteNameUnavailable,
 }
 
 /// Stable names, documented in the README.
-pub const NAMES: [&str; 7] = [
+pub const NAMES: [&str; 8] = [
     "edge_cors.preflight_allowed",
     "edge_cors.preflight_rejected_origin",
     "edge_cors.preflight_rejected_method",
@@ -39,6 +40,7 @@ pub const NAMES: [&str; 7] = [
     "edge_cors.request_allowed",
     "edge_cors.request_rejected_origin",
     "edge_cors.upstream_cors_headers_replaced",
+    "edge_cors.route_name_unavailable",
 ];
 
 pub struct Metrics {

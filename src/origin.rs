@@ -8,6 +8,7 @@
 //! form simply does not match.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -68,6 +69,48 @@ impl Scheme {
     }
 }
 
+/// The port part of a wildcard entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Port {
+    /// No port written (or the scheme's default): the origin has no port.
+    Default,
+    /// That port only.
+    Is(u16),
+    /// `:*`: any port, the default (no port in the origin) included.
+    Any,
+}
+
+impl Port {
+    /// Whether an origin with this port (None: the default) matches.
+    pub fn admits(self, port: Option<u16>) -> bool {
+        match self {
+            Port::Default => port.is_none(),
+            Port::Is(p) => port == Some(p),
+            Port::Any => true,
+        }
+    }
+
+    /// Whether every port `other` admits, this admits too.
+    pub fn covers(self, other: Port) -> bool {
+        self == Port::Any || self == other
+    }
+}
+
+impl fmt::Display for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Port::Default => Ok(()),
+            Port::Is(p) => write!(f, ":{p}"),
+            Port::Any => f.write_str(":*"),
+        }
+    }
+}
+
+/// Schemes of exact origins that browsers and app shells send besides http
+/// and https: extension pages and the WebViews of Capacitor, Ionic and
+/// Tauri. Only exact origins: these hosts are IDs, not domains to wildcard.
+pub const APP_SCHEMES: [&str; 6] = ["chrome-extension", "moz-extension", "safari-web-extension", "capacitor", "ionic", "tauri"];
+
 /// One validated `allow_origins` entry.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum OriginEntry {
@@ -79,12 +122,29 @@ pub enum OriginEntry {
     AnyOfScheme(Scheme),
     /// A canonical `scheme://host[:port]`.
     Exact(String),
+    /// `scheme://host:*`: a canonical `scheme://host` on any port, the
+    /// default included (dev servers, preview ports).
+    ExactAnyPort(String),
     /// `scheme://*.base[:port]`: any subdomain of `base`, never `base` itself.
     Subdomains {
         scheme: Scheme,
         base: String,
-        port: Option<u16>,
+        port: Port,
     },
+}
+
+/// The entry as it is matched: canonical, the way `check` and `explain` show it.
+impl fmt::Display for OriginEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OriginEntry::Any => f.write_str("*"),
+            OriginEntry::Null => f.write_str("null"),
+            OriginEntry::AnyOfScheme(s) => write!(f, "{}://*", s.as_str()),
+            OriginEntry::Exact(o) => f.write_str(o),
+            OriginEntry::ExactAnyPort(o) => write!(f, "{o}:*"),
+            OriginEntry::Subdomains { scheme, base, port } => write!(f, "{}://*.{base}{port}", scheme.as_str()),
+        }
+    }
 }
 
 /// Why an `allow_origins` entry was refused, and how to write it instead.
@@ -120,9 +180,12 @@ impl OriginEntry {
             ));
         }
         let lower = raw.to_ascii_lowercase();
+        if let Some(entry) = app_origin(&lower) {
+            return entry;
+        }
         let Some((scheme, rest)) = Scheme::split(&lower) else {
             return Err(entry_err(
-                "is not an origin: it must start with https:// or http://",
+                "is not an origin: it must start with https:// or http:// (or be an app origin such as chrome-extension://<id> or capacitor://localhost)",
                 "write an origin such as \"https://app.example.com\", or \"*\"",
             ));
         };
@@ -142,11 +205,24 @@ impl OriginEntry {
                 "remove the user:password@ part",
             ));
         }
+        // `:*` is any port; the rest of the entry is checked as without it.
+        let (rest, any_port) = match rest.strip_suffix(":*") {
+            Some(r) => (r, true),
+            None => (rest, false),
+        };
         let (host, port) = split_host_port(rest).map_err(|p| {
-            entry_err(p, "write the port as a number from 1 to 65535, or leave it out")
+            entry_err(p, "write the port as a number from 1 to 65535 or *, or leave it out")
         })?;
         let port = port.filter(|&p| p != scheme.default_port());
+        if any_port && port.is_some() {
+            return Err(entry_err("has two ports", "write one port, or :* for any port"));
+        }
         let port_suffix = port.map(|p| format!(":{p}")).unwrap_or_default();
+        let pattern_port = match port {
+            _ if any_port => Port::Any,
+            Some(p) => Port::Is(p),
+            None => Port::Default,
+        };
 
         if let Some(base) = host.strip_prefix("*.") {
             if base.contains('*') {
@@ -170,7 +246,7 @@ impl OriginEntry {
                     ),
                 ));
             }
-            return Ok(OriginEntry::Subdomains { scheme, base: base.to_string(), port });
+            return Ok(OriginEntry::Subdomains { scheme, base: base.to_string(), port: pattern_port });
         }
         if host.contains('*') {
             return Err(entry_err(
@@ -184,6 +260,9 @@ impl OriginEntry {
                 "write a domain name, an IPv4 address, or an IPv6 address in brackets",
             )
         })?;
+        if any_port {
+            return Ok(OriginEntry::ExactAnyPort(format!("{}://{host}", scheme.as_str())));
+        }
         Ok(OriginEntry::Exact(format!("{}://{host}{port_suffix}", scheme.as_str())))
     }
 
@@ -191,7 +270,7 @@ impl OriginEntry {
     pub fn scheme(&self) -> Option<Scheme> {
         match self {
             OriginEntry::AnyOfScheme(s) | OriginEntry::Subdomains { scheme: s, .. } => Some(*s),
-            OriginEntry::Exact(o) => Scheme::split(o).map(|(s, _)| s),
+            OriginEntry::Exact(o) | OriginEntry::ExactAnyPort(o) => Scheme::split(o).map(|(s, _)| s),
             OriginEntry::Any | OriginEntry::Null => None,
         }
     }
@@ -200,7 +279,7 @@ impl OriginEntry {
     /// loopback (the one place plain HTTP cannot be read or forged in transit).
     pub fn is_loopback(&self) -> bool {
         match self {
-            OriginEntry::Exact(o) => Scheme::split(o)
+            OriginEntry::Exact(o) | OriginEntry::ExactAnyPort(o) => Scheme::split(o)
                 .and_then(|(_, rest)| split_host_port(rest).ok())
                 .is_some_and(|(host, _)| is_loopback_host(host)),
             _ => false,
@@ -285,10 +364,82 @@ fn is_domain(host: &str) -> bool {
     !last.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// An exact origin of one of [`APP_SCHEMES`], or None when the entry has
+/// another scheme. The host is an ID or `localhost`: lower-case letters,
+/// digits, `-`, `_` and dots; no port, no wildcard.
+fn app_origin(lower: &str) -> Option<Result<OriginEntry, EntryError>> {
+    let (scheme, host) = lower.split_once("://")?;
+    if !APP_SCHEMES.contains(&scheme) {
+        return None;
+    }
+    let ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'));
+    Some(if ok {
+        Ok(OriginEntry::Exact(lower.to_string()))
+    } else {
+        Err(entry_err(
+            format!("is not a {scheme}:// origin: after {scheme}:// comes only the extension ID or app host (no port, path or wildcard)"),
+            format!("write it as the browser sends it, such as \"{scheme}://{}\"", if scheme.ends_with("extension") { "<extension-id>" } else { "localhost" }),
+        ))
+    })
+}
+
+/// An IPv6 address as the WHATWG URL standard serialises it: eight
+/// lower-case hex pieces without leading zeros, the first longest run of two
+/// or more zero pieces compressed to `::`, and never a dotted quad (so an
+/// IPv4-mapped address is `::ffff:7f00:1`, where Rust prints `::ffff:127.0.0.1`).
+pub fn whatwg_ipv6(ip: Ipv6Addr) -> String {
+    let pieces = ip.segments();
+    // The first longest run of zero pieces, if two or more long.
+    let (mut best, mut best_len, mut run, mut run_len) = (usize::MAX, 1, 0, 0);
+    for (i, p) in pieces.iter().enumerate() {
+        if *p == 0 {
+            if run_len == 0 {
+                run = i;
+            }
+            run_len += 1;
+            if run_len > best_len {
+                best = run;
+                best_len = run_len;
+            }
+        } else {
+            run_len = 0;
+        }
+    }
+    let mut out = String::with_capacity(41);
+    let mut i = 0;
+    while let Some(p) = pieces.get(i) {
+        if i == best {
+            out.push_str(if i == 0 { "::" } else { ":" });
+            i += best_len;
+            continue;
+        }
+        push_hex(&mut out, *p);
+        if i + 1 < pieces.len() {
+            out.push(':');
+        }
+        i += 1;
+    }
+    out
+}
+
+/// A u16 in lower-case hex without leading zeros (no formatting machinery).
+fn push_hex(out: &mut String, n: u16) {
+    let mut started = false;
+    for shift in [12, 8, 4, 0] {
+        let d = (n >> shift) & 0xf;
+        if d != 0 || started || shift == 0 {
+            started = true;
+            out.push(char::from_digit(u32::from(d), 16).unwrap_or('0'));
+        }
+    }
+}
+
 /// The host as a browser would serialise it, or None when it is not a host.
 fn canonical_host(host: &str) -> Option<String> {
     if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return inner.parse::<Ipv6Addr>().ok().map(|ip| format!("[{ip}]"));
+        return inner.parse::<Ipv6Addr>().ok().map(|ip| format!("[{}]", whatwg_ipv6(ip)));
     }
     if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return host.parse::<Ipv4Addr>().ok().map(|ip| ip.to_string());
@@ -296,24 +447,36 @@ fn canonical_host(host: &str) -> Option<String> {
     is_domain(host).then(|| host.to_string())
 }
 
-/// The request side: a browser-serialised origin split into its parts, or
-/// None. Rejects anything a browser would not send (default ports, upper
-/// case, empty labels, stray bytes), so it can be echoed back safely.
-fn parse_request_origin(origin: &str) -> Option<(Scheme, &str, Option<u16>)> {
+/// The request side: a browser-serialised http(s) origin split into its
+/// parts, or None. Rejects anything a browser would not send (default
+/// ports, upper case, empty labels, IPv6 not in WHATWG form, stray bytes),
+/// so it can be echoed back safely. Labels may start or end with `-`:
+/// browsers send such hosts, and a pattern matches them like any other.
+pub fn parse_request_origin(origin: &str) -> Option<(Scheme, &str, Option<u16>)> {
     let (scheme, rest) = Scheme::split(origin)?;
     let (host, port) = split_host_port(rest).ok()?;
     if port == Some(scheme.default_port()) {
         return None;
     }
-    let host_ok = if host.starts_with('[') {
-        host.len() > 2
-            && host
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f' | b'[' | b']' | b':' | b'.'))
-    } else {
-        is_domain(host) || host.parse::<Ipv4Addr>().is_ok()
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(inner) => inner.parse::<Ipv6Addr>().is_ok_and(|ip| whatwg_ipv6(ip) == inner),
+        None => match host.parse::<Ipv4Addr>() {
+            // Canonical dotted quad: no leading zeros (`Ipv4Addr` already
+            // refuses them, and any other form).
+            Ok(_) => true,
+            Err(_) => host.len() <= 253 && is_label_prefix(host) && !host.rsplit('.').next().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit())),
+        },
     };
     host_ok.then_some((scheme, host, port))
+}
+
+/// Whether a request's `Origin` value is one a browser or app shell could
+/// send (the form `explain` and `probe` accept): `null`, an http(s) origin
+/// as [`parse_request_origin`] reads it, or an exact origin of an app scheme.
+pub fn is_request_origin(origin: &str) -> bool {
+    origin == "null"
+        || parse_request_origin(origin).is_some()
+        || app_origin(origin).is_some_and(|e| e.is_ok_and(|e| OriginEntry::Exact(origin.to_string()) == e))
 }
 
 /// Whether `prefix` (the part of a host before `.base`) is one or more
@@ -328,7 +491,7 @@ fn is_label_prefix(prefix: &str) -> bool {
 }
 
 /// The scheme and port a wildcard pattern is restricted to.
-type SchemePort = (Scheme, Option<u16>);
+type SchemePort = (Scheme, Port);
 
 /// The compiled `allow_origins` list.
 #[derive(Debug, Default)]
@@ -338,6 +501,8 @@ pub struct OriginSet {
     any_http: bool,
     any_https: bool,
     exact: HashSet<Box<str>, FastHash>,
+    /// `scheme://host:*` entries, stored as `scheme://host`.
+    any_port: HashSet<Box<str>, FastHash>,
     /// Wildcard patterns keyed by their base domain, so a lookup walks the
     /// request host's suffixes (one hash probe per label) whatever the number
     /// of patterns.
@@ -359,6 +524,9 @@ impl OriginSet {
                 OriginEntry::AnyOfScheme(Scheme::Https) => set.any_https = true,
                 OriginEntry::Exact(o) => {
                     set.exact.insert(o.as_str().into());
+                }
+                OriginEntry::ExactAnyPort(o) => {
+                    set.any_port.insert(o.as_str().into());
                 }
                 OriginEntry::Subdomains { scheme, base, port } => {
                     let labels = base.split('.').count();
@@ -402,18 +570,29 @@ impl OriginSet {
             // Echoed back as is: it must be a well-formed origin.
             return parse_request_origin(origin).is_some();
         }
-        if self.subdomains.is_empty() {
+        if self.subdomains.is_empty() && self.any_port.is_empty() {
             return false;
         }
-        // IPv6 literals contain colons too; they can never match a domain
-        // pattern and fail the label check below.
+        // The port is the part after the last colon, unless that colon is
+        // inside an IPv6 literal's brackets.
         let (host, port) = match rest.rsplit_once(':') {
-            Some((host, port)) => match canonical_port(port, scheme) {
+            Some((host, port)) if !port.contains(']') => match canonical_port(port, scheme) {
                 Some(p) => (host, Some(p)),
                 None => return false,
             },
-            None => (rest, None),
+            _ => (rest, None),
         };
+        if !self.any_port.is_empty() {
+            // The host part of the origin, with its scheme: a configured key
+            // is canonical, so a hit needs only the port checked (done above).
+            let key = origin.get(..scheme.as_str().len() + 3 + host.len()).unwrap_or("");
+            if self.any_port.contains(key) {
+                return true;
+            }
+        }
+        if self.subdomains.is_empty() {
+            return false;
+        }
         if host.len() > 253 {
             return false; // longer than any DNS name
         }
@@ -433,7 +612,7 @@ impl OriginSet {
                 break;
             };
             if let Some(patterns) = self.subdomains.get(base) {
-                if patterns.contains(&(scheme, port)) && is_label_prefix(prefix) {
+                if patterns.iter().any(|(s, p)| *s == scheme && p.admits(port)) && is_label_prefix(prefix) {
                     return true;
                 }
             }
@@ -469,21 +648,39 @@ mod tests {
             ("http://localhost:3000", exact("http://localhost:3000")),
             ("http://127.0.0.1:8080", exact("http://127.0.0.1:8080")),
             ("http://[0:0:0:0:0:0:0:1]:8080", exact("http://[::1]:8080")),
+            ("http://[::ffff:127.0.0.1]", exact("http://[::ffff:7f00:1]")),
+            ("http://[::FFFF:7F00:1]:8080", exact("http://[::ffff:7f00:1]:8080")),
+            ("https://[2001:DB8:0:0:1:0:0:1]", exact("https://[2001:db8::1:0:0:1]")),
+            ("https://[::]", exact("https://[::]")),
+            ("https://[1::]", exact("https://[1::]")),
+            ("chrome-extension://AbCdEfGhIjKlMnOpAbCdEfGhIjKlMnOp", exact("chrome-extension://abcdefghijklmnopabcdefghijklmnop")),
+            ("moz-extension://0a1b2c3d-4e5f-6789-abcd-ef0123456789", exact("moz-extension://0a1b2c3d-4e5f-6789-abcd-ef0123456789")),
+            ("safari-web-extension://0A1B2C3D-4E5F", exact("safari-web-extension://0a1b2c3d-4e5f")),
+            ("capacitor://localhost", exact("capacitor://localhost")),
+            ("ionic://localhost", exact("ionic://localhost")),
+            ("tauri://localhost", exact("tauri://localhost")),
+            ("http://localhost:*", OriginEntry::ExactAnyPort("http://localhost".into())),
+            ("https://App.example.com:*", OriginEntry::ExactAnyPort("https://app.example.com".into())),
+            ("http://[::1]:*", OriginEntry::ExactAnyPort("http://[::1]".into())),
+            (
+                "https://*.example.com:*",
+                OriginEntry::Subdomains { scheme: Scheme::Https, base: "example.com".into(), port: Port::Any },
+            ),
             ("*", OriginEntry::Any),
             ("null", OriginEntry::Null),
             ("https://*", OriginEntry::AnyOfScheme(Scheme::Https)),
             ("http://*", OriginEntry::AnyOfScheme(Scheme::Http)),
             (
                 "https://*.Example.com",
-                OriginEntry::Subdomains { scheme: Scheme::Https, base: "example.com".into(), port: None },
+                OriginEntry::Subdomains { scheme: Scheme::Https, base: "example.com".into(), port: Port::Default },
             ),
             (
                 "https://*.example.com:443",
-                OriginEntry::Subdomains { scheme: Scheme::Https, base: "example.com".into(), port: None },
+                OriginEntry::Subdomains { scheme: Scheme::Https, base: "example.com".into(), port: Port::Default },
             ),
             (
                 "http://*.example.com:8080",
-                OriginEntry::Subdomains { scheme: Scheme::Http, base: "example.com".into(), port: Some(8080) },
+                OriginEntry::Subdomains { scheme: Scheme::Http, base: "example.com".into(), port: Port::Is(8080) },
             ),
         ];
         for (raw, want) in cases {
@@ -513,6 +710,14 @@ mod tests {
             ("https://", "no host", "port"),
             ("https://[::1", "unclosed IPv6", "port"),
             ("https://999.1.1.1", "invalid host", "IPv4"),
+            ("https://a.example.com:8443:*", "two ports", ":*"),
+            ("https://a.example.com:*:*", "invalid port", "or *"),
+            ("https://*.example.com:*x", "invalid port", "or *"),
+            ("chrome-extension://*", "not a chrome-extension:// origin", "<extension-id>"),
+            ("capacitor://localhost:8080", "not a capacitor:// origin", "\"capacitor://localhost\""),
+            ("tauri://", "not a tauri:// origin", "localhost"),
+            ("chrome-extension://abc/", "not a chrome-extension:// origin", "<extension-id>"),
+            ("file://", "https:// or http://", "https://app.example.com"),
         ];
         for (raw, problem, fix) in cases {
             let err = OriginEntry::parse(raw).expect_err(raw);
@@ -590,6 +795,63 @@ mod tests {
         assert!(!https.allows(b"https://a b"));
         let sub = set(&["https://*.example.com"]);
         assert!(!sub.allows(b"null"));
+    }
+
+    /// Every entry shows as the canonical text it parses back from.
+    #[test]
+    fn display_round_trips() {
+        for raw in ["*", "null", "https://*", "https://a.example:8443", "http://localhost:*", "https://*.example.com:*",
+            "http://*.example.com:8080", "https://*.example.com", "chrome-extension://abcdefghijklmnopabcdefghijklmnop", "http://[::ffff:7f00:1]"] {
+            let e = OriginEntry::parse(raw).unwrap_or_else(|err| panic!("{raw}: {err:?}"));
+            assert_eq!(e.to_string(), raw);
+            assert_eq!(OriginEntry::parse(&e.to_string()), Ok(e));
+        }
+    }
+
+    /// WHATWG URL "IPv6 serializer" cases: hex only, first longest zero run.
+    #[test]
+    fn ipv6_in_whatwg_form() {
+        let cases = [
+            ("::ffff:127.0.0.1", "::ffff:7f00:1"),
+            ("::1", "::1"),
+            ("::", "::"),
+            ("1:0:0:2:0:0:0:3", "1:0:0:2::3"),
+            ("1:0:0:2:0:0:3:4", "1::2:0:0:3:4"),
+            ("1:0:2:3:4:5:6:7", "1:0:2:3:4:5:6:7"),
+            ("2001:db8::", "2001:db8::"),
+            ("::127.0.0.1", "::7f00:1"),
+            ("fe80::0abc", "fe80::abc"),
+        ];
+        for (input, want) in cases {
+            let ip: Ipv6Addr = input.parse().unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(whatwg_ipv6(ip), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn request_origins_as_browsers_send_them() {
+        for o in ["https://-a.example.com", "https://a-.example.com", "https://x_y.example.com", "http://[::ffff:7f00:1]:8080",
+            "http://127.0.0.1", "null", "chrome-extension://abcdefghijklmnopabcdefghijklmnop", "capacitor://localhost"] {
+            assert!(is_request_origin(o), "{o} refused");
+        }
+        for o in ["https://A.example.com", "https://a.example.com:443", "http://[::ffff:127.0.0.1]", "http://[0::1]", "https://a..b",
+            "https://a.example.com/", "https://1.2.3", "http://127.000.0.1", "ftp://a.example", "chrome-extension://a/b", "Null"] {
+            assert!(!is_request_origin(o), "{o} accepted");
+        }
+    }
+
+    #[test]
+    fn port_wildcards_and_app_origins_match() {
+        let s = set(&["http://localhost:*", "https://*.example.com:*", "http://[::1]:*", "capacitor://localhost", "http://[::ffff:127.0.0.1]"]);
+        for o in ["http://localhost", "http://localhost:3000", "http://localhost:65535", "https://a.example.com", "https://a.b.example.com:8443",
+            "http://[::1]", "http://[::1]:5173", "capacitor://localhost", "http://[::ffff:7f00:1]", "https://-a.example.com:1"] {
+            assert!(s.allows(o.as_bytes()), "{o} should be allowed");
+        }
+        for o in ["https://localhost:3000", "http://localhost:03000", "http://localhost:0", "http://localhost:80", "http://localhost:",
+            "http://localhost.evil:3000", "https://example.com:8443", "http://a.example.com:8443", "https://a.example.com:443",
+            "http://[::1]:x", "http://[::2]", "capacitor://localhost:1", "ionic://localhost", "http://[::ffff:127.0.0.1]"] {
+            assert!(!s.allows(o.as_bytes()), "{o} should be refused");
+        }
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! origin) is computed once here, so a decision is a few comparisons and
 //! borrows, with no allocation beyond the reply's header list.
 
+use std::borrow::Cow;
+
 use crate::config::{self, ConfigErrors, Names, PolicySpec};
 use crate::origin::OriginSet;
 use crate::token;
@@ -18,12 +20,17 @@ pub mod header {
     pub const EXPOSE_HEADERS: &str = "access-control-expose-headers";
     pub const MAX_AGE: &str = "access-control-max-age";
     pub const ALLOW_PRIVATE_NETWORK: &str = "access-control-allow-private-network";
+    pub const TIMING_ALLOW_ORIGIN: &str = "timing-allow-origin";
     pub const VARY: &str = "vary";
     pub const CONTENT_TYPE: &str = "content-type";
 }
 
 /// `Vary` on every preflight answer, allowed or not: the answer depends on all three.
 pub const PREFLIGHT_VARY: &str = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
+/// The same when `allow_private_network` is on: the answer then also
+/// depends on `Access-Control-Request-Private-Network`.
+pub const PREFLIGHT_VARY_PNA: &str =
+    "Origin, Access-Control-Request-Method, Access-Control-Request-Headers, Access-Control-Request-Private-Network";
 
 /// What the request headers say, as raw bytes: header values are hostile
 /// until proven otherwise. Fields the caller did not need to read stay None
@@ -82,6 +89,9 @@ fn strip_prefix_ignore_case<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> 
     head.eq_ignore_ascii_case(prefix).then(|| s.get(prefix.len()..)).flatten()
 }
 
+/// The longest method or header name a 403 body repeats in full.
+const MAX_DETAIL: usize = 64;
+
 /// Which part of a preflight was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
@@ -91,12 +101,31 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    /// The plain-text body of the 403, naming the part that failed.
-    pub fn body(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
-            Rejection::Origin => "CORS preflight rejected: origin not allowed\n",
-            Rejection::Method => "CORS preflight rejected: method not allowed\n",
-            Rejection::Header => "CORS preflight rejected: header not allowed\n",
+            Rejection::Origin => "origin",
+            Rejection::Method => "method",
+            Rejection::Header => "header",
+        }
+    }
+
+    /// The plain-text body of the 403, naming the part that failed and, for
+    /// a method or header, the first one refused (`detail`, an HTTP token
+    /// from the request; None when the request's value was not one).
+    pub fn body(self, detail: Option<&str>) -> Cow<'static, str> {
+        match (self, detail) {
+            (Rejection::Origin, _) => Cow::Borrowed("CORS preflight rejected: origin not allowed\n"),
+            (Rejection::Method, None) => Cow::Borrowed("CORS preflight rejected: method is not a valid token\n"),
+            (Rejection::Header, None) => Cow::Borrowed("CORS preflight rejected: header list is malformed\n"),
+            // A token is ASCII: cutting it at any byte is safe. Long ones are
+            // cut so that a hostile request cannot make a large reply.
+            (why, Some(name)) => {
+                let (shown, more) = match name.get(..MAX_DETAIL) {
+                    Some(cut) if name.len() > MAX_DETAIL => (cut, "..."),
+                    _ => (name, ""),
+                };
+                Cow::Owned(["CORS preflight rejected: ", why.as_str(), " \"", shown, more, "\" not allowed\n"].concat())
+            }
         }
     }
 }
@@ -106,19 +135,21 @@ impl Rejection {
 const MAX_REPLY_HEADERS: usize = 8;
 
 /// A preflight answer's headers, kept inline: answering a preflight does
-/// not touch the heap.
-#[derive(Clone, Copy)]
+/// not touch the heap (a value is owned only when a request list had to be
+/// normalised before being echoed).
+#[derive(Clone)]
 pub struct ReplyHeaders<'a> {
-    items: [(&'static str, &'a str); MAX_REPLY_HEADERS],
+    items: [(&'static str, Cow<'a, str>); MAX_REPLY_HEADERS],
     len: usize,
 }
 
 impl<'a> ReplyHeaders<'a> {
     fn new() -> ReplyHeaders<'a> {
-        ReplyHeaders { items: [("", ""); MAX_REPLY_HEADERS], len: 0 }
+        ReplyHeaders { items: std::array::from_fn(|_| ("", Cow::Borrowed(""))), len: 0 }
     }
 
-    fn push(&mut self, name: &'static str, value: &'a str) {
+    fn push(&mut self, name: &'static str, value: impl Into<Cow<'a, str>>) {
+        let value = value.into();
         if let Some(slot) = self.items.get_mut(self.len) {
             *slot = (name, value);
             self.len += 1;
@@ -127,7 +158,7 @@ impl<'a> ReplyHeaders<'a> {
 }
 
 impl<'a> std::ops::Deref for ReplyHeaders<'a> {
-    type Target = [(&'static str, &'a str)];
+    type Target = [(&'static str, Cow<'a, str>)];
 
     fn deref(&self) -> &Self::Target {
         self.items.get(..self.len).unwrap_or(&[])
@@ -153,8 +184,10 @@ impl std::fmt::Debug for ReplyHeaders<'_> {
 pub struct PreflightReply<'a> {
     pub status: u32,
     pub headers: ReplyHeaders<'a>,
-    pub body: &'static str,
+    pub body: Cow<'static, str>,
     pub rejected: Option<Rejection>,
+    /// The first method or header refused, when it is a token (for logs).
+    pub detail: Option<&'a str>,
 }
 
 /// What to do with a request that goes to the upstream, decided now and
@@ -208,6 +241,8 @@ pub struct Policy {
     max_age: Option<Box<str>>,
     credentials: bool,
     private_network: bool,
+    timing: bool,
+    preflight_status: u32,
     /// `*` without credentials: every answer is the same whatever the
     /// origin, so responses get `*` and no `Vary: Origin`.
     public: bool,
@@ -240,6 +275,8 @@ impl Policy {
             max_age: spec.max_age.map(|s| s.to_string().into_boxed_str()),
             credentials: spec.credentials,
             private_network: spec.private_network,
+            timing: spec.timing,
+            preflight_status: u32::from(spec.preflight_status),
             public,
         }
     }
@@ -267,6 +304,25 @@ impl Policy {
         self.credentials
     }
 
+    /// Whether preflights may be answered `Access-Control-Allow-Private-Network: true`.
+    pub fn allows_private_network(&self) -> bool {
+        self.private_network
+    }
+
+    /// Whether actual responses carry `Timing-Allow-Origin`.
+    pub fn timing_allow_origin(&self) -> bool {
+        self.timing
+    }
+
+    /// The `Vary` of every preflight answer under this policy.
+    fn preflight_vary(&self) -> &'static str {
+        if self.private_network {
+            PREFLIGHT_VARY_PNA
+        } else {
+            PREFLIGHT_VARY
+        }
+    }
+
     /// The decision for a request. Consults `method` only when `origin` is
     /// present, `request_method` only for `OPTIONS`, and the other
     /// `Access-Control-Request-*` fields only for preflights, so a caller may
@@ -288,15 +344,17 @@ impl Policy {
             std::str::from_utf8(origin).ok().filter(|o| self.origins.allows_str(o))
         };
         let Some(allow_origin) = allow_origin else {
-            return rejected(Rejection::Origin);
+            return self.rejected(Rejection::Origin, None);
         };
         let method = req.request_method.unwrap_or_default();
         let Some(allow_methods) = self.check_method(method) else {
-            return rejected(Rejection::Method);
+            let detail = token::as_token(method);
+            return self.rejected(Rejection::Method, detail);
         };
-        let requested = req.request_headers.map(token::trim).unwrap_or_default();
-        let Some(allow_headers) = self.check_headers(requested) else {
-            return rejected(Rejection::Header);
+        let requested = req.request_headers.unwrap_or_default();
+        let allow_headers = match self.check_headers(requested) {
+            Ok(h) => h,
+            Err(refused) => return self.rejected(Rejection::Header, refused),
         };
 
         let mut headers = ReplyHeaders::new();
@@ -309,7 +367,7 @@ impl Policy {
             headers.push(header::ALLOW_HEADERS, h);
         }
         if let Some(age) = &self.max_age {
-            headers.push(header::MAX_AGE, age);
+            headers.push(header::MAX_AGE, &**age);
         }
         let pna_requested = req
             .request_private_network
@@ -317,8 +375,15 @@ impl Policy {
         if pna_requested && self.private_network {
             headers.push(header::ALLOW_PRIVATE_NETWORK, "true");
         }
-        headers.push(header::VARY, PREFLIGHT_VARY);
-        PreflightReply { status: 204, headers, body: "", rejected: None }
+        headers.push(header::VARY, self.preflight_vary());
+        PreflightReply { status: self.preflight_status, headers, body: Cow::Borrowed(""), rejected: None, detail: None }
+    }
+
+    fn rejected<'a>(&self, why: Rejection, detail: Option<&'a str>) -> PreflightReply<'a> {
+        let mut headers = ReplyHeaders::new();
+        headers.push(header::VARY, self.preflight_vary());
+        headers.push(header::CONTENT_TYPE, "text/plain; charset=utf-8");
+        PreflightReply { status: 403, headers, body: why.body(detail), rejected: Some(why), detail }
     }
 
     /// The `Access-Control-Allow-Methods` value if the requested method is allowed.
@@ -338,43 +403,32 @@ impl Policy {
         }
     }
 
-    /// `Some(value)` when every requested header is allowed, where value is
-    /// the `Access-Control-Allow-Headers` to send (None when none were requested).
-    fn check_headers<'a>(&'a self, requested: &'a [u8]) -> Option<Option<&'a str>> {
+    /// `Ok(value)` when every requested header is allowed, where value is
+    /// the `Access-Control-Allow-Headers` to send (None when none were
+    /// requested); `Err` with the first refused name (None: not a token).
+    fn check_headers<'a>(&'a self, requested: &'a [u8]) -> Result<Option<Cow<'a, str>>, Option<&'a str>> {
         let mut any = false;
         for name in token::list_elements(requested) {
-            if !token::is_token(name) {
-                return None;
-            }
+            let Some(name) = token::as_token(name) else {
+                return Err(None);
+            };
             if let Allowed::List { names, .. } = &self.headers {
-                if !names.iter().any(|n| n.as_bytes().eq_ignore_ascii_case(name)) {
-                    return None;
+                if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                    return Err(Some(name));
                 }
             }
             any = true;
         }
         if !any {
-            return Some(None);
+            return Ok(None);
         }
         match &self.headers {
             // Answer with the requested names: the Fetch standard's `*` never
             // covers Authorization, and with credentials it is not a wildcard.
             // The value was just checked to be a list of tokens.
-            Allowed::Any => std::str::from_utf8(requested).ok().map(Some),
-            Allowed::List { joined, .. } => Some(Some(joined)),
+            Allowed::Any => Ok(Some(token::normalised_list(requested))),
+            Allowed::List { joined, .. } => Ok(Some(Cow::Borrowed(joined))),
         }
-    }
-}
-
-fn rejected(why: Rejection) -> PreflightReply<'static> {
-    let mut headers = ReplyHeaders::new();
-    headers.push(header::VARY, PREFLIGHT_VARY);
-    headers.push(header::CONTENT_TYPE, "text/plain; charset=utf-8");
-    PreflightReply {
-        status: 403,
-        headers,
-        body: why.body(),
-        rejected: Some(why),
     }
 }
 

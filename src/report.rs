@@ -70,10 +70,28 @@ fn list_items(s: &str) -> Vec<&str> {
 }
 
 /// The differences between what `policy` would answer to `req` and the
-/// upstream's response headers.
+/// upstream's response headers (`:status` among them). Besides the
+/// `Access-Control-*` headers, two things change what a browser or a cache
+/// does: a preflight edge-cors would allow that the upstream answers with a
+/// non-2xx status (the browser fails it whatever the headers), and a
+/// missing `Vary: Origin` where the answer depends on the origin.
 pub fn compare<'h>(policy: &Policy, req: &Request<'_>, upstream: impl IntoIterator<Item = (&'h [u8], &'h [u8])>) -> Vec<Difference> {
+    let upstream: Vec<(&[u8], &[u8])> = upstream.into_iter().collect();
+    let mut out = Vec::new();
     let expected: Vec<(String, String)> = match policy.decide(req) {
-        Decision::Preflight(reply) => reply.headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+        Decision::Preflight(reply) => {
+            let status = upstream.iter().find(|(n, _)| *n == b":status").map(|(_, v)| *v);
+            let ok = status.is_some_and(|s| s.len() == 3 && s.first() == Some(&b'2'));
+            if reply.rejected.is_none() && !ok {
+                out.push(Difference {
+                    kind: DiffKind::Different,
+                    header: ":status".into(),
+                    expected: Some(reply.status.to_string()),
+                    actual: status.map(|s| String::from_utf8_lossy(s).into_owned()),
+                });
+            }
+            reply.headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+        }
         Decision::Forward(forward) => {
             let mut sink = Expected::default();
             policy.rewrite_response(Stamp { forward, origin: req.origin }, std::iter::empty(), &mut sink);
@@ -81,6 +99,13 @@ pub fn compare<'h>(policy: &Policy, req: &Request<'_>, upstream: impl IntoIterat
         }
     };
     let expected: Vec<(String, String)> = expected.into_iter().filter(|(n, _)| is_cors(n.as_bytes())).collect();
+    if policy.varies_by_origin() {
+        let vary: Vec<&[u8]> = upstream.iter().filter(|(n, _)| n.eq_ignore_ascii_case(b"vary")).map(|(_, v)| *v).collect();
+        if crate::response::merge_vary(&vary, "Origin").is_some() {
+            let actual = (!vary.is_empty()).then(|| vary.iter().map(|v| String::from_utf8_lossy(v)).collect::<Vec<_>>().join(", "));
+            out.push(Difference { kind: DiffKind::Missing, header: "vary".into(), expected: Some("Origin".into()), actual });
+        }
+    }
     let mut actual: Vec<(String, String)> = Vec::new();
     for (n, v) in upstream {
         if is_cors(n) {
@@ -96,7 +121,6 @@ pub fn compare<'h>(policy: &Policy, req: &Request<'_>, upstream: impl IntoIterat
             }
         }
     }
-    let mut out = Vec::new();
     for (name, want) in &expected {
         match actual.iter().find(|(an, _)| an == name) {
             None => out.push(Difference { kind: DiffKind::Missing, header: name.clone(), expected: Some(want.clone()), actual: None }),
@@ -135,9 +159,9 @@ mod tests {
     fn actual_requests() {
         let req = Request { method: b"GET", origin: Some(b"https://app.example.com"), ..Request::default() };
         // A backend that already agrees: nothing to report, whatever the spacing.
-        assert!(diffs(&req, &[("access-control-allow-origin", "https://app.example.com"), ("Access-Control-Expose-Headers", "ETag")]).is_empty());
+        assert!(diffs(&req, &[(":status", "200"), ("access-control-allow-origin", "https://app.example.com"), ("Access-Control-Expose-Headers", "ETag"), ("vary", "Origin")]).is_empty());
         assert_eq!(
-            diffs(&req, &[("access-control-allow-origin", "*"), ("access-control-allow-credentials", "true")]),
+            diffs(&req, &[("access-control-allow-origin", "*"), ("access-control-allow-credentials", "true"), ("vary", "*")]),
             vec![
                 (DiffKind::Different, "access-control-allow-origin".to_string()),
                 (DiffKind::Missing, "access-control-expose-headers".to_string()),
@@ -146,8 +170,31 @@ mod tests {
         );
         // A disallowed origin: anything the upstream grants is extra.
         let evil = Request { method: b"GET", origin: Some(b"https://evil.test"), ..Request::default() };
-        assert_eq!(diffs(&evil, &[("access-control-allow-origin", "*")]), vec![(DiffKind::Extra, "access-control-allow-origin".to_string())]);
-        assert!(diffs(&evil, &[]).is_empty());
+        assert_eq!(diffs(&evil, &[("access-control-allow-origin", "*"), ("Vary", "accept, origin")]), vec![(DiffKind::Extra, "access-control-allow-origin".to_string())]);
+        assert!(diffs(&evil, &[("vary", "Origin")]).is_empty());
+    }
+
+    /// Contract: report mode counts a missing `Vary: Origin` where the
+    /// answer depends on the origin (a shared cache would serve one origin's
+    /// answer to another), with or without an Origin in the request.
+    #[test]
+    fn a_missing_vary_origin_is_a_difference() {
+        let req = Request { method: b"GET", origin: Some(b"https://app.example.com"), ..Request::default() };
+        let agreeing = [("access-control-allow-origin", "https://app.example.com"), ("access-control-expose-headers", "etag")];
+        assert_eq!(diffs(&req, &agreeing), vec![(DiffKind::Missing, "vary".to_string())]);
+        let with = |vary: &'static str| {
+            let mut v = agreeing.to_vec();
+            v.push(("vary", vary));
+            diffs(&req, &v)
+        };
+        assert_eq!(with("Accept-Encoding"), vec![(DiffKind::Missing, "vary".to_string())]);
+        assert!(with("accept-encoding, ORIGIN").is_empty());
+        let no_origin = Request { method: b"GET", ..Request::default() };
+        assert_eq!(diffs(&no_origin, &[]), vec![(DiffKind::Missing, "vary".to_string())]);
+        // A public policy's answer does not depend on the origin.
+        let public = Policy::from_json(br#"{"allow_origins": ["*"]}"#).unwrap_or_else(|e| panic!("{e}"));
+        let d = compare(&public, &req, [(&b"access-control-allow-origin"[..], &b"*"[..])]);
+        assert!(d.is_empty(), "{d:?}");
     }
 
     #[test]
@@ -160,6 +207,8 @@ mod tests {
             request_private_network: None,
         };
         let upstream = [
+            (":status", "204"),
+            ("vary", "Origin"),
             ("access-control-allow-origin", "https://app.example.com"),
             ("access-control-allow-methods", "PUT,GET"),
             ("access-control-allow-headers", "X-Token"),
@@ -167,5 +216,21 @@ mod tests {
         assert_eq!(diffs(&req, &upstream), vec![(DiffKind::Missing, "access-control-max-age".to_string())]);
         let rejected = Request { request_method: Some(b"DELETE"), ..req };
         assert_eq!(diffs(&rejected, &upstream).len(), 3, "the upstream granted a preflight edge-cors would refuse");
+        // Contract: a preflight edge-cors would allow that the upstream
+        // fails with a non-2xx status is a difference whatever its headers.
+        for status in ["404", "500", "301", "", "2"] {
+            let mut failing = upstream.to_vec();
+            failing[0] = (":status", status);
+            assert_eq!(
+                diffs(&req, &failing),
+                vec![(DiffKind::Different, ":status".to_string()), (DiffKind::Missing, "access-control-max-age".to_string())],
+                "{status}"
+            );
+        }
+        let ok200 = [(":status", "200")].into_iter().chain(upstream.iter().skip(1).copied()).collect::<Vec<_>>();
+        assert_eq!(diffs(&req, &ok200), vec![(DiffKind::Missing, "access-control-max-age".to_string())]);
+        // Refused by edge-cors and by the upstream: no status difference.
+        let refused = [(":status", "403"), ("vary", "Origin")];
+        assert!(diffs(&rejected, &refused).is_empty());
     }
 }

@@ -51,6 +51,9 @@ impl Policy {
             {
                 sink.remove(name);
                 out.removed += 1;
+            } else if self.timing_allow_origin() && name.eq_ignore_ascii_case(header::TIMING_ALLOW_ORIGIN.as_bytes()) {
+                // With timing_allow_origin on, the filter owns this header too.
+                sink.remove(name);
             } else if name.eq_ignore_ascii_case(b"vary") {
                 vary.push(value);
             }
@@ -65,6 +68,9 @@ impl Policy {
                 }
                 if let Some(expose) = self.expose_headers() {
                     sink.set(header::EXPOSE_HEADERS, expose.as_bytes());
+                }
+                if self.timing_allow_origin() {
+                    sink.set(header::TIMING_ALLOW_ORIGIN, origin);
                 }
                 out.stamped = true;
             }
@@ -81,7 +87,8 @@ impl Policy {
 
 /// The `Vary` value to set so that it lists `needed`, or None when the
 /// existing headers already cover it (`needed` or `*` present). Existing
-/// entries are kept as they were, several `Vary` headers folded into one.
+/// entries are kept in order, several `Vary` headers folded into one, and
+/// empty members (`Accept,`) dropped.
 pub fn merge_vary<'n>(existing: &[&[u8]], needed: &'n str) -> Option<Cow<'n, [u8]>> {
     // The common case (no Vary upstream) allocates nothing.
     if existing.is_empty() {
@@ -95,12 +102,9 @@ pub fn merge_vary<'n>(existing: &[&[u8]], needed: &'n str) -> Option<Cow<'n, [u8
         return None;
     }
     let mut out = Vec::new();
-    for v in existing {
-        let v = token::trim(v);
-        if !v.is_empty() {
-            out.extend_from_slice(v);
-            out.extend_from_slice(b", ");
-        }
+    for e in existing.iter().flat_map(|v| token::list_elements(v)) {
+        out.extend_from_slice(e);
+        out.extend_from_slice(b", ");
     }
     out.extend_from_slice(needed.as_bytes());
     Some(Cow::Owned(out))

@@ -1,13 +1,14 @@
 //! The compiled configuration: a default policy, per-host/per-path rules
 //! (first match wins), and the mode.
 
-use crate::config::{self, ConfigErrors, ConfigSpec, HostPattern, Mode};
+use crate::config::{self, split_authority, ConfigErrors, ConfigSpec, HostPattern, Mode};
 use crate::policy::Policy;
 
 pub struct Rule {
     pub name: Box<str>,
     hosts: Vec<HostPattern>,
     path_prefix: Option<Box<str>>,
+    routes: Vec<Box<str>>,
     /// None: `"cors": "off"`.
     pub policy: Option<Policy>,
 }
@@ -21,18 +22,11 @@ pub struct Config {
     pub rules: Vec<Rule>,
 }
 
-/// `:authority` (or `Host`) without its port or a trailing dot.
-fn host_of(authority: &[u8]) -> Option<&str> {
-    let a = std::str::from_utf8(authority).ok()?;
-    let host = if a.starts_with('[') {
-        a.find(']').and_then(|end| a.get(..=end))?
-    } else {
-        match a.rsplit_once(':') {
-            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-            _ => a,
-        }
-    };
-    Some(host.strip_suffix('.').unwrap_or(host))
+/// `:authority` (or `Host`) split into host and port, exactly as sent: the
+/// proxy routes `example.com:8443` and `example.com.` apart from
+/// `example.com`, and so do rules.
+fn host_of(authority: &[u8]) -> Option<(&str, Option<u16>)> {
+    split_authority(std::str::from_utf8(authority).ok()?)
 }
 
 /// The path without its query string.
@@ -90,6 +84,7 @@ impl Config {
                     name: r.name.into_boxed_str(),
                     hosts: r.hosts,
                     path_prefix: r.path_prefix.map(String::into_boxed_str),
+                    routes: r.routes.into_iter().map(String::into_boxed_str).collect(),
                     policy: r.policy.map(Policy::new),
                 })
                 .collect(),
@@ -101,17 +96,26 @@ impl Config {
         !self.rules.is_empty()
     }
 
-    /// The first rule matching the request, or the default.
-    pub fn route(&self, authority: Option<&[u8]>, path: Option<&[u8]>) -> RuleIndex {
+    /// Whether some rule matches on the proxy's route name, so the adapter
+    /// must ask the host for it (only then: it is a host call).
+    pub fn uses_route_names(&self) -> bool {
+        self.rules.iter().any(|r| !r.routes.is_empty())
+    }
+
+    /// The first rule matching the request, or the default. `route_name` is
+    /// the proxy's name for the route (None: unknown, and then no rule with
+    /// `match.routes` matches).
+    pub fn route(&self, authority: Option<&[u8]>, path: Option<&[u8]>, route_name: Option<&[u8]>) -> RuleIndex {
         if self.rules.is_empty() {
             return None;
         }
         let host = authority.and_then(host_of);
         let path = path.map(path_of).unwrap_or(b"/");
         self.rules.iter().position(|r| {
-            let host_ok = r.hosts.is_empty() || host.is_some_and(|h| r.hosts.iter().any(|p| p.matches(h)));
+            let host_ok = r.hosts.is_empty() || host.is_some_and(|(h, port)| r.hosts.iter().any(|p| p.matches(h, port)));
             let path_ok = r.path_prefix.as_deref().is_none_or(|p| path.starts_with(p.as_bytes()));
-            host_ok && path_ok
+            let route_ok = r.routes.is_empty() || route_name.is_some_and(|n| r.routes.iter().any(|want| want.as_bytes() == n));
+            host_ok && path_ok && route_ok
         })
     }
 
@@ -152,22 +156,121 @@ mod tests {
             ("api.example.com", "/legacy/x", "legacy"),
             ("a.tenant.test", "/legacy/x", "legacy"),
             ("a.tenant.test", "/v1/x", "tenants"),
-            ("A.Tenant.Test:8443", "/", "tenants"),
+            ("A.Tenant.Test", "/", "tenants"),
             ("tenant.test", "/", "default"),
             ("pay.example.com", "/v1/charge?x=1", "payments"),
-            ("pay.example.com:443", "/v1/", "payments"),
+            ("PAY.example.com", "/v1/", "payments"),
             ("pay.example.com", "/v2/", "default"),
-            ("pay.example.com.", "/v1/", "payments"),
+            ("pay.example.com", "/v1", "default"),
         ];
         for (host, path, want) in cases {
-            let r = c.route(Some(host.as_bytes()), Some(path.as_bytes()));
+            let r = c.route(Some(host.as_bytes()), Some(path.as_bytes()), None);
             assert_eq!(c.rule_name(r), want, "{host} {path}");
         }
-        assert_eq!(c.rule_name(c.route(None, None)), "default");
-        let legacy = c.route(Some(b"x"), Some(b"/legacy/"));
+        assert_eq!(c.rule_name(c.route(None, None, None)), "default");
+        let legacy = c.route(Some(b"x"), Some(b"/legacy/"), None);
         assert!(c.policy(legacy).is_none(), "cors off has no policy");
         assert!(c.policy(None).is_some());
-        assert!(c.policy(c.route(Some(b"pay.example.com"), Some(b"/v1/"))).is_some_and(|p| p.allows_credentials()));
+        assert!(c.policy(c.route(Some(b"pay.example.com"), Some(b"/v1/"), None)).is_some_and(|p| p.allows_credentials()));
+    }
+
+    /// Contract: rules[].match.hosts match the authority as the proxy routes
+    /// it: no port in the entry, no port in the request; host:8443 that
+    /// port; host:* any port; a trailing dot is part of the name.
+    #[test]
+    fn hosts_match_the_authority_as_the_proxy_routes_it() {
+        let c = Config::from_json(
+            br#"{"allow_origins": ["https://a.example"], "rules": [
+                {"name": "plain", "match": {"hosts": ["pay.example.com"]}, "cors": "off"},
+                {"name": "port", "match": {"hosts": ["pay.example.com:8443"]}, "cors": "off"},
+                {"name": "dotted", "match": {"hosts": ["pay.example.com."]}, "cors": "off"},
+                {"name": "anyport", "match": {"hosts": ["api.example.com:*", "*.tenant.example:*"]}, "cors": "off"},
+                {"name": "subs", "match": {"hosts": ["*.example.com"]}, "cors": "off"},
+                {"name": "v6", "match": {"hosts": ["[::1]:8080"]}, "cors": "off"}
+            ]}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let cases = [
+            ("pay.example.com", "plain"),
+            ("Pay.Example.COM", "plain"),
+            ("pay.example.com:8443", "port"),
+            ("pay.example.com:443", "default"),
+            ("pay.example.com:80", "default"),
+            ("pay.example.com:08443", "default"),
+            ("pay.example.com:", "default"),
+            ("pay.example.com.", "dotted"),
+            ("pay.example.com.:8443", "default"),
+            ("api.example.com", "anyport"),
+            ("api.example.com:1", "anyport"),
+            ("api.example.com:65535", "anyport"),
+            ("api.example.com:65536", "default"),
+            ("a.tenant.example:9000", "anyport"),
+            ("a.b.tenant.example", "anyport"),
+            ("tenant.example:9000", "default"),
+            ("x.example.com", "subs"),
+            ("x.example.com:8443", "default"),
+            ("x.example.com.", "default"),
+            ("[::1]:8080", "v6"),
+            ("[::1]", "default"),
+        ];
+        for (authority, want) in cases {
+            assert_eq!(c.rule_name(c.route(Some(authority.as_bytes()), Some(b"/"), None)), want, "{authority}");
+        }
+    }
+
+    /// Contract: rules[].match.routes matches the proxy's route name; where
+    /// the host gives none, such a rule never matches.
+    #[test]
+    fn routes_match_the_proxys_route_name() {
+        let c = Config::from_json(
+            br#"{"allow_origins": ["https://a.example"], "rules": [
+                {"name": "pay", "match": {"routes": ["payments", "refunds"]}, "allow_origins": ["https://pay.example"]},
+                {"name": "pay-v2", "match": {"routes": ["payments-v2"], "path_prefix": "/v2/"}, "cors": "off"}
+            ]}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.uses_route_names());
+        let cases: [(Option<&[u8]>, &[u8], &str); 7] = [
+            (Some(b"payments"), b"/", "pay"),
+            (Some(b"refunds"), b"/x", "pay"),
+            (Some(b"Payments"), b"/", "default"),
+            (Some(b"payments-v2"), b"/v2/a", "pay-v2"),
+            (Some(b"payments-v2"), b"/v1/a", "default"),
+            (Some(b""), b"/", "default"),
+            (None, b"/", "default"),
+        ];
+        for (name, path, want) in cases {
+            assert_eq!(c.rule_name(c.route(Some(b"h.example"), Some(path), name)), want, "{name:?} {path:?}");
+        }
+        let plain = Config::from_json(CONFIG.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!plain.uses_route_names(), "the route name is read only when a rule uses it");
+    }
+
+    /// Contract: gateway-injected per-route rules (Higress `_rules_`) are
+    /// honoured, before the configuration's own rules.
+    #[test]
+    fn higress_rules_are_honoured() {
+        let c = Config::from_json(
+            br#"{"allow_origins": ["https://a.example"], "_ignored_": 1,
+                "_rules_": [
+                    {"_match_route_": ["route-a"], "allow_origins": ["https://route-a.example"]},
+                    {"_match_domain_": ["*.shop.example", "admin.example"], "allow_origins": ["https://admin.example"], "allow_credentials": true}
+                ],
+                "rules": [{"name": "api", "match": {"path_prefix": "/api/"}, "cors": "off"}]}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let cases: [(&[u8], Option<&[u8]>, &str); 6] = [
+            (b"x.example", Some(b"route-a"), "higress-0"),
+            (b"a.shop.example:8080", None, "higress-1"),
+            (b"admin.example", Some(b"route-b"), "higress-1"),
+            (b"admin.example:443", None, "higress-1"),
+            (b"x.example", Some(b"route-b"), "api"),
+            (b"shop.example", None, "api"),
+        ];
+        for (authority, route, want) in cases {
+            assert_eq!(c.rule_name(c.route(Some(authority), Some(b"/api/x"), route)), want, "{authority:?} {route:?}");
+        }
+        assert!(c.policy(c.route(Some(b"admin.example"), None, None)).is_some_and(|p| p.allows_credentials()));
     }
 
     #[test]
@@ -185,7 +288,7 @@ mod tests {
     fn hostile_authority_never_matches_by_accident() {
         let c = Config::from_json(CONFIG.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
         for host in [&b"\xff.tenant.test"[..], b"evil-tenant.test", b"tenant.test.evil", b"[::1]:80", b"", b":::"] {
-            assert_eq!(c.rule_name(c.route(Some(host), Some(b"/"))), "default", "{host:?}");
+            assert_eq!(c.rule_name(c.route(Some(host), Some(b"/"), None)), "default", "{host:?}");
         }
     }
 
@@ -197,8 +300,15 @@ mod tests {
             (r#"[{"match": {}, "allow_origins": ["*"]}]"#, "rules[0].match", "matches every request"),
             (r#"[{"match": {"path": "/a"}, "allow_origins": ["*"]}]"#, "rules[0].match.path", "not a known key"),
             (r#"[{"match": {"path_prefix": "a"}, "allow_origins": ["*"]}]"#, "rules[0].match.path_prefix", "starting with /"),
-            (r#"[{"match": {"hosts": ["https://a.example"]}, "allow_origins": ["*"]}]"#, "rules[0].match.hosts[0]", "without scheme"),
-            (r#"[{"match": {"hosts": ["a.example:8080"]}, "allow_origins": ["*"]}]"#, "rules[0].match.hosts[0]", "without scheme, port"),
+            (r#"[{"match": {"hosts": ["https://a.example"]}, "allow_origins": ["*"]}]"#, "rules[0].match.hosts[0]", "without scheme or path"),
+            (r#"[{"match": {"hosts": ["a.example:0"]}, "allow_origins": ["*"]}]"#, "rules[0].match.hosts[0]", "invalid port"),
+            (r#"[{"match": {"hosts": ["a.example:x"]}, "allow_origins": ["*"]}]"#, "rules[0].match.hosts[0]", "invalid port"),
+            (r#"[{"match": {"hosts": ["a..example"]}, "allow_origins": ["*"]}]"#, "rules[0].match.hosts[0]", "not a valid host"),
+            (r#"[{"match": {"routes": []}, "allow_origins": ["*"]}]"#, "rules[0].match.routes", "never match"),
+            (r#"[{"match": {"routes": ["a\u0000b"]}, "allow_origins": ["*"]}]"#, "rules[0].match.routes[0]", "not a route name"),
+            (r#"[{"match": {"routes": "r"}, "allow_origins": ["*"]}]"#, "rules[0].match.routes", "list of strings"),
+            (r#"[{"match": {"routes": ["a", "b"]}, "cors": "off"}, {"match": {"routes": ["b"], "path_prefix": "/x"}, "cors": "off"}]"#, "rules[1].match", "can never match"),
+            (r#"[{"match": {"hosts": ["a.example:*"]}, "cors": "off"}, {"match": {"hosts": ["a.example:8443"]}, "cors": "off"}]"#, "rules[1].match", "can never match"),
             (r#"[{"match": {"hosts": ["*.com"]}, "allow_origins": ["*"]}]"#, "rules[0].match.hosts[0]", "two labels"),
             (r#"[{"match": {"hosts": []}, "allow_origins": ["*"]}]"#, "rules[0].match.hosts", "never match"),
             (r#"[{"match": {"path_prefix": "/a/"}, "cors": "on"}]"#, "rules[0].cors", "\"off\""),
@@ -227,11 +337,28 @@ mod tests {
             r#"[{"match": {"hosts": ["a.example"]}, "cors": "off"}, {"match": {"hosts": ["b.example"]}, "cors": "off"}]"#,
             r#"[{"match": {"hosts": ["a.example.com"]}, "cors": "off"}, {"match": {"hosts": ["*.example.com"]}, "cors": "off"}]"#,
             r#"[{"match": {"hosts": ["a.example"], "path_prefix": "/x"}, "cors": "off"}, {"match": {"hosts": ["a.example"]}, "cors": "off"}]"#,
+            r#"[{"match": {"hosts": ["a.example"]}, "cors": "off"}, {"match": {"hosts": ["a.example:8443"]}, "cors": "off"}]"#,
+            r#"[{"match": {"hosts": ["a.example:8443"]}, "cors": "off"}, {"match": {"hosts": ["a.example:*"]}, "cors": "off"}]"#,
+            r#"[{"match": {"routes": ["a"]}, "cors": "off"}, {"match": {"routes": ["a", "b"]}, "cors": "off"}]"#,
+            r#"[{"match": {"routes": ["a"]}, "cors": "off"}, {"match": {"path_prefix": "/"}, "cors": "off"}]"#,
         ] {
             let json = format!(r#"{{"allow_origins": ["https://a.example"], "rules": {rules}}}"#);
             if let Err(e) = config::parse_config(json.as_bytes()) {
                 panic!("{rules} refused: {e}");
             }
+        }
+        // Higress's `_rules_`: honoured or refused, never dropped.
+        for (json, field, problem) in [
+            (r#"{"allow_origins": ["*"], "_rules_": {"x": 1}}"#, "_rules_", "must be a list"),
+            (r#"{"allow_origins": ["*"], "_rules_": [{"allow_origins": ["*"]}]}"#, "_rules_[0]", "neither _match_route_ nor _match_domain_"),
+            (r#"{"allow_origins": ["*"], "_rules_": [{"_match_service_": ["s"], "allow_origins": ["*"]}]}"#, "_rules_[0]._match_service_", "cannot apply"),
+            (r#"{"allow_origins": ["*"], "_rules_": [{"_match_route_": ["r"]}]}"#, "_rules_[0].allow_origins", "is required"),
+            (r#"{"allow_origins": ["*"], "_rules_": [{"_match_route_": ["r"], "allow_origins": ["*"], "allow_credentials": true}]}"#, "_rules_[0].allow_origins[0]", "every origin"),
+            (r#"{"allow_origins": ["*"], "_rules_": [{"_match_domain_": ["a.example"], "allow_origins": ["*"], "max_age": "1"}]}"#, "_rules_[0].max_age", "whole number"),
+        ] {
+            let errs = config::parse_config(json.as_bytes()).expect_err(json).0;
+            let e = errs.iter().find(|e| e.field == field).unwrap_or_else(|| panic!("{json}: no error for {field} in {errs:?}"));
+            assert!(e.problem.contains(problem), "{json}: {:?} lacks {problem:?}", e.problem);
         }
         let bad_mode = config::parse_config(br#"{"allow_origins": ["*"], "mode": "audit"}"#).expect_err("mode");
         assert!(bad_mode.0.iter().any(|e| e.field == "mode" && e.problem.contains("\"report\"")));

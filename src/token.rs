@@ -28,6 +28,45 @@ pub fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| is_tchar(b))
 }
 
+/// The bytes as text when they are a token (tokens are ASCII).
+pub fn as_token(s: &[u8]) -> Option<&str> {
+    if is_token(s) {
+        std::str::from_utf8(s).ok()
+    } else {
+        None
+    }
+}
+
+/// A list of tokens as one canonical value: elements trimmed, empty ones
+/// dropped, joined with ", ". Borrowed when the value is already in that
+/// form (what browsers send), so the usual echo allocates nothing.
+pub fn normalised_list(value: &[u8]) -> std::borrow::Cow<'_, str> {
+    // Compare the value with its canonical form as it would be written.
+    let mut at = 0;
+    let mut canonical = true;
+    for (i, e) in list_elements(value).enumerate() {
+        if i > 0 {
+            canonical &= value.get(at..at + 2) == Some(b", ");
+            at += 2;
+        }
+        canonical &= value.get(at..at + e.len()) == Some(e);
+        at += e.len();
+    }
+    if canonical && at == value.len() {
+        if let Ok(text) = std::str::from_utf8(value) {
+            return std::borrow::Cow::Borrowed(text);
+        }
+    }
+    let mut out = String::with_capacity(value.len());
+    for e in list_elements(value) {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        out.push_str(&String::from_utf8_lossy(e));
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Optional whitespace around list elements.
 fn trim_ows(s: &[u8]) -> &[u8] {
     let start = s.iter().position(|&b| b != b' ' && b != b'\t');
@@ -71,5 +110,26 @@ mod tests {
         assert_eq!(list_elements(b" , ,").count(), 0);
         assert_eq!(trim(b"  x y \t"), b"x y");
         assert_eq!(trim(b"   "), b"");
+    }
+
+    #[test]
+    fn lists_are_normalised_for_echoing() {
+        let cases: [(&[u8], &str, bool); 10] = [
+            (b"a,,b, c", "a, b, c", false),
+            (b"a,\tb", "a, b", false),
+            (b"a, b", "a, b", true),
+            (b"a", "a", true),
+            (b"a,b", "a, b", false),
+            (b" a ,b ", "a, b", false),
+            (b"a,,b", "a, b", false),
+            (b"a, ,b", "a, b", false),
+            (b"a,  b", "a, b", false),
+            (b",a", "a", false),
+        ];
+        for (input, want, borrowed) in cases {
+            let got = normalised_list(input);
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(matches!(got, std::borrow::Cow::Borrowed(_)), borrowed, "{:?}", String::from_utf8_lossy(input));
+        }
     }
 }

@@ -45,18 +45,18 @@ impl<'a> Iterator for Pairs<'a> {
 }
 
 /// Serialises header pairs for a local reply.
-pub fn serialize_pairs(headers: &[(&str, &str)]) -> Vec<u8> {
-    let size = 4 + headers.iter().map(|(n, v)| 8 + n.len() + v.len() + 2).sum::<usize>();
+pub fn serialize_pairs<V: AsRef<str>>(headers: &[(&str, V)]) -> Vec<u8> {
+    let size = 4 + headers.iter().map(|(n, v)| 8 + n.len() + v.as_ref().len() + 2).sum::<usize>();
     let mut out = Vec::with_capacity(size);
     out.extend_from_slice(&(headers.len() as u32).to_le_bytes());
     for (n, v) in headers {
         out.extend_from_slice(&(n.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(v.as_ref().len() as u32).to_le_bytes());
     }
     for (n, v) in headers {
         out.extend_from_slice(n.as_bytes());
         out.push(0);
-        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(v.as_ref().as_bytes());
         out.push(0);
     }
     out
@@ -73,7 +73,7 @@ mod tests {
         let back: Vec<(&[u8], &[u8])> = pairs(&buf).collect();
         let want: Vec<(&[u8], &[u8])> = headers.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())).collect();
         assert_eq!(back, want);
-        assert_eq!(pairs(&serialize_pairs(&[])).count(), 0);
+        assert_eq!(pairs(&serialize_pairs::<&str>(&[])).count(), 0);
     }
 
     #[test]

@@ -33,6 +33,10 @@ const VARY: &str = "vary";
 
 /// The `Vary` every preflight answer carries, allowed or rejected.
 const PREFLIGHT_VARY: &str = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
+/// The same under a policy with `allow_private_network` (docs/contract.md
+/// "Preflight details": the answer then depends on that request header too).
+const PREFLIGHT_VARY_PNA: &str =
+    "Origin, Access-Control-Request-Method, Access-Control-Request-Headers, Access-Control-Request-Private-Network";
 
 const APP: &str = "https://app.example.com";
 
@@ -213,6 +217,8 @@ struct Reply {
     headers: Pairs,
     body: String,
     rejected: Option<Rejection>,
+    /// The `Vary` the contract asks for under the policy that answered.
+    vary: &'static str,
 }
 
 impl std::fmt::Debug for Reply {
@@ -227,6 +233,7 @@ fn own(r: &PreflightReply<'_>) -> Reply {
         headers: r.headers.iter().map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec())).collect(),
         body: r.body.to_string(),
         rejected: r.rejected,
+        vary: PREFLIGHT_VARY,
     }
 }
 
@@ -254,7 +261,7 @@ fn preflight(
     pna: Option<&[u8]>,
 ) -> Reply {
     match p.decide(&preflight_req(origin, method, headers, pna)) {
-        Decision::Preflight(r) => own(&r),
+        Decision::Preflight(r) => Reply { vary: if p.allows_private_network() { PREFLIGHT_VARY_PNA } else { PREFLIGHT_VARY }, ..own(&r) },
         Decision::Forward(f) => {
             panic!("{case}: preflight forwarded ({f:?}); a preflight must never reach the upstream")
         }
@@ -272,7 +279,7 @@ fn assert_allowed(case: &str, r: &Reply, want: &[(&str, &str)]) {
     assert_eq!(r.status, 204, "{case}: status ({r:?})");
     assert_eq!(r.rejected, None, "{case}: rejected ({r:?})");
     assert_eq!(r.body, "", "{case}: body");
-    assert_headers(case, &r.headers, &concat(want, &[(VARY, PREFLIGHT_VARY)]));
+    assert_headers(case, &r.headers, &concat(want, &[(VARY, r.vary)]));
     assert_cors_headers_unique(case, &r.headers);
 }
 
@@ -283,7 +290,7 @@ fn assert_rejected(case: &str, r: &Reply, why: Rejection) {
     assert_eq!(r.rejected, Some(why), "{case}: which part was rejected ({r:?})");
     let cors: Vec<_> = r.headers.iter().filter(|(n, _)| is_cors_name(n)).collect();
     assert!(cors.is_empty(), "{case}: rejected preflight carries CORS headers\n{}", show(&r.headers));
-    assert_eq!(values_of(&r.headers, VARY), vec![PREFLIGHT_VARY.as_bytes()], "{case}: vary");
+    assert_eq!(values_of(&r.headers, VARY), vec![r.vary.as_bytes()], "{case}: vary");
     let ct = values_of(&r.headers, "content-type");
     assert_eq!(ct.len(), 1, "{case}: one content-type\n{}", show(&r.headers));
     assert!(ct[0].starts_with(b"text/plain"), "{case}: content-type {}", show_bytes(ct[0]));
@@ -608,7 +615,7 @@ fn preflight_vary_lists_origin_method_and_headers() {
         for (name, origin, method, headers) in requests {
             let case = format!("{name} under {json}");
             let r = preflight(&case, &p, origin, method, *headers, None);
-            assert_eq!(values_of(&r.headers, VARY), vec![PREFLIGHT_VARY.as_bytes()], "{case}: {r:?}");
+            assert_eq!(values_of(&r.headers, VARY), vec![r.vary.as_bytes()], "{case}: {r:?}");
         }
     }
 }
@@ -1281,7 +1288,12 @@ fn vary_is_merged_not_duplicated() {
         ("none", &[], Some("Origin")),
         ("one entry", &[b"Accept"], Some("Accept, Origin")),
         ("several headers", &[b"Accept", b"Accept-Encoding"], Some("Accept, Accept-Encoding, Origin")),
-        ("list value kept as is", &[b"Accept,Accept-Language"], Some("Accept,Accept-Language, Origin")),
+        // docs/contract.md "Preflight details": merged values never get
+        // empty members, so list values are rewritten as one clean list.
+        ("list value normalised", &[b"Accept,Accept-Language"], Some("Accept, Accept-Language, Origin")),
+        ("trailing comma dropped", &[b"Accept,"], Some("Accept, Origin")),
+        ("empty members dropped", &[b", Accept,, ,Accept-Language ,"], Some("Accept, Accept-Language, Origin")),
+        ("only commas", &[b",,"], Some("Origin")),
         ("already there", &[b"Origin"], None),
         ("already there, lower case, in a list", &[b"accept, origin"], None),
         ("already there in a second header", &[b"Accept", b"origin"], None),
@@ -1579,7 +1591,7 @@ fn hostile_preflights_get_a_correct_answer_or_a_rejection() {
                 assert_cors_headers_unique(c.name, &r.headers);
                 assert_eq!(header(&r, ACAO).as_deref(), Some(*acao), "{}", c.name);
                 assert_eq!(header(&r, ACAPN), None, "{}: private network not requested as `true`", c.name);
-                assert_eq!(values_of(&r.headers, VARY), vec![PREFLIGHT_VARY.as_bytes()], "{}", c.name);
+                assert_eq!(values_of(&r.headers, VARY), vec![r.vary.as_bytes()], "{}", c.name);
                 if let Some(m) = acam {
                     assert!(header(&r, ACAM).as_deref() == Some(m.as_str()), "{}: {ACAM}", c.name);
                 }

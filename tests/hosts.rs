@@ -42,7 +42,9 @@ const POLICY: &str = r#"{
 fn injected_policy() -> String {
     let mut v: Value = serde_json::from_str(POLICY).unwrap();
     let o = v.as_object_mut().unwrap();
-    o.insert("_rules_".into(), json!([{"_match_domain_": ["api.example.test"], "allow_origins": ["*"]}]));
+    // Honoured as a rule (docs/contract.md), on a host no scenario uses, so
+    // the answers stay Envoy's for POLICY.
+    o.insert("_rules_".into(), json!([{"_match_domain_": ["injected.example.test"], "allow_origins": ["*"]}]));
     o.insert("_match_route_".into(), json!(["route-a"]));
     o.insert("_match_domain_".into(), json!(["api.example.test"]));
     v.to_string()

@@ -82,7 +82,8 @@ pub fn origin(data: &[u8]) {
             assert!(is_origin_shaped(canonical.as_bytes()), "{canonical:?}");
         }
         OriginEntry::Subdomains { scheme, base, port } => {
-            let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+            // A port a request can carry that the pattern admits (`:*` admits no port too).
+            let port = if *port == edge_cors::origin::Port::Any { String::new() } else { port.to_string() };
             let s = scheme.as_str();
             assert!(!alone.allows(format!("{s}://{base}{port}").as_bytes()), "a pattern matched its own base");
             let other = if *scheme == Scheme::Https { "http" } else { "https" };
@@ -154,7 +155,7 @@ pub fn decision(data: &[u8]) {
     }
 
     let (authority, path) = rules::target(request.iter().copied());
-    let route = config.route(authority, path);
+    let route = config.route(authority, path, None);
     assert!(route.is_none_or(|i| i < config.rules.len()));
     let Some(policy) = config.policy(route) else {
         return;

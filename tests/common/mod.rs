@@ -111,6 +111,10 @@ impl Upstream {
                     headers.push(h("Vary", "Accept-Encoding, origin"));
                 } else if path.ends_with("/vary-star") {
                     headers.push(h("Vary", "*"));
+                } else if path.ends_with("/vary-trailing-comma") {
+                    headers.push(h("Vary", "Accept,"));
+                } else if path.ends_with("/timing") {
+                    headers.push(h("Timing-Allow-Origin", "*"));
                 }
                 headers.push(h("ETag", "\"v1\""));
                 headers.push(h("X-Request-Id", "req-1"));
@@ -161,8 +165,24 @@ pub fn listener_yaml(l: &Listener<'_>, wasm: &Path) -> String {
     listener_yaml_on(l, wasm, 0)
 }
 
+/// The default virtual host of [`listener_yaml`].
+const DEFAULT_VIRTUAL_HOSTS: &str = r#"
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: { prefix: "/api/" }
+                route: { cluster: upstream }
+              - match: { prefix: "/dead/" }
+                route: { cluster: dead }"#;
+
 /// [`listener_yaml`] on a fixed port (0: any free one).
 pub fn listener_yaml_on(l: &Listener<'_>, wasm: &Path, port: u16) -> String {
+    listener_yaml_with_hosts(l, wasm, port, DEFAULT_VIRTUAL_HOSTS)
+}
+
+/// A listener with the caller's `virtual_hosts` list (YAML items indented
+/// by 12 spaces), for tests of routing by host and route name.
+pub fn listener_yaml_with_hosts(l: &Listener<'_>, wasm: &Path, port: u16, virtual_hosts: &str) -> String {
     let config = serde_json::to_string(l.config).unwrap();
     format!(
         r#"
@@ -175,14 +195,7 @@ pub fn listener_yaml_on(l: &Listener<'_>, wasm: &Path, port: u16) -> String {
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: {name}
           route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: {{ prefix: "/api/" }}
-                route: {{ cluster: upstream }}
-              - match: {{ prefix: "/dead/" }}
-                route: {{ cluster: dead }}
+            virtual_hosts:{virtual_hosts}
           http_filters:
           - name: envoy.filters.http.wasm
             typed_config:
@@ -208,11 +221,18 @@ pub fn listener_yaml_on(l: &Listener<'_>, wasm: &Path, port: u16) -> String {
 
 fn envoy_yaml(listeners: &[Listener<'_>], upstream_port: u16) -> String {
     let wasm = wasm_path();
+    let yamls: Vec<String> = listeners.iter().map(|l| listener_yaml(l, &wasm)).collect();
+    bootstrap_yaml(&yamls, upstream_port)
+}
+
+/// A bootstrap with these listeners (from [`listener_yaml`] and friends),
+/// the test clusters and an admin on a free port.
+pub fn bootstrap_yaml(listener_yamls: &[String], upstream_port: u16) -> String {
     let mut y = String::from(
         "admin:\n  address: { socket_address: { address: 127.0.0.1, port_value: 0 } }\nstatic_resources:\n  listeners:\n",
     );
-    for l in listeners {
-        y.push_str(&listener_yaml(l, &wasm));
+    for l in listener_yamls {
+        y.push_str(l);
     }
     y.push('\n');
     y.push_str(&clusters_yaml(upstream_port));

@@ -148,6 +148,15 @@ class Vm {
         if (!hit) return NOT_FOUND;
         return this.give(enc.encode(hit[1]), retPtr, retSize);
       },
+      proxy_get_property: (pPtr, pSize, retPtr, retSize) => {
+        // Only the route name is ever asked for (rules with match.routes).
+        // Profiles give it as `route_name`, or answer with a status (Service
+        // Extensions: Unimplemented), or NotFound when they say nothing.
+        const path = this.str(pPtr, pSize);
+        if (path !== 'xds\u0000route_name') throw new Trap(`asked for property ${JSON.stringify(path)}`);
+        if (typeof p.route_name === 'string') return this.give(enc.encode(p.route_name), retPtr, retSize);
+        return p.route_name_status ?? NOT_FOUND;
+      },
       proxy_replace_header_map_value: (map, kPtr, kSize, vPtr, vSize) => {
         const key = lower(this.str(kPtr, kSize));
         const value = this.str(vPtr, vSize);

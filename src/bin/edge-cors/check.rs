@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use edge_cors::config::{self, Names, PolicySpec};
-use edge_cors::origin::{OriginEntry, Scheme};
+use edge_cors::origin::{OriginEntry, Port, Scheme};
 use edge_cors::ConfigError;
 
 use crate::out::{self, Style};
@@ -104,7 +104,6 @@ fn public_suffix_problems(object: &Map<String, Value>) -> Vec<ConfigError> {
     for (field, raw) in origin_strings(object) {
         let Ok(OriginEntry::Subdomains { scheme, base, port }) = OriginEntry::parse(&raw) else { continue };
         if let Some(kind) = public_suffix(&base) {
-            let port = port.map(|p| format!(":{p}")).unwrap_or_default();
             let s = scheme.as_str();
             out.push(ConfigError {
                 field,
@@ -240,13 +239,14 @@ pub fn describe_origin(e: &OriginEntry) -> String {
         OriginEntry::Null => "null  the null origin (sandboxed frames, file: pages)".into(),
         OriginEntry::AnyOfScheme(s) => format!("{}://*  every {} origin", s.as_str(), s.as_str()),
         OriginEntry::Exact(o) => o.clone(),
+        OriginEntry::ExactAnyPort(o) => format!("{e}  {o} on any port, the default included"),
         OriginEntry::Subdomains { scheme, base, port } => {
-            let p = port.map(|p| format!(":{p}")).unwrap_or_default();
             let port_words = match port {
-                Some(p) => format!("port {p}"),
-                None => format!("default port ({})", if *scheme == Scheme::Https { 443 } else { 80 }),
+                Port::Is(p) => format!("port {p}"),
+                Port::Default => format!("default port ({})", if *scheme == Scheme::Https { 443 } else { 80 }),
+                Port::Any => "any port".to_string(),
             };
-            format!("{}://*.{base}{p}  any subdomain of {base} at any depth, not {base} itself, {port_words}", scheme.as_str())
+            format!("{e}  any subdomain of {base} at any depth, not {base} itself, {port_words}")
         }
     }
 }

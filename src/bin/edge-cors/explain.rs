@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use edge_cors::config::PolicySpec;
-use edge_cors::origin::{OriginEntry, OriginSet, Scheme};
+use edge_cors::origin::{OriginEntry, OriginSet, Port, Scheme};
 use edge_cors::config::Names;
 use edge_cors::{Decision, HeaderSink, Policy, Rejection, Request, Stamp};
 
@@ -32,6 +32,7 @@ impl HeaderSink for Collect {
 pub struct Target<'a> {
     pub host: Option<&'a str>,
     pub path: Option<&'a str>,
+    pub route: Option<&'a str>,
 }
 
 /// Picks the policy the filter would use for `target`: the default or the
@@ -45,33 +46,38 @@ fn select(c: &Checked, spec: PolicySpec, target: &Target<'_>, style: &Style) -> 
         return Ok((spec, String::new()));
     };
     if full.rules.is_empty() {
-        let note = if target.host.is_some() || target.path.is_some() {
-            format!("{} the policy has no rules: --host and --path change nothing\n", style.dim("note:"))
+        let note = if target.host.is_some() || target.path.is_some() || target.route.is_some() {
+            format!("{} the policy has no rules: --host, --path and --route change nothing\n", style.dim("note:"))
         } else {
             String::new()
         };
         return Ok((spec, note));
     }
     let config = edge_cors::rules::Config::new(full.clone());
-    let route = config.route(target.host.map(str::as_bytes), target.path.map(str::as_bytes));
+    let route = config.route(target.host.map(str::as_bytes), target.path.map(str::as_bytes), target.route.map(str::as_bytes));
     let host = target.host.unwrap_or("(any host)");
     let path = target.path.unwrap_or("/");
     match route {
         None => {
             let mut note = format!("rule: none of the {} rules matches host {host} path {path}: the top-level (default) policy applies\n", full.rules.len());
-            if target.host.is_none() && target.path.is_none() {
-                note.push_str(&format!("{} the policy has rules: give --host and --path to pick one\n", style.dim("note:")));
+            if target.host.is_none() && target.path.is_none() && target.route.is_none() {
+                note.push_str(&format!("{} the policy has rules: give --host, --path or --route to pick one\n", style.dim("note:")));
             }
             Ok((spec, note))
         }
         Some(i) => {
             let Some(rule) = full.rules.get(i) else { return Ok((spec, String::new())) };
-            let how = match (&rule.hosts.is_empty(), &rule.path_prefix) {
-                (false, Some(p)) => format!("host {host} and path prefix {p}"),
-                (false, None) => format!("host {host}"),
-                (true, Some(p)) => format!("path prefix {p}"),
-                (true, None) => "every request".to_string(),
-            };
+            let mut parts = Vec::new();
+            if !rule.hosts.is_empty() {
+                parts.push(format!("host {host}"));
+            }
+            if let Some(p) = &rule.path_prefix {
+                parts.push(format!("path prefix {p}"));
+            }
+            if !rule.routes.is_empty() {
+                parts.push(format!("route {}", target.route.unwrap_or("")));
+            }
+            let how = if parts.is_empty() { "every request".to_string() } else { parts.join(" and ") };
             let line = format!("rule: rules[{i}] (\"{}\") matched {how}\n", rule.name);
             match &rule.policy {
                 Some(p) => Ok((p.clone(), line)),
@@ -127,7 +133,10 @@ pub fn run(
 
     // The origin as the browser sends it.
     let mut s = rule_line;
+    // Taken as sent when a browser could send it (the filter reads it the
+    // same way); otherwise shown in the form a browser would send.
     let origin = match OriginEntry::parse(origin) {
+        _ if edge_cors::origin::is_request_origin(origin) => origin.to_string(),
         Ok(OriginEntry::Exact(canon)) => {
             if canon != origin {
                 s.push_str(&format!("{} browsers send this origin as {canon}\n", style.dim("note:")));
@@ -318,15 +327,7 @@ fn origin_verdict(spec: &PolicySpec, c: &Checked, origin: &str) -> (bool, String
 }
 
 fn entry_text(e: &OriginEntry) -> String {
-    match e {
-        OriginEntry::Any => "*".into(),
-        OriginEntry::Null => "null".into(),
-        OriginEntry::AnyOfScheme(s) => format!("{}://*", s.as_str()),
-        OriginEntry::Exact(o) => o.clone(),
-        OriginEntry::Subdomains { scheme, base, port } => {
-            format!("{}://*.{base}{}", scheme.as_str(), port.map(|p| format!(":{p}")).unwrap_or_default())
-        }
-    }
+    e.to_string()
 }
 
 /// (scheme, host, port) of a canonical origin.
@@ -352,6 +353,14 @@ fn parts(origin: &str) -> Option<(Scheme, String, Option<u16>)> {
 
 fn port_text(p: Option<u16>) -> String {
     p.map_or("the default port".into(), |p| format!("port {p}"))
+}
+
+fn port_words(p: Port) -> String {
+    match p {
+        Port::Default => port_text(None),
+        Port::Is(n) => port_text(Some(n)),
+        Port::Any => "any port".into(),
+    }
 }
 
 fn near_miss(e: &OriginEntry, origin: &str) -> Option<String> {
@@ -382,8 +391,8 @@ fn near_miss(e: &OriginEntry, origin: &str) -> Option<String> {
                 if *s2 != scheme {
                     return Some(format!("origin differs by scheme from {pat} ({} vs {})", scheme.as_str(), s2.as_str()));
                 }
-                if *p2 != port {
-                    return Some(format!("origin differs by port from {pat} ({} vs {})", port_text(port), port_text(*p2)));
+                if !p2.admits(port) {
+                    return Some(format!("origin differs by port from {pat} ({} vs {})", port_text(port), port_words(*p2)));
                 }
                 return None;
             }

@@ -72,6 +72,9 @@ enum Command {
         /// The request's path (matched against rules' `path_prefix`)
         #[arg(long)]
         path: Option<String>,
+        /// The proxy's route name (matched against rules' `routes`; Envoy's `xds.route_name`)
+        #[arg(long)]
+        route: Option<String>,
     },
     /// Send the preflight and the actual request to a live endpoint and judge
     /// both as a browser would
@@ -166,8 +169,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { policy } => check::run(&policy),
-        Command::Explain { policy, page, status, host, path } => {
-            let target = explain::Target { host: host.as_deref(), path: path.as_deref() };
+        Command::Explain { policy, page, status, host, path, route } => {
+            let target = explain::Target { host: host.as_deref(), path: path.as_deref(), route: route.as_deref() };
             explain::run(&policy, &page.origin, &page.method, &page.headers, page.credentials, status, &target)
         }
         Command::Probe { url, page, json, timeout } => {
