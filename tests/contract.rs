@@ -1,4 +1,4 @@
-//! Section 2 ("Requests") of CONTRACT.md, tested natively against the public
+//! docs/contract.md "Requests" and "Preflight details", tested natively against the public
 //! engine API: `Policy::decide` for the request path, `Policy::rewrite_response`
 //! for the response path (through `VecSink`, a small header map), and
 //! `response::merge_vary`.

@@ -1,6 +1,6 @@
 //! edge-cors inside a real Envoy (the release wasm on the V8 runtime), over
 //! real HTTP, against an upstream the tests control. Every rule of
-//! CONTRACT.md section 2 that a proxy can change is checked here end to end.
+//! docs/contract.md "Requests" that a proxy can change is checked here end to end.
 
 mod common;
 
