@@ -706,5 +706,41 @@ fn explain_picks_the_rule_for_host_and_path() {
     let r = edge_cors(&["explain", p, "--origin", "https://shop.tenant.test", "--path", "/legacy/x"]);
     assert_has(&r, &["rules[0] (\"legacy\") matched path prefix /legacy/", "\"cors\": \"off\""]);
     let r = edge_cors(&["explain", p, "--origin", "https://app.example.com"]);
-    assert_has(&r, &["give --host and --path to pick one"]);
+    assert_has(&r, &["give --host, --path or --route to pick one"]);
+}
+
+/// docs/contract.md "Rules": `--route` picks a rule by the proxy's route name.
+#[test]
+fn explain_picks_the_rule_for_a_route_name() {
+    let p = tmp_file(
+        "routes.json",
+        r#"{"allow_origins": ["https://app.example.com"],
+ "rules": [{"name": "pay", "match": {"routes": ["payments"]}, "allow_origins": ["https://checkout.example.com"]}]}"#,
+    );
+    let p = p.to_str().unwrap();
+    let r = edge_cors(&["explain", p, "--origin", "https://checkout.example.com", "--route", "payments"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_has(&r, &["rule: rules[0] (\"pay\") matched route payments"]);
+    let r = edge_cors(&["explain", p, "--origin", "https://checkout.example.com", "--route", "other"]);
+    assert_ne!(r.code, 0, "{}", r.all());
+    assert_has(&r, &["none of the 1 rules matches"]);
+}
+
+/// docs/contract.md "Origins": the command line takes the request origins
+/// the filter takes, in the form browsers send them.
+#[test]
+fn explain_takes_origins_as_browsers_send_them() {
+    let p = fixture("policy.json");
+    // A label starting with "-": browsers send it, the filter allows it.
+    let r = edge_cors(&["explain", &p, "--origin", "https://-a.example.com"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_has(&r, &["matches allow_origins entry \"https://*.example.com\""]);
+    // An IPv4-mapped address is sent in hex, whatever was typed.
+    let r = edge_cors(&["explain", &p, "--origin", "http://[::ffff:127.0.0.1]:8080"]);
+    assert_has(&r, &["browsers send this origin as http://[::ffff:7f00:1]:8080"]);
+    // The null origin with credentials cannot be configured.
+    let bad = tmp_file("null-creds.json", r#"{"allow_origins": ["null"], "allow_credentials": true}"#);
+    let r = edge_cors(&["check", bad.to_str().unwrap()]);
+    assert_ne!(r.code, 0, "{}", r.all());
+    assert_has(&r, &["allows the null origin while allow_credentials is true"]);
 }
