@@ -368,7 +368,10 @@ fn is_domain(host: &str) -> bool {
 /// another scheme. The host is an ID or `localhost`: lower-case letters,
 /// digits, `-`, `_` and dots; no port, no wildcard.
 fn app_origin(lower: &str) -> Option<Result<OriginEntry, EntryError>> {
-    let (scheme, host) = lower.split_once("://")?;
+    // By byte: a `&str` pattern would link the two-way string searcher.
+    let colon = lower.find(':')?;
+    let scheme = lower.get(..colon)?;
+    let host = lower.get(colon..)?.strip_prefix("://")?;
     if !APP_SCHEMES.contains(&scheme) {
         return None;
     }
@@ -464,7 +467,12 @@ pub fn parse_request_origin(origin: &str) -> Option<(Scheme, &str, Option<u16>)>
             // Canonical dotted quad: no leading zeros (`Ipv4Addr` already
             // refuses them, and any other form).
             Ok(_) => true,
-            Err(_) => host.len() <= 253 && is_label_prefix(host) && !host.rsplit('.').next().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit())),
+            // Not an IPv4 address: the last label must not be all digits
+            // (a URL parser would read it as one).
+            Err(_) => {
+                let last = host.bytes().rposition(|b| b == b'.').map_or(host, |dot| host.get(dot + 1..).unwrap_or(""));
+                host.len() <= 253 && is_label_prefix(host) && !last.bytes().all(|b| b.is_ascii_digit())
+            }
         },
     };
     host_ok.then_some((scheme, host, port))

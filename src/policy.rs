@@ -124,7 +124,11 @@ impl Rejection {
                     Some(cut) if name.len() > MAX_DETAIL => (cut, "..."),
                     _ => (name, ""),
                 };
-                Cow::Owned(["CORS preflight rejected: ", why.as_str(), " \"", shown, more, "\" not allowed\n"].concat())
+                let mut body = String::with_capacity(64 + shown.len());
+                for part in ["CORS preflight rejected: ", why.as_str(), " \"", shown, more, "\" not allowed\n"] {
+                    body.push_str(part);
+                }
+                Cow::Owned(body)
             }
         }
     }

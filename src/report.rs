@@ -102,7 +102,16 @@ pub fn compare<'h>(policy: &Policy, req: &Request<'_>, upstream: impl IntoIterat
     if policy.varies_by_origin() {
         let vary: Vec<&[u8]> = upstream.iter().filter(|(n, _)| n.eq_ignore_ascii_case(b"vary")).map(|(_, v)| *v).collect();
         if crate::response::merge_vary(&vary, "Origin").is_some() {
-            let actual = (!vary.is_empty()).then(|| vary.iter().map(|v| String::from_utf8_lossy(v)).collect::<Vec<_>>().join(", "));
+            let actual = (!vary.is_empty()).then(|| {
+                let mut all = String::new();
+                for v in &vary {
+                    if !all.is_empty() {
+                        all.push_str(", ");
+                    }
+                    all.push_str(&String::from_utf8_lossy(v));
+                }
+                all
+            });
             out.push(Difference { kind: DiffKind::Missing, header: "vary".into(), expected: Some("Origin".into()), actual });
         }
     }
