@@ -29,7 +29,13 @@ fn page_server() -> u16 {
     thread::spawn(move || {
         for req in server.incoming_requests() {
             let ct = tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"text/html; charset=utf-8"[..]).unwrap();
-            let _ = req.respond(tiny_http::Response::from_string(page.as_str()).with_header(ct));
+            let mut resp = tiny_http::Response::from_string(page.as_str()).with_header(ct);
+            // /sandboxed: the same page in a sandbox without allow-same-origin,
+            // so the document has an opaque origin and its fetches send Origin: null.
+            if req.url().starts_with("/sandboxed") {
+                resp.add_header(tiny_http::Header::from_bytes(&b"Content-Security-Policy"[..], &b"sandbox allow-scripts"[..]).unwrap());
+            }
+            let _ = req.respond(resp);
         }
     });
     port
@@ -71,9 +77,9 @@ fn unescape_html(s: &str) -> String {
     s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&nbsp;", " ").replace("&amp;", "&")
 }
 
-/// Loads the page at `page_origin` with these cases and returns what it observed.
-fn run_page(page_origin: &str, cases: &[Case]) -> Value {
-    let requests: Vec<Value> = cases
+/// The cases as the page reads them from its URL's fragment.
+fn requests(cases: &[Case]) -> Value {
+    cases
         .iter()
         .map(|c| {
             let mut r = c.request.clone();
@@ -81,8 +87,18 @@ fn run_page(page_origin: &str, cases: &[Case]) -> Value {
             r["read"] = json!(c.headers.iter().map(|(h, _)| *h).collect::<Vec<_>>());
             r
         })
-        .collect();
-    let hash = percent_encoding::utf8_percent_encode(&serde_json::to_string(&requests).unwrap(), percent_encoding::NON_ALPHANUMERIC).to_string();
+        .collect()
+}
+
+/// Loads the page at `page_origin` with these cases and returns what it observed.
+fn run_page(page_origin: &str, cases: &[Case]) -> Value {
+    load(&format!("{page_origin}/"), &requests(cases), &[])
+}
+
+/// Loads the page at `url` with `spec` (see page.html) as its fragment and
+/// returns what it observed; `extra` are more Chromium flags.
+fn load(url: &str, spec: &Value, extra: &[&str]) -> Value {
+    let hash = percent_encoding::utf8_percent_encode(&serde_json::to_string(spec).unwrap(), percent_encoding::NON_ALPHANUMERIC).to_string();
     let profile = repo().join("target/browser-profiles").join(unique("profile"));
     fs::create_dir_all(&profile).unwrap();
     let mut child = Command::new(chromium())
@@ -102,7 +118,8 @@ fn run_page(page_origin: &str, cases: &[Case]) -> Value {
             "--dump-dom",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("{page_origin}/#{hash}"))
+        .args(extra)
+        .arg(format!("{url}#{hash}"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -250,6 +267,183 @@ fn chromium_enforces_what_edge_cors_sends() {
         let cases = wild_case(name, expect);
         failures.extend(judge(&origin, &run_page(&origin, &cases), &cases));
     }
+
+    // Three hardening rules (docs/contract.md), each on an Envoy of its own so
+    // that a policy one engine refuses fails only its own cases.
+    failures.extend(null_origin(page_port, &upstream));
+    failures.extend(ipv4_mapped_origin(page_port, &upstream));
+    failures.extend(port_wildcard(page_port, &upstream));
     envoy.stop();
     assert!(failures.is_empty(), "{} browser case(s) wrong:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// A case name built at run time.
+fn named(name: String) -> &'static str {
+    Box::leak(name.into_boxed_str())
+}
+
+/// One ok/FAIL line for a check outside [`judge`].
+fn check(page: &str, name: &str, ok: bool, detail: &str, failures: &mut Vec<String>) {
+    if ok {
+        println!("ok    [{page}] {name}");
+    } else {
+        println!("FAIL  [{page}] {name}: {detail}");
+        failures.push(format!("[{page}] {name}: {detail}"));
+    }
+}
+
+/// Envoy with these listeners, or a FAIL line with the filter's refusal.
+fn start_envoy(page: &str, listeners: &[Listener<'_>], upstream: &Upstream, failures: &mut Vec<String>) -> Option<Envoy> {
+    match Envoy::start(listeners, upstream.port) {
+        Started::Running(envoy) => Some(envoy),
+        Started::Exited { code, log } => {
+            let line = log.lines().find(|l| l.contains("invalid edge-cors configuration")).or_else(|| log.lines().rev().find(|l| !l.trim().is_empty())).unwrap_or("(empty log)");
+            let names: Vec<&str> = listeners.iter().map(|l| l.name).collect();
+            check(page, &format!("Envoy starts the listeners {names:?}"), false, &format!("it exited ({code:?}): {line}"), failures);
+            None
+        }
+    }
+}
+
+/// The Origin header of the one request whose path contains `path`, as the
+/// upstream received it (Envoy forwards it unchanged).
+fn origin_seen(upstream: &Upstream, path: &str) -> Option<String> {
+    let seen = upstream.seen(path);
+    seen.last().and_then(|s| s.headers.iter().find(|(n, _)| n == "origin").map(|(_, v)| v.clone()))
+}
+
+/// Chromium puts a sandboxed iframe in a process of its own, and
+/// --virtual-time-budget then stops waiting for that process's fetches (the
+/// page is dumped still "pending"). Keeping the frame in the page's process
+/// does not change its origin: it stays opaque and sends Origin: null.
+const SANDBOXED_IFRAME_FLAGS: &[&str] = &["--disable-features=IsolateSandboxedIframes"];
+
+/// `Origin: null` from a sandboxed document (an iframe with
+/// sandbox="allow-scripts", and a page served with `Content-Security-Policy:
+/// sandbox allow-scripts`). `["null"]` without credentials lets it read;
+/// with `credentials: 'include'` Chromium blocks, for want of
+/// Access-Control-Allow-Credentials. The policy that would send it, `["null"]`
+/// with allow_credentials, cannot be loaded: any website can frame a
+/// sandboxed document, so it would hand every site the user's credentialed
+/// responses.
+fn null_origin(page_port: u16, upstream: &Upstream) -> Vec<String> {
+    let mut failures = vec![];
+    let page = format!("http://127.0.0.1:{page_port}");
+    let null = r#"{"allow_origins": ["null"], "max_age": 0}"#;
+    let page_only = format!(r#"{{"allow_origins": ["{page}"], "max_age": 0}}"#);
+    let Some(envoy) = start_envoy("null", &[Listener { name: "null_origin", config: null }, Listener { name: "page_only", config: &page_only }], upstream, &mut failures)
+    else {
+        return failures;
+    };
+    let at = |listener: &str, path: &str| envoy.url(listener, path).replace("127.0.0.1", "localhost");
+    for (kind, tag, url, wrap) in [
+        ("sandboxed iframe", "iframe", format!("{page}/"), true),
+        ("CSP sandbox page", "csp", format!("{page}/sandboxed"), false),
+    ] {
+        let extra: &[&str] = if wrap { SANDBOXED_IFRAME_FLAGS } else { &[] };
+        let plain = format!("/api/null-{tag}-plain");
+        let cases = vec![
+            case(named(format!("{kind}: GET readable under allow_origins [null]")), at("null_origin", &plain), Expect::Readable { status: 200, body: named(format!("upstream saw {plain}\n")) }),
+            case(named(format!("{kind}: credentials: include blocked (no Access-Control-Allow-Credentials)")), at("null_origin", &format!("/api/null-{tag}-cred")), Expect::Blocked)
+                .with("credentials", json!("include")),
+            case(named(format!("{kind}: a policy without null blocks it")), at("page_only", &format!("/api/null-{tag}-page-only")), Expect::Blocked),
+        ];
+        let spec = if wrap { json!({"sandbox": "iframe", "cases": requests(&cases)}) } else { requests(&cases) };
+        failures.extend(judge("null", &load(&url, &spec, extra), &cases));
+        let sent = origin_seen(upstream, &plain);
+        check("null", &format!("{kind}: Chromium sent Origin: {}", sent.as_deref().unwrap_or("(none)")), sent.as_deref() == Some("null"), "expected Origin: null", &mut failures);
+    }
+    // Chromium's reason for the blocked credentialed read: the filter echoes
+    // the null origin but never allows credentials for it.
+    let r = get(&envoy.url("null_origin", "/api/null-native"), &[("Origin", "null")]);
+    let (acao, acac) = (r.one("access-control-allow-origin"), r.one("access-control-allow-credentials"));
+    check("null", &format!("the filter answers Origin: null with Access-Control-Allow-Origin: {} and no Access-Control-Allow-Credentials", acao.unwrap_or("(none)")),
+        acao == Some("null") && acac.is_none(), &format!("Access-Control-Allow-Credentials: {acac:?}"), &mut failures);
+    envoy.stop();
+
+    // The policy that would let a sandboxed page read credentialed responses.
+    let refused = r#"{"allow_origins": ["null"], "allow_credentials": true}"#;
+    match edge_cors::config::parse_config(refused.as_bytes()) {
+        Err(e) => {
+            let e = e.to_string();
+            let short = e.trim_start_matches("invalid edge-cors configuration: ").split(": any website").next().unwrap_or(&e);
+            check("null", &format!("[null] + allow_credentials refused by parse_config: {short}"), e.contains("allow_origins[0] = \"null\""), &format!("the error does not name allow_origins[0]: {e}"), &mut failures);
+        }
+        Ok(_) => check("null", "[null] + allow_credentials refused by parse_config", false, "parse_config accepted it", &mut failures),
+    }
+    match Envoy::start(&[Listener { name: "null_credentials", config: refused }], upstream.port) {
+        Started::Exited { log, .. } => {
+            let named_it = log.lines().any(|l| l.contains("invalid edge-cors configuration") && l.contains("allow_origins[0] = \"null\""));
+            check("null", "[null] + allow_credentials: Envoy refuses to start it", named_it, "Envoy exited without naming allow_origins[0]", &mut failures);
+        }
+        Started::Running(bad) => {
+            // What the browser would then allow: a sandboxed page reading a credentialed response.
+            let cases = vec![case("sandboxed iframe: credentialed GET under [null] + allow_credentials", bad.url("null_credentials", "/api/null-credentials").replace("127.0.0.1", "localhost"), Expect::Blocked)
+                .with("credentials", json!("include"))];
+            let observed = load(&format!("{page}/"), &json!({"sandbox": "iframe", "cases": requests(&cases)}), SANDBOXED_IFRAME_FLAGS);
+            bad.stop();
+            let r = &observed["results"][0];
+            check("null", "[null] + allow_credentials: Envoy refuses to start it", false,
+                &format!("Envoy started it; the sandboxed iframe's credentialed GET then gave resolved={} status={} body={:?}", r["resolved"], r["status"], r["body"].as_str().unwrap_or("")), &mut failures);
+        }
+    }
+    failures
+}
+
+/// A page on an IPv4-mapped IPv6 address: loaded as
+/// http://[::ffff:127.0.0.1]:PORT/ (Chromium connects to 127.0.0.1, where
+/// the page server listens), it has the WHATWG origin
+/// http://[::ffff:7f00:1]:PORT. The policy spells it the dotted way; the
+/// engine compares it as browsers serialise it.
+fn ipv4_mapped_origin(page_port: u16, upstream: &Upstream) -> Vec<String> {
+    let mut failures = vec![];
+    let page = format!("http://[::ffff:7f00:1]:{page_port}");
+    let other_port = if page_port == u16::MAX { page_port - 1 } else { page_port + 1 };
+    let mapped = format!(r#"{{"allow_origins": ["http://[::ffff:127.0.0.1]:{page_port}"], "max_age": 0}}"#);
+    let mapped_other_port = format!(r#"{{"allow_origins": ["http://[::ffff:127.0.0.1]:{other_port}"], "max_age": 0}}"#);
+    let Some(envoy) = start_envoy(&page, &[Listener { name: "mapped", config: &mapped }, Listener { name: "mapped_other_port", config: &mapped_other_port }], upstream, &mut failures)
+    else {
+        return failures;
+    };
+    let at = |listener: &str, path: &str| envoy.url(listener, path).replace("127.0.0.1", "localhost");
+    let cases = vec![
+        case("listed as http://[::ffff:127.0.0.1]:PORT: allowed", at("mapped", "/api/mapped"), Expect::Readable { status: 200, body: "upstream saw /api/mapped\n" }),
+        case("listed with another port: blocked", at("mapped_other_port", "/api/mapped-other-port"), Expect::Blocked),
+    ];
+    failures.extend(judge(&page, &load(&format!("http://[::ffff:127.0.0.1]:{page_port}/"), &requests(&cases), &[]), &cases));
+    for path in ["/api/mapped", "/api/mapped-other-port"] {
+        let sent = origin_seen(upstream, path);
+        check(&page, &format!("{path}: Chromium sent Origin: {}", sent.as_deref().unwrap_or("(none)")), sent.as_deref() == Some(page.as_str()), &format!("expected Origin: {page}"), &mut failures);
+    }
+    envoy.stop();
+    failures
+}
+
+/// `http://localhost:*` with credentials: a page on localhost at a random
+/// port reads a credentialed response (its cookie reaches the upstream); a
+/// page on 127.0.0.1 is another host and is blocked.
+fn port_wildcard(page_port: u16, upstream: &Upstream) -> Vec<String> {
+    let mut failures = vec![];
+    let any_port = r#"{"allow_origins": ["http://localhost:*"], "allow_credentials": true, "max_age": 0}"#;
+    let localhost = format!("http://localhost:{page_port}");
+    let Some(envoy) = start_envoy(&localhost, &[Listener { name: "any_port", config: any_port }], upstream, &mut failures) else {
+        return failures;
+    };
+    let at = |path: &str| envoy.url("any_port", path).replace("127.0.0.1", "localhost");
+    let cases = vec![case("http://localhost:* reads a credentialed response", at("/api/any-port-localhost"), Expect::Readable { status: 200, body: "upstream saw /api/any-port-localhost\n" })
+        .with("credentials", json!("include"))
+        .with("cookie", json!("edge_cors_sid=from-localhost; path=/"))];
+    failures.extend(judge(&localhost, &run_page(&localhost, &cases), &cases));
+    let seen = upstream.seen("/api/any-port-localhost");
+    let header = |name: &str| seen.last().and_then(|s| s.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()));
+    let (origin, cookie) = (header("origin"), header("cookie"));
+    check(&localhost, &format!("Chromium sent Origin: {} and Cookie: {}", origin.as_deref().unwrap_or("(none)"), cookie.as_deref().unwrap_or("(none)")),
+        origin.as_deref() == Some(localhost.as_str()) && cookie.as_deref().is_some_and(|c| c.contains("edge_cors_sid=from-localhost")),
+        "expected the page's origin and its cookie", &mut failures);
+
+    let loopback = format!("http://127.0.0.1:{page_port}");
+    let cases = vec![case("http://localhost:* blocks 127.0.0.1 (credentials: include)", at("/api/any-port-127"), Expect::Blocked).with("credentials", json!("include"))];
+    failures.extend(judge(&loopback, &run_page(&loopback, &cases), &cases));
+    envoy.stop();
+    failures
 }
