@@ -213,10 +213,10 @@ impl OriginEntry {
         let (host, port) = split_host_port(rest).map_err(|p| {
             entry_err(p, "write the port as a number from 1 to 65535 or *, or leave it out")
         })?;
-        let port = port.filter(|&p| p != scheme.default_port());
         if any_port && port.is_some() {
             return Err(entry_err("has two ports", "write one port, or :* for any port"));
         }
+        let port = port.filter(|&p| p != scheme.default_port());
         let port_suffix = port.map(|p| format!(":{p}")).unwrap_or_default();
         let pattern_port = match port {
             _ if any_port => Port::Any,
@@ -291,9 +291,15 @@ impl OriginEntry {
     }
 }
 
+/// `localhost`, 127.0.0.0/8, `[::1]`, and 127.0.0.0/8 written as an
+/// IPv4-mapped IPv6 address (`[::ffff:7f00:1]`): traffic to any of them
+/// never leaves the machine.
 fn is_loopback_host(host: &str) -> bool {
-    if host == "localhost" || host == "[::1]" {
+    if host == "localhost" {
         return true;
+    }
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return inner.parse::<Ipv6Addr>().is_ok_and(|ip| ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()));
     }
     host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
@@ -719,6 +725,8 @@ mod tests {
             ("https://[::1", "unclosed IPv6", "port"),
             ("https://999.1.1.1", "invalid host", "IPv4"),
             ("https://a.example.com:8443:*", "two ports", ":*"),
+            ("https://a.example.com:443:*", "two ports", ":*"),
+            ("http://*.example.com:80:*", "two ports", ":*"),
             ("https://a.example.com:*:*", "invalid port", "or *"),
             ("https://*.example.com:*x", "invalid port", "or *"),
             ("chrome-extension://*", "not a chrome-extension:// origin", "<extension-id>"),
@@ -736,10 +744,10 @@ mod tests {
 
     #[test]
     fn loopback_detection() {
-        for o in ["http://localhost:3000", "http://127.0.0.1", "http://127.9.9.9:1", "http://[::1]:8080"] {
+        for o in ["http://localhost:3000", "http://127.0.0.1", "http://127.9.9.9:1", "http://[::1]:8080", "http://[::ffff:127.0.0.1]", "http://[::ffff:7f01:203]:1", "http://localhost:*"] {
             assert!(OriginEntry::parse(o).map(|e| e.is_loopback()).unwrap_or(false), "{o}");
         }
-        for o in ["http://example.com", "http://10.0.0.1", "http://localhost.evil.com", "http://*.localhost.dev"] {
+        for o in ["http://example.com", "http://10.0.0.1", "http://localhost.evil.com", "http://*.localhost.dev", "http://[::ffff:a00:1]", "http://[::2]"] {
             assert!(!OriginEntry::parse(o).map(|e| e.is_loopback()).unwrap_or(true), "{o}");
         }
     }
