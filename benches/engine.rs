@@ -33,7 +33,10 @@ fn tenants_json() -> String {
     let exact = (0..10_000).map(|i| format!("\"https://tenant{i}.customers.example\""));
     let wild = (0..300).map(|i| format!("\"https://*.region{i}.saas.example\""));
     let origins: Vec<String> = exact.chain(wild).collect();
-    format!(r#"{{"allow_origins": [{}], "allow_methods": ["GET", "POST"], "allow_headers": ["content-type", "authorization"], "expose_headers": ["etag"], "max_age": 3600}}"#, origins.join(","))
+    format!(
+        r#"{{"allow_origins": [{}], "allow_methods": ["GET", "POST"], "allow_headers": ["content-type", "authorization"], "expose_headers": ["etag"], "max_age": 3600}}"#,
+        origins.join(",")
+    )
 }
 
 fn policies() -> Vec<(&'static str, Policy, &'static str)> {
@@ -41,9 +44,15 @@ fn policies() -> Vec<(&'static str, Policy, &'static str)> {
         "allow_methods": ["GET", "POST"], "allow_headers": ["content-type", "authorization"],
         "expose_headers": ["etag", "x-request-id"], "max_age": 3600}"#;
     let many: Vec<String> = (0..1000).map(|i| format!("\"https://tenant{i}.customers.example\"")).collect();
-    let many = format!(r#"{{"allow_origins": [{}], "allow_methods": ["GET", "POST"], "allow_headers": ["content-type", "authorization"], "expose_headers": ["etag"], "max_age": 3600}}"#, many.join(","));
+    let many = format!(
+        r#"{{"allow_origins": [{}], "allow_methods": ["GET", "POST"], "allow_headers": ["content-type", "authorization"], "expose_headers": ["etag"], "max_age": 3600}}"#,
+        many.join(",")
+    );
     let wild: Vec<String> = (0..200).map(|i| format!("\"https://*.tenant{i}.example\"")).collect();
-    let wild = format!(r#"{{"allow_origins": [{}], "allow_methods": ["GET", "POST"], "allow_headers": ["content-type", "authorization"], "expose_headers": ["etag"], "max_age": 3600}}"#, wild.join(","));
+    let wild = format!(
+        r#"{{"allow_origins": [{}], "allow_methods": ["GET", "POST"], "allow_headers": ["content-type", "authorization"], "expose_headers": ["etag"], "max_age": 3600}}"#,
+        wild.join(",")
+    );
     let load = |s: &str| Policy::from_json(s.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
     vec![
         ("small", load(small), "https://app.example.com"),

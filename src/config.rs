@@ -181,12 +181,7 @@ fn one_line(s: String) -> String {
 
 impl Errors {
     fn push(&mut self, field: impl Into<String>, value: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) {
-        self.0.push(ConfigError {
-            field: field.into(),
-            value: value.into(),
-            problem: problem.into(),
-            fix: fix.into(),
-        });
+        self.0.push(ConfigError { field: field.into(), value: value.into(), problem: problem.into(), fix: fix.into() });
     }
 }
 
@@ -305,8 +300,8 @@ pub struct RuleSpec {
 impl RuleSpec {
     /// Whether this rule matches every request `later` would.
     fn covers(&self, later: &RuleSpec) -> bool {
-        let hosts = self.hosts.is_empty()
-            || (!later.hosts.is_empty() && later.hosts.iter().all(|h| self.hosts.iter().any(|mine| mine.covers(h))));
+        let hosts =
+            self.hosts.is_empty() || (!later.hosts.is_empty() && later.hosts.iter().all(|h| self.hosts.iter().any(|mine| mine.covers(h))));
         // Every path starts with "/", so no prefix is the prefix "/".
         let path = match &self.path_prefix {
             None => true,
@@ -374,12 +369,7 @@ fn parse_inner(bytes: &[u8], errs: &mut Errors) -> Option<ConfigSpec> {
             return None;
         }
         other => {
-            errs.push(
-                "(configuration)",
-                show(other),
-                "must be a JSON object",
-                format!("write a JSON object such as {EXAMPLE}"),
-            );
+            errs.push("(configuration)", show(other), "must be a JSON object", format!("write a JSON object such as {EXAMPLE}"));
             return None;
         }
     };
@@ -457,9 +447,15 @@ fn higress_rules(v: &Value, out: &mut Vec<(String, RuleSpec)>, errs: &mut Errors
             }
         }
         let routes = obj.get("_match_route_").map(|r| route_names(&format!("{field}._match_route_"), r, errs)).unwrap_or_default();
-        let hosts = obj.get("_match_domain_").map(|h| host_patterns(&format!("{field}._match_domain_"), h, Port::Any, errs)).unwrap_or_default();
+        let hosts =
+            obj.get("_match_domain_").map(|h| host_patterns(&format!("{field}._match_domain_"), h, Port::Any, errs)).unwrap_or_default();
         if obj.get("_match_route_").is_none() && obj.get("_match_domain_").is_none() {
-            errs.push(field.as_str(), "{...}", "has neither _match_route_ nor _match_domain_, so it would match every request", "add the route or domain it is for");
+            errs.push(
+                field.as_str(),
+                "{...}",
+                "has neither _match_route_ nor _match_domain_, so it would match every request",
+                "add the route or domain it is for",
+            );
         }
         let policy = parse_policy(obj, &format!("{field}."), &[], errs);
         let rule = RuleSpec { name: format!("higress-{i}"), hosts, path_prefix: None, routes, policy };
@@ -535,7 +531,8 @@ struct RuleMatch {
 const MATCH_KEYS: [&str; 3] = ["hosts", "path_prefix", "routes"];
 
 fn rule_match(field: &str, v: Option<&Value>, errs: &mut Errors) -> RuleMatch {
-    let example = "write \"match\": {\"hosts\": [\"api.example.com\"], \"path_prefix\": \"/v1/\"} (hosts, path_prefix, routes: any of them)";
+    let example =
+        "write \"match\": {\"hosts\": [\"api.example.com\"], \"path_prefix\": \"/v1/\"} (hosts, path_prefix, routes: any of them)";
     let Some(Value::Object(m)) = v else {
         errs.push(
             format!("{field}.match"),
@@ -554,7 +551,9 @@ fn rule_match(field: &str, v: Option<&Value>, errs: &mut Errors) -> RuleMatch {
     let routes = m.get("routes").map(|r| route_names(&format!("{field}.match.routes"), r, errs)).unwrap_or_default();
     let path_prefix = match m.get("path_prefix") {
         None => None,
-        Some(Value::String(p)) if p.starts_with('/') && !p.contains('?') && !p.contains('#') && p.bytes().all(|b| b > b' ' && b < 0x7f) => Some(p.clone()),
+        Some(Value::String(p)) if p.starts_with('/') && !p.contains('?') && !p.contains('#') && p.bytes().all(|b| b > b' ' && b < 0x7f) => {
+            Some(p.clone())
+        }
         Some(other) => {
             errs.push(
                 format!("{field}.match.path_prefix"),
@@ -600,7 +599,12 @@ fn route_names(field: &str, v: &Value, errs: &mut Errors) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for (f, raw) in items {
         if raw.is_empty() || raw.len() > 256 || raw.chars().any(char::is_control) {
-            errs.push(f, quote(raw), "is not a route name (1 to 256 characters, no control characters)", "write the route's name as the proxy's route table gives it");
+            errs.push(
+                f,
+                quote(raw),
+                "is not a route name (1 to 256 characters, no control characters)",
+                "write the route's name as the proxy's route table gives it",
+            );
         } else if !out.iter().any(|r| r == raw) {
             out.push(raw.to_string());
         }
@@ -609,7 +613,9 @@ fn route_names(field: &str, v: &Value, errs: &mut Errors) -> Vec<String> {
 }
 
 fn host_pattern(raw: &str, no_port: Port) -> Result<HostPattern, (String, String)> {
-    let fix = || "write a host as the proxy sees it: \"api.example.com\", \"api.example.com:8443\", \"api.example.com:*\" or \"*.example.com\" (no scheme or path)".to_string();
+    let fix = || {
+        "write a host as the proxy sees it: \"api.example.com\", \"api.example.com:8443\", \"api.example.com:*\" or \"*.example.com\" (no scheme or path)".to_string()
+    };
     if !raw.is_ascii() {
         return Err(("contains non-ASCII characters".into(), "write the host in its xn-- (punycode) form".into()));
     }
@@ -635,7 +641,9 @@ fn host_pattern(raw: &str, no_port: Port) -> Result<HostPattern, (String, String
         return Ok(HostPattern { name: name.get(2..).unwrap_or(base).to_string(), subdomains: true, port });
     }
     match OriginEntry::parse(&format!("https://{bare}")) {
-        Ok(OriginEntry::Exact(o)) if o.len() == "https://".len() + bare.len() => Ok(HostPattern { name: name.to_string(), subdomains: false, port }),
+        Ok(OriginEntry::Exact(o)) if o.len() == "https://".len() + bare.len() => {
+            Ok(HostPattern { name: name.to_string(), subdomains: false, port })
+        }
         _ => Err(("is not a valid host name".into(), fix())),
     }
 }
@@ -664,12 +672,7 @@ fn parse_policy(obj: &Map<String, Value>, prefix: &str, extra: &[&str], errs: &m
         };
         if let Some(slot) = found.get_mut(i) {
             if let Some((first, _)) = slot {
-                errs.push(
-                    format!("{prefix}{name}"),
-                    show(value),
-                    format!("is given twice (also as \"{first}\")"),
-                    "keep one spelling",
-                );
+                errs.push(format!("{prefix}{name}"), show(value), format!("is given twice (also as \"{first}\")"), "keep one spelling");
             } else {
                 *slot = Some((name.as_str(), value));
             }
@@ -891,12 +894,7 @@ fn names(field: &str, v: &Value, kind: NameKind, errs: &mut Errors) -> Names {
     let items = strings(field, v, errs);
     if items.iter().any(|(_, s)| *s == "*") {
         if items.len() > 1 {
-            errs.push(
-                field,
-                show(v),
-                "mixes \"*\" with other entries",
-                "write [\"*\"] alone, or list the names without \"*\"",
-            );
+            errs.push(field, show(v), "mixes \"*\" with other entries", "write [\"*\"] alone, or list the names without \"*\"");
         }
         return Names::Any;
     }
@@ -1027,7 +1025,12 @@ mod tests {
             (r#"{"allow_origins": [7]}"#, "allow_origins[0]", "must be a string", "quote"),
             (r#"{"allow_origins": ["*"], "allow_credentials": true}"#, "allow_origins[0]", "every origin", "allow_credentials to false"),
             (r#"{"allow_origins": ["https://*"], "allow_credentials": true}"#, "allow_origins[0]", "every origin", "exact origins"),
-            (r#"{"allow_origins": ["http://app.example.com"], "allow_credentials": true}"#, "allow_origins[0]", "plain-HTTP", "allow_insecure_origins"),
+            (
+                r#"{"allow_origins": ["http://app.example.com"], "allow_credentials": true}"#,
+                "allow_origins[0]",
+                "plain-HTTP",
+                "allow_insecure_origins",
+            ),
             (r#"{"allow_origins": ["http://*.example.com"], "allow_credentials": true}"#, "allow_origins[0]", "plain-HTTP", "https://"),
             (r#"{"allow_origins": ["https://a.example/"]}"#, "allow_origins[0]", "trailing slash", "\"https://a.example\""),
             (r#"{"allow_origins": ["https://a.example/x"]}"#, "allow_origins[0]", "no path", "\"https://a.example\""),
@@ -1035,12 +1038,22 @@ mod tests {
             (r#"{"allow_origins": ["https://a.example:70000"]}"#, "allow_origins[0]", "invalid port", "1 to 65535"),
             (r#"{"allow_origins": ["https://*.com"]}"#, "allow_origins[0]", "top-level domain", "*.example.com"),
             (r#"{"allow_origins": ["*", "https://a.example"]}"#, "allow_origins", "mixes", "[\"*\"] alone"),
-            (r#"{"allow_origins": ["*"], "allow_methods": ["GET POST"]}"#, "allow_methods[0]", "not a valid method", "one name per list entry"),
+            (
+                r#"{"allow_origins": ["*"], "allow_methods": ["GET POST"]}"#,
+                "allow_methods[0]",
+                "not a valid method",
+                "one name per list entry",
+            ),
             (r#"{"allow_origins": ["*"], "allow_methods": ["GET,POST"]}"#, "allow_methods[0]", "not a valid method", "one name"),
             (r#"{"allow_origins": ["*"], "allow_headers": ["x token"]}"#, "allow_headers[0]", "not a valid header", "without spaces"),
             (r#"{"allow_origins": ["*"], "allow_headers": ["*", "x"]}"#, "allow_headers", "mixes", "alone"),
             (r#"{"allow_origins": ["*"], "expose_headers": ["é"]}"#, "expose_headers[0]", "not a valid header", "without spaces"),
-            (r#"{"allow_origins": ["https://a.example"], "expose_headers": ["*"], "allow_credentials": true}"#, "expose_headers", "literally", "list the response headers"),
+            (
+                r#"{"allow_origins": ["https://a.example"], "expose_headers": ["*"], "allow_credentials": true}"#,
+                "expose_headers",
+                "literally",
+                "list the response headers",
+            ),
             (r#"{"allow_origins": ["*"], "max_age": 86401}"#, "max_age", "0 to 86400", "3600"),
             (r#"{"allow_origins": ["*"], "max_age": -1}"#, "max_age", "0 to 86400", "3600"),
             (r#"{"allow_origins": ["*"], "max_age": 1.5}"#, "max_age", "whole number", "3600"),
@@ -1049,22 +1062,55 @@ mod tests {
             (r#"{"allow_origins": ["*"], "allow_orgins": ["x"]}"#, "allow_orgins", "not a known key", "did you mean \"allow_origins\""),
             (r#"{"allow_origins": ["*"], "allowOrigins": ["x"]}"#, "allowOrigins", "not a known key", "did you mean \"allow_origins\""),
             (r#"{"allow_origins": ["*"], "credentials": true}"#, "credentials", "not a known key", "known keys"),
-            (r#"{"allow_origins": ["*"], "AllowOrigins": ["*"]}"#, "allow_origins", "given twice (also as \"AllowOrigins\")", "one spelling"),
+            (
+                r#"{"allow_origins": ["*"], "AllowOrigins": ["*"]}"#,
+                "allow_origins",
+                "given twice (also as \"AllowOrigins\")",
+                "one spelling",
+            ),
             // Contract: null with credentials is refused like * with credentials.
             (r#"{"allow_origins": ["null"], "allow_credentials": true}"#, "allow_origins[0]", "null origin", "allow_credentials to false"),
-            (r#"{"allow_origins": ["https://a.example", "NULL"], "allow_credentials": true}"#, "allow_origins[1]", "sandboxed iframe", "remove \"null\""),
+            (
+                r#"{"allow_origins": ["https://a.example", "NULL"], "allow_credentials": true}"#,
+                "allow_origins[1]",
+                "sandboxed iframe",
+                "remove \"null\"",
+            ),
             // Contract: a key given twice in one object is refused at any depth.
-            (r#"{"allow_origins": ["https://a.example"], "allow_origins": ["*"]}"#, "allow_origins", "given twice in the same object", "keep one"),
+            (
+                r#"{"allow_origins": ["https://a.example"], "allow_origins": ["*"]}"#,
+                "allow_origins",
+                "given twice in the same object",
+                "keep one",
+            ),
             (r#"{"allow_origins": ["*"], "max_age": 1, "max_age": 2}"#, "max_age", "given twice", "keep one"),
             (r#"{"allow_origins": ["*"], "_x_": 1, "_x_": 2}"#, "_x_", "given twice", "keep one"),
-            (r#"{"allow_origins": ["*"], "rules": [{"match": {"path_prefix": "/a/"}, "cors": "off"}, {"match": {"path_prefix": "/b/"}, "allow_origins": ["https://a.example"], "allow_credentials": true, "allow_credentials": false}]}"#,
-                "rules[1].allow_credentials", "given twice", "keep one"),
-            (r#"{"allow_origins": ["*"], "rules": [{"match": {"hosts": ["a.example"], "hosts": ["b.example"]}, "cors": "off"}]}"#, "rules[0].match.hosts", "given twice", "keep one"),
-            (r#"{"allow_origins": ["*"], "rules": [{"match": {"path_prefix": "/a/"}, "AllowOrigins": ["https://a.example"], "allow_origins": ["https://b.example"]}]}"#,
-                "rules[0].allow_origins", "given twice (also as \"AllowOrigins\")", "one spelling"),
+            (
+                r#"{"allow_origins": ["*"], "rules": [{"match": {"path_prefix": "/a/"}, "cors": "off"}, {"match": {"path_prefix": "/b/"}, "allow_origins": ["https://a.example"], "allow_credentials": true, "allow_credentials": false}]}"#,
+                "rules[1].allow_credentials",
+                "given twice",
+                "keep one",
+            ),
+            (
+                r#"{"allow_origins": ["*"], "rules": [{"match": {"hosts": ["a.example"], "hosts": ["b.example"]}, "cors": "off"}]}"#,
+                "rules[0].match.hosts",
+                "given twice",
+                "keep one",
+            ),
+            (
+                r#"{"allow_origins": ["*"], "rules": [{"match": {"path_prefix": "/a/"}, "AllowOrigins": ["https://a.example"], "allow_origins": ["https://b.example"]}]}"#,
+                "rules[0].allow_origins",
+                "given twice (also as \"AllowOrigins\")",
+                "one spelling",
+            ),
             // Other schemes: exact only.
             (r#"{"allow_origins": ["chrome-extension://*.x"]}"#, "allow_origins[0]", "chrome-extension://", "<extension-id>"),
-            (r#"{"allow_origins": ["http://app.example.com:*"], "allow_credentials": true}"#, "allow_origins[0]", "plain-HTTP", "allow_insecure_origins"),
+            (
+                r#"{"allow_origins": ["http://app.example.com:*"], "allow_credentials": true}"#,
+                "allow_origins[0]",
+                "plain-HTTP",
+                "allow_insecure_origins",
+            ),
             (r#"{"allow_origins": ["http://*.example.com:*"], "allow_credentials": true}"#, "allow_origins[0]", "plain-HTTP", "https://"),
             (r#"{"allow_origins": ["*"], "timing_allow_origin": "yes"}"#, "timing_allow_origin", "true or false", "without quotes"),
             (r#"{"allow_origins": ["*"], "preflight_status": 201}"#, "preflight_status", "204 or 200", "200"),
@@ -1108,8 +1154,7 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_in_one_line() {
-        let err = parse(br#"{"allow_origins": ["https://a.example/", "ftp://b"], "max_age": -5, "colour": 1}"#)
-            .expect_err("invalid");
+        let err = parse(br#"{"allow_origins": ["https://a.example/", "ftp://b"], "max_age": -5, "colour": 1}"#).expect_err("invalid");
         assert_eq!(err.0.len(), 4, "{err}");
         let line = err.to_string();
         assert!(!line.contains('\n'));

@@ -231,11 +231,8 @@ impl CorsStream {
             return;
         }
         let rule = route.map_or(0, |i| i + 1);
-        let mut line = format!(
-            "edge-cors report: rule \"{}\", origin {}:",
-            shared.config.rule_name(route),
-            shown(req.origin.unwrap_or(b"(none)"))
-        );
+        let mut line =
+            format!("edge-cors report: rule \"{}\", origin {}:", shared.config.rule_name(route), shown(req.origin.unwrap_or(b"(none)")));
         for d in &diffs {
             let kind = match d.kind {
                 DiffKind::Missing => 0,

@@ -33,13 +33,7 @@ const PLUGIN_CONFIGURATION: u32 = 7;
 #[link(wasm_import_module = "env")]
 extern "C" {
     fn proxy_log(level: u32, message_data: *const u8, message_size: usize) -> u32;
-    fn proxy_get_buffer_bytes(
-        buffer_type: u32,
-        start: usize,
-        max_size: usize,
-        return_data: *mut *mut u8,
-        return_size: *mut usize,
-    ) -> u32;
+    fn proxy_get_buffer_bytes(buffer_type: u32, start: usize, max_size: usize, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
     fn proxy_get_header_map_pairs(map_type: u32, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
     fn proxy_get_header_map_value(
         map_type: u32,
@@ -48,13 +42,8 @@ extern "C" {
         return_value_data: *mut *mut u8,
         return_value_size: *mut usize,
     ) -> u32;
-    fn proxy_replace_header_map_value(
-        map_type: u32,
-        key_data: *const u8,
-        key_size: usize,
-        value_data: *const u8,
-        value_size: usize,
-    ) -> u32;
+    fn proxy_replace_header_map_value(map_type: u32, key_data: *const u8, key_size: usize, value_data: *const u8, value_size: usize)
+        -> u32;
     fn proxy_get_property(path_data: *const u8, path_size: usize, return_value_data: *mut *mut u8, return_value_size: *mut usize) -> u32;
     fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
     fn proxy_send_local_response(
@@ -147,18 +136,7 @@ pub fn remove_header(map: Map, name: &[u8]) -> bool {
 pub fn send_local_response<V: AsRef<str>>(status: u32, headers: &[(&str, V)], body: &str) -> bool {
     let serialized = serialize_pairs(headers);
     let body_ptr = if body.is_empty() { null() } else { body.as_ptr() };
-    unsafe {
-        proxy_send_local_response(
-            status,
-            null(),
-            0,
-            body_ptr,
-            body.len(),
-            serialized.as_ptr(),
-            serialized.len(),
-            -1,
-        ) == OK
-    }
+    unsafe { proxy_send_local_response(status, null(), 0, body_ptr, body.len(), serialized.as_ptr(), serialized.len(), -1) == OK }
 }
 
 pub use crate::wire::{pairs, serialize_pairs};

@@ -126,11 +126,7 @@ pub enum OriginEntry {
     /// default included (dev servers, preview ports).
     ExactAnyPort(String),
     /// `scheme://*.base[:port]`: any subdomain of `base`, never `base` itself.
-    Subdomains {
-        scheme: Scheme,
-        base: String,
-        port: Port,
-    },
+    Subdomains { scheme: Scheme, base: String, port: Port },
 }
 
 /// The entry as it is matched: canonical, the way `check` and `explain` show it.
@@ -162,10 +158,7 @@ impl OriginEntry {
     /// Parses one configured entry into canonical form.
     pub fn parse(raw: &str) -> Result<OriginEntry, EntryError> {
         if raw != raw.trim() {
-            return Err(entry_err(
-                "has leading or trailing whitespace",
-                format!("write \"{}\"", raw.trim()),
-            ));
+            return Err(entry_err("has leading or trailing whitespace", format!("write \"{}\"", raw.trim())));
         }
         if raw == "*" {
             return Ok(OriginEntry::Any);
@@ -200,19 +193,15 @@ impl OriginEntry {
             ));
         }
         if rest.contains('@') {
-            return Err(entry_err(
-                "is not an origin: it contains user information (@)",
-                "remove the user:password@ part",
-            ));
+            return Err(entry_err("is not an origin: it contains user information (@)", "remove the user:password@ part"));
         }
         // `:*` is any port; the rest of the entry is checked as without it.
         let (rest, any_port) = match rest.strip_suffix(":*") {
             Some(r) => (r, true),
             None => (rest, false),
         };
-        let (host, port) = split_host_port(rest).map_err(|p| {
-            entry_err(p, "write the port as a number from 1 to 65535 or *, or leave it out")
-        })?;
+        let (host, port) =
+            split_host_port(rest).map_err(|p| entry_err(p, "write the port as a number from 1 to 65535 or *, or leave it out"))?;
         if any_port && port.is_some() {
             return Err(entry_err("has two ports", "write one port, or :* for any port"));
         }
@@ -226,10 +215,7 @@ impl OriginEntry {
 
         if let Some(base) = host.strip_prefix("*.") {
             if base.contains('*') {
-                return Err(entry_err(
-                    "has more than one wildcard",
-                    "use a single leading \"*.\", as in \"https://*.example.com\"",
-                ));
+                return Err(entry_err("has more than one wildcard", "use a single leading \"*.\", as in \"https://*.example.com\""));
             }
             if !is_domain(base) {
                 return Err(entry_err(
@@ -240,10 +226,7 @@ impl OriginEntry {
             if base.split('.').count() < 2 {
                 return Err(entry_err(
                     format!("matches every subdomain of the top-level domain \"{base}\""),
-                    format!(
-                        "name the registrable domain, for example \"{}://*.example.{base}\"",
-                        scheme.as_str()
-                    ),
+                    format!("name the registrable domain, for example \"{}://*.example.{base}\"", scheme.as_str()),
                 ));
             }
             return Ok(OriginEntry::Subdomains { scheme, base: base.to_string(), port: pattern_port });
@@ -255,10 +238,7 @@ impl OriginEntry {
             ));
         }
         let host = canonical_host(host).ok_or_else(|| {
-            entry_err(
-                format!("has an invalid host \"{host}\""),
-                "write a domain name, an IPv4 address, or an IPv6 address in brackets",
-            )
+            entry_err(format!("has an invalid host \"{host}\""), "write a domain name, an IPv4 address, or an IPv6 address in brackets")
         })?;
         if any_port {
             return Ok(OriginEntry::ExactAnyPort(format!("{}://{host}", scheme.as_str())));
@@ -279,9 +259,9 @@ impl OriginEntry {
     /// loopback (the one place plain HTTP cannot be read or forged in transit).
     pub fn is_loopback(&self) -> bool {
         match self {
-            OriginEntry::Exact(o) | OriginEntry::ExactAnyPort(o) => Scheme::split(o)
-                .and_then(|(_, rest)| split_host_port(rest).ok())
-                .is_some_and(|(host, _)| is_loopback_host(host)),
+            OriginEntry::Exact(o) | OriginEntry::ExactAnyPort(o) => {
+                Scheme::split(o).and_then(|(_, rest)| split_host_port(rest).ok()).is_some_and(|(host, _)| is_loopback_host(host))
+            }
             _ => false,
         }
     }
@@ -330,10 +310,7 @@ fn split_host_port(rest: &str) -> Result<(&str, Option<u16>), String> {
     let port = match port {
         None => None,
         Some(p) => {
-            let ok = !p.is_empty()
-                && p.len() <= 5
-                && !p.starts_with('0')
-                && p.bytes().all(|b| b.is_ascii_digit());
+            let ok = !p.is_empty() && p.len() <= 5 && !p.starts_with('0') && p.bytes().all(|b| b.is_ascii_digit());
             match p.parse::<u16>() {
                 Ok(n) if ok && n != 0 => Some(n),
                 _ => return Err(format!("has an invalid port \"{p}\"")),
@@ -357,9 +334,7 @@ fn is_domain(host: &str) -> bool {
     for label in host.split('.') {
         let ok = !label.is_empty()
             && label.len() <= 63
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
             && !label.starts_with('-')
             && !label.ends_with('-');
         if !ok {
@@ -383,13 +358,18 @@ fn app_origin(lower: &str) -> Option<Result<OriginEntry, EntryError>> {
     }
     let ok = !host.is_empty()
         && host.len() <= 253
-        && host.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'));
+        && host
+            .split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'));
     Some(if ok {
         Ok(OriginEntry::Exact(lower.to_string()))
     } else {
         Err(entry_err(
             format!("is not a {scheme}:// origin: after {scheme}:// comes only the extension ID or app host (no port, path or wildcard)"),
-            format!("write it as the browser sends it, such as \"{scheme}://{}\"", if scheme.ends_with("extension") { "<extension-id>" } else { "localhost" }),
+            format!(
+                "write it as the browser sends it, such as \"{scheme}://{}\"",
+                if scheme.ends_with("extension") { "<extension-id>" } else { "localhost" }
+            ),
         ))
     })
 }
@@ -498,9 +478,7 @@ pub fn is_request_origin(origin: &str) -> bool {
 fn is_label_prefix(prefix: &str) -> bool {
     !prefix.is_empty()
         && prefix.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         })
 }
 
@@ -676,18 +654,12 @@ mod tests {
             ("http://localhost:*", OriginEntry::ExactAnyPort("http://localhost".into())),
             ("https://App.example.com:*", OriginEntry::ExactAnyPort("https://app.example.com".into())),
             ("http://[::1]:*", OriginEntry::ExactAnyPort("http://[::1]".into())),
-            (
-                "https://*.example.com:*",
-                OriginEntry::Subdomains { scheme: Scheme::Https, base: "example.com".into(), port: Port::Any },
-            ),
+            ("https://*.example.com:*", OriginEntry::Subdomains { scheme: Scheme::Https, base: "example.com".into(), port: Port::Any }),
             ("*", OriginEntry::Any),
             ("null", OriginEntry::Null),
             ("https://*", OriginEntry::AnyOfScheme(Scheme::Https)),
             ("http://*", OriginEntry::AnyOfScheme(Scheme::Http)),
-            (
-                "https://*.Example.com",
-                OriginEntry::Subdomains { scheme: Scheme::Https, base: "example.com".into(), port: Port::Default },
-            ),
+            ("https://*.Example.com", OriginEntry::Subdomains { scheme: Scheme::Https, base: "example.com".into(), port: Port::Default }),
             (
                 "https://*.example.com:443",
                 OriginEntry::Subdomains { scheme: Scheme::Https, base: "example.com".into(), port: Port::Default },
@@ -744,10 +716,25 @@ mod tests {
 
     #[test]
     fn loopback_detection() {
-        for o in ["http://localhost:3000", "http://127.0.0.1", "http://127.9.9.9:1", "http://[::1]:8080", "http://[::ffff:127.0.0.1]", "http://[::ffff:7f01:203]:1", "http://localhost:*"] {
+        for o in [
+            "http://localhost:3000",
+            "http://127.0.0.1",
+            "http://127.9.9.9:1",
+            "http://[::1]:8080",
+            "http://[::ffff:127.0.0.1]",
+            "http://[::ffff:7f01:203]:1",
+            "http://localhost:*",
+        ] {
             assert!(OriginEntry::parse(o).map(|e| e.is_loopback()).unwrap_or(false), "{o}");
         }
-        for o in ["http://example.com", "http://10.0.0.1", "http://localhost.evil.com", "http://*.localhost.dev", "http://[::ffff:a00:1]", "http://[::2]"] {
+        for o in [
+            "http://example.com",
+            "http://10.0.0.1",
+            "http://localhost.evil.com",
+            "http://*.localhost.dev",
+            "http://[::ffff:a00:1]",
+            "http://[::2]",
+        ] {
             assert!(!OriginEntry::parse(o).map(|e| e.is_loopback()).unwrap_or(true), "{o}");
         }
     }
@@ -769,20 +756,20 @@ mod tests {
             "null",
         ];
         let refused = [
-            "https://example.com",            // the base itself
-            "https://evilexample.com",        // no dot boundary
-            "https://example.com.evil.test",  // suffix must be at the end
-            "http://a.example.com",           // other scheme
-            "https://a.example.com:8443",     // other port
-            "https://a.example.com:443",      // not canonical
-            "https://A.example.com",          // not canonical
-            "https://.example.com",           // empty label
-            "https://a..example.com",         // empty label
-            "https://a.example.com.",         // trailing dot
-            "https://a.example.com/",         // not an origin
-            "http://a.dev.test",              // pattern has a port
-            "http://a.dev.test:08080",        // leading zero
-            "https://app.example.com ",       // trailing space
+            "https://example.com",           // the base itself
+            "https://evilexample.com",       // no dot boundary
+            "https://example.com.evil.test", // suffix must be at the end
+            "http://a.example.com",          // other scheme
+            "https://a.example.com:8443",    // other port
+            "https://a.example.com:443",     // not canonical
+            "https://A.example.com",         // not canonical
+            "https://.example.com",          // empty label
+            "https://a..example.com",        // empty label
+            "https://a.example.com.",        // trailing dot
+            "https://a.example.com/",        // not an origin
+            "http://a.dev.test",             // pattern has a port
+            "http://a.dev.test:08080",       // leading zero
+            "https://app.example.com ",      // trailing space
             "NULL",
             "",
             "*",
@@ -816,8 +803,18 @@ mod tests {
     /// Every entry shows as the canonical text it parses back from.
     #[test]
     fn display_round_trips() {
-        for raw in ["*", "null", "https://*", "https://a.example:8443", "http://localhost:*", "https://*.example.com:*",
-            "http://*.example.com:8080", "https://*.example.com", "chrome-extension://abcdefghijklmnopabcdefghijklmnop", "http://[::ffff:7f00:1]"] {
+        for raw in [
+            "*",
+            "null",
+            "https://*",
+            "https://a.example:8443",
+            "http://localhost:*",
+            "https://*.example.com:*",
+            "http://*.example.com:8080",
+            "https://*.example.com",
+            "chrome-extension://abcdefghijklmnopabcdefghijklmnop",
+            "http://[::ffff:7f00:1]",
+        ] {
             let e = OriginEntry::parse(raw).unwrap_or_else(|err| panic!("{raw}: {err:?}"));
             assert_eq!(e.to_string(), raw);
             assert_eq!(OriginEntry::parse(&e.to_string()), Ok(e));
@@ -846,26 +843,69 @@ mod tests {
 
     #[test]
     fn request_origins_as_browsers_send_them() {
-        for o in ["https://-a.example.com", "https://a-.example.com", "https://x_y.example.com", "http://[::ffff:7f00:1]:8080",
-            "http://127.0.0.1", "null", "chrome-extension://abcdefghijklmnopabcdefghijklmnop", "capacitor://localhost"] {
+        for o in [
+            "https://-a.example.com",
+            "https://a-.example.com",
+            "https://x_y.example.com",
+            "http://[::ffff:7f00:1]:8080",
+            "http://127.0.0.1",
+            "null",
+            "chrome-extension://abcdefghijklmnopabcdefghijklmnop",
+            "capacitor://localhost",
+        ] {
             assert!(is_request_origin(o), "{o} refused");
         }
-        for o in ["https://A.example.com", "https://a.example.com:443", "http://[::ffff:127.0.0.1]", "http://[0::1]", "https://a..b",
-            "https://a.example.com/", "https://1.2.3", "http://127.000.0.1", "ftp://a.example", "chrome-extension://a/b", "Null"] {
+        for o in [
+            "https://A.example.com",
+            "https://a.example.com:443",
+            "http://[::ffff:127.0.0.1]",
+            "http://[0::1]",
+            "https://a..b",
+            "https://a.example.com/",
+            "https://1.2.3",
+            "http://127.000.0.1",
+            "ftp://a.example",
+            "chrome-extension://a/b",
+            "Null",
+        ] {
             assert!(!is_request_origin(o), "{o} accepted");
         }
     }
 
     #[test]
     fn port_wildcards_and_app_origins_match() {
-        let s = set(&["http://localhost:*", "https://*.example.com:*", "http://[::1]:*", "capacitor://localhost", "http://[::ffff:127.0.0.1]"]);
-        for o in ["http://localhost", "http://localhost:3000", "http://localhost:65535", "https://a.example.com", "https://a.b.example.com:8443",
-            "http://[::1]", "http://[::1]:5173", "capacitor://localhost", "http://[::ffff:7f00:1]", "https://-a.example.com:1"] {
+        let s =
+            set(&["http://localhost:*", "https://*.example.com:*", "http://[::1]:*", "capacitor://localhost", "http://[::ffff:127.0.0.1]"]);
+        for o in [
+            "http://localhost",
+            "http://localhost:3000",
+            "http://localhost:65535",
+            "https://a.example.com",
+            "https://a.b.example.com:8443",
+            "http://[::1]",
+            "http://[::1]:5173",
+            "capacitor://localhost",
+            "http://[::ffff:7f00:1]",
+            "https://-a.example.com:1",
+        ] {
             assert!(s.allows(o.as_bytes()), "{o} should be allowed");
         }
-        for o in ["https://localhost:3000", "http://localhost:03000", "http://localhost:0", "http://localhost:80", "http://localhost:",
-            "http://localhost.evil:3000", "https://example.com:8443", "http://a.example.com:8443", "https://a.example.com:443",
-            "http://[::1]:x", "http://[::2]", "capacitor://localhost:1", "ionic://localhost", "http://[::ffff:127.0.0.1]"] {
+        for o in [
+            "https://localhost:3000",
+            "http://localhost:03000",
+            "http://localhost:0",
+            "http://localhost:80",
+            "http://localhost:",
+            "http://localhost.evil:3000",
+            "https://example.com:8443",
+            "http://a.example.com:8443",
+            "https://a.example.com:443",
+            "http://[::1]:x",
+            "http://[::2]",
+            "capacitor://localhost:1",
+            "ionic://localhost",
+            "http://[::ffff:127.0.0.1]",
+        ] {
             assert!(!s.allows(o.as_bytes()), "{o} should be refused");
         }
     }

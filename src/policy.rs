@@ -342,11 +342,7 @@ impl Policy {
     }
 
     fn preflight<'a>(&'a self, origin: &'a [u8], req: &Request<'a>) -> PreflightReply<'a> {
-        let allow_origin = if self.public {
-            Some("*")
-        } else {
-            std::str::from_utf8(origin).ok().filter(|o| self.origins.allows_str(o))
-        };
+        let allow_origin = if self.public { Some("*") } else { std::str::from_utf8(origin).ok().filter(|o| self.origins.allows_str(o)) };
         let Some(allow_origin) = allow_origin else {
             return self.rejected(Rejection::Origin, None);
         };
@@ -373,9 +369,7 @@ impl Policy {
         if let Some(age) = &self.max_age {
             headers.push(header::MAX_AGE, &**age);
         }
-        let pna_requested = req
-            .request_private_network
-            .is_some_and(|v| token::trim(v).eq_ignore_ascii_case(b"true"));
+        let pna_requested = req.request_private_network.is_some_and(|v| token::trim(v).eq_ignore_ascii_case(b"true"));
         if pna_requested && self.private_network {
             headers.push(header::ALLOW_PRIVATE_NETWORK, "true");
         }
@@ -464,4 +458,3 @@ mod tests {
         assert!(!Request::from_headers([]).is_preflight());
     }
 }
-

@@ -155,20 +155,34 @@ mod tests {
     use super::*;
 
     fn policy() -> Policy {
-        Policy::from_json(br#"{"allow_origins": ["https://app.example.com"], "allow_methods": ["GET", "PUT"],
-            "allow_headers": ["x-token"], "expose_headers": ["etag"], "max_age": 600}"#)
+        Policy::from_json(
+            br#"{"allow_origins": ["https://app.example.com"], "allow_methods": ["GET", "PUT"],
+            "allow_headers": ["x-token"], "expose_headers": ["etag"], "max_age": 600}"#,
+        )
         .unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn diffs(req: &Request<'_>, upstream: &[(&str, &str)]) -> Vec<(DiffKind, String)> {
-        compare(&policy(), req, upstream.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()))).into_iter().map(|d| (d.kind, d.header)).collect()
+        compare(&policy(), req, upstream.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())))
+            .into_iter()
+            .map(|d| (d.kind, d.header))
+            .collect()
     }
 
     #[test]
     fn actual_requests() {
         let req = Request { method: b"GET", origin: Some(b"https://app.example.com"), ..Request::default() };
         // A backend that already agrees: nothing to report, whatever the spacing.
-        assert!(diffs(&req, &[(":status", "200"), ("access-control-allow-origin", "https://app.example.com"), ("Access-Control-Expose-Headers", "ETag"), ("vary", "Origin")]).is_empty());
+        assert!(diffs(
+            &req,
+            &[
+                (":status", "200"),
+                ("access-control-allow-origin", "https://app.example.com"),
+                ("Access-Control-Expose-Headers", "ETag"),
+                ("vary", "Origin")
+            ]
+        )
+        .is_empty());
         assert_eq!(
             diffs(&req, &[("access-control-allow-origin", "*"), ("access-control-allow-credentials", "true"), ("vary", "*")]),
             vec![
@@ -179,7 +193,10 @@ mod tests {
         );
         // A disallowed origin: anything the upstream grants is extra.
         let evil = Request { method: b"GET", origin: Some(b"https://evil.test"), ..Request::default() };
-        assert_eq!(diffs(&evil, &[("access-control-allow-origin", "*"), ("Vary", "accept, origin")]), vec![(DiffKind::Extra, "access-control-allow-origin".to_string())]);
+        assert_eq!(
+            diffs(&evil, &[("access-control-allow-origin", "*"), ("Vary", "accept, origin")]),
+            vec![(DiffKind::Extra, "access-control-allow-origin".to_string())]
+        );
         assert!(diffs(&evil, &[("vary", "Origin")]).is_empty());
     }
 

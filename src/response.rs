@@ -46,9 +46,7 @@ impl Policy {
         let mut out = Rewritten::default();
         let mut vary: Vec<&[u8]> = Vec::new();
         for (name, value) in existing {
-            if name.len() >= CORS_PREFIX.len()
-                && name.get(..CORS_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(CORS_PREFIX))
-            {
+            if name.len() >= CORS_PREFIX.len() && name.get(..CORS_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(CORS_PREFIX)) {
                 sink.remove(name);
                 out.removed += 1;
             } else if self.timing_allow_origin() && name.eq_ignore_ascii_case(header::TIMING_ALLOW_ORIGIN.as_bytes()) {
@@ -94,10 +92,7 @@ pub fn merge_vary<'n>(existing: &[&[u8]], needed: &'n str) -> Option<Cow<'n, [u8
     if existing.is_empty() {
         return Some(Cow::Borrowed(needed.as_bytes()));
     }
-    let covered = existing
-        .iter()
-        .flat_map(|v| token::list_elements(v))
-        .any(|e| e == b"*" || e.eq_ignore_ascii_case(needed.as_bytes()));
+    let covered = existing.iter().flat_map(|v| token::list_elements(v)).any(|e| e == b"*" || e.eq_ignore_ascii_case(needed.as_bytes()));
     if covered {
         return None;
     }

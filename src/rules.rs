@@ -300,26 +300,58 @@ mod tests {
             (r#"[{"match": {}, "allow_origins": ["*"]}]"#, "rules[0].match", "matches every request"),
             (r#"[{"match": {"path": "/a"}, "allow_origins": ["*"]}]"#, "rules[0].match.path", "not a known key"),
             (r#"[{"match": {"path_prefix": "a"}, "allow_origins": ["*"]}]"#, "rules[0].match.path_prefix", "starting with /"),
-            (r#"[{"match": {"hosts": ["https://a.example"]}, "allow_origins": ["*"]}]"#, "rules[0].match.hosts[0]", "without scheme or path"),
+            (
+                r#"[{"match": {"hosts": ["https://a.example"]}, "allow_origins": ["*"]}]"#,
+                "rules[0].match.hosts[0]",
+                "without scheme or path",
+            ),
             (r#"[{"match": {"hosts": ["a.example:0"]}, "allow_origins": ["*"]}]"#, "rules[0].match.hosts[0]", "invalid port"),
             (r#"[{"match": {"hosts": ["a.example:x"]}, "allow_origins": ["*"]}]"#, "rules[0].match.hosts[0]", "invalid port"),
             (r#"[{"match": {"hosts": ["a..example"]}, "allow_origins": ["*"]}]"#, "rules[0].match.hosts[0]", "not a valid host"),
             (r#"[{"match": {"routes": []}, "allow_origins": ["*"]}]"#, "rules[0].match.routes", "never match"),
             (r#"[{"match": {"routes": ["a\u0000b"]}, "allow_origins": ["*"]}]"#, "rules[0].match.routes[0]", "not a route name"),
             (r#"[{"match": {"routes": "r"}, "allow_origins": ["*"]}]"#, "rules[0].match.routes", "list of strings"),
-            (r#"[{"match": {"routes": ["a", "b"]}, "cors": "off"}, {"match": {"routes": ["b"], "path_prefix": "/x"}, "cors": "off"}]"#, "rules[1].match", "can never match"),
-            (r#"[{"match": {"hosts": ["a.example:*"]}, "cors": "off"}, {"match": {"hosts": ["a.example:8443"]}, "cors": "off"}]"#, "rules[1].match", "can never match"),
+            (
+                r#"[{"match": {"routes": ["a", "b"]}, "cors": "off"}, {"match": {"routes": ["b"], "path_prefix": "/x"}, "cors": "off"}]"#,
+                "rules[1].match",
+                "can never match",
+            ),
+            (
+                r#"[{"match": {"hosts": ["a.example:*"]}, "cors": "off"}, {"match": {"hosts": ["a.example:8443"]}, "cors": "off"}]"#,
+                "rules[1].match",
+                "can never match",
+            ),
             (r#"[{"match": {"hosts": ["*.com"]}, "allow_origins": ["*"]}]"#, "rules[0].match.hosts[0]", "two labels"),
             (r#"[{"match": {"hosts": []}, "allow_origins": ["*"]}]"#, "rules[0].match.hosts", "never match"),
             (r#"[{"match": {"path_prefix": "/a/"}, "cors": "on"}]"#, "rules[0].cors", "\"off\""),
             (r#"[{"match": {"path_prefix": "/a/"}, "cors": "off", "allow_origins": ["*"]}]"#, "rules[0].allow_origins", "no effect"),
-            (r#"[{"match": {"path_prefix": "/a/"}, "allow_origins": ["*"], "allow_credentials": true}]"#, "rules[0].allow_origins[0]", "every origin"),
+            (
+                r#"[{"match": {"path_prefix": "/a/"}, "allow_origins": ["*"], "allow_credentials": true}]"#,
+                "rules[0].allow_origins[0]",
+                "every origin",
+            ),
             (r#"[{"match": {"path_prefix": "/a/"}, "allow_origin": ["*"]}]"#, "rules[0].allow_origin", "not a known key"),
             (r#"[{"name": "Bad Name", "match": {"path_prefix": "/a/"}, "cors": "off"}]"#, "rules[0].name", "metric names"),
-            (r#"[{"name": "x", "match": {"path_prefix": "/a/"}, "cors": "off"}, {"name": "x", "match": {"path_prefix": "/b/"}, "cors": "off"}]"#, "rules[1].name", "another rule"),
-            (r#"[{"match": {"path_prefix": "/api/"}, "cors": "off"}, {"match": {"path_prefix": "/api/v1/"}, "cors": "off"}]"#, "rules[1].match", "can never match: rules[0]"),
-            (r#"[{"match": {"hosts": ["*.example.com"]}, "cors": "off"}, {"match": {"hosts": ["a.b.example.com"], "path_prefix": "/x"}, "cors": "off"}]"#, "rules[1].match", "can never match"),
-            (r#"[{"match": {"path_prefix": "/"}, "cors": "off"}, {"match": {"hosts": ["a.example"]}, "cors": "off"}]"#, "rules[1].match", "can never match"),
+            (
+                r#"[{"name": "x", "match": {"path_prefix": "/a/"}, "cors": "off"}, {"name": "x", "match": {"path_prefix": "/b/"}, "cors": "off"}]"#,
+                "rules[1].name",
+                "another rule",
+            ),
+            (
+                r#"[{"match": {"path_prefix": "/api/"}, "cors": "off"}, {"match": {"path_prefix": "/api/v1/"}, "cors": "off"}]"#,
+                "rules[1].match",
+                "can never match: rules[0]",
+            ),
+            (
+                r#"[{"match": {"hosts": ["*.example.com"]}, "cors": "off"}, {"match": {"hosts": ["a.b.example.com"], "path_prefix": "/x"}, "cors": "off"}]"#,
+                "rules[1].match",
+                "can never match",
+            ),
+            (
+                r#"[{"match": {"path_prefix": "/"}, "cors": "off"}, {"match": {"hosts": ["a.example"]}, "cors": "off"}]"#,
+                "rules[1].match",
+                "can never match",
+            ),
             (r#"{"match": {"path_prefix": "/"}}"#, "rules", "list of rules"),
         ];
         for (rules, field, problem) in cases {
@@ -350,11 +382,27 @@ mod tests {
         // Higress's `_rules_`: honoured or refused, never dropped.
         for (json, field, problem) in [
             (r#"{"allow_origins": ["*"], "_rules_": {"x": 1}}"#, "_rules_", "must be a list"),
-            (r#"{"allow_origins": ["*"], "_rules_": [{"allow_origins": ["*"]}]}"#, "_rules_[0]", "neither _match_route_ nor _match_domain_"),
-            (r#"{"allow_origins": ["*"], "_rules_": [{"_match_service_": ["s"], "allow_origins": ["*"]}]}"#, "_rules_[0]._match_service_", "cannot apply"),
+            (
+                r#"{"allow_origins": ["*"], "_rules_": [{"allow_origins": ["*"]}]}"#,
+                "_rules_[0]",
+                "neither _match_route_ nor _match_domain_",
+            ),
+            (
+                r#"{"allow_origins": ["*"], "_rules_": [{"_match_service_": ["s"], "allow_origins": ["*"]}]}"#,
+                "_rules_[0]._match_service_",
+                "cannot apply",
+            ),
             (r#"{"allow_origins": ["*"], "_rules_": [{"_match_route_": ["r"]}]}"#, "_rules_[0].allow_origins", "is required"),
-            (r#"{"allow_origins": ["*"], "_rules_": [{"_match_route_": ["r"], "allow_origins": ["*"], "allow_credentials": true}]}"#, "_rules_[0].allow_origins[0]", "every origin"),
-            (r#"{"allow_origins": ["*"], "_rules_": [{"_match_domain_": ["a.example"], "allow_origins": ["*"], "max_age": "1"}]}"#, "_rules_[0].max_age", "whole number"),
+            (
+                r#"{"allow_origins": ["*"], "_rules_": [{"_match_route_": ["r"], "allow_origins": ["*"], "allow_credentials": true}]}"#,
+                "_rules_[0].allow_origins[0]",
+                "every origin",
+            ),
+            (
+                r#"{"allow_origins": ["*"], "_rules_": [{"_match_domain_": ["a.example"], "allow_origins": ["*"], "max_age": "1"}]}"#,
+                "_rules_[0].max_age",
+                "whole number",
+            ),
         ] {
             let errs = config::parse_config(json.as_bytes()).expect_err(json).0;
             let e = errs.iter().find(|e| e.field == field).unwrap_or_else(|| panic!("{json}: no error for {field} in {errs:?}"));

@@ -17,7 +17,11 @@ use serde_json::{json, Value};
 
 fn chromium() -> PathBuf {
     let path = std::env::var_os("EDGE_CORS_CHROMIUM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    assert!(path.exists(), "Chromium not found at {}: run `make browser` (it installs Debian's chromium) or set EDGE_CORS_CHROMIUM", path.display());
+    assert!(
+        path.exists(),
+        "Chromium not found at {}: run `make browser` (it installs Debian's chromium) or set EDGE_CORS_CHROMIUM",
+        path.display()
+    );
     path
 }
 
@@ -154,7 +158,11 @@ fn judge(page: &str, observed: &Value, cases: &[Case]) -> Vec<String> {
         let r = results.iter().find(|r| r["name"] == json!(c.name)).cloned().unwrap_or(Value::Null);
         let said = format!(
             "resolved={} status={} error={} body={:?} headers={}",
-            r["resolved"], r["status"], r["error"], r["body"].as_str().unwrap_or(""), r["headers"]
+            r["resolved"],
+            r["status"],
+            r["error"],
+            r["body"].as_str().unwrap_or(""),
+            r["headers"]
         );
         let mut wrong = vec![];
         match c.expect {
@@ -232,10 +240,22 @@ fn chromium_enforces_what_edge_cors_sends() {
         case("credentials: include allowed under a credentials policy", at("credentials", "/api/cred"), ok("upstream saw /api/cred\n"))
             .with("credentials", json!("include"))
             .reads(&[("etag", true), ("x-request-id", false)]),
-        case("exposed headers readable, others hidden", at("main", "/api/expose"), ok("upstream saw /api/expose\n"))
-            .reads(&[("etag", true), ("x-request-id", true), ("x-internal", false), ("content-type", true)]),
-        case("upstream 401 status and body readable", at("main", "/api/status/401"), Expect::Readable { status: 401, body: "upstream says 401\n" }),
-        case("upstream 500 status and body readable", at("main", "/api/status/500"), Expect::Readable { status: 500, body: "upstream says 500\n" }),
+        case("exposed headers readable, others hidden", at("main", "/api/expose"), ok("upstream saw /api/expose\n")).reads(&[
+            ("etag", true),
+            ("x-request-id", true),
+            ("x-internal", false),
+            ("content-type", true),
+        ]),
+        case(
+            "upstream 401 status and body readable",
+            at("main", "/api/status/401"),
+            Expect::Readable { status: 401, body: "upstream says 401\n" },
+        ),
+        case(
+            "upstream 500 status and body readable",
+            at("main", "/api/status/500"),
+            Expect::Readable { status: 500, body: "upstream says 500\n" },
+        ),
         case("Envoy's own 503 readable", at("main", "/dead/x"), Expect::Readable { status: 503, body: "no healthy upstream" }),
         case("Envoy's own 404 readable", at("main", "/no-route"), Expect::Readable { status: 404, body: "" }),
         case("other listener blocks a simple GET", at("other", "/api/simple"), Expect::Blocked),
@@ -254,9 +274,8 @@ fn chromium_enforces_what_edge_cors_sends() {
     let mut failures = judge(&page, &run_page(&page, &cases), &cases);
 
     // Wildcard subdomains: the page itself served under matching and look-alike names.
-    let wild_case = |name: &'static str, expect: Expect| {
-        vec![case(name, at("wild", "/api/wild"), expect).with("headers", json!({"x-trace": "1"}))]
-    };
+    let wild_case =
+        |name: &'static str, expect: Expect| vec![case(name, at("wild", "/api/wild"), expect).with("headers", json!({"x-trace": "1"}))];
     for (host, name, expect) in [
         ("app.corp.test", "wildcard subdomain allowed", ok("upstream saw /api/wild\n")),
         ("deep.app.corp.test", "deeper wildcard subdomain allowed", ok("upstream saw /api/wild\n")),
@@ -297,7 +316,11 @@ fn start_envoy(page: &str, listeners: &[Listener<'_>], upstream: &Upstream, fail
     match Envoy::start(listeners, upstream.port) {
         Started::Running(envoy) => Some(envoy),
         Started::Exited { code, log } => {
-            let line = log.lines().find(|l| l.contains("invalid edge-cors configuration")).or_else(|| log.lines().rev().find(|l| !l.trim().is_empty())).unwrap_or("(empty log)");
+            let line = log
+                .lines()
+                .find(|l| l.contains("invalid edge-cors configuration"))
+                .or_else(|| log.lines().rev().find(|l| !l.trim().is_empty()))
+                .unwrap_or("(empty log)");
             let names: Vec<&str> = listeners.iter().map(|l| l.name).collect();
             check(page, &format!("Envoy starts the listeners {names:?}"), false, &format!("it exited ({code:?}): {line}"), failures);
             None
@@ -331,34 +354,63 @@ fn null_origin(page_port: u16, upstream: &Upstream) -> Vec<String> {
     let page = format!("http://127.0.0.1:{page_port}");
     let null = r#"{"allow_origins": ["null"], "max_age": 0}"#;
     let page_only = format!(r#"{{"allow_origins": ["{page}"], "max_age": 0}}"#);
-    let Some(envoy) = start_envoy("null", &[Listener { name: "null_origin", config: null }, Listener { name: "page_only", config: &page_only }], upstream, &mut failures)
-    else {
+    let Some(envoy) = start_envoy(
+        "null",
+        &[Listener { name: "null_origin", config: null }, Listener { name: "page_only", config: &page_only }],
+        upstream,
+        &mut failures,
+    ) else {
         return failures;
     };
     let at = |listener: &str, path: &str| envoy.url(listener, path).replace("127.0.0.1", "localhost");
-    for (kind, tag, url, wrap) in [
-        ("sandboxed iframe", "iframe", format!("{page}/"), true),
-        ("CSP sandbox page", "csp", format!("{page}/sandboxed"), false),
-    ] {
+    for (kind, tag, url, wrap) in
+        [("sandboxed iframe", "iframe", format!("{page}/"), true), ("CSP sandbox page", "csp", format!("{page}/sandboxed"), false)]
+    {
         let extra: &[&str] = if wrap { SANDBOXED_IFRAME_FLAGS } else { &[] };
         let plain = format!("/api/null-{tag}-plain");
         let cases = vec![
-            case(named(format!("{kind}: GET readable under allow_origins [null]")), at("null_origin", &plain), Expect::Readable { status: 200, body: named(format!("upstream saw {plain}\n")) }),
-            case(named(format!("{kind}: credentials: include blocked (no Access-Control-Allow-Credentials)")), at("null_origin", &format!("/api/null-{tag}-cred")), Expect::Blocked)
-                .with("credentials", json!("include")),
-            case(named(format!("{kind}: a policy without null blocks it")), at("page_only", &format!("/api/null-{tag}-page-only")), Expect::Blocked),
+            case(
+                named(format!("{kind}: GET readable under allow_origins [null]")),
+                at("null_origin", &plain),
+                Expect::Readable { status: 200, body: named(format!("upstream saw {plain}\n")) },
+            ),
+            case(
+                named(format!("{kind}: credentials: include blocked (no Access-Control-Allow-Credentials)")),
+                at("null_origin", &format!("/api/null-{tag}-cred")),
+                Expect::Blocked,
+            )
+            .with("credentials", json!("include")),
+            case(
+                named(format!("{kind}: a policy without null blocks it")),
+                at("page_only", &format!("/api/null-{tag}-page-only")),
+                Expect::Blocked,
+            ),
         ];
         let spec = if wrap { json!({"sandbox": "iframe", "cases": requests(&cases)}) } else { requests(&cases) };
         failures.extend(judge("null", &load(&url, &spec, extra), &cases));
         let sent = origin_seen(upstream, &plain);
-        check("null", &format!("{kind}: Chromium sent Origin: {}", sent.as_deref().unwrap_or("(none)")), sent.as_deref() == Some("null"), "expected Origin: null", &mut failures);
+        check(
+            "null",
+            &format!("{kind}: Chromium sent Origin: {}", sent.as_deref().unwrap_or("(none)")),
+            sent.as_deref() == Some("null"),
+            "expected Origin: null",
+            &mut failures,
+        );
     }
     // Chromium's reason for the blocked credentialed read: the filter echoes
     // the null origin but never allows credentials for it.
     let r = get(&envoy.url("null_origin", "/api/null-native"), &[("Origin", "null")]);
     let (acao, acac) = (r.one("access-control-allow-origin"), r.one("access-control-allow-credentials"));
-    check("null", &format!("the filter answers Origin: null with Access-Control-Allow-Origin: {} and no Access-Control-Allow-Credentials", acao.unwrap_or("(none)")),
-        acao == Some("null") && acac.is_none(), &format!("Access-Control-Allow-Credentials: {acac:?}"), &mut failures);
+    check(
+        "null",
+        &format!(
+            "the filter answers Origin: null with Access-Control-Allow-Origin: {} and no Access-Control-Allow-Credentials",
+            acao.unwrap_or("(none)")
+        ),
+        acao == Some("null") && acac.is_none(),
+        &format!("Access-Control-Allow-Credentials: {acac:?}"),
+        &mut failures,
+    );
     envoy.stop();
 
     // The policy that would let a sandboxed page read credentialed responses.
@@ -367,24 +419,50 @@ fn null_origin(page_port: u16, upstream: &Upstream) -> Vec<String> {
         Err(e) => {
             let e = e.to_string();
             let short = e.trim_start_matches("invalid edge-cors configuration: ").split(": any website").next().unwrap_or(&e);
-            check("null", &format!("[null] + allow_credentials refused by parse_config: {short}"), e.contains("allow_origins[0] = \"null\""), &format!("the error does not name allow_origins[0]: {e}"), &mut failures);
+            check(
+                "null",
+                &format!("[null] + allow_credentials refused by parse_config: {short}"),
+                e.contains("allow_origins[0] = \"null\""),
+                &format!("the error does not name allow_origins[0]: {e}"),
+                &mut failures,
+            );
         }
         Ok(_) => check("null", "[null] + allow_credentials refused by parse_config", false, "parse_config accepted it", &mut failures),
     }
     match Envoy::start(&[Listener { name: "null_credentials", config: refused }], upstream.port) {
         Started::Exited { log, .. } => {
             let named_it = log.lines().any(|l| l.contains("invalid edge-cors configuration") && l.contains("allow_origins[0] = \"null\""));
-            check("null", "[null] + allow_credentials: Envoy refuses to start it", named_it, "Envoy exited without naming allow_origins[0]", &mut failures);
+            check(
+                "null",
+                "[null] + allow_credentials: Envoy refuses to start it",
+                named_it,
+                "Envoy exited without naming allow_origins[0]",
+                &mut failures,
+            );
         }
         Started::Running(bad) => {
             // What the browser would then allow: a sandboxed page reading a credentialed response.
-            let cases = vec![case("sandboxed iframe: credentialed GET under [null] + allow_credentials", bad.url("null_credentials", "/api/null-credentials").replace("127.0.0.1", "localhost"), Expect::Blocked)
-                .with("credentials", json!("include"))];
+            let cases = vec![case(
+                "sandboxed iframe: credentialed GET under [null] + allow_credentials",
+                bad.url("null_credentials", "/api/null-credentials").replace("127.0.0.1", "localhost"),
+                Expect::Blocked,
+            )
+            .with("credentials", json!("include"))];
             let observed = load(&format!("{page}/"), &json!({"sandbox": "iframe", "cases": requests(&cases)}), SANDBOXED_IFRAME_FLAGS);
             bad.stop();
             let r = &observed["results"][0];
-            check("null", "[null] + allow_credentials: Envoy refuses to start it", false,
-                &format!("Envoy started it; the sandboxed iframe's credentialed GET then gave resolved={} status={} body={:?}", r["resolved"], r["status"], r["body"].as_str().unwrap_or("")), &mut failures);
+            check(
+                "null",
+                "[null] + allow_credentials: Envoy refuses to start it",
+                false,
+                &format!(
+                    "Envoy started it; the sandboxed iframe's credentialed GET then gave resolved={} status={} body={:?}",
+                    r["resolved"],
+                    r["status"],
+                    r["body"].as_str().unwrap_or("")
+                ),
+                &mut failures,
+            );
         }
     }
     failures
@@ -401,19 +479,33 @@ fn ipv4_mapped_origin(page_port: u16, upstream: &Upstream) -> Vec<String> {
     let other_port = if page_port == u16::MAX { page_port - 1 } else { page_port + 1 };
     let mapped = format!(r#"{{"allow_origins": ["http://[::ffff:127.0.0.1]:{page_port}"], "max_age": 0}}"#);
     let mapped_other_port = format!(r#"{{"allow_origins": ["http://[::ffff:127.0.0.1]:{other_port}"], "max_age": 0}}"#);
-    let Some(envoy) = start_envoy(&page, &[Listener { name: "mapped", config: &mapped }, Listener { name: "mapped_other_port", config: &mapped_other_port }], upstream, &mut failures)
-    else {
+    let Some(envoy) = start_envoy(
+        &page,
+        &[Listener { name: "mapped", config: &mapped }, Listener { name: "mapped_other_port", config: &mapped_other_port }],
+        upstream,
+        &mut failures,
+    ) else {
         return failures;
     };
     let at = |listener: &str, path: &str| envoy.url(listener, path).replace("127.0.0.1", "localhost");
     let cases = vec![
-        case("listed as http://[::ffff:127.0.0.1]:PORT: allowed", at("mapped", "/api/mapped"), Expect::Readable { status: 200, body: "upstream saw /api/mapped\n" }),
+        case(
+            "listed as http://[::ffff:127.0.0.1]:PORT: allowed",
+            at("mapped", "/api/mapped"),
+            Expect::Readable { status: 200, body: "upstream saw /api/mapped\n" },
+        ),
         case("listed with another port: blocked", at("mapped_other_port", "/api/mapped-other-port"), Expect::Blocked),
     ];
     failures.extend(judge(&page, &load(&format!("http://[::ffff:127.0.0.1]:{page_port}/"), &requests(&cases), &[]), &cases));
     for path in ["/api/mapped", "/api/mapped-other-port"] {
         let sent = origin_seen(upstream, path);
-        check(&page, &format!("{path}: Chromium sent Origin: {}", sent.as_deref().unwrap_or("(none)")), sent.as_deref() == Some(page.as_str()), &format!("expected Origin: {page}"), &mut failures);
+        check(
+            &page,
+            &format!("{path}: Chromium sent Origin: {}", sent.as_deref().unwrap_or("(none)")),
+            sent.as_deref() == Some(page.as_str()),
+            &format!("expected Origin: {page}"),
+            &mut failures,
+        );
     }
     envoy.stop();
     failures
@@ -430,19 +522,28 @@ fn port_wildcard(page_port: u16, upstream: &Upstream) -> Vec<String> {
         return failures;
     };
     let at = |path: &str| envoy.url("any_port", path).replace("127.0.0.1", "localhost");
-    let cases = vec![case("http://localhost:* reads a credentialed response", at("/api/any-port-localhost"), Expect::Readable { status: 200, body: "upstream saw /api/any-port-localhost\n" })
-        .with("credentials", json!("include"))
-        .with("cookie", json!("edge_cors_sid=from-localhost; path=/"))];
+    let cases = vec![case(
+        "http://localhost:* reads a credentialed response",
+        at("/api/any-port-localhost"),
+        Expect::Readable { status: 200, body: "upstream saw /api/any-port-localhost\n" },
+    )
+    .with("credentials", json!("include"))
+    .with("cookie", json!("edge_cors_sid=from-localhost; path=/"))];
     failures.extend(judge(&localhost, &run_page(&localhost, &cases), &cases));
     let seen = upstream.seen("/api/any-port-localhost");
     let header = |name: &str| seen.last().and_then(|s| s.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()));
     let (origin, cookie) = (header("origin"), header("cookie"));
-    check(&localhost, &format!("Chromium sent Origin: {} and Cookie: {}", origin.as_deref().unwrap_or("(none)"), cookie.as_deref().unwrap_or("(none)")),
+    check(
+        &localhost,
+        &format!("Chromium sent Origin: {} and Cookie: {}", origin.as_deref().unwrap_or("(none)"), cookie.as_deref().unwrap_or("(none)")),
         origin.as_deref() == Some(localhost.as_str()) && cookie.as_deref().is_some_and(|c| c.contains("edge_cors_sid=from-localhost")),
-        "expected the page's origin and its cookie", &mut failures);
+        "expected the page's origin and its cookie",
+        &mut failures,
+    );
 
     let loopback = format!("http://127.0.0.1:{page_port}");
-    let cases = vec![case("http://localhost:* blocks 127.0.0.1 (credentials: include)", at("/api/any-port-127"), Expect::Blocked).with("credentials", json!("include"))];
+    let cases = vec![case("http://localhost:* blocks 127.0.0.1 (credentials: include)", at("/api/any-port-127"), Expect::Blocked)
+        .with("credentials", json!("include"))];
     failures.extend(judge(&loopback, &run_page(&loopback, &cases), &cases));
     envoy.stop();
     failures

@@ -30,11 +30,7 @@ impl Run {
 }
 
 fn edge_cors(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_edge-cors"))
-        .args(args)
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("run edge-cors");
+    let out = Command::new(env!("CARGO_BIN_EXE_edge-cors")).args(args).env_remove("NO_COLOR").output().expect("run edge-cors");
     let run = Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -116,10 +112,8 @@ fn check_lists_every_problem_with_field_value_and_fix() {
 
 #[test]
 fn check_allows_wildcards_under_a_registrable_domain() {
-    let p = tmp_file(
-        "psl-ok.json",
-        r#"{"allow_origins": ["https://*.myteam.github.io", "https://*.shop.co.uk", "https://*.example.com"]}"#,
-    );
+    let p =
+        tmp_file("psl-ok.json", r#"{"allow_origins": ["https://*.myteam.github.io", "https://*.shop.co.uk", "https://*.example.com"]}"#);
     let r = edge_cors(&["check", p.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.all());
 }
@@ -152,12 +146,7 @@ fn check_cloudformation_template() {
     assert!(bad.starts_with("error"), "{bad}");
     assert_has(
         &r,
-        &[
-            "AllowOrigins[0] = \"*\"",
-            "allows every origin while allow_credentials is true",
-            "2 policies checked",
-            "1 problem in 1 policy",
-        ],
+        &["AllowOrigins[0] = \"*\"", "allows every origin while allow_credentials is true", "2 policies checked", "1 problem in 1 policy"],
     );
     // The valid one is summarised in the filter's normalised form.
     assert!(line(&r.stdout, "headers").contains("authorization, content-type"));
@@ -181,10 +170,7 @@ fn check_openapi_extension() {
     assert_eq!(r.code, 0, "{}", r.all());
     assert_has(&r, &["x-amazon-apigateway-cors", "credentials  yes"]);
     // Problems are named in the document's own camelCase spelling.
-    let p = tmp_file(
-        "openapi-bad.yaml",
-        "openapi: 3.0.1\nx-amazon-apigateway-cors:\n  allowOrigins: ['*']\n  allowCredentials: true\n",
-    );
+    let p = tmp_file("openapi-bad.yaml", "openapi: 3.0.1\nx-amazon-apigateway-cors:\n  allowOrigins: ['*']\n  allowCredentials: true\n");
     let r = edge_cors(&["check", p.to_str().unwrap()]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert_has(&r, &["allowOrigins[0] = \"*\""]);
@@ -266,7 +252,11 @@ fn explain_names_the_precise_reason() {
         let r = edge_cors(&a);
         assert_eq!(r.code, 1, "{args:?}: {}", r.all());
         let verdict = r.stdout.lines().last().unwrap_or("");
-        assert!(verdict.starts_with("blocked:") && verdict.contains(reason), "{args:?}: verdict {verdict:?}, wanted {reason:?}\n{}", r.stdout);
+        assert!(
+            verdict.starts_with("blocked:") && verdict.contains(reason),
+            "{args:?}: verdict {verdict:?}, wanted {reason:?}\n{}",
+            r.stdout
+        );
     }
 }
 
@@ -329,7 +319,15 @@ fn probe_against_real_envoy() {
     // Allowed: a preflighted PUT with Authorization.
     let url = envoy.url("cli", "/api/items/1");
     let r = edge_cors(&[
-        "probe", &url, "--origin", "https://app.example.com", "--method", "PUT", "--header", "content-type", "--header",
+        "probe",
+        &url,
+        "--origin",
+        "https://app.example.com",
+        "--method",
+        "PUT",
+        "--header",
+        "content-type",
+        "--header",
         "authorization",
     ]);
     assert_eq!(r.code, 0, "{}", r.all());
@@ -385,12 +383,7 @@ fn misconfigured_server() -> (u16, Arc<Mutex<Vec<String>>>) {
     let log = Arc::clone(&seen);
     thread::spawn(move || {
         for req in server.incoming_requests() {
-            let origin = req
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("Origin"))
-                .map(|h| h.value.to_string())
-                .unwrap_or_default();
+            let origin = req.headers().iter().find(|h| h.field.equiv("Origin")).map(|h| h.value.to_string()).unwrap_or_default();
             let preflight = req.method().as_str() == "OPTIONS";
             let path = req.url().to_string();
             log.lock().unwrap().push(format!("{} {path}", req.method()));
@@ -467,7 +460,10 @@ fn probe_names_each_misconfiguration() {
     let r = edge_cors(&["probe", &url("/authorization-not-listed"), "--origin", origin, "--header", "authorization"]);
     assert_eq!(r.code, 1, "{}", r.all());
     let l = line(&r.stdout, "preflight  headers");
-    assert!(l.starts_with("  FAIL") && l.contains("authorization is not in Access-Control-Allow-Headers (allowed: content-type, x-request-id)"), "{l}");
+    assert!(
+        l.starts_with("  FAIL") && l.contains("authorization is not in Access-Control-Allow-Headers (allowed: content-type, x-request-id)"),
+        "{l}"
+    );
 
     let r = edge_cors(&["probe", &url("/no-cors-on-401"), "--origin", origin, "--header", "authorization"]);
     assert_eq!(r.code, 1, "{}", r.all());
@@ -686,7 +682,6 @@ fn render_envoy_gateway_policy_and_filter_order() {
     assert_eq!(order["before"].as_str(), Some("envoy.filters.http.ext_authz"));
 }
 
-
 #[test]
 fn explain_picks_the_rule_for_host_and_path() {
     let p = tmp_file(
@@ -696,7 +691,18 @@ fn explain_picks_the_rule_for_host_and_path() {
            {"name": "tenants", "match": {"hosts": ["*.tenant.test"]}, "allow_origins": ["https://*.tenant.test"], "allow_methods": ["GET","PUT"]}]}"#,
     );
     let p = p.to_str().unwrap();
-    let r = edge_cors(&["explain", p, "--origin", "https://shop.tenant.test", "--method", "PUT", "--host", "a.tenant.test", "--path", "/api/x"]);
+    let r = edge_cors(&[
+        "explain",
+        p,
+        "--origin",
+        "https://shop.tenant.test",
+        "--method",
+        "PUT",
+        "--host",
+        "a.tenant.test",
+        "--path",
+        "/api/x",
+    ]);
     assert_eq!(r.code, 0, "{}", r.all());
     assert_has(&r, &["rule: rules[1] (\"tenants\") matched host a.tenant.test", "access-control-allow-methods: GET, PUT"]);
     // The same request on another host falls to the default policy, which refuses the origin.

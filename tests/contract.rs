@@ -88,8 +88,7 @@ const PNA: &str = r#"{"allow_origins": ["https://app.example.com"], "allow_priva
 /// The literal `null` origin allowed.
 const NULL_OK: &str = r#"{"allow_origins": ["null", "https://app.example.com"]}"#;
 
-const ALL_POLICIES: &[&str] =
-    &[STRICT, CREDS, CREDS_LIST, PUBLIC, PUBLIC_STARS, DEFAULTS, ONLY_PUT, STAR_HEADERS, PNA, NULL_OK];
+const ALL_POLICIES: &[&str] = &[STRICT, CREDS, CREDS_LIST, PUBLIC, PUBLIC_STARS, DEFAULTS, ONLY_PUT, STAR_HEADERS, PNA, NULL_OK];
 const PUBLIC_POLICIES: &[&str] = &[PUBLIC, PUBLIC_STARS];
 
 fn policy(json: &str) -> Policy {
@@ -153,12 +152,7 @@ fn sorted(p: &Pairs) -> Pairs {
 
 /// The final headers must be exactly `want` (order aside, names compared exactly).
 fn assert_headers(case: &str, got: &Pairs, want: &Pairs) {
-    assert!(
-        sorted(got) == sorted(want),
-        "{case}: response headers differ\n got:\n{}\n want:\n{}",
-        show(got),
-        show(want)
-    );
+    assert!(sorted(got) == sorted(want), "{case}: response headers differ\n got:\n{}\n want:\n{}", show(got), show(want));
 }
 
 fn values_of<'p>(p: &'p Pairs, name: &str) -> Vec<&'p [u8]> {
@@ -173,12 +167,7 @@ fn is_cors_name(n: &[u8]) -> bool {
 fn assert_cors_headers_unique(case: &str, p: &Pairs) {
     for (i, (n, _)) in p.iter().enumerate() {
         if is_cors_name(n) {
-            assert!(
-                !p[i + 1..].iter().any(|(m, _)| m.eq_ignore_ascii_case(n)),
-                "{case}: {} appears twice\n{}",
-                show_bytes(n),
-                show(p)
-            );
+            assert!(!p[i + 1..].iter().any(|(m, _)| m.eq_ignore_ascii_case(n)), "{case}: {} appears twice\n{}", show_bytes(n), show(p));
             assert!(n.iter().all(|b| !b.is_ascii_uppercase()), "{case}: {} is not lower-case", show_bytes(n));
         }
     }
@@ -187,11 +176,7 @@ fn assert_cors_headers_unique(case: &str, p: &Pairs) {
 /// What the filter does with a response: rewrite `upstream` under the stamp.
 fn respond(p: &Policy, forward: Forward, origin: Option<&[u8]>, upstream: &Pairs) -> Pairs {
     let mut sink = VecSink { headers: upstream.clone() };
-    p.rewrite_response(
-        Stamp { forward, origin },
-        upstream.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
-        &mut sink,
-    );
+    p.rewrite_response(Stamp { forward, origin }, upstream.iter().map(|(n, v)| (n.as_slice(), v.as_slice())), &mut sink);
     sink.headers
 }
 
@@ -237,12 +222,7 @@ fn own(r: &PreflightReply<'_>) -> Reply {
     }
 }
 
-fn preflight_req<'a>(
-    origin: &'a [u8],
-    method: &'a [u8],
-    headers: Option<&'a [u8]>,
-    pna: Option<&'a [u8]>,
-) -> Request<'a> {
+fn preflight_req<'a>(origin: &'a [u8], method: &'a [u8], headers: Option<&'a [u8]>, pna: Option<&'a [u8]>) -> Request<'a> {
     Request {
         method: b"OPTIONS",
         origin: Some(origin),
@@ -252,14 +232,7 @@ fn preflight_req<'a>(
     }
 }
 
-fn preflight(
-    case: &str,
-    p: &Policy,
-    origin: &[u8],
-    method: &[u8],
-    headers: Option<&[u8]>,
-    pna: Option<&[u8]>,
-) -> Reply {
+fn preflight(case: &str, p: &Policy, origin: &[u8], method: &[u8], headers: Option<&[u8]>, pna: Option<&[u8]>) -> Reply {
     match p.decide(&preflight_req(origin, method, headers, pna)) {
         Decision::Preflight(r) => Reply { vary: if p.allows_private_network() { PREFLIGHT_VARY_PNA } else { PREFLIGHT_VARY }, ..own(&r) },
         Decision::Forward(f) => {
@@ -367,12 +340,7 @@ fn preflight_allowed_has_every_header() {
             method: b"DELETE",
             headers: Some(b"Content-Type, X-Token"),
             pna: None,
-            want: &[
-                (ACAO, "https://a.b.example.org"),
-                (ACAM, "PUT, DELETE"),
-                (ACAH, "content-type, x-token"),
-                (ACMA, "600"),
-            ],
+            want: &[(ACAO, "https://a.b.example.org"), (ACAM, "PUT, DELETE"), (ACAH, "content-type, x-token"), (ACMA, "600")],
         },
         Allowed {
             name: "credentials configured: allow-credentials true",
@@ -575,14 +543,7 @@ fn preflight_rejected_method_is_403_without_cors_headers() {
 /// `Vary`, a body naming the header. Every requested header must be allowed.
 #[test]
 fn preflight_rejected_header_is_403_without_cors_headers() {
-    let r = |name, policy, headers| Rejected {
-        name,
-        policy,
-        origin: APP.as_bytes(),
-        method: b"GET",
-        headers: Some(headers),
-        pna: None,
-    };
+    let r = |name, policy, headers| Rejected { name, policy, origin: APP.as_bytes(), method: b"GET", headers: Some(headers), pna: None };
     run_rejected(
         Rejection::Header,
         &[
@@ -771,13 +732,7 @@ fn options_without_request_method_is_forwarded() {
     let options = |origin: Option<&'static [u8]>| Request { method: b"OPTIONS", origin, ..Request::default() };
     let strict_stamp: &[(&str, &str)] = &[(ACAO, APP), (ACEH, "etag, x-request-id"), (VARY, "Origin")];
     let cases = [
-        Case {
-            name: "allowed origin",
-            policy: STRICT,
-            req: options(Some(APP.as_bytes())),
-            forward: Forward::Allowed,
-            add: strict_stamp,
-        },
+        Case { name: "allowed origin", policy: STRICT, req: options(Some(APP.as_bytes())), forward: Forward::Allowed, add: strict_stamp },
         Case {
             name: "request headers but no request method",
             policy: STRICT,
@@ -883,18 +838,8 @@ fn no_origin_gets_vary_unless_public() {
             upstream: &[(":status", "200"), ("content-type", "text/html")],
             want: &[(":status", "200"), ("content-type", "text/html"), (VARY, "Origin")],
         },
-        Case {
-            name: "credentials",
-            policy: CREDS,
-            upstream: &[(":status", "200")],
-            want: &[(":status", "200"), (VARY, "Origin")],
-        },
-        Case {
-            name: "defaults",
-            policy: DEFAULTS,
-            upstream: &[(":status", "404")],
-            want: &[(":status", "404"), (VARY, "Origin")],
-        },
+        Case { name: "credentials", policy: CREDS, upstream: &[(":status", "200")], want: &[(":status", "200"), (VARY, "Origin")] },
+        Case { name: "defaults", policy: DEFAULTS, upstream: &[(":status", "404")], want: &[(":status", "404"), (VARY, "Origin")] },
         Case {
             name: "literal null allowed",
             policy: NULL_OK,
@@ -997,20 +942,8 @@ fn allowed_origin_response_is_stamped_whatever_produced_it() {
             origin: b"https://app.example.com",
             add: &[(ACAO, APP), (VARY, "Origin")],
         },
-        Case {
-            name: "literal null",
-            policy: NULL_OK,
-            method: b"GET",
-            origin: b"null",
-            add: &[(ACAO, "null"), (VARY, "Origin")],
-        },
-        Case {
-            name: "public: *, no Vary",
-            policy: PUBLIC,
-            method: b"GET",
-            origin: b"https://anyone.test",
-            add: &[(ACAO, "*")],
-        },
+        Case { name: "literal null", policy: NULL_OK, method: b"GET", origin: b"null", add: &[(ACAO, "null"), (VARY, "Origin")] },
+        Case { name: "public: *, no Vary", policy: PUBLIC, method: b"GET", origin: b"https://anyone.test", add: &[(ACAO, "*")] },
         Case { name: "public, Origin: null", policy: PUBLIC, method: b"POST", origin: b"null", add: &[(ACAO, "*")] },
         Case {
             name: "public with expose *",
@@ -1134,14 +1067,7 @@ fn upstream_cors_headers_are_replaced() {
                 ("access-control-allow-private-network", "true"),
                 ("etag", "\"v2\""),
             ],
-            want: &[
-                (":status", "200"),
-                ("etag", "\"v2\""),
-                (ACAO, APP),
-                (ACAC, "true"),
-                (ACEH, "etag"),
-                (VARY, "Origin"),
-            ],
+            want: &[(":status", "200"), ("etag", "\"v2\""), (ACAO, APP), (ACAC, "true"), (ACEH, "etag"), (VARY, "Origin")],
         },
         Case {
             name: "upstream credentials removed when not configured",
@@ -1202,13 +1128,7 @@ fn vary_is_merged_not_duplicated() {
             vary: &[("Vary", "Accept")],
             want: &[(VARY, "Accept, Origin")],
         },
-        Case {
-            name: "already Origin",
-            policy: STRICT,
-            origin: app,
-            vary: &[("vary", "Origin")],
-            want: &[("vary", "Origin")],
-        },
+        Case { name: "already Origin", policy: STRICT, origin: app, vary: &[("vary", "Origin")], want: &[("vary", "Origin")] },
         Case {
             name: "already origin, other case, in a list",
             policy: STRICT,
@@ -1246,20 +1166,8 @@ fn vary_is_merged_not_duplicated() {
             want: &[(VARY, "Accept, Origin")],
         },
         Case { name: "empty Vary", policy: STRICT, origin: app, vary: &[("vary", "")], want: &[(VARY, "Origin")] },
-        Case {
-            name: "denied origin",
-            policy: STRICT,
-            origin: evil,
-            vary: &[("vary", "Accept")],
-            want: &[(VARY, "Accept, Origin")],
-        },
-        Case {
-            name: "no origin",
-            policy: CREDS,
-            origin: None,
-            vary: &[("vary", "Accept")],
-            want: &[(VARY, "Accept, Origin")],
-        },
+        Case { name: "denied origin", policy: STRICT, origin: evil, vary: &[("vary", "Accept")], want: &[(VARY, "Accept, Origin")] },
+        Case { name: "no origin", policy: CREDS, origin: None, vary: &[("vary", "Accept")], want: &[(VARY, "Accept, Origin")] },
         Case {
             name: "public: existing Vary kept as it is",
             policy: PUBLIC,
@@ -1304,12 +1212,7 @@ fn vary_is_merged_not_duplicated() {
     ];
     for (name, existing, want) in direct {
         let got = merge_vary(existing, "Origin");
-        assert_eq!(
-            got.as_deref(),
-            want.map(str::as_bytes),
-            "merge_vary {name}: got {:?}",
-            got.as_deref().map(show_bytes)
-        );
+        assert_eq!(got.as_deref(), want.map(str::as_bytes), "merge_vary {name}: got {:?}", got.as_deref().map(show_bytes));
     }
 }
 
@@ -1404,39 +1307,11 @@ fn hostile_preflights() -> Vec<Hostile> {
             None,
             Want::Reject(Rejection::Origin),
         ),
-        h(
-            "repeated request method joined by the proxy",
-            STRICT,
-            APP.as_bytes(),
-            b"PUT, PUT",
-            None,
-            Want::Reject(Rejection::Method),
-        ),
-        h(
-            "origin with trailing space",
-            STRICT,
-            b"https://app.example.com ",
-            b"PUT",
-            None,
-            Want::Reject(Rejection::Origin),
-        ),
-        h(
-            "non-ASCII host (not punycode)",
-            STRICT,
-            "https://bücher.example.org".as_bytes(),
-            b"PUT",
-            None,
-            Want::Reject(Rejection::Origin),
-        ),
+        h("repeated request method joined by the proxy", STRICT, APP.as_bytes(), b"PUT, PUT", None, Want::Reject(Rejection::Method)),
+        h("origin with trailing space", STRICT, b"https://app.example.com ", b"PUT", None, Want::Reject(Rejection::Origin)),
+        h("non-ASCII host (not punycode)", STRICT, "https://bücher.example.org".as_bytes(), b"PUT", None, Want::Reject(Rejection::Origin)),
         h("1 MB origin under a pattern", STRICT, &huge_origin(500_000), b"PUT", None, Want::Reject(Rejection::Origin)),
-        h(
-            "1 MB origin under public",
-            PUBLIC,
-            &huge_origin(500_000),
-            b"GET",
-            None,
-            Want::Allow { acao: "*", acam: None, acah: None },
-        ),
+        h("1 MB origin under public", PUBLIC, &huge_origin(500_000), b"GET", None, Want::Allow { acao: "*", acam: None, acah: None }),
         h(
             "64 KiB label under a pattern",
             STRICT,
@@ -1445,34 +1320,13 @@ fn hostile_preflights() -> Vec<Hostile> {
             None,
             Want::Reject(Rejection::Origin),
         ),
-        h(
-            "origin with a huge port",
-            STRICT,
-            b"https://a.example.org:99999999999999999999",
-            b"PUT",
-            None,
-            Want::Reject(Rejection::Origin),
-        ),
+        h("origin with a huge port", STRICT, b"https://a.example.org:99999999999999999999", b"PUT", None, Want::Reject(Rejection::Origin)),
         h("origin with empty labels", STRICT, b"https://a..example.org", b"PUT", None, Want::Reject(Rejection::Origin)),
         h("non-UTF-8 method", STRICT, APP.as_bytes(), b"PU\xffT", None, Want::Reject(Rejection::Method)),
         h("non-ASCII method", STRICT, APP.as_bytes(), "PÜT".as_bytes(), None, Want::Reject(Rejection::Method)),
-        h(
-            "method with CRLF injection",
-            STRICT,
-            APP.as_bytes(),
-            b"PUT\r\nx-evil: 1",
-            None,
-            Want::Reject(Rejection::Method),
-        ),
+        h("method with CRLF injection", STRICT, APP.as_bytes(), b"PUT\r\nx-evil: 1", None, Want::Reject(Rejection::Method)),
         h("method with NUL", CREDS, APP.as_bytes(), b"PUT\0", None, Want::Reject(Rejection::Method)),
-        h(
-            "100 KiB method, not listed",
-            STRICT,
-            APP.as_bytes(),
-            &b"P".repeat(100_000),
-            None,
-            Want::Reject(Rejection::Method),
-        ),
+        h("100 KiB method, not listed", STRICT, APP.as_bytes(), &b"P".repeat(100_000), None, Want::Reject(Rejection::Method)),
         h(
             "100 KiB method under * with credentials is named back",
             CREDS,
@@ -1481,14 +1335,7 @@ fn hostile_preflights() -> Vec<Hostile> {
             None,
             Want::Allow { acao: APP, acam: Some("P".repeat(100_000)), acah: None },
         ),
-        h(
-            "non-UTF-8 header name",
-            STRICT,
-            APP.as_bytes(),
-            b"PUT",
-            Some(b"x-token, x-\xff".to_vec()),
-            Want::Reject(Rejection::Header),
-        ),
+        h("non-UTF-8 header name", STRICT, APP.as_bytes(), b"PUT", Some(b"x-token, x-\xff".to_vec()), Want::Reject(Rejection::Header)),
         h(
             "non-ASCII header name under *",
             STAR_HEADERS,
@@ -1505,14 +1352,7 @@ fn hostile_preflights() -> Vec<Hostile> {
             Some(b"x-token\r\nset-cookie: a=b".to_vec()),
             Want::Reject(Rejection::Header),
         ),
-        h(
-            "header list with NUL",
-            CREDS,
-            APP.as_bytes(),
-            b"GET",
-            Some(b"x-a\0".to_vec()),
-            Want::Reject(Rejection::Header),
-        ),
+        h("header list with NUL", CREDS, APP.as_bytes(), b"GET", Some(b"x-a\0".to_vec()), Want::Reject(Rejection::Header)),
         h(
             "10,000 allowed names",
             STRICT,
@@ -1579,10 +1419,8 @@ fn hostile_preflights() -> Vec<Hostile> {
 fn hostile_preflights_get_a_correct_answer_or_a_rejection() {
     for c in hostile_preflights() {
         let p = policy(c.policy);
-        let r = catch_unwind(AssertUnwindSafe(|| {
-            preflight(c.name, &p, &c.origin, &c.method, c.headers.as_deref(), c.pna.as_deref())
-        }))
-        .unwrap_or_else(|_| panic!("{}: the engine panicked", c.name));
+        let r = catch_unwind(AssertUnwindSafe(|| preflight(c.name, &p, &c.origin, &c.method, c.headers.as_deref(), c.pna.as_deref())))
+            .unwrap_or_else(|_| panic!("{}: the engine panicked", c.name));
         assert_field_values_safe(c.name, &r.headers);
         match &c.want {
             Want::Reject(why) => assert_rejected(c.name, &r, *why),
@@ -1595,9 +1433,8 @@ fn hostile_preflights_get_a_correct_answer_or_a_rejection() {
                 if let Some(m) = acam {
                     assert!(header(&r, ACAM).as_deref() == Some(m.as_str()), "{}: {ACAM}", c.name);
                 }
-                let got = header(&r, ACAH).map(|v| {
-                    v.split(',').map(|e| e.trim().to_ascii_lowercase()).filter(|e| !e.is_empty()).collect::<Vec<_>>()
-                });
+                let got = header(&r, ACAH)
+                    .map(|v| v.split(',').map(|e| e.trim().to_ascii_lowercase()).filter(|e| !e.is_empty()).collect::<Vec<_>>());
                 assert!(
                     got == *acah,
                     "{}: {ACAH} has {:?} elements, want {:?}",
@@ -1627,9 +1464,7 @@ fn hostile_responses() -> Vec<HostileResponse> {
         p.extend(extra.iter().map(|(n, v)| (n.to_vec(), v.to_vec())));
         p
     };
-    let strict_stamp = |vary: &[u8]| {
-        with(&[(ACAO.as_bytes(), APP.as_bytes()), (ACEH.as_bytes(), b"etag, x-request-id"), (b"vary", vary)])
-    };
+    let strict_stamp = |vary: &[u8]| with(&[(ACAO.as_bytes(), APP.as_bytes()), (ACEH.as_bytes(), b"etag, x-request-id"), (b"vary", vary)]);
     let huge_origin = {
         let mut o = b"https://".to_vec();
         o.extend(b"a.".repeat(500_000));
@@ -1688,15 +1523,7 @@ fn hostile_responses() -> Vec<HostileResponse> {
             Forward::Denied,
             with(&[(b"vary", b"Origin")]),
         ),
-        r(
-            "1 MB origin",
-            STRICT,
-            b"GET",
-            Some(huge_origin.clone()),
-            status(),
-            Forward::Denied,
-            with(&[(b"vary", b"Origin")]),
-        ),
+        r("1 MB origin", STRICT, b"GET", Some(huge_origin.clone()), status(), Forward::Denied, with(&[(b"vary", b"Origin")])),
         r(
             "1 MB origin under public: *, never the echo",
             PUBLIC,
@@ -1715,42 +1542,10 @@ fn hostile_responses() -> Vec<HostileResponse> {
             Forward::Allowed,
             with(&[(ACAO.as_bytes(), b"*")]),
         ),
-        r(
-            "non-UTF-8 method, allowed origin",
-            STRICT,
-            b"G\xffT",
-            app(),
-            status(),
-            Forward::Allowed,
-            strict_stamp(b"Origin"),
-        ),
-        r(
-            "2,000 upstream Access-Control-* headers",
-            STRICT,
-            b"GET",
-            app(),
-            many_cors,
-            Forward::Allowed,
-            strict_stamp(b"Origin"),
-        ),
-        r(
-            "1,000 upstream Vary headers",
-            STRICT,
-            b"GET",
-            app(),
-            many_vary,
-            Forward::Allowed,
-            strict_stamp(many_vary_want.as_bytes()),
-        ),
-        r(
-            "100 KiB upstream Vary",
-            STRICT,
-            b"GET",
-            app(),
-            with(&[(b"vary", &huge_vary)]),
-            Forward::Allowed,
-            strict_stamp(&huge_vary_want),
-        ),
+        r("non-UTF-8 method, allowed origin", STRICT, b"G\xffT", app(), status(), Forward::Allowed, strict_stamp(b"Origin")),
+        r("2,000 upstream Access-Control-* headers", STRICT, b"GET", app(), many_cors, Forward::Allowed, strict_stamp(b"Origin")),
+        r("1,000 upstream Vary headers", STRICT, b"GET", app(), many_vary, Forward::Allowed, strict_stamp(many_vary_want.as_bytes())),
+        r("100 KiB upstream Vary", STRICT, b"GET", app(), with(&[(b"vary", &huge_vary)]), Forward::Allowed, strict_stamp(&huge_vary_want)),
         r(
             "non-UTF-8 upstream Vary kept as it was",
             STRICT,
@@ -1783,10 +1578,8 @@ fn hostile_responses() -> Vec<HostileResponse> {
 fn hostile_responses_get_a_correct_answer_or_no_cors_headers() {
     for c in hostile_responses() {
         let p = policy(c.policy);
-        let (f, got) = catch_unwind(AssertUnwindSafe(|| {
-            forward(c.name, &p, &actual(&c.method, c.origin.as_deref()), &c.upstream)
-        }))
-        .unwrap_or_else(|_| panic!("{}: the engine panicked", c.name));
+        let (f, got) = catch_unwind(AssertUnwindSafe(|| forward(c.name, &p, &actual(&c.method, c.origin.as_deref()), &c.upstream)))
+            .unwrap_or_else(|_| panic!("{}: the engine panicked", c.name));
         assert_eq!(f, c.forward, "{}", c.name);
         assert_headers(c.name, &got, &c.want);
         assert_cors_headers_unique(c.name, &got);
@@ -1801,8 +1594,10 @@ fn engine_keeps_serving_after_hostile_input() {
         let p = policy(json);
         for c in hostile_preflights() {
             let req = preflight_req(&c.origin, &c.method, c.headers.as_deref(), c.pna.as_deref());
-            catch_unwind(AssertUnwindSafe(|| { let _ = p.decide(&req); }))
-                .unwrap_or_else(|_| panic!("{} under {json}: the engine panicked", c.name));
+            catch_unwind(AssertUnwindSafe(|| {
+                let _ = p.decide(&req);
+            }))
+            .unwrap_or_else(|_| panic!("{} under {json}: the engine panicked", c.name));
         }
         for c in hostile_responses() {
             catch_unwind(AssertUnwindSafe(|| {

@@ -133,12 +133,7 @@ fn options_without_request_method_is_forwarded() {
 #[test]
 fn simple_requests_by_origin() {
     // (origin, allowed)
-    let cases = [
-        (Some(APP), true),
-        (Some("https://evil.test"), false),
-        (Some("null"), false),
-        (None, false),
-    ];
+    let cases = [(Some(APP), true), (Some("https://evil.test"), false), (Some("null"), false), (None, false)];
     for (origin, allowed) in cases {
         let path = format!("/api/{}", unique("simple"));
         let headers: Vec<(&str, &str)> = origin.iter().map(|o| ("Origin", *o)).collect();

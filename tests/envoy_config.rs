@@ -12,18 +12,42 @@ const INVALID: &[(&str, &str)] = &[
     ("", "no CORS policy given"),
     ("{}", "allow_origins = (absent): is required"),
     ("{\"allow_origins\": [\"https://a.example\"", "is not valid JSON"),
-    (r#"{"allow_origins": ["*"], "allow_credentials": true}"#, "allow_origins[0] = \"*\": allows every origin while allow_credentials is true"),
-    (r#"{"allow_origins": ["http://app.example.com"], "allow_credentials": true}"#, "is a plain-HTTP origin while allow_credentials is true"),
+    (
+        r#"{"allow_origins": ["*"], "allow_credentials": true}"#,
+        "allow_origins[0] = \"*\": allows every origin while allow_credentials is true",
+    ),
+    (
+        r#"{"allow_origins": ["http://app.example.com"], "allow_credentials": true}"#,
+        "is a plain-HTTP origin while allow_credentials is true",
+    ),
     (r#"{"allow_origins": ["https://app.example.com/"]}"#, "fix: write \"https://app.example.com\""),
     (r#"{"allow_origins": ["https://*.com"]}"#, "top-level domain"),
-    (r#"{"allow_origins": ["https://a.example"], "allow_methods": ["GET POST"]}"#, "allow_methods[0] = \"GET POST\": is not a valid method"),
+    (
+        r#"{"allow_origins": ["https://a.example"], "allow_methods": ["GET POST"]}"#,
+        "allow_methods[0] = \"GET POST\": is not a valid method",
+    ),
     (r#"{"allow_origins": ["https://a.example"], "allow_headers": ["x y"]}"#, "allow_headers[0] = \"x y\": is not a valid header name"),
-    (r#"{"allow_origins": ["https://a.example"], "max_age": 100000}"#, "max_age = 100000: must be a whole number of seconds from 0 to 86400"),
-    (r#"{"allow_origins": ["https://a.example"], "allow_orgins": ["x"]}"#, "allow_orgins = [\"x\"]: is not a known key; fix: did you mean \"allow_origins\"?"),
+    (
+        r#"{"allow_origins": ["https://a.example"], "max_age": 100000}"#,
+        "max_age = 100000: must be a whole number of seconds from 0 to 86400",
+    ),
+    (
+        r#"{"allow_origins": ["https://a.example"], "allow_orgins": ["x"]}"#,
+        "allow_orgins = [\"x\"]: is not a known key; fix: did you mean \"allow_origins\"?",
+    ),
     // docs/contract.md "Configuration": null with credentials, keys given twice, gateway rules.
-    (r#"{"allow_origins": ["https://a.example", "null"], "allow_credentials": true}"#, "allow_origins[1] = \"null\": allows the null origin while allow_credentials is true"),
-    (r#"{"allow_origins": ["https://a.example"], "rules": [{"match": {"path_prefix": "/a/"}, "allow_origins": ["https://b.example"], "max_age": 1, "max_age": 2}]}"#, "rules[0].max_age = 2: is given twice in the same object"),
-    (r#"{"allow_origins": ["https://a.example"], "_rules_": [{"_match_service_": ["s"], "allow_origins": ["https://b.example"]}]}"#, "_rules_[0]._match_service_ = [\"s\"]: is a gateway match that edge-cors cannot apply"),
+    (
+        r#"{"allow_origins": ["https://a.example", "null"], "allow_credentials": true}"#,
+        "allow_origins[1] = \"null\": allows the null origin while allow_credentials is true",
+    ),
+    (
+        r#"{"allow_origins": ["https://a.example"], "rules": [{"match": {"path_prefix": "/a/"}, "allow_origins": ["https://b.example"], "max_age": 1, "max_age": 2}]}"#,
+        "rules[0].max_age = 2: is given twice in the same object",
+    ),
+    (
+        r#"{"allow_origins": ["https://a.example"], "_rules_": [{"_match_service_": ["s"], "allow_origins": ["https://b.example"]}]}"#,
+        "_rules_[0]._match_service_ = [\"s\"]: is a gateway match that edge-cors cannot apply",
+    ),
     (r#"{"allow_origins": ["https://a.example"], "preflight_status": 201}"#, "preflight_status = 201: must be 204 or 200"),
 ];
 

@@ -219,10 +219,7 @@ fn report_mode_counts_what_changes_the_browsers_outcome() {
     assert_eq!(r.status, 404, "report mode forwards the preflight");
     assert_eq!(count("legacy", "different") - d0, 1, "the status is a difference");
     let log = rig().envoy.log();
-    assert!(
-        log.contains("different :status (edge-cors: \"204\", upstream: \"404\")"),
-        "no report line for the status:\n{log}"
-    );
+    assert!(log.contains("different :status (edge-cors: \"204\", upstream: \"404\")"), "no report line for the status:\n{log}");
     // The upstream answers without Vary: Origin (and without CORS headers).
     let m1 = count("legacy", "missing");
     get(&rig().envoy.url("report", "/api/legacy/plain"), &[("Origin", "https://app.example.com")]);

@@ -54,11 +54,8 @@ fn raw(base: &str, head: &[u8]) -> Resp {
     loop {
         if let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&out[..end]).to_ascii_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
+            let length =
+                head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(0);
             wanted = Some(end + 4 + length);
         }
         if wanted.is_some_and(|w| out.len() >= w) {
@@ -213,8 +210,13 @@ fn hostile_requests_get_an_answer_and_the_vm_survives() {
     for (name, origin) in [("origin with a 59 KB label", &huge_label), ("origin with 30,000 one-letter labels", &huge_labels)] {
         let o = origin.clone().into_bytes();
         add_get(&mut cases, &format!("GET, {name}"), "contract", vec![("Origin", o.clone())], Want::Forwarded(None));
-        add_pf(&mut cases, &format!("preflight, {name}"), "contract",
-            vec![("Origin", o), ("Access-Control-Request-Method", b"GET".to_vec())], Want::Preflight403("origin"));
+        add_pf(
+            &mut cases,
+            &format!("preflight, {name}"),
+            "contract",
+            vec![("Origin", o), ("Access-Control-Request-Method", b"GET".to_vec())],
+            Want::Preflight403("origin"),
+        );
     }
     add_get(&mut cases, "origin past Envoy's 60 KB limit", "contract", vec![("Origin", over_limit.into_bytes())], Want::EnvoyRefuses);
     let mut long_method = pf("http://127.0.0.1:3000", "GET");
@@ -234,19 +236,46 @@ fn hostile_requests_get_an_answer_and_the_vm_survives() {
     add_pf(&mut cases, "59 KB of commas as requested headers", "contract", h, Want::Preflight204(APP));
     let mut h = pf("https://app.example.com:8443", "PUT");
     h.push(("Access-Control-Request-Headers", (0..3000).map(|i| format!("x-h{i}")).collect::<Vec<_>>().join(",").into_bytes()));
-    add_pf(&mut cases, "3000 distinct requested headers, echoed under allow_headers *", "literals", h, Want::Preflight204("https://app.example.com:8443"));
+    add_pf(
+        &mut cases,
+        "3000 distinct requested headers, echoed under allow_headers *",
+        "literals",
+        h,
+        Want::Preflight204("https://app.example.com:8443"),
+    );
 
     // ---- several Origin headers.
     for (first, second) in [(APP, "https://evil.test"), ("https://evil.test", APP), (APP, APP)] {
-        add_get(&mut cases, &format!("two Origin headers {first} then {second}"), "contract",
-            vec![("Origin", first.as_bytes().to_vec()), ("Origin", second.as_bytes().to_vec())], Want::Forwarded(None));
-        add_pf(&mut cases, &format!("preflight with two Origin headers {first} then {second}"), "contract",
-            vec![("Origin", first.as_bytes().to_vec()), ("Origin", second.as_bytes().to_vec()), ("Access-Control-Request-Method", b"GET".to_vec())],
-            Want::Preflight403("origin"));
+        add_get(
+            &mut cases,
+            &format!("two Origin headers {first} then {second}"),
+            "contract",
+            vec![("Origin", first.as_bytes().to_vec()), ("Origin", second.as_bytes().to_vec())],
+            Want::Forwarded(None),
+        );
+        add_pf(
+            &mut cases,
+            &format!("preflight with two Origin headers {first} then {second}"),
+            "contract",
+            vec![
+                ("Origin", first.as_bytes().to_vec()),
+                ("Origin", second.as_bytes().to_vec()),
+                ("Access-Control-Request-Method", b"GET".to_vec()),
+            ],
+            Want::Preflight403("origin"),
+        );
     }
-    add_pf(&mut cases, "two request methods", "contract",
-        vec![("Origin", app.to_vec()), ("Access-Control-Request-Method", b"GET".to_vec()), ("Access-Control-Request-Method", b"DELETE".to_vec())],
-        Want::Preflight403("method"));
+    add_pf(
+        &mut cases,
+        "two request methods",
+        "contract",
+        vec![
+            ("Origin", app.to_vec()),
+            ("Access-Control-Request-Method", b"GET".to_vec()),
+            ("Access-Control-Request-Method", b"DELETE".to_vec()),
+        ],
+        Want::Preflight403("method"),
+    );
 
     // ---- non-ASCII and control bytes.
     for (name, origin) in [
@@ -257,20 +286,47 @@ fn hostile_requests_get_an_answer_and_the_vm_survives() {
         ("fullwidth port digits", "https://a.example.com:８４４３".as_bytes().to_vec()),
         ("tab inside", b"https://a\t.example.com".to_vec()),
     ] {
-        add_get(&mut cases, &format!("GET, origin with {name}"), "contract", vec![("Origin", origin.clone())], Want::RefusedOrForwardedBare);
-        add_pf(&mut cases, &format!("preflight, origin with {name}"), "contract",
-            vec![("Origin", origin), ("Access-Control-Request-Method", b"GET".to_vec())], Want::EnvoyRefusesOrPreflight403("origin"));
+        add_get(
+            &mut cases,
+            &format!("GET, origin with {name}"),
+            "contract",
+            vec![("Origin", origin.clone())],
+            Want::RefusedOrForwardedBare,
+        );
+        add_pf(
+            &mut cases,
+            &format!("preflight, origin with {name}"),
+            "contract",
+            vec![("Origin", origin), ("Access-Control-Request-Method", b"GET".to_vec())],
+            Want::EnvoyRefusesOrPreflight403("origin"),
+        );
     }
-    add_get(&mut cases, "GET, origin with a NUL byte", "contract", vec![("Origin", b"https://a\x00.example.com".to_vec())], Want::EnvoyRefuses);
+    add_get(
+        &mut cases,
+        "GET, origin with a NUL byte",
+        "contract",
+        vec![("Origin", b"https://a\x00.example.com".to_vec())],
+        Want::EnvoyRefuses,
+    );
     // Envoy 1.40's HTTP/1 parser drops a bare CR inside a value: the filter
     // sees (and allows) https://a.example.com. Either answer is sound.
-    add_get(&mut cases, "GET, origin with a bare CR", "contract", vec![("Origin", b"https://a\r.example.com".to_vec())],
-        Want::EnvoyRefusesOrForwarded("https://a.example.com"));
+    add_get(
+        &mut cases,
+        "GET, origin with a bare CR",
+        "contract",
+        vec![("Origin", b"https://a\r.example.com".to_vec())],
+        Want::EnvoyRefusesOrForwarded("https://a.example.com"),
+    );
     let mut h = pf("http://127.0.0.1:3000", "GET");
     h.push(("Access-Control-Request-Headers", "content-type, x-é".as_bytes().to_vec()));
     add_pf(&mut cases, "non-ASCII requested header", "literals", h, Want::Preflight403("header"));
-    add_pf(&mut cases, "non-UTF-8 request method", "literals",
-        vec![("Origin", b"http://127.0.0.1:3000".to_vec()), ("Access-Control-Request-Method", b"P\xc3\x28ST".to_vec())], Want::Preflight403("method"));
+    add_pf(
+        &mut cases,
+        "non-UTF-8 request method",
+        "literals",
+        vec![("Origin", b"http://127.0.0.1:3000".to_vec()), ("Access-Control-Request-Method", b"P\xc3\x28ST".to_vec())],
+        Want::Preflight403("method"),
+    );
 
     // ---- null.
     add_pf(&mut cases, "null origin, not allowed", "contract", pf("null", "GET"), Want::Preflight403("origin"));
@@ -283,23 +339,72 @@ fn hostile_requests_get_an_answer_and_the_vm_survives() {
     add_pf(&mut cases, "null under https://*", "any_https", pf("null", "GET"), Want::Preflight403("origin"));
 
     // ---- malformed ports.
-    add_pf(&mut cases, "the allowed port", "literals", pf("https://app.example.com:8443", "GET"), Want::Preflight204("https://app.example.com:8443"));
-    add_pf(&mut cases, "the allowed port on a subdomain", "literals", pf("https://a.b.example.com:8443", "GET"), Want::Preflight204("https://a.b.example.com:8443"));
+    add_pf(
+        &mut cases,
+        "the allowed port",
+        "literals",
+        pf("https://app.example.com:8443", "GET"),
+        Want::Preflight204("https://app.example.com:8443"),
+    );
+    add_pf(
+        &mut cases,
+        "the allowed port on a subdomain",
+        "literals",
+        pf("https://a.b.example.com:8443", "GET"),
+        Want::Preflight204("https://a.b.example.com:8443"),
+    );
     for port in [
-        ":08443", ":84430", ":65536", ":99999999999", ":0", ":-8443", ":", "::8443", ":8443:8443", ":+8443", ":8443 x", ":0x20fb", ":443", ":8443.",
+        ":08443",
+        ":84430",
+        ":65536",
+        ":99999999999",
+        ":0",
+        ":-8443",
+        ":",
+        "::8443",
+        ":8443:8443",
+        ":+8443",
+        ":8443 x",
+        ":0x20fb",
+        ":443",
+        ":8443.",
     ] {
         for host in ["https://app.example.com", "https://a.example.com"] {
             let o = format!("{host}{port}");
             add_pf(&mut cases, &format!("port {port:?} on {host}"), "literals", pf(&o, "GET"), Want::Preflight403("origin"));
         }
     }
-    add_pf(&mut cases, "default port spelled out under https://*", "any_https", pf("https://a.test:443", "GET"), Want::Preflight403("origin"));
-    add_pf(&mut cases, "port 65535 under https://*", "any_https", pf("https://a.test:65535", "GET"), Want::Preflight204("https://a.test:65535"));
+    add_pf(
+        &mut cases,
+        "default port spelled out under https://*",
+        "any_https",
+        pf("https://a.test:443", "GET"),
+        Want::Preflight403("origin"),
+    );
+    add_pf(
+        &mut cases,
+        "port 65535 under https://*",
+        "any_https",
+        pf("https://a.test:65535", "GET"),
+        Want::Preflight204("https://a.test:65535"),
+    );
 
     // ---- IPv6 and IPv4 literals.
     add_pf(&mut cases, "the allowed IPv6 origin", "literals", pf("http://[::1]:8080", "GET"), Want::Preflight204("http://[::1]:8080"));
-    add_get(&mut cases, "GET from the allowed IPv6 origin", "literals", vec![("Origin", b"http://[::1]:8080".to_vec())], Want::Forwarded(Some("http://[::1]:8080")));
-    add_pf(&mut cases, "the allowed IPv4 origin", "literals", pf("http://127.0.0.1:3000", "GET"), Want::Preflight204("http://127.0.0.1:3000"));
+    add_get(
+        &mut cases,
+        "GET from the allowed IPv6 origin",
+        "literals",
+        vec![("Origin", b"http://[::1]:8080".to_vec())],
+        Want::Forwarded(Some("http://[::1]:8080")),
+    );
+    add_pf(
+        &mut cases,
+        "the allowed IPv4 origin",
+        "literals",
+        pf("http://127.0.0.1:3000", "GET"),
+        Want::Preflight204("http://127.0.0.1:3000"),
+    );
     for o in [
         "http://[0:0:0:0:0:0:0:1]:8080",
         "http://[::1]",
@@ -321,7 +426,13 @@ fn hostile_requests_get_an_answer_and_the_vm_survives() {
     ] {
         add_pf(&mut cases, &format!("literal {o}"), "literals", pf(o, "GET"), Want::Preflight403("origin"));
     }
-    add_pf(&mut cases, "IPv6 under https://*", "any_https", pf("https://[2001:db8::1]", "GET"), Want::Preflight204("https://[2001:db8::1]"));
+    add_pf(
+        &mut cases,
+        "IPv6 under https://*",
+        "any_https",
+        pf("https://[2001:db8::1]", "GET"),
+        Want::Preflight204("https://[2001:db8::1]"),
+    );
     add_pf(&mut cases, "bracket junk under https://*", "any_https", pf("https://[::1]]", "GET"), Want::Preflight403("origin"));
 
     // ---- empty values and odd spellings.
@@ -332,15 +443,40 @@ fn hostile_requests_get_an_answer_and_the_vm_survives() {
     h.push(("Access-Control-Request-Headers", b"".to_vec()));
     h.push(("Access-Control-Request-Private-Network", b"".to_vec()));
     add_pf(&mut cases, "empty requested headers and private network", "contract", h, Want::Preflight204(APP));
-    add_pf(&mut cases, "origin padded with whitespace", "contract",
-        vec![("Origin", b"  https://app.example.com\t ".to_vec()), ("Access-Control-Request-Method", b"GET".to_vec())], Want::Preflight204(APP));
-    add_pf(&mut cases, "header names in odd case", "contract",
-        vec![("oRiGiN", app.to_vec()), ("ACCESS-CONTROL-REQUEST-METHOD", b"POST".to_vec()), ("access-control-request-HEADERS", b"Content-Type".to_vec())],
-        Want::Preflight204(APP));
+    add_pf(
+        &mut cases,
+        "origin padded with whitespace",
+        "contract",
+        vec![("Origin", b"  https://app.example.com\t ".to_vec()), ("Access-Control-Request-Method", b"GET".to_vec())],
+        Want::Preflight204(APP),
+    );
+    add_pf(
+        &mut cases,
+        "header names in odd case",
+        "contract",
+        vec![
+            ("oRiGiN", app.to_vec()),
+            ("ACCESS-CONTROL-REQUEST-METHOD", b"POST".to_vec()),
+            ("access-control-request-HEADERS", b"Content-Type".to_vec()),
+        ],
+        Want::Preflight204(APP),
+    );
     add_get(&mut cases, "upper-case origin", "contract", vec![("Origin", b"HTTPS://APP.EXAMPLE.COM".to_vec())], Want::Forwarded(None));
     add_get(&mut cases, "origin with a path", "contract", vec![("Origin", b"https://app.example.com/".to_vec())], Want::Forwarded(None));
-    add_get(&mut cases, "origin with user info", "contract", vec![("Origin", b"https://app.example.com@evil.test".to_vec())], Want::Forwarded(None));
-    add_get(&mut cases, "look-alike suffix", "contract", vec![("Origin", b"https://app.example.com.evil.test".to_vec())], Want::Forwarded(None));
+    add_get(
+        &mut cases,
+        "origin with user info",
+        "contract",
+        vec![("Origin", b"https://app.example.com@evil.test".to_vec())],
+        Want::Forwarded(None),
+    );
+    add_get(
+        &mut cases,
+        "look-alike suffix",
+        "contract",
+        vec![("Origin", b"https://app.example.com.evil.test".to_vec())],
+        Want::Forwarded(None),
+    );
 
     let mut failures = Vec::new();
     for case in &cases {

@@ -238,7 +238,8 @@ fn policies_swap_under_load_without_failed_requests() {
         for (policy, version, valid) in [(POLICY_B, Version::B, true), (INVALID, Version::B, false), (POLICY_A, Version::A, true)] {
             let phase = Instant::now();
             let stats = envoy.stats();
-            let (ok, refused) = (counter(&stats, "listener_manager.lds.update_success"), counter(&stats, "listener_manager.lds.update_rejected"));
+            let (ok, refused) =
+                (counter(&stats, "listener_manager.lds.update_success"), counter(&stats, "listener_manager.lds.update_rejected"));
             if valid {
                 // Either policy may answer until the update is applied and old connections drained.
                 set(version, false);

@@ -96,7 +96,12 @@ fn metrics_count_each_outcome() {
         ("edge_cors.upstream_cors_headers_replaced", 6),
     ];
     for (name, n) in want {
-        assert_eq!(stat(&stats, name), Some(n), "{name} in:\n{}", stats.lines().filter(|l| l.contains("edge_cors")).collect::<Vec<_>>().join("\n"));
+        assert_eq!(
+            stat(&stats, name),
+            Some(n),
+            "{name} in:\n{}",
+            stats.lines().filter(|l| l.contains("edge_cors")).collect::<Vec<_>>().join("\n")
+        );
     }
     envoy.stop();
 }

@@ -266,11 +266,7 @@ fn profiles() -> Vec<Value> {
         profile("service-extensions", POLICY, json!({"metrics": "unimplemented"})),
         // HTTP/2 through nginx: no Host header and no `:authority` in the
         // list; only asking by name finds the tenant rule.
-        profile(
-            "authority-by-name-only",
-            POLICY,
-            json!({"authority_in_pairs": false, "host_header": false, "metrics": "stub"}),
-        ),
+        profile("authority-by-name-only", POLICY, json!({"authority_in_pairs": false, "host_header": false, "metrics": "stub"})),
         // A host whose metrics define fine and fail later.
         profile("metrics-increment-fails", POLICY, json!({"metrics": "increment-fails"})),
         // Higress: `_rules_`, `_match_route_`, `_match_domain_` injected.
@@ -308,12 +304,8 @@ fn run_node(job: &Value) -> Value {
 }
 
 fn answer_of(result: &Value) -> Answer {
-    let headers: Vec<(&str, &str)> = result["headers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p[0].as_str().unwrap(), p[1].as_str().unwrap()))
-        .collect();
+    let headers: Vec<(&str, &str)> =
+        result["headers"].as_array().unwrap().iter().map(|p| (p[0].as_str().unwrap(), p[1].as_str().unwrap())).collect();
     Answer {
         status: result["status"].as_u64().unwrap() as u16,
         cors: cors_of(headers),
@@ -465,16 +457,11 @@ fn every_host_profile_answers_like_envoy_and_never_traps() {
 }
 
 fn calls_summary(calls: &Value) -> String {
-    let mut names: Vec<String> =
-        calls.as_object().unwrap().keys().map(|k| k.trim_start_matches("env.proxy_").to_string()).collect();
+    let mut names: Vec<String> = calls.as_object().unwrap().keys().map(|k| k.trim_start_matches("env.proxy_").to_string()).collect();
     names.sort();
     names.join(", ")
 }
 
 fn node_version() -> String {
-    Command::new("node")
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
+    Command::new("node").arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default()
 }

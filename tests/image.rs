@@ -98,7 +98,11 @@ fn start_registry(dir: &Path) -> Registry {
             assert_eq!(r.status, 200, "docker-registry: {}", r.body);
             return registry;
         }
-        assert!(Instant::now() < deadline, "docker-registry did not answer: {}", fs::read_to_string(dir.join("registry.log")).unwrap_or_default());
+        assert!(
+            Instant::now() < deadline,
+            "docker-registry did not answer: {}",
+            fs::read_to_string(dir.join("registry.log")).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

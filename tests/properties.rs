@@ -66,11 +66,7 @@ fn values<'h>(headers: &'h Headers, name: &str) -> Vec<&'h [u8]> {
 }
 
 fn cors_names(headers: &Headers) -> Vec<String> {
-    headers
-        .iter()
-        .map(|(n, _)| String::from_utf8_lossy(n).to_ascii_lowercase())
-        .filter(|n| n.starts_with("access-control-"))
-        .collect()
+    headers.iter().map(|(n, _)| String::from_utf8_lossy(n).to_ascii_lowercase()).filter(|n| n.starts_with("access-control-")).collect()
 }
 
 /// A response header map as Envoy keeps it: names compared case-insensitively.
@@ -266,15 +262,34 @@ const APP_SCHEMES: [&str; 6] = ["chrome-extension", "moz-extension", "safari-web
 enum Entry {
     Any,
     Null,
-    AnyOf { https: bool },
-    Exact { https: bool, host: Host, port: Option<u16> },
+    AnyOf {
+        https: bool,
+    },
+    Exact {
+        https: bool,
+        host: Host,
+        port: Option<u16>,
+    },
     /// `scheme://host:*`: any port, none included.
-    ExactAnyPort { https: bool, host: Host },
-    Sub { https: bool, base: String, port: Option<u16> },
+    ExactAnyPort {
+        https: bool,
+        host: Host,
+    },
+    Sub {
+        https: bool,
+        base: String,
+        port: Option<u16>,
+    },
     /// `scheme://*.base:*`.
-    SubAnyPort { https: bool, base: String },
+    SubAnyPort {
+        https: bool,
+        base: String,
+    },
     /// `chrome-extension://<id>`, `capacitor://localhost`...
-    App { scheme: &'static str, host: String },
+    App {
+        scheme: &'static str,
+        host: String,
+    },
     /// An entry the rules refuse, written as is.
     Bad(&'static str),
 }
@@ -565,7 +580,8 @@ struct Model {
 const FETCH_NORMALISED: [&str; 6] = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
 
 const PREFLIGHT_VARY: &str = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
-const PREFLIGHT_VARY_PNA: &str = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers, Access-Control-Request-Private-Network";
+const PREFLIGHT_VARY_PNA: &str =
+    "Origin, Access-Control-Request-Method, Access-Control-Request-Headers, Access-Control-Request-Private-Network";
 
 /// A serialised origin split into scheme, host and port.
 struct Parsed<'a> {
@@ -584,7 +600,9 @@ fn parse_origin(o: &[u8]) -> Option<Parsed<'_>> {
     if APP_SCHEMES.contains(&scheme) {
         let ok = !rest.is_empty()
             && rest.len() <= 253
-            && rest.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'));
+            && rest
+                .split('.')
+                .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'));
         return ok.then_some(Parsed { scheme, host: rest, port: None });
     }
     let https = match scheme {
@@ -864,10 +882,12 @@ impl Model {
 const LABELS: &[&str] = &["a", "b", "app", "api", "x-y", "s_1", "1a", "example", "test", "corp", "xn--bcher-kva"];
 /// Labels a browser may send in a request's host (never configured).
 const REQUEST_LABELS: &[&str] = &["-a", "b-", "-", "--x--", "a-", "_"];
-const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "patch", "get", "put", "Delete", "X-CUSTOM", "OPTIONS", "HEAD", "PROPFIND"];
+const METHODS: &[&str] =
+    &["GET", "POST", "PUT", "DELETE", "PATCH", "patch", "get", "put", "Delete", "X-CUSTOM", "OPTIONS", "HEAD", "PROPFIND"];
 const HEADERS: &[&str] = &["content-type", "authorization", "x-a", "X-Token", "x-request-id", "accept", "X-A"];
 const EXPOSE: &[&str] = &["etag", "x-request-id", "X-Total"];
-const APP_HOSTS: &[&str] = &["localhost", "abcdefghijklmnopabcdefghijklmnop", "0a1b2c3d-4e5f-6789-abcd-ef0123456789", "my_app.local", "-x-"];
+const APP_HOSTS: &[&str] =
+    &["localhost", "abcdefghijklmnopabcdefghijklmnop", "0a1b2c3d-4e5f-6789-abcd-ef0123456789", "my_app.local", "-x-"];
 /// Entries the rules refuse: app schemes with a port, path or wildcard, port
 /// wildcards outside http(s) or beside another port.
 const BAD_ENTRIES: &[&str] = &[
@@ -922,7 +942,8 @@ fn port() -> impl Strategy<Value = Option<u16>> {
 }
 
 fn app_entry() -> impl Strategy<Value = Entry> {
-    (prop::sample::select(APP_SCHEMES.to_vec()), prop::sample::select(APP_HOSTS)).prop_map(|(scheme, host)| Entry::App { scheme, host: host.to_string() })
+    (prop::sample::select(APP_SCHEMES.to_vec()), prop::sample::select(APP_HOSTS))
+        .prop_map(|(scheme, host)| Entry::App { scheme, host: host.to_string() })
 }
 
 fn entry() -> impl Strategy<Value = Entry> {
@@ -973,7 +994,8 @@ fn preflight_status() -> impl Strategy<Value = Option<Value>> {
 
 fn dup() -> impl Strategy<Value = Option<Dup>> {
     let place = prop_oneof![Just(Place::Top), (0..2usize).prop_map(Place::Rule), (0..2usize).prop_map(Place::Match)];
-    let second = prop::option::of(prop::sample::select(vec![json!(false), json!(true), json!(0), json!("*"), json!(["*"]), Value::Null, json!({})]));
+    let second =
+        prop::option::of(prop::sample::select(vec![json!(false), json!(true), json!(0), json!("*"), json!(["*"]), Value::Null, json!({})]));
     prop_oneof![
         16 => Just(None),
         2 => (place, any::<usize>(), second, any::<bool>()).prop_map(|(at, pick, second, at_end)| Some(Dup::Repeat { at, pick, second, at_end })),
@@ -992,7 +1014,15 @@ fn model() -> impl Strategy<Value = Model> {
         (timing(), preflight_status(), prop::bool::weighted(0.3), dup()),
     )
         .prop_map(
-            |(origins, methods, headers, expose, max_age, (credentials, private_network, insecure, aws, gateway_key), (timing, preflight_status, rules, dup))| {
+            |(
+                origins,
+                methods,
+                headers,
+                expose,
+                max_age,
+                (credentials, private_network, insecure, aws, gateway_key),
+                (timing, preflight_status, rules, dup),
+            )| {
                 Model {
                     origins,
                     methods,
@@ -1258,7 +1288,14 @@ fn varies_on_origin(headers: &Headers) -> bool {
     vary_names(headers).iter().any(|e| e == b"origin" || e == b"*")
 }
 
-fn check_preflight(model: &Model, policy: &Policy, origin: &[u8], method: &[u8], requested: Option<&[u8]>, pna: Option<&[u8]>) -> Result<(), String> {
+fn check_preflight(
+    model: &Model,
+    policy: &Policy,
+    origin: &[u8],
+    method: &[u8],
+    requested: Option<&[u8]>,
+    pna: Option<&[u8]>,
+) -> Result<(), String> {
     let req = Request {
         method: b"OPTIONS",
         origin: Some(origin),
@@ -1373,7 +1410,11 @@ fn check_preflight(model: &Model, policy: &Policy, origin: &[u8], method: &[u8],
             // A credentialed request is only allowed when the policy allows credentials.
             let should = allowed && (!credentials || model.credentials);
             if verdict.is_ok() != should {
-                return Err(format!("browser ({}) says {verdict:?} of a {} answer", if credentials { "credentials" } else { "no credentials" }, reply.status));
+                return Err(format!(
+                    "browser ({}) says {verdict:?} of a {} answer",
+                    if credentials { "credentials" } else { "no credentials" },
+                    reply.status
+                ));
             }
             if verdict.is_err() {
                 continue;
@@ -1382,8 +1423,11 @@ fn check_preflight(model: &Model, policy: &Policy, origin: &[u8], method: &[u8],
             // origin: nothing it lets through may be outside the policy.
             for m in METHODS.iter().chain(&["TRACE", "PATCH"]) {
                 for h in HEADERS.iter().chain(&["x-b", "cookie"]) {
-                    let other = Browser { method: m.as_bytes().to_vec(), headers: vec![h.to_ascii_lowercase().into_bytes()], ..browser.clone() };
-                    if other.accepts_preflight(reply.status, &headers).is_ok() && !(model.method_allowed(m.as_bytes()) && model.headers_allowed(h.as_bytes())) {
+                    let other =
+                        Browser { method: m.as_bytes().to_vec(), headers: vec![h.to_ascii_lowercase().into_bytes()], ..browser.clone() };
+                    if other.accepts_preflight(reply.status, &headers).is_ok()
+                        && !(model.method_allowed(m.as_bytes()) && model.headers_allowed(h.as_bytes()))
+                    {
                         return Err(format!("the cached answer lets {m} with {h} through, which the policy refuses"));
                     }
                 }
@@ -1730,10 +1774,30 @@ proptest! {
 /// objects that may give a key twice.
 fn json_value() -> impl Strategy<Value = J> {
     let keys = prop::sample::select(vec![
-        "allow_origins", "AllowOrigins", "allow_methods", "allow_headers", "expose_headers", "max_age", "MaxAge",
-        "allow_credentials", "allow_private_network", "allow_insecure_origins", "mode", "rules", "match", "hosts",
-        "path_prefix", "name", "cors", "_x", "allow_orgins", "timing_allow_origin", "preflight_status", "routes",
-        "_rules_", "_match_route_",
+        "allow_origins",
+        "AllowOrigins",
+        "allow_methods",
+        "allow_headers",
+        "expose_headers",
+        "max_age",
+        "MaxAge",
+        "allow_credentials",
+        "allow_private_network",
+        "allow_insecure_origins",
+        "mode",
+        "rules",
+        "match",
+        "hosts",
+        "path_prefix",
+        "name",
+        "cors",
+        "_x",
+        "allow_orgins",
+        "timing_allow_origin",
+        "preflight_status",
+        "routes",
+        "_rules_",
+        "_match_route_",
     ]);
     let leaf = prop_oneof![
         Just(Value::Null),
@@ -1741,10 +1805,31 @@ fn json_value() -> impl Strategy<Value = J> {
         prop_oneof![Just(0i64), Just(-1), Just(86_400), Just(86_401), Just(200), Just(204), any::<i64>()].prop_map(Value::from),
         Just(Value::from(1.5)),
         prop::sample::select(vec![
-            "*", "null", "https://*", "https://*.example.com", "https://a.example.com:8443", "http://localhost:3000",
-            "http://[::1]", "https://*.com", "GET", "get", "x-token", "off", "report", "enforce", "/api/", "*.tenant.test",
-            "a.example", "", "GET POST", "https://a.example/", "capacitor://localhost", "http://localhost:*",
-            "https://*.example.com:*", "http://[::ffff:127.0.0.1]", "chrome-extension://abcdefghijklmnopabcdefghijklmnop",
+            "*",
+            "null",
+            "https://*",
+            "https://*.example.com",
+            "https://a.example.com:8443",
+            "http://localhost:3000",
+            "http://[::1]",
+            "https://*.com",
+            "GET",
+            "get",
+            "x-token",
+            "off",
+            "report",
+            "enforce",
+            "/api/",
+            "*.tenant.test",
+            "a.example",
+            "",
+            "GET POST",
+            "https://a.example/",
+            "capacitor://localhost",
+            "http://localhost:*",
+            "https://*.example.com:*",
+            "http://[::ffff:127.0.0.1]",
+            "chrome-extension://abcdefghijklmnopabcdefghijklmnop",
         ])
         .prop_map(Value::from),
         "[ -~]{0,16}".prop_map(Value::from),
@@ -1753,7 +1838,8 @@ fn json_value() -> impl Strategy<Value = J> {
     leaf.prop_recursive(4, 48, 6, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(J::A),
-            prop::collection::vec((keys.clone(), inner), 0..6).prop_map(|kv| J::O(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+            prop::collection::vec((keys.clone(), inner), 0..6)
+                .prop_map(|kv| J::O(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
         ]
     })
 }

@@ -175,7 +175,10 @@ fn soak_mixed_load_with_flat_memory() {
 
     let stats = envoy.stats();
     let wasm_stats: Vec<&str> = stats.lines().filter(|l| l.starts_with("wasm.") || l.starts_with("wasmcustom.")).collect();
-    println!("requests     {requests} in {duration:.0} s ({:.0}/s), {checked} responses checked, {mismatches} wrong", requests as f64 / duration);
+    println!(
+        "requests     {requests} in {duration:.0} s ({:.0}/s), {checked} responses checked, {mismatches} wrong",
+        requests as f64 / duration
+    );
     println!("socket errs  connect {} read {} write {} timeout {}", num("connect"), num("read"), num("write"), num("timeout"));
     println!("latency      p50 {} µs, p99 {} µs, max {} µs", num("p50_us"), num("p99_us"), num("max_us"));
     println!(

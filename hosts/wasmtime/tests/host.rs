@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use proxy_wasm_host::abi::v0_2_1::types::{Action, LogLevel, MapType, MetricType, Status};
 use proxy_wasm_host::abi::v0_2_1::{
-    Access, ContextId, Guest, GuestError, Host, InMemoryStore, Invocation, LocalResponse, LogContext, LogSink,
-    MetricId, PluginConfig, QueueId, SharedServices, SharedValue, Started, StreamKind, StreamState, VmServices,
+    Access, ContextId, Guest, GuestError, Host, InMemoryStore, Invocation, LocalResponse, LogContext, LogSink, MetricId, PluginConfig,
+    QueueId, SharedServices, SharedValue, Started, StreamKind, StreamState, VmServices,
 };
 use proxy_wasm_host::{Engine, HeaderMap, Limits, Module, VecHeaderMap};
 
@@ -212,10 +212,7 @@ fn start(configuration: Option<&str>) -> Start {
     let (engine, module) = compiled();
     let logs = Arc::new(Logs::default());
     let metrics = Arc::new(Metered::default());
-    let services = VmServices::new(logs.clone())
-        .with_vm_id(*b"edge-cors")
-        .with_log_level(LogLevel::Trace)
-        .with_shared(metrics.clone());
+    let services = VmServices::new(logs.clone()).with_vm_id(*b"edge-cors").with_log_level(LogLevel::Trace).with_shared(metrics.clone());
     let host = Host::new(engine).expect("the host links");
     // The crate's default budget is one second of wall clock per guest
     // call; this machine is shared with other builds, so allow more.
@@ -274,11 +271,7 @@ impl Proxy {
         let forwarded = result.expect("the stream callbacks run without trapping");
         assert!(ex.local_replies <= 1, "the filter sent {} local replies", ex.local_replies);
         let headers: Vec<(String, String)> = pairs_of(&ex.response).into_iter().filter(|(k, _)| k != ":status").collect();
-        let status = pairs_of(&ex.response)
-            .iter()
-            .find(|(k, _)| k == ":status")
-            .map(|(_, v)| v.parse().unwrap())
-            .unwrap_or(0);
+        let status = pairs_of(&ex.response).iter().find(|(k, _)| k == ":status").map(|(_, v)| v.parse().unwrap()).unwrap_or(0);
         let body = ex.local.as_ref().map(|l| String::from_utf8_lossy(&l.body).into_owned()).unwrap_or_default();
         Answer { status, headers, body, forwarded }
     }
@@ -416,7 +409,8 @@ fn no_origin_get(p: &mut Proxy) {
 #[test]
 fn configure_accepts_a_good_policy_and_refuses_bad_and_empty_ones() {
     let p = serving(POLICY);
-    let noisy: Vec<_> = p.logs.all().into_iter().filter(|(l, _)| matches!(l, LogLevel::Warn | LogLevel::Error | LogLevel::Critical)).collect();
+    let noisy: Vec<_> =
+        p.logs.all().into_iter().filter(|(l, _)| matches!(l, LogLevel::Warn | LogLevel::Error | LogLevel::Critical)).collect();
     assert!(noisy.is_empty(), "a good policy logged {noisy:?}");
 
     let bad = r#"{"allow_origins": ["*"], "allow_credentials": true}"#;
@@ -500,8 +494,7 @@ fn metrics_count_each_outcome_exactly() {
     refused_get_plain(&mut p); // request_rejected_origin 4; replaced 5
     no_origin_get(&mut p); // counts nothing
 
-    let got: BTreeMap<String, u64> =
-        p.metrics().into_iter().filter(|(n, _)| expected_names.contains(&n.as_str())).collect();
+    let got: BTreeMap<String, u64> = p.metrics().into_iter().filter(|(n, _)| expected_names.contains(&n.as_str())).collect();
     let want: BTreeMap<String, u64> = [
         ("edge_cors.preflight_allowed", 1),
         ("edge_cors.preflight_rejected_origin", 2),

@@ -109,12 +109,7 @@ impl Response {
 
     /// List elements over every value of a header (Fetch combines them).
     fn list(&self, name: &str) -> Vec<String> {
-        self.all(name)
-            .iter()
-            .flat_map(|v| v.split(','))
-            .map(|e| e.trim().to_string())
-            .filter(|e| !e.is_empty())
-            .collect()
+        self.all(name).iter().flat_map(|v| v.split(',')).map(|e| e.trim().to_string()).filter(|e| !e.is_empty()).collect()
     }
 }
 
@@ -285,12 +280,8 @@ fn duplicate_checks(phase: Phase, r: &Response, out: &mut Vec<Check>) {
         ));
     } else {
         let names: Vec<&str> = dups.iter().map(|s| s.as_str()).collect();
-        let mut c = check(
-            phase,
-            "duplicates",
-            Level::Fail,
-            format!("{} sent more than once: two layers add CORS headers", names.join(", ")),
-        );
+        let mut c =
+            check(phase, "duplicates", Level::Fail, format!("{} sent more than once: two layers add CORS headers", names.join(", ")));
         // Already counted by allow-origin / credentials.
         c.blocks = false;
         out.push(c);
@@ -404,7 +395,12 @@ pub fn judge_actual(r: &Response, origin: &str, credentials: bool) -> Vec<Check>
 
     if r.status >= 400 {
         if passed {
-            out.push(check(a, "error status", Level::Ok, format!("the {} carries CORS headers: JavaScript can read its status and body", r.status)));
+            out.push(check(
+                a,
+                "error status",
+                Level::Ok,
+                format!("the {} carries CORS headers: JavaScript can read its status and body", r.status),
+            ));
         } else {
             out.push(check(
                 a,
@@ -427,9 +423,7 @@ pub fn judge_actual(r: &Response, origin: &str, credentials: bool) -> Vec<Check>
             if n.starts_with(':') || n.starts_with("access-control-") || n == "vary" || readable.contains(n) || hidden.contains(n) {
                 continue;
             }
-            let can = SAFELISTED_RESPONSE.contains(&n.as_str())
-                || exposed.contains(n)
-                || (star && n != "set-cookie" && n != "set-cookie2");
+            let can = SAFELISTED_RESPONSE.contains(&n.as_str()) || exposed.contains(n) || (star && n != "set-cookie" && n != "set-cookie2");
             if can {
                 readable.push(n.clone());
             } else {

@@ -112,7 +112,9 @@ fn public_suffix_problems(object: &Map<String, Value>) -> Vec<ConfigError> {
                     "\"{base}\" is a public suffix ({kind} section of the Public Suffix List): anyone can register a name under it, \
                      so this allows sites you do not control"
                 ),
-                fix: format!("list your own sites, e.g. \"{s}://yours.{base}{port}\", or \"{s}://*.yours.{base}{port}\" for their subdomains"),
+                fix: format!(
+                    "list your own sites, e.g. \"{s}://yours.{base}{port}\", or \"{s}://*.yours.{base}{port}\" for their subdomains"
+                ),
             });
         }
     }
@@ -193,14 +195,7 @@ pub fn describe(name: &str, c: &Checked, style: &Style) -> String {
 }
 
 fn problem_lines(e: &ConfigError, word: String, style: &Style) -> String {
-    format!(
-        "       {} = {}\n         {word}: {}\n         {}     {}\n",
-        style.bold(&e.field),
-        e.value,
-        e.problem,
-        style.dim("fix:"),
-        e.fix
-    )
+    format!("       {} = {}\n         {word}: {}\n         {}     {}\n", style.bold(&e.field), e.value, e.problem, style.dim("fix:"), e.fix)
 }
 
 fn names(n: &Names, default: &str) -> String {

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
+use edge_cors::config::Names;
 use edge_cors::config::PolicySpec;
 use edge_cors::origin::{OriginEntry, OriginSet, Port, Scheme};
-use edge_cors::config::Names;
 use edge_cors::{Decision, HeaderSink, Policy, Rejection, Request, Stamp};
 
 use crate::browser::{self, Check, Phase, Response};
@@ -59,7 +59,10 @@ fn select(c: &Checked, spec: PolicySpec, target: &Target<'_>, style: &Style) -> 
     let path = target.path.unwrap_or("/");
     match route {
         None => {
-            let mut note = format!("rule: none of the {} rules matches host {host} path {path}: the top-level (default) policy applies\n", full.rules.len());
+            let mut note = format!(
+                "rule: none of the {} rules matches host {host} path {path}: the top-level (default) policy applies\n",
+                full.rules.len()
+            );
             if target.host.is_none() && target.path.is_none() && target.route.is_none() {
                 note.push_str(&format!("{} the policy has rules: give --host, --path or --route to pick one\n", style.dim("note:")));
             }
@@ -332,11 +335,8 @@ fn entry_text(e: &OriginEntry) -> String {
 
 /// (scheme, host, port) of a canonical origin.
 fn parts(origin: &str) -> Option<(Scheme, String, Option<u16>)> {
-    let (scheme, rest) = if let Some(r) = origin.strip_prefix("https://") {
-        (Scheme::Https, r)
-    } else {
-        (Scheme::Http, origin.strip_prefix("http://")?)
-    };
+    let (scheme, rest) =
+        if let Some(r) = origin.strip_prefix("https://") { (Scheme::Https, r) } else { (Scheme::Http, origin.strip_prefix("http://")?) };
     let (host, port) = if rest.starts_with('[') {
         match rest.split_once("]:") {
             Some((h, p)) => (format!("{h}]"), p.parse().ok()),
@@ -423,7 +423,10 @@ fn header_reason(spec: &PolicySpec, requested: &[String]) -> String {
         Names::List(l) => {
             let missing: Vec<&str> = requested.iter().filter(|h| !l.contains(h)).map(String::as_str).collect();
             let listed = if l.is_empty() { "none".to_string() } else { l.join(", ") };
-            format!("{} not in allow_headers ({listed})", if missing.len() == 1 { format!("{} is", missing[0]) } else { format!("{} are", missing.join(", ")) })
+            format!(
+                "{} not in allow_headers ({listed})",
+                if missing.len() == 1 { format!("{} is", missing[0]) } else { format!("{} are", missing.join(", ")) }
+            )
         }
         Names::Any => "a requested header is not a valid header name".into(),
     }

@@ -29,7 +29,12 @@ pub fn run(from: From, path: &Path) -> Result<Report, Fatal> {
             let mut found = Vec::new();
             for (d, doc) in docs.iter().enumerate() {
                 let prefix = if docs.len() > 1 { format!("document {}: ", d + 1) } else { String::new() };
-                find_objects(doc, &prefix, &mut |o| o.contains_key("allow_origin_string_match") || o.contains_key("allow_origin"), &mut found);
+                find_objects(
+                    doc,
+                    &prefix,
+                    &mut |o| o.contains_key("allow_origin_string_match") || o.contains_key("allow_origin"),
+                    &mut found,
+                );
             }
             found.into_iter().map(|(loc, o)| from_envoy(&loc, &o)).collect()
         }
@@ -61,9 +66,11 @@ pub fn run(from: From, path: &Path) -> Result<Report, Fatal> {
         for i in &imported {
             s.push_str(&format!("  {}\n", i.location));
         }
-        s.push_str(&style.fail(
-            "not imported: one edge-cors filter applies one policy; import them one at a time (copy each into a file of its own)",
-        ));
+        s.push_str(
+            &style.fail(
+                "not imported: one edge-cors filter applies one policy; import them one at a time (copy each into a file of its own)",
+            ),
+        );
         s.push('\n');
         return Ok(Report { stdout: String::new(), stderr: s, ok: false });
     }
@@ -78,10 +85,9 @@ pub fn run(from: From, path: &Path) -> Result<Report, Fatal> {
         for r in &i.refusals {
             err.push_str(&format!("  {} {r}\n", style.fail("refused:")));
         }
-        err.push_str(&style.fail(&format!(
-            "not imported: {} cannot be converted safely",
-            out::plural(i.refusals.len(), "entry", "entries")
-        )));
+        err.push_str(
+            &style.fail(&format!("not imported: {} cannot be converted safely", out::plural(i.refusals.len(), "entry", "entries"))),
+        );
         err.push('\n');
         return Ok(Report { stdout: String::new(), stderr: err, ok: false });
     }
@@ -123,12 +129,7 @@ pub fn run(from: From, path: &Path) -> Result<Report, Fatal> {
 }
 
 /// Every object anywhere in `v` that `want` accepts, with its path.
-fn find_objects(
-    v: &Value,
-    path: &str,
-    want: &mut dyn FnMut(&Map<String, Value>) -> bool,
-    out: &mut Vec<(String, Map<String, Value>)>,
-) {
+fn find_objects(v: &Value, path: &str, want: &mut dyn FnMut(&Map<String, Value>) -> bool, out: &mut Vec<(String, Map<String, Value>)>) {
     match v {
         Value::Object(m) => {
             if want(m) {
@@ -244,10 +245,7 @@ fn convert_prefix(p: &str, product: &str) -> Result<Converted, String> {
             entries: vec!["*".into()],
             notes: vec![format!("prefix {p:?} matched every origin ({product} allows all when a matcher matches \"*\"); it became \"*\"")],
         }),
-        "https://" | "http://" => Ok(Converted {
-            entries: vec![format!("{p}*")],
-            notes: vec![],
-        }),
+        "https://" | "http://" => Ok(Converted { entries: vec![format!("{p}*")], notes: vec![] }),
         _ => {
             // A prefix that is a whole origin also matched look-alikes
             // (https://app.example.com.evil.test, other ports): narrow it.
@@ -333,7 +331,8 @@ fn expand_alternatives(re: &str, depth: usize) -> Result<Vec<String>, String> {
             if let Some(close) = re[inner_start..].find(')').map(|c| c + inner_start) {
                 let inner = &re[inner_start..close];
                 let literal = inner.split('|').all(|alt| {
-                    !alt.is_empty() && alt.replace("\\.", "").bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'/' || b == b':')
+                    !alt.is_empty()
+                        && alt.replace("\\.", "").bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'/' || b == b':')
                 });
                 let quantified = matches!(bytes.get(close + 1), Some(b'?' | b'*' | b'+' | b'{'));
                 if inner.contains('|') && literal && !quantified {
@@ -356,14 +355,21 @@ fn expand_alternatives(re: &str, depth: usize) -> Result<Vec<String>, String> {
 fn wildcard_prefix(s: &str) -> Option<(usize, bool, bool, bool)> {
     // Returns (length consumed, any depth, base included, too broad).
     const LABEL_CLASSES: [&str; 12] = [
-        "[a-z0-9-]", "[a-zA-Z0-9-]", "[a-z0-9\\-]", "[a-zA-Z0-9\\-]", "[-a-z0-9]", "[-a-zA-Z0-9]", "[0-9a-z-]",
-        "[\\w-]", "[\\w\\-]", "\\w", "[a-z0-9]", "[a-z]",
+        "[a-z0-9-]",
+        "[a-zA-Z0-9-]",
+        "[a-z0-9\\-]",
+        "[a-zA-Z0-9\\-]",
+        "[-a-z0-9]",
+        "[-a-zA-Z0-9]",
+        "[0-9a-z-]",
+        "[\\w-]",
+        "[\\w\\-]",
+        "\\w",
+        "[a-z0-9]",
+        "[a-z]",
     ];
-    let atoms: Vec<(&str, bool)> = LABEL_CLASSES
-        .iter()
-        .map(|c| (*c, false))
-        .chain([(".", true), ("[^.]", false), ("[^./]", false), ("[^/.]", false)])
-        .collect();
+    let atoms: Vec<(&str, bool)> =
+        LABEL_CLASSES.iter().map(|c| (*c, false)).chain([(".", true), ("[^.]", false), ("[^./]", false), ("[^/.]", false)]).collect();
     for (atom, broad) in &atoms {
         for q in ["+", "*"] {
             // `atom+\.`: one label (or, for `.`, anything).
@@ -428,7 +434,9 @@ fn convert_one_regex(re: &str, what: &str) -> Result<Converted, String> {
         (vec!["https"], r)
     } else if let Some(r) = s.strip_prefix("http://") {
         (vec!["http"], r)
-    } else if let Some(r) = s.strip_prefix("https?://").or_else(|| s.strip_prefix("(https|http)://")).or_else(|| s.strip_prefix("(http|https)://")) {
+    } else if let Some(r) =
+        s.strip_prefix("https?://").or_else(|| s.strip_prefix("(https|http)://")).or_else(|| s.strip_prefix("(http|https)://"))
+    {
         (vec!["https", "http"], r)
     } else {
         return refuse(what, "does not start with a scheme (https://, http:// or https?://)");
@@ -639,9 +647,7 @@ fn convert_common(location: &str, f: Fields<'_>, product: &str, mut differences:
              (the same for browsers, and shared caches need no Vary)"
         ));
     }
-    differences.push(format!(
-        "{product} answered allowed preflights with 200; edge-cors answers 204 (any 2xx is fine for browsers)"
-    ));
+    differences.push(format!("{product} answered allowed preflights with 200; edge-cors answers 204 (any 2xx is fine for browsers)"));
     differences.push(format!(
         "{product} did not check the requested method and headers (it sent its lists and left the verdict to the browser); \
          edge-cors refuses a preflight asking for anything else with 403 and a body naming the part (origin, method or header)"
@@ -650,7 +656,8 @@ fn convert_common(location: &str, f: Fields<'_>, product: &str, mut differences:
         "{product} left the upstream's own Access-Control-* headers on responses to origins it did not match; \
          edge-cors removes them from every response, so no stray * or duplicate reaches the browser"
     ));
-    differences.push(format!("{product} did not add Vary: Origin; edge-cors does, so shared caches keep answers for different origins apart"));
+    differences
+        .push(format!("{product} did not add Vary: Origin; edge-cors does, so shared caches keep answers for different origins apart"));
     differences.push(format!(
         "{product}'s CORS filter skipped requests without a route, so the proxy's 404 had no CORS headers; \
          edge-cors adds them to every response, local replies included"
@@ -733,12 +740,10 @@ fn from_aws(found: Found) -> Imported {
     differences.push(
         "the AWS spelling (AllowOrigins...) became edge-cors's (allow_origins...); edge-cors accepts both, the meaning is the same".into(),
     );
-    differences.push(
-        "as in API Gateway, edge-cors answers preflights itself and replaces the backend's own CORS headers: no change there".into(),
-    );
-    differences.push(
-        "edge-cors refuses a preflight asking for a method or header outside the lists with 403 and a body naming the part".into(),
-    );
+    differences
+        .push("as in API Gateway, edge-cors answers preflights itself and replaces the backend's own CORS headers: no change there".into());
+    differences
+        .push("edge-cors refuses a preflight asking for a method or header outside the lists with 403 and a body naming the part".into());
     differences.push(
         "API Gateway sent preflights to a $default route's authorizer when the API had one (the browser then saw a CORS error); \
          edge-cors, placed before auth, answers every preflight first"

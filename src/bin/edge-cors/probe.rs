@@ -39,11 +39,8 @@ fn send(agent: &ureq::Agent, method: &str, url: &str, headers: &[(String, String
     let req = b.body(()).map_err(|e| Fatal(format!("cannot build the {method} request to {url}: {e}")))?;
     let mut resp = agent.run(req).map_err(|e| Fatal(format!("{method} {url}: {e}")))?;
     let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(n, v)| (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-        .collect();
+    let headers =
+        resp.headers().iter().map(|(n, v)| (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
     // Bodies only matter for the refusal reason; keep them small.
     let body = resp.body_mut().with_config().limit(64 * 1024).read_to_string().unwrap_or_default();
     Ok(Response { status, headers, body })
@@ -96,10 +93,7 @@ pub fn run(
     let mut preflight_ok = true;
     if need.needed {
         s.push_str(&format!("{}  yes: {}\n", style.bold("preflight"), need.reasons.join("; ")));
-        let mut h = vec![
-            ("origin".to_string(), origin.to_string()),
-            ("access-control-request-method".to_string(), method.clone()),
-        ];
+        let mut h = vec![("origin".to_string(), origin.to_string()), ("access-control-request-method".to_string(), method.clone())];
         if let Some(v) = need.request_headers_value() {
             h.push(("access-control-request-headers".to_string(), v));
         }
@@ -169,15 +163,15 @@ pub fn run(
     }
     match &actual {
         Some(r) => s.push_str(&format!("{}  {}\n\n", style.dim(&format!("{method:<9}")), status_line(r.status))),
-        None => s.push_str(&format!(
-            "{}  not sent: the browser stops at the failed preflight\n\n",
-            style.dim(&format!("{method:<9}"))
-        )),
+        None => s.push_str(&format!("{}  not sent: the browser stops at the failed preflight\n\n", style.dim(&format!("{method:<9}")))),
     }
     s.push_str(&check_lines(&checks, &style));
     s.push('\n');
     let summary = if passed {
-        style.ok(&format!("ok: a browser at {origin} can make this call ({} checks passed)", checks.iter().filter(|c| c.level == Level::Ok).count()))
+        style.ok(&format!(
+            "ok: a browser at {origin} can make this call ({} checks passed)",
+            checks.iter().filter(|c| c.level == Level::Ok).count()
+        ))
     } else if ok {
         style.fail(&format!(
             "a browser lets this call through, but {} failed: {}",

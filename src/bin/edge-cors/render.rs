@@ -104,13 +104,12 @@ pub fn run(target: Target, path: &Path, module: Option<&str>, namespace: Option<
     let fields = canonical(&c.found.object);
     let text = match target {
         Target::Envoy => envoy(&fields, module.unwrap_or("/etc/envoy/edge_cors.wasm")),
-        Target::Istio => istio(&fields, module.unwrap_or("oci://registry.example.com/edge-cors:0.1.0"), namespace.unwrap_or("istio-system")),
-        Target::EnvoyGateway => envoy_gateway(
-            &fields,
-            module.unwrap_or("registry.example.com/edge-cors:0.1.0"),
-            namespace.unwrap_or("default"),
-            gateway,
-        ),
+        Target::Istio => {
+            istio(&fields, module.unwrap_or("oci://registry.example.com/edge-cors:0.1.0"), namespace.unwrap_or("istio-system"))
+        }
+        Target::EnvoyGateway => {
+            envoy_gateway(&fields, module.unwrap_or("registry.example.com/edge-cors:0.1.0"), namespace.unwrap_or("default"), gateway)
+        }
     };
     let style = Style::stderr();
     let note = style.dim(&format!("# policy from {} checked with the filter's own code: valid", path.display()));

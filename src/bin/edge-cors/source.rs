@@ -179,11 +179,7 @@ fn from_document(doc: &Value, prefix: &str, raw: Option<&Vec<u8>>) -> Vec<Found>
         }
     }
     let aws = root.keys().any(|k| k.starts_with("Allow") || k == "ExposeHeaders" || k == "MaxAge");
-    let mut f = Found::new(
-        format!("{prefix}(policy)"),
-        if aws { "AWS CorsConfiguration" } else { "edge-cors policy" },
-        root.clone(),
-    );
+    let mut f = Found::new(format!("{prefix}(policy)"), if aws { "AWS CorsConfiguration" } else { "edge-cors policy" }, root.clone());
     // JSON files go to the engine byte for byte, as the filter would read them.
     if let Some(bytes) = raw {
         if serde_json::from_slice::<Value>(bytes).is_ok() {
@@ -333,9 +329,7 @@ fn resolve_value(v: &Value, engine_field: &str, shown_field: &str, params: &Map<
             items
                 .iter()
                 .enumerate()
-                .map(|(i, item)| {
-                    resolve_value(item, &format!("{engine_field}[{i}]"), &format!("{shown_field}[{i}]"), params, f)
-                })
+                .map(|(i, item)| resolve_value(item, &format!("{engine_field}[{i}]"), &format!("{shown_field}[{i}]"), params, f))
                 .collect(),
         ),
         other => other.clone(),
