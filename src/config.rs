@@ -77,7 +77,7 @@ pub const MAX_AGE_LIMIT: u64 = 86_400;
 
 /// Methods allowed when `allow_methods` is absent or empty: the CORS-safelisted
 /// ones, which browsers never need permission for anyway.
-pub const DEFAULT_METHODS: [&str; 3] = ["GET", "HEAD", "POST"];
+pub const DEFAULT_METHODS: [&str; 3] = crate::fetch::SAFELISTED_METHODS;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Key {
@@ -886,10 +886,6 @@ enum NameKind {
     Header,
 }
 
-/// Fetch upper-cases these six methods before comparing, so a lower-case
-/// spelling in the policy would never match what a browser sends.
-const NORMALISED_METHODS: [&str; 6] = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
-
 fn names(field: &str, v: &Value, kind: NameKind, errs: &mut Errors) -> Names {
     let items = strings(field, v, errs);
     if items.iter().any(|(_, s)| *s == "*") {
@@ -912,10 +908,9 @@ fn names(field: &str, v: &Value, kind: NameKind, errs: &mut Errors) -> Names {
         }
         let name = match kind {
             NameKind::Header => raw.to_ascii_lowercase(),
-            NameKind::Method => match NORMALISED_METHODS.iter().find(|m| m.eq_ignore_ascii_case(raw)) {
-                Some(m) => m.to_string(),
-                None => raw.to_string(),
-            },
+            // Fetch upper-cases six methods before comparing, so a lower-case
+            // spelling of those would never match what a browser sends.
+            NameKind::Method => crate::fetch::normalise_method(raw).to_string(),
         };
         if !out.contains(&name) {
             out.push(name);

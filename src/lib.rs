@@ -5,6 +5,7 @@
 //! adapter compiled only for wasm.
 
 pub mod config;
+pub mod fetch;
 pub mod json;
 pub mod origin;
 pub mod policy;
@@ -23,4 +24,4 @@ mod metrics;
 
 pub use config::{ConfigError, ConfigErrors};
 pub use policy::{Decision, Forward, Policy, PreflightReply, Rejection, Request};
-pub use response::{HeaderSink, Stamp};
+pub use response::{HeaderList, HeaderSink, Stamp};

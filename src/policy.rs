@@ -252,11 +252,6 @@ pub struct Policy {
     public: bool,
 }
 
-/// Methods a browser never asks permission for (Fetch: CORS-safelisted method).
-fn is_safelisted_method(m: &[u8]) -> bool {
-    matches!(m, b"GET" | b"HEAD" | b"POST")
-}
-
 impl Policy {
     /// Parses, validates and compiles a plugin configuration.
     pub fn from_json(bytes: &[u8]) -> Result<Policy, ConfigErrors> {
@@ -396,7 +391,7 @@ impl Policy {
             Allowed::Any => Some("*"),
             Allowed::List { names, joined } => {
                 let listed = names.iter().any(|n| n.as_bytes() == method);
-                (listed || is_safelisted_method(method)).then_some(&**joined)
+                (listed || crate::fetch::is_safelisted_method(method)).then_some(&**joined)
             }
         }
     }

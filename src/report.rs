@@ -3,7 +3,7 @@
 //! would have sent with those the upstream sent, header by header.
 
 use crate::policy::{Decision, Policy, Request};
-use crate::response::{HeaderSink, Stamp};
+use crate::response::{HeaderList, Stamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiffKind {
@@ -36,22 +36,6 @@ pub struct Difference {
     pub actual: Option<String>,
 }
 
-fn is_cors(name: &[u8]) -> bool {
-    name.len() > 15 && name.get(..15).is_some_and(|p| p.eq_ignore_ascii_case(b"access-control-"))
-}
-
-/// Collects what the response rewrite would set.
-#[derive(Default)]
-struct Expected(Vec<(String, String)>);
-
-impl HeaderSink for Expected {
-    fn remove(&mut self, _name: &[u8]) {}
-
-    fn set(&mut self, name: &str, value: &[u8]) {
-        self.0.push((name.to_string(), String::from_utf8_lossy(value).into_owned()));
-    }
-}
-
 /// Values compare as lists where the header is a list (order, spacing and,
 /// for header names, case do not matter to browsers), exactly otherwise.
 fn same(name: &str, a: &str, b: &str) -> bool {
@@ -66,7 +50,7 @@ fn same(name: &str, a: &str, b: &str) -> bool {
 }
 
 fn list_items(s: &str) -> Vec<&str> {
-    s.split(',').map(str::trim).filter(|e| !e.is_empty()).collect()
+    crate::token::list_elements_str(s).collect()
 }
 
 /// The differences between what `policy` would answer to `req` and the
@@ -93,12 +77,12 @@ pub fn compare<'h>(policy: &Policy, req: &Request<'_>, upstream: impl IntoIterat
             reply.headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
         }
         Decision::Forward(forward) => {
-            let mut sink = Expected::default();
+            let mut sink = HeaderList::default();
             policy.rewrite_response(Stamp { forward, origin: req.origin }, std::iter::empty(), &mut sink);
-            sink.0
+            sink.headers.iter().map(|(n, v)| (String::from_utf8_lossy(n).into_owned(), String::from_utf8_lossy(v).into_owned())).collect()
         }
     };
-    let expected: Vec<(String, String)> = expected.into_iter().filter(|(n, _)| is_cors(n.as_bytes())).collect();
+    let expected: Vec<(String, String)> = expected.into_iter().filter(|(n, _)| crate::fetch::is_access_control(n.as_bytes())).collect();
     if policy.varies_by_origin() {
         let vary: Vec<&[u8]> = upstream.iter().filter(|(n, _)| n.eq_ignore_ascii_case(b"vary")).map(|(_, v)| *v).collect();
         if crate::response::merge_vary(&vary, "Origin").is_some() {
@@ -117,7 +101,7 @@ pub fn compare<'h>(policy: &Policy, req: &Request<'_>, upstream: impl IntoIterat
     }
     let mut actual: Vec<(String, String)> = Vec::new();
     for (n, v) in upstream {
-        if is_cors(n) {
+        if crate::fetch::is_access_control(n) {
             let name = String::from_utf8_lossy(n).to_ascii_lowercase();
             let value = String::from_utf8_lossy(v).into_owned();
             // Repeated headers are folded, as a browser would see them.

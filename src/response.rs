@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 
+use crate::fetch;
 use crate::policy::{header, Forward, Policy};
 use crate::token;
 
@@ -16,7 +17,44 @@ pub trait HeaderSink {
     fn set(&mut self, name: &str, value: &[u8]);
 }
 
-const CORS_PREFIX: &[u8] = b"access-control-";
+/// A response header map held in memory, with a proxy's semantics: names
+/// compare case-insensitively, `remove` drops every header of a name, `set`
+/// replaces them all with one. What report mode, the command line, tests,
+/// fuzz targets and benchmarks rewrite responses into.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct HeaderList {
+    /// (name, value) in order; names as given.
+    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl HeaderList {
+    /// A map holding these headers.
+    pub fn from_pairs<'h>(pairs: impl IntoIterator<Item = (&'h [u8], &'h [u8])>) -> HeaderList {
+        HeaderList { headers: pairs.into_iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect() }
+    }
+
+    /// Every value of `name` (any case), in order.
+    pub fn values<'s>(&'s self, name: &str) -> impl Iterator<Item = &'s [u8]> + 's {
+        let name = name.as_bytes().to_vec();
+        self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(&name)).map(|(_, v)| v.as_slice())
+    }
+
+    /// The headers as borrowed pairs, as a proxy's header map would list them.
+    pub fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.headers.iter().map(|(n, v)| (n.as_slice(), v.as_slice()))
+    }
+}
+
+impl HeaderSink for HeaderList {
+    fn remove(&mut self, name: &[u8]) {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
+    fn set(&mut self, name: &str, value: &[u8]) {
+        self.remove(name.as_bytes());
+        self.headers.push((name.as_bytes().to_vec(), value.to_vec()));
+    }
+}
 
 /// What the response path needs to remember about the request. Borrowed
 /// from the filter's state so the response path does not allocate.
@@ -46,7 +84,7 @@ impl Policy {
         let mut out = Rewritten::default();
         let mut vary: Vec<&[u8]> = Vec::new();
         for (name, value) in existing {
-            if name.len() >= CORS_PREFIX.len() && name.get(..CORS_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(CORS_PREFIX)) {
+            if fetch::is_access_control(name) {
                 sink.remove(name);
                 out.removed += 1;
             } else if self.timing_allow_origin() && name.eq_ignore_ascii_case(header::TIMING_ALLOW_ORIGIN.as_bytes()) {

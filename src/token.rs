@@ -72,6 +72,12 @@ pub fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value.split(|&b| b == b',').map(trim_ows).filter(|e| !e.is_empty())
 }
 
+/// [`list_elements`] for text (configuration, command-line arguments).
+pub fn list_elements_str(value: &str) -> impl Iterator<Item = &str> {
+    // Splitting at ASCII commas and trimming ASCII blanks keeps UTF-8 intact.
+    list_elements(value.as_bytes()).filter_map(|e| std::str::from_utf8(e).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
