@@ -1,0 +1,264 @@
+//! One policy: each field read by one line of `parse_policy` that calls its
+//! check. Every check adds its refusals to the list and returns what it
+//! could read, so every problem is reported at once.
+
+use serde_json::{Map, Value};
+
+use super::errors::{quote, show, Errors, EXAMPLE};
+use super::keys::{self, Key};
+use crate::origin::{OriginEntry, Scheme};
+use crate::token;
+
+/// A list that is either explicit names or `["*"]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Names {
+    Any,
+    List(Vec<String>),
+}
+
+/// A validated policy, before it is compiled for the request path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySpec {
+    pub origins: Vec<OriginEntry>,
+    /// Case-sensitive method tokens (the six Fetch normalises are upper-cased).
+    pub methods: Names,
+    /// Lower-cased header names.
+    pub headers: Names,
+    pub expose: Names,
+    pub max_age: Option<u32>,
+    pub credentials: bool,
+    pub private_network: bool,
+    /// `timing_allow_origin`: send `Timing-Allow-Origin` on actual responses.
+    pub timing: bool,
+    /// `preflight_status`: 204 (default) or 200 for an allowed preflight.
+    pub preflight_status: u16,
+}
+
+pub const MAX_AGE_LIMIT: u64 = 86_400;
+
+/// Methods allowed when `allow_methods` is absent or empty: the CORS-safelisted
+/// ones, which browsers never need permission for anyway.
+pub const DEFAULT_METHODS: [&str; 3] = crate::fetch::SAFELISTED_METHODS;
+
+/// Parses the policy fields of one JSON object. `prefix` names where the
+/// object sits, so the same code can validate nested policies.
+/// `extra` lists the keys the caller handles itself.
+pub(super) fn parse_policy(obj: &Map<String, Value>, prefix: &str, extra: &[&str], errs: &mut Errors) -> Option<PolicySpec> {
+    let found = keys::policy_keys(obj, prefix, extra, errs);
+    let get = |key: Key| found.get(key);
+
+    let credentials = get(Key::AllowCredentials).is_some_and(|(f, v)| boolean(&f, v, errs));
+    let private_network = get(Key::AllowPrivateNetwork).is_some_and(|(f, v)| boolean(&f, v, errs));
+    let insecure = get(Key::AllowInsecureOrigins).is_some_and(|(f, v)| boolean(&f, v, errs));
+
+    let origins = match get(Key::AllowOrigins) {
+        Some((f, v)) => origins(&f, v, credentials, insecure, errs),
+        None => required_origins(prefix, errs),
+    };
+    let methods = get(Key::AllowMethods).map_or_else(default_methods, |(f, v)| methods(&f, v, errs));
+    let headers = get(Key::AllowHeaders).map_or(Names::List(Vec::new()), |(f, v)| names(&f, v, NameKind::Header, errs));
+    let expose = get(Key::ExposeHeaders).map_or(Names::List(Vec::new()), |(f, v)| expose(&f, v, credentials, errs));
+    let max_age = get(Key::MaxAge).and_then(|(f, v)| max_age(&f, v, errs));
+    let timing = get(Key::TimingAllowOrigin).is_some_and(|(f, v)| boolean(&f, v, errs));
+    let preflight_status = get(Key::PreflightStatus).map_or(204, |(f, v)| preflight_status(&f, v, errs));
+
+    Some(PolicySpec { origins, methods, headers, expose, max_age, credentials, private_network, timing, preflight_status })
+}
+
+/// `allow_origins` is the one required key.
+fn required_origins(prefix: &str, errs: &mut Errors) -> Vec<OriginEntry> {
+    errs.push(
+        format!("{prefix}allow_origins"),
+        "(absent)",
+        "is required: a CORS policy must say which origins are allowed",
+        format!("add it, for example {EXAMPLE}"),
+    );
+    Vec::new()
+}
+
+fn default_methods() -> Names {
+    Names::List(DEFAULT_METHODS.iter().map(|m| m.to_string()).collect())
+}
+
+/// `allow_methods`; an empty list means the default, like an absent one.
+fn methods(field: &str, v: &Value, errs: &mut Errors) -> Names {
+    match names(field, v, NameKind::Method, errs) {
+        Names::List(l) if l.is_empty() => default_methods(),
+        m => m,
+    }
+}
+
+/// `expose_headers`; `["*"]` is refused with credentials, where browsers
+/// read it as a header literally named `*`.
+fn expose(field: &str, v: &Value, credentials: bool, errs: &mut Errors) -> Names {
+    let expose = names(field, v, NameKind::Header, errs);
+    if credentials && expose == Names::Any {
+        errs.push(
+            field,
+            show(v),
+            "is [\"*\"] with allow_credentials: true; browsers then read \"*\" as a header literally named *, exposing nothing",
+            "list the response headers JavaScript may read",
+        );
+    }
+    expose
+}
+
+pub(super) fn boolean(field: &str, v: &Value, errs: &mut Errors) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        _ => {
+            errs.push(field, show(v), "must be true or false", "write true or false without quotes");
+            false
+        }
+    }
+}
+
+/// 204 or 200: a few old devices (and some proxies) mishandle a 204 answer.
+pub(super) fn preflight_status(field: &str, v: &Value, errs: &mut Errors) -> u16 {
+    match v.as_u64() {
+        Some(200) => 200,
+        Some(204) => 204,
+        _ => {
+            errs.push(
+                field,
+                show(v),
+                "must be 204 or 200 (the status of an allowed preflight)",
+                "leave it out for 204, or write 200 for clients that reject a 204 preflight",
+            );
+            204
+        }
+    }
+}
+
+pub(super) fn max_age(field: &str, v: &Value, errs: &mut Errors) -> Option<u32> {
+    match v.as_u64() {
+        Some(n) if n <= MAX_AGE_LIMIT => u32::try_from(n).ok(),
+        _ => {
+            errs.push(
+                field,
+                show(v),
+                format!("must be a whole number of seconds from 0 to {MAX_AGE_LIMIT}"),
+                format!("use a value such as 3600; browsers cap it anyway (Chromium at 7200, Firefox at {MAX_AGE_LIMIT})"),
+            );
+            None
+        }
+    }
+}
+
+/// A JSON array of strings, or an error naming the field.
+pub(super) fn strings<'v>(field: &str, v: &'v Value, errs: &mut Errors) -> Vec<(String, &'v str)> {
+    let Value::Array(items) = v else {
+        let fix = match v {
+            Value::String(s) => format!("write a list: [\"{s}\"]"),
+            _ => "write a list of strings".to_string(),
+        };
+        errs.push(field, show(v), "must be a list of strings", fix);
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match item {
+            Value::String(s) => out.push((format!("{field}[{i}]"), s.as_str())),
+            other => errs.push(format!("{field}[{i}]"), show(other), "must be a string", "quote it"),
+        }
+    }
+    out
+}
+
+pub(super) fn origins(field: &str, v: &Value, credentials: bool, insecure: bool, errs: &mut Errors) -> Vec<OriginEntry> {
+    let items = strings(field, v, errs);
+    if items.is_empty() && matches!(v, Value::Array(a) if a.is_empty()) {
+        errs.push(
+            field,
+            "[]",
+            "is empty, so every cross-origin request would be refused",
+            format!("list the allowed origins, for example {EXAMPLE}"),
+        );
+    }
+    let mut out: Vec<OriginEntry> = Vec::with_capacity(items.len());
+    // Tenant lists run to thousands: find duplicates by hash, not by scan.
+    let mut seen: std::collections::HashSet<OriginEntry, crate::origin::FastHash> =
+        std::collections::HashSet::with_capacity_and_hasher(items.len(), Default::default());
+    for (f, raw) in &items {
+        let entry = match OriginEntry::parse(raw) {
+            Ok(e) => e,
+            Err(e) => {
+                errs.push(f, quote(raw), e.problem, e.fix);
+                continue;
+            }
+        };
+        if credentials && entry == OriginEntry::Null {
+            errs.push(
+                f,
+                quote(raw),
+                "allows the null origin while allow_credentials is true: any website can send Origin: null from a sandboxed iframe and read your users' credentialed responses",
+                "remove \"null\" (give sandboxed pages a real origin), or set allow_credentials to false",
+            );
+        } else if credentials && entry.is_wildcard() {
+            errs.push(
+                f,
+                quote(raw),
+                "allows every origin while allow_credentials is true: any website could send your users' cookies and read the answer",
+                "list the exact origins (or https://*.your-domain patterns) that may send credentials, or set allow_credentials to false",
+            );
+        } else if credentials && !insecure && entry.scheme() == Some(Scheme::Http) && !entry.is_loopback() {
+            errs.push(
+                f,
+                quote(raw),
+                "is a plain-HTTP origin while allow_credentials is true: cookies over HTTP can be read and forged on the network",
+                "use the https:// origin, or add \"allow_insecure_origins\": true if you accept that risk",
+            );
+        }
+        if seen.insert(entry.clone()) {
+            out.push(entry);
+        }
+    }
+    if out.len() > 1 && out.contains(&OriginEntry::Any) {
+        errs.push(
+            field,
+            show(v),
+            "mixes \"*\" with other entries; \"*\" already allows every origin, so the others have no effect",
+            "keep [\"*\"] alone, or remove \"*\" and list the origins",
+        );
+    }
+    out
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum NameKind {
+    Method,
+    Header,
+}
+
+pub(super) fn names(field: &str, v: &Value, kind: NameKind, errs: &mut Errors) -> Names {
+    let items = strings(field, v, errs);
+    if items.iter().any(|(_, s)| *s == "*") {
+        if items.len() > 1 {
+            errs.push(field, show(v), "mixes \"*\" with other entries", "write [\"*\"] alone, or list the names without \"*\"");
+        }
+        return Names::Any;
+    }
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for (f, raw) in items {
+        if !token::is_token(raw.as_bytes()) {
+            let what = if kind == NameKind::Method { "method" } else { "header name" };
+            errs.push(
+                f,
+                quote(raw),
+                format!("is not a valid {what}: it must be an HTTP token (letters, digits and !#$%&'*+-.^_`|~, no spaces or commas)"),
+                "write one name per list entry, without spaces",
+            );
+            continue;
+        }
+        let name = match kind {
+            NameKind::Header => raw.to_ascii_lowercase(),
+            // Fetch upper-cases six methods before comparing, so a lower-case
+            // spelling of those would never match what a browser sends.
+            NameKind::Method => crate::fetch::normalise_method(raw).to_string(),
+        };
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Names::List(out)
+}

@@ -1,0 +1,250 @@
+//! The configuration's refusals, each with its field, value and fix.
+
+use super::*;
+use crate::origin::OriginEntry;
+
+fn ok(json: &str) -> PolicySpec {
+    parse(json.as_bytes()).unwrap_or_else(|e| panic!("{json}: {e}"))
+}
+
+fn errors(json: &str) -> Vec<ConfigError> {
+    match parse(json.as_bytes()) {
+        Ok(spec) => panic!("{json} accepted as {spec:?}"),
+        Err(e) => e.0,
+    }
+}
+
+#[test]
+fn contract_example_parses() {
+    let spec = ok(r#"{
+        "allow_origins": ["https://app.example.com", "https://*.example.com"],
+        "allow_methods": ["GET", "POST"],
+        "allow_headers": ["content-type", "authorization"],
+        "expose_headers": ["etag", "x-request-id"],
+        "max_age": 3600,
+        "allow_credentials": false,
+        "allow_private_network": false
+    }"#);
+    assert_eq!(spec.origins.len(), 2);
+    assert_eq!(spec.methods, Names::List(vec!["GET".into(), "POST".into()]));
+    assert_eq!(spec.headers, Names::List(vec!["content-type".into(), "authorization".into()]));
+    assert_eq!(spec.expose, Names::List(vec!["etag".into(), "x-request-id".into()]));
+    assert_eq!(spec.max_age, Some(3600));
+    assert!(!spec.credentials);
+}
+
+#[test]
+fn aws_spelling_is_the_same_policy() {
+    let aws = ok(r#"{"AllowOrigins": ["https://app.example.com"], "AllowMethods": ["GET","PUT"],
+        "AllowHeaders": ["Authorization"], "ExposeHeaders": ["ETag"], "MaxAge": 600, "AllowCredentials": true}"#);
+    let snake = ok(r#"{"allow_origins": ["https://app.example.com"], "allow_methods": ["GET","PUT"],
+        "allow_headers": ["authorization"], "expose_headers": ["etag"], "max_age": 600, "allow_credentials": true}"#);
+    assert_eq!(aws, snake);
+}
+
+#[test]
+fn defaults() {
+    let spec = ok(r#"{"allow_origins": ["https://a.example"]}"#);
+    assert_eq!(spec.methods, Names::List(vec!["GET".into(), "HEAD".into(), "POST".into()]));
+    assert_eq!(spec.headers, Names::List(vec![]));
+    assert_eq!(spec.expose, Names::List(vec![]));
+    assert_eq!(spec.max_age, None);
+    assert!(!spec.credentials && !spec.private_network);
+    let spec = ok(r#"{"allow_origins": ["https://a.example"], "allow_methods": []}"#);
+    assert_eq!(spec.methods, Names::List(vec!["GET".into(), "HEAD".into(), "POST".into()]));
+}
+
+#[test]
+fn normalisation() {
+    let spec = ok(r#"{"allow_origins": ["https://A.example:443", "https://a.example"],
+        "allow_methods": ["get", "patch", "PATCH", "Delete"], "allow_headers": ["X-Token", "x-token"]}"#);
+    assert_eq!(spec.origins, vec![OriginEntry::Exact("https://a.example".into())]);
+    // `patch` is not normalised by browsers, so both spellings stay distinct.
+    assert_eq!(spec.methods, Names::List(vec!["GET".into(), "patch".into(), "PATCH".into(), "DELETE".into()]));
+    assert_eq!(spec.headers, Names::List(vec!["x-token".into()]));
+}
+
+#[test]
+fn underscore_keys_are_ignored() {
+    ok(r#"{"_rules_": [], "_match_route_": ["x"], "allow_origins": ["https://a.example"]}"#);
+}
+
+#[test]
+fn wildcard_lists() {
+    let spec = ok(r#"{"allow_origins": ["*"], "allow_methods": ["*"], "allow_headers": ["*"], "expose_headers": ["*"]}"#);
+    assert_eq!(spec.origins, vec![OriginEntry::Any]);
+    assert_eq!((spec.methods, spec.headers, spec.expose), (Names::Any, Names::Any, Names::Any));
+}
+
+#[test]
+fn credentials_with_loopback_http_is_fine() {
+    ok(r#"{"allow_origins": ["http://localhost:3000", "http://127.0.0.1:8080", "http://[::1]"], "allow_credentials": true}"#);
+    ok(r#"{"allow_origins": ["http://app.example.com"], "allow_credentials": true, "allow_insecure_origins": true}"#);
+    ok(r#"{"allow_origins": ["http://app.example.com"], "allow_credentials": false}"#);
+}
+
+/// Every refusal of the contract: (config, field, words in the problem, words in the fix).
+#[test]
+fn refusals_name_field_value_and_fix() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("", "(configuration)", "no CORS policy", "allow_origins"),
+        ("   \n", "(configuration)", "no CORS policy", "allow_origins"),
+        ("\"\"", "(configuration)", "no CORS policy", "allow_origins"),
+        ("null", "(configuration)", "no CORS policy", "allow_origins"),
+        ("{}", "allow_origins", "is required", "allow_origins"),
+        (r#"{"allow_methods": ["GET"]}"#, "allow_origins", "is required", "allow_origins"),
+        ("{not json", "(configuration)", "not valid JSON", "JSON object"),
+        ("[1,2]", "(configuration)", "must be a JSON object", "JSON object"),
+        (r#"{"allow_origins": []}"#, "allow_origins", "is empty", "list"),
+        (r#"{"allow_origins": "https://a.example"}"#, "allow_origins", "list of strings", "[\"https://a.example\"]"),
+        (r#"{"allow_origins": [7]}"#, "allow_origins[0]", "must be a string", "quote"),
+        (r#"{"allow_origins": ["*"], "allow_credentials": true}"#, "allow_origins[0]", "every origin", "allow_credentials to false"),
+        (r#"{"allow_origins": ["https://*"], "allow_credentials": true}"#, "allow_origins[0]", "every origin", "exact origins"),
+        (
+            r#"{"allow_origins": ["http://app.example.com"], "allow_credentials": true}"#,
+            "allow_origins[0]",
+            "plain-HTTP",
+            "allow_insecure_origins",
+        ),
+        (r#"{"allow_origins": ["http://*.example.com"], "allow_credentials": true}"#, "allow_origins[0]", "plain-HTTP", "https://"),
+        (r#"{"allow_origins": ["https://a.example/"]}"#, "allow_origins[0]", "trailing slash", "\"https://a.example\""),
+        (r#"{"allow_origins": ["https://a.example/x"]}"#, "allow_origins[0]", "no path", "\"https://a.example\""),
+        (r#"{"allow_origins": ["ftp://a.example"]}"#, "allow_origins[0]", "https://", "origin such as"),
+        (r#"{"allow_origins": ["https://a.example:70000"]}"#, "allow_origins[0]", "invalid port", "1 to 65535"),
+        (r#"{"allow_origins": ["https://*.com"]}"#, "allow_origins[0]", "top-level domain", "*.example.com"),
+        (r#"{"allow_origins": ["*", "https://a.example"]}"#, "allow_origins", "mixes", "[\"*\"] alone"),
+        (r#"{"allow_origins": ["*"], "allow_methods": ["GET POST"]}"#, "allow_methods[0]", "not a valid method", "one name per list entry"),
+        (r#"{"allow_origins": ["*"], "allow_methods": ["GET,POST"]}"#, "allow_methods[0]", "not a valid method", "one name"),
+        (r#"{"allow_origins": ["*"], "allow_headers": ["x token"]}"#, "allow_headers[0]", "not a valid header", "without spaces"),
+        (r#"{"allow_origins": ["*"], "allow_headers": ["*", "x"]}"#, "allow_headers", "mixes", "alone"),
+        (r#"{"allow_origins": ["*"], "expose_headers": ["é"]}"#, "expose_headers[0]", "not a valid header", "without spaces"),
+        (
+            r#"{"allow_origins": ["https://a.example"], "expose_headers": ["*"], "allow_credentials": true}"#,
+            "expose_headers",
+            "literally",
+            "list the response headers",
+        ),
+        (r#"{"allow_origins": ["*"], "max_age": 86401}"#, "max_age", "0 to 86400", "3600"),
+        (r#"{"allow_origins": ["*"], "max_age": -1}"#, "max_age", "0 to 86400", "3600"),
+        (r#"{"allow_origins": ["*"], "max_age": 1.5}"#, "max_age", "whole number", "3600"),
+        (r#"{"allow_origins": ["*"], "max_age": "3600"}"#, "max_age", "whole number", "3600"),
+        (r#"{"allow_origins": ["*"], "allow_credentials": "false"}"#, "allow_credentials", "true or false", "without quotes"),
+        (r#"{"allow_origins": ["*"], "allow_orgins": ["x"]}"#, "allow_orgins", "not a known key", "did you mean \"allow_origins\""),
+        (r#"{"allow_origins": ["*"], "allowOrigins": ["x"]}"#, "allowOrigins", "not a known key", "did you mean \"allow_origins\""),
+        (r#"{"allow_origins": ["*"], "credentials": true}"#, "credentials", "not a known key", "known keys"),
+        (r#"{"allow_origins": ["*"], "AllowOrigins": ["*"]}"#, "allow_origins", "given twice (also as \"AllowOrigins\")", "one spelling"),
+        // Contract: null with credentials is refused like * with credentials.
+        (r#"{"allow_origins": ["null"], "allow_credentials": true}"#, "allow_origins[0]", "null origin", "allow_credentials to false"),
+        (
+            r#"{"allow_origins": ["https://a.example", "NULL"], "allow_credentials": true}"#,
+            "allow_origins[1]",
+            "sandboxed iframe",
+            "remove \"null\"",
+        ),
+        // Contract: a key given twice in one object is refused at any depth.
+        (
+            r#"{"allow_origins": ["https://a.example"], "allow_origins": ["*"]}"#,
+            "allow_origins",
+            "given twice in the same object",
+            "keep one",
+        ),
+        (r#"{"allow_origins": ["*"], "max_age": 1, "max_age": 2}"#, "max_age", "given twice", "keep one"),
+        (r#"{"allow_origins": ["*"], "_x_": 1, "_x_": 2}"#, "_x_", "given twice", "keep one"),
+        (
+            r#"{"allow_origins": ["*"], "rules": [{"match": {"path_prefix": "/a/"}, "cors": "off"}, {"match": {"path_prefix": "/b/"}, "allow_origins": ["https://a.example"], "allow_credentials": true, "allow_credentials": false}]}"#,
+            "rules[1].allow_credentials",
+            "given twice",
+            "keep one",
+        ),
+        (
+            r#"{"allow_origins": ["*"], "rules": [{"match": {"hosts": ["a.example"], "hosts": ["b.example"]}, "cors": "off"}]}"#,
+            "rules[0].match.hosts",
+            "given twice",
+            "keep one",
+        ),
+        (
+            r#"{"allow_origins": ["*"], "rules": [{"match": {"path_prefix": "/a/"}, "AllowOrigins": ["https://a.example"], "allow_origins": ["https://b.example"]}]}"#,
+            "rules[0].allow_origins",
+            "given twice (also as \"AllowOrigins\")",
+            "one spelling",
+        ),
+        // Other schemes: exact only.
+        (r#"{"allow_origins": ["chrome-extension://*.x"]}"#, "allow_origins[0]", "chrome-extension://", "<extension-id>"),
+        (
+            r#"{"allow_origins": ["http://app.example.com:*"], "allow_credentials": true}"#,
+            "allow_origins[0]",
+            "plain-HTTP",
+            "allow_insecure_origins",
+        ),
+        (r#"{"allow_origins": ["http://*.example.com:*"], "allow_credentials": true}"#, "allow_origins[0]", "plain-HTTP", "https://"),
+        (r#"{"allow_origins": ["*"], "timing_allow_origin": "yes"}"#, "timing_allow_origin", "true or false", "without quotes"),
+        (r#"{"allow_origins": ["*"], "preflight_status": 201}"#, "preflight_status", "204 or 200", "200"),
+        (r#"{"allow_origins": ["*"], "preflight_status": "200"}"#, "preflight_status", "204 or 200", "200"),
+    ];
+    for (json, field, problem, fix) in cases {
+        let errs = errors(json);
+        let e = errs.iter().find(|e| e.field == *field).unwrap_or_else(|| panic!("{json}: no error for {field} in {errs:?}"));
+        assert!(e.problem.contains(problem), "{json}: problem {:?} lacks {problem:?}", e.problem);
+        assert!(e.fix.contains(fix), "{json}: fix {:?} lacks {fix:?}", e.fix);
+        assert!(!e.value.is_empty(), "{json}: no value shown");
+    }
+}
+
+#[test]
+fn new_origin_forms_and_options_load() {
+    let spec = ok(r#"{"allow_origins": ["null"], "allow_credentials": false}"#);
+    assert_eq!(spec.origins, vec![OriginEntry::Null], "null without credentials stays allowed");
+    ok(r#"{"allow_origins": ["http://localhost:*", "http://[::1]:*", "https://*.example.com:*", "capacitor://localhost",
+        "chrome-extension://abcdefghijklmnopabcdefghijklmnop"], "allow_credentials": true}"#);
+    let spec = ok(r#"{"allow_origins": ["*"], "timing_allow_origin": true, "preflight_status": 200}"#);
+    assert!(spec.timing);
+    assert_eq!(spec.preflight_status, 200);
+    let spec = ok(r#"{"allow_origins": ["*"]}"#);
+    assert!(!spec.timing);
+    assert_eq!(spec.preflight_status, 204);
+}
+
+/// The message names the path of the second occurrence, in one line.
+#[test]
+fn a_key_given_twice_is_named_by_its_path() {
+    let err = parse_config(br#"{"allow_origins": ["*"], "rules": [{"match": {"path_prefix": "/a/"}, "cors": "off"},
+        {"match": {"path_prefix": "/b/"}, "allow_origins": ["https://a.example"], "allow_credentials": true, "allow_credentials": false}]}"#)
+        .expect_err("twice");
+    assert_eq!(
+        err.to_string(),
+        "invalid edge-cors configuration: rules[1].allow_credentials = false: is given twice in the same object: only one value \
+         would apply, so the policy a reviewer reads may not be the one that runs; fix: keep one of them"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_in_one_line() {
+    let err = parse(br#"{"allow_origins": ["https://a.example/", "ftp://b"], "max_age": -5, "colour": 1}"#).expect_err("invalid");
+    assert_eq!(err.0.len(), 4, "{err}");
+    let line = err.to_string();
+    assert!(!line.contains('\n'));
+    assert!(line.starts_with("invalid edge-cors configuration: "));
+    assert!(line.contains("allow_origins[0] = \"https://a.example/\""), "{line}");
+    assert!(line.contains("max_age = -5"), "{line}");
+    assert!(line.contains("colour = 1: is not a known key"), "{line}");
+}
+
+/// Found by `cargo fuzz` (target `config`): a key or an origin with a
+/// CR or LF in it went into the message raw, splitting the log line.
+#[test]
+fn control_characters_never_split_the_message() {
+    let err = parse(b"{\"allow_origins\": [\"https://[::1]\\r\\nx\", \"http://loca\\nhost\"], \"allow_\\rcredentials\": true}")
+        .expect_err("invalid");
+    let line = err.to_string();
+    assert!(!line.contains(['\r', '\n']), "{line:?}");
+    assert!(line.contains("allow_\\u000dcredentials = true: is not a known key"), "{line}");
+    assert!(line.contains("has junk after the IPv6 address: \"\\u000d\\u000ax\""), "{line}");
+    assert_eq!(err.0.len(), 3, "{line}");
+}
+
+#[test]
+fn long_values_are_shortened() {
+    let long = "x".repeat(500);
+    let errs = errors(&format!(r#"{{"allow_origins": ["*"], "max_age": "{long}"}}"#));
+    assert!(errs.iter().all(|e| e.value.len() < 100), "{errs:?}");
+}
