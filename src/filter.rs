@@ -8,11 +8,13 @@ use proxy_wasm::types::{Action, ContextType};
 
 use crate::config::Mode;
 use crate::host::{self, Level, Map};
-use crate::metrics::{Counter, Metrics};
-use crate::policy::{Decision, Forward, Rejection, Request};
-use crate::report::{self, DiffKind};
+use crate::log_line;
+use crate::metrics::Metrics;
+use crate::policy::{Decision, Forward, PreflightReply, Request};
+use crate::report;
 use crate::response::{HeaderSink, Stamp};
-use crate::rules::{self, Config, RuleIndex};
+use crate::rules::{Config, RuleIndex};
+use crate::stats::Counter;
 
 // No panic hook of our own: should a panic ever happen (the request path has
 // no unwrap, no panicking index and no SDK helper that panics), std's default
@@ -86,127 +88,57 @@ struct CorsStream {
 
 impl Context for CorsStream {}
 
-/// A header value for a log line: quoted, shortened, control bytes escaped.
-fn shown(value: &[u8]) -> String {
-    let text: String = String::from_utf8_lossy(value).chars().take(200).flat_map(char::escape_default).collect();
-    format!("\"{text}\"")
-}
-
 impl HttpContext for CorsStream {
+    /// Decode: route, then either answer the preflight here or remember what
+    /// the response will need.
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let Some(shared) = self.shared.clone() else {
             return Action::Continue;
         };
-        let config = &shared.config;
         // One host call for all headers: each separate lookup would cross
         // into the host and back into our allocator.
         let headers = host::header_pairs(Map::RequestHeaders);
-        let route = if config.has_rules() {
-            let t = rules::target_parts(host::pairs(&headers));
-            // APISIX leaves `:authority` out of the list but answers it by
-            // name; ask before falling back to `Host`.
-            let by_name = if t.authority.is_none() { host::header_value(Map::RequestHeaders, ":authority") } else { None };
-            let route_name = if config.uses_route_names() { route_name(&shared) } else { None };
-            config.route(t.authority.or(by_name.as_deref()).or(t.host), t.path, route_name.as_deref())
-        } else {
-            None
-        };
-        let Some(policy) = config.policy(route) else {
+        let route = shared.config.route_request(
+            host::pairs(&headers),
+            || host::header_value(Map::RequestHeaders, ":authority"),
+            || route_name(&shared),
+        );
+        let Some(policy) = shared.config.policy(route) else {
             self.state = State::Off;
             return Action::Continue;
         };
-        if config.mode == Mode::Report {
+        if shared.config.mode == Mode::Report {
             self.state = State::Report { route, request: headers };
             return Action::Continue;
         }
         let req = Request::from_headers(host::pairs(&headers));
         match policy.decide(&req) {
-            Decision::Preflight(reply) => {
-                let origin = req.origin.unwrap_or_default();
-                match reply.rejected {
-                    None => shared.metrics.count(Counter::PreflightAllowed),
-                    Some(why) => {
-                        let (counter, what) = match why {
-                            Rejection::Origin => (Counter::PreflightRejectedOrigin, "origin not allowed".to_string()),
-                            Rejection::Method => (
-                                Counter::PreflightRejectedMethod,
-                                format!("method {} not allowed", shown(req.request_method.unwrap_or_default())),
-                            ),
-                            Rejection::Header => (
-                                Counter::PreflightRejectedHeader,
-                                match reply.detail {
-                                    Some(name) => format!("header {} not allowed", shown(name.as_bytes())),
-                                    None => format!("malformed header list {}", shown(req.request_headers.unwrap_or_default())),
-                                },
-                            ),
-                        };
-                        shared.metrics.count(counter);
-                        host::log(
-                            Level::Debug,
-                            &format!(
-                                "edge-cors: preflight from {} rejected by rule \"{}\": {what}",
-                                shown(origin),
-                                config.rule_name(route)
-                            ),
-                        );
-                    }
-                }
-                if host::send_local_response(reply.status, &reply.headers, &reply.body) {
-                    self.state = State::OwnReply;
-                    return Action::Pause;
-                }
-                host::log(Level::Warn, "edge-cors: the host refused a local reply; forwarding the preflight");
-                self.state = State::Forwarded { route, forward: Forward::Denied, origin: None };
-                Action::Continue
-            }
+            Decision::Preflight(reply) => self.answer_preflight(&shared, route, &req, &reply),
             Decision::Forward(forward) => {
-                if let Some(origin) = req.origin {
-                    if forward == Forward::Allowed {
-                        shared.metrics.count(Counter::RequestAllowed);
-                    } else {
-                        shared.metrics.count(Counter::RequestRejectedOrigin);
-                        host::log(
-                            Level::Debug,
-                            &format!(
-                                "edge-cors: origin {} not allowed by rule \"{}\"; the response gets no CORS headers",
-                                shown(origin),
-                                config.rule_name(route)
-                            ),
-                        );
-                    }
-                }
-                let keep_origin = forward == Forward::Allowed && !policy.is_public();
-                let origin = if keep_origin { req.origin.map(<[u8]>::to_vec) } else { None };
-                self.state = State::Forwarded { route, forward, origin };
+                self.forward(&shared, route, &req, forward, policy.is_public());
                 Action::Continue
             }
         }
     }
 
+    /// Encode: stamp the response of a forwarded request, whoever produced it.
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let Some(shared) = self.shared.as_deref() else {
             return Action::Continue;
         };
-        let config = &shared.config;
         let (route, stamp) = match &self.state {
             State::OwnReply | State::Off => return Action::Continue,
             State::Report { route, request } => {
-                self.report(shared, *route, request);
+                report(shared, *route, request);
                 return Action::Continue;
             }
             State::Forwarded { route, forward, origin } => (*route, Stamp { forward: *forward, origin: origin.as_deref() }),
-            State::Untouched => {
-                // Nothing is known of the request: treat it as one without Origin.
-                if config.mode == Mode::Report {
-                    return Action::Continue;
-                }
-                match config.default.decide(&Request::default()) {
-                    Decision::Forward(forward) => (None, Stamp { forward, origin: None }),
-                    Decision::Preflight(_) => return Action::Continue,
-                }
-            }
+            State::Untouched => match untouched_stamp(&shared.config) {
+                Some(stamp) => (None, stamp),
+                None => return Action::Continue,
+            },
         };
-        let Some(policy) = config.policy(route) else {
+        let Some(policy) = shared.config.policy(route) else {
             return Action::Continue;
         };
         let headers = host::header_pairs(Map::ResponseHeaders);
@@ -219,60 +151,82 @@ impl HttpContext for CorsStream {
 }
 
 impl CorsStream {
-    /// Report mode: compare and count, change nothing.
-    fn report(&self, shared: &Shared, route: RuleIndex, request: &[u8]) {
-        let Some(policy) = shared.config.policy(route) else {
-            return;
-        };
-        let req = Request::from_headers(host::pairs(request));
-        let response = host::header_pairs(Map::ResponseHeaders);
-        let diffs = report::compare(policy, &req, host::pairs(&response));
-        if diffs.is_empty() {
-            return;
+    /// Sends the engine's answer to a preflight; counts and explains a refusal.
+    fn answer_preflight(&mut self, shared: &Shared, route: RuleIndex, req: &Request<'_>, reply: &PreflightReply<'_>) -> Action {
+        shared.metrics.count(Counter::preflight(reply.rejected));
+        if reply.rejected.is_some() {
+            host::log(Level::Debug, &log_line::preflight_rejected(req, reply, shared.config.rule_name(route)));
         }
-        let rule = route.map_or(0, |i| i + 1);
-        let mut line =
-            format!("edge-cors report: rule \"{}\", origin {}:", shared.config.rule_name(route), shown(req.origin.unwrap_or(b"(none)")));
-        for d in &diffs {
-            let kind = match d.kind {
-                DiffKind::Missing => 0,
-                DiffKind::Extra => 1,
-                DiffKind::Different => 2,
-            };
-            shared.metrics.count_report(rule, kind);
-            line.push_str(&format!(
-                " {} {} (edge-cors: {}, upstream: {});",
-                d.kind.as_str(),
-                d.header,
-                d.expected.as_deref().map_or("none".to_string(), |v| shown(v.as_bytes())),
-                d.actual.as_deref().map_or("none".to_string(), |v| shown(v.as_bytes())),
-            ));
+        if host::send_local_response(reply.status, &reply.headers, &reply.body) {
+            self.state = State::OwnReply;
+            return Action::Pause;
         }
-        host::log(Level::Info, &line);
+        host::log(Level::Warn, "edge-cors: the host refused a local reply; forwarding the preflight");
+        self.state = State::Forwarded { route, forward: Forward::Denied, origin: None };
+        Action::Continue
     }
+
+    /// Lets the request through, remembering what the response needs: the
+    /// origin only when the response must echo it.
+    fn forward(&mut self, shared: &Shared, route: RuleIndex, req: &Request<'_>, forward: Forward, public: bool) {
+        if let Some(origin) = req.origin {
+            if forward == Forward::Allowed {
+                shared.metrics.count(Counter::RequestAllowed);
+            } else {
+                shared.metrics.count(Counter::RequestRejectedOrigin);
+                host::log(Level::Debug, &log_line::origin_refused(origin, shared.config.rule_name(route)));
+            }
+        }
+        let keep_origin = forward == Forward::Allowed && !public;
+        let origin = if keep_origin { req.origin.map(<[u8]>::to_vec) } else { None };
+        self.state = State::Forwarded { route, forward, origin };
+    }
+}
+
+/// A response to a request our request callback never saw (the host replied
+/// before it ran): stamped as a request without `Origin` under the default
+/// policy; None when nothing is to be done (report mode).
+fn untouched_stamp(config: &Config) -> Option<Stamp<'static>> {
+    if config.mode == Mode::Report {
+        return None;
+    }
+    match config.default.decide(&Request::default()) {
+        Decision::Forward(forward) => Some(Stamp { forward, origin: None }),
+        Decision::Preflight(_) => None,
+    }
+}
+
+/// Report mode: compare and count, change nothing.
+fn report(shared: &Shared, route: RuleIndex, request: &[u8]) {
+    let Some(policy) = shared.config.policy(route) else {
+        return;
+    };
+    let req = Request::from_headers(host::pairs(request));
+    let response = host::header_pairs(Map::ResponseHeaders);
+    let diffs = report::compare(policy, &req, host::pairs(&response));
+    if diffs.is_empty() {
+        return;
+    }
+    for d in &diffs {
+        shared.metrics.count_report(route, d.kind);
+    }
+    host::log(Level::Info, &log_line::report(shared.config.rule_name(route), req.origin, &diffs));
 }
 
 /// The proxy's name for the request's route (Envoy: `xds.route_name`).
 /// A host that cannot answer makes rules with `match.routes` never match:
 /// counted on every request, logged once per VM.
 fn route_name(shared: &Shared) -> Option<Vec<u8>> {
-    match host::property(b"xds\0route_name") {
-        Ok(name) if !name.is_empty() => Some(name),
-        status => {
-            shared.metrics.count(Counter::RouteNameUnavailable);
-            if !shared.route_name_warned.replace(true) {
-                let why = match status {
-                    Ok(_) => "an empty name".to_string(),
-                    Err(code) => format!("status {code}"),
-                };
-                host::log(
-                    Level::Warn,
-                    &format!("edge-cors: the host gave no route name ({why}); rules with match.routes do not match such requests (counted in edge_cors.route_name_unavailable)"),
-                );
-            }
-            None
-        }
+    let status = match host::property(b"xds\0route_name") {
+        Ok(name) if !name.is_empty() => return Some(name),
+        Ok(_) => None,
+        Err(code) => Some(code),
+    };
+    shared.metrics.count(Counter::RouteNameUnavailable);
+    if !shared.route_name_warned.replace(true) {
+        host::log(Level::Warn, &log_line::route_name_unavailable(status));
     }
+    None
 }
 
 struct ResponseHeaders;

@@ -7,11 +7,13 @@
 pub mod config;
 pub mod fetch;
 pub mod json;
+pub mod log_line;
 pub mod origin;
 pub mod policy;
 pub mod report;
 pub mod response;
 pub mod rules;
+pub mod stats;
 pub mod token;
 pub mod wire;
 

@@ -7,6 +7,9 @@
 use std::cell::Cell;
 
 use crate::host::{self, Level};
+use crate::report::DiffKind;
+use crate::rules::RuleIndex;
+use crate::stats::{report_counter, Counter};
 
 const COUNTER: u32 = 0;
 const OK: u32 = 0;
@@ -18,34 +21,11 @@ extern "C" {
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
 }
 
-/// Every counter, in the order of [`NAMES`].
-#[derive(Clone, Copy)]
-pub enum Counter {
-    PreflightAllowed,
-    PreflightRejectedOrigin,
-    PreflightRejectedMethod,
-    PreflightRejectedHeader,
-    RequestAllowed,
-    RequestRejectedOrigin,
-    UpstreamCorsHeadersReplaced,
-    RouteNameUnavailable,
-}
-
-/// Stable names, documented in the README.
-pub const NAMES: [&str; 8] = [
-    "edge_cors.preflight_allowed",
-    "edge_cors.preflight_rejected_origin",
-    "edge_cors.preflight_rejected_method",
-    "edge_cors.preflight_rejected_header",
-    "edge_cors.request_allowed",
-    "edge_cors.request_rejected_origin",
-    "edge_cors.upstream_cors_headers_replaced",
-    "edge_cors.route_name_unavailable",
-];
-
 pub struct Metrics {
+    /// By `Counter as usize`.
     ids: Vec<u32>,
-    /// Report-mode counters per rule: missing, extra, different.
+    /// Report-mode counters: the default policy's, then each rule's, each in
+    /// the order of `DiffKind::ALL`.
     report: Vec<[u32; 3]>,
     on: Cell<bool>,
 }
@@ -73,13 +53,13 @@ impl Metrics {
     pub fn define(rules: &[&str]) -> Metrics {
         let mut m = Metrics { ids: Vec::new(), report: Vec::new(), on: Cell::new(true) };
         let mut all = || -> Result<(), u32> {
-            for name in NAMES {
-                m.ids.push(define(name)?);
+            for counter in Counter::ALL {
+                m.ids.push(define(counter.name())?);
             }
             for rule in rules {
                 let mut ids = [0; 3];
-                for (id, kind) in ids.iter_mut().zip(["missing", "extra", "different"]) {
-                    *id = define(&format!("edge_cors.report.{rule}.{kind}"))?;
+                for (id, kind) in ids.iter_mut().zip(DiffKind::ALL) {
+                    *id = define(&report_counter(rule, kind))?;
                 }
                 m.report.push(ids);
             }
@@ -108,8 +88,11 @@ impl Metrics {
         self.bump(self.ids.get(c as usize).copied());
     }
 
-    /// `kind`: 0 missing, 1 extra, 2 different; `rule`: index in the names given to `define`.
-    pub fn count_report(&self, rule: usize, kind: usize) {
+    /// A report-mode difference under `route` (the names given to `define`
+    /// are the default's, then the rules').
+    pub fn count_report(&self, route: RuleIndex, kind: DiffKind) {
+        let rule = route.map_or(0, |i| i + 1);
+        let kind = DiffKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
         self.bump(self.report.get(rule).and_then(|ids| ids.get(kind)).copied());
     }
 }

@@ -16,6 +16,8 @@ pub enum DiffKind {
 }
 
 impl DiffKind {
+    pub const ALL: [DiffKind; 3] = [DiffKind::Missing, DiffKind::Extra, DiffKind::Different];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DiffKind::Missing => "missing",

@@ -37,35 +37,29 @@ fn path_of(path: &[u8]) -> &[u8] {
     }
 }
 
-/// What routing needs from a request's header list. Kept apart because some
-/// hosts (APISIX) leave `:authority` out of the list but answer it by name:
-/// the filter asks for it before falling back to `Host`.
+/// What routing reads from a request's header list.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Target<'a> {
+pub struct RouteTarget<'a> {
     pub authority: Option<&'a [u8]>,
     pub host: Option<&'a [u8]>,
     pub path: Option<&'a [u8]>,
 }
 
-/// `:authority`, `Host` and `:path` from a request's header list.
-pub fn target_parts<'a>(headers: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> Target<'a> {
-    let mut t = Target::default();
-    for (name, value) in headers {
-        match name {
-            b":authority" if t.authority.is_none() => t.authority = Some(value),
-            b":path" if t.path.is_none() => t.path = Some(value),
-            n if t.host.is_none() && n.eq_ignore_ascii_case(b"host") => t.host = Some(value),
-            _ => {}
+impl<'a> RouteTarget<'a> {
+    /// `:authority`, `Host` and `:path` from a request's header list (the
+    /// first of each).
+    pub fn from_headers(headers: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> RouteTarget<'a> {
+        let mut t = RouteTarget::default();
+        for (name, value) in headers {
+            match name {
+                b":authority" if t.authority.is_none() => t.authority = Some(value),
+                b":path" if t.path.is_none() => t.path = Some(value),
+                n if t.host.is_none() && n.eq_ignore_ascii_case(b"host") => t.host = Some(value),
+                _ => {}
+            }
         }
+        t
     }
-    t
-}
-
-/// `:authority` (or `Host`, for hosts that leave it out of the header list)
-/// and `:path` from a request's header list.
-pub fn target<'a>(headers: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> (Option<&'a [u8]>, Option<&'a [u8]>) {
-    let t = target_parts(headers);
-    (t.authority.or(t.host), t.path)
 }
 
 impl Config {
@@ -94,6 +88,26 @@ impl Config {
     /// Whether decisions need the request's host and path at all.
     pub fn has_rules(&self) -> bool {
         !self.rules.is_empty()
+    }
+
+    /// The rule for a request, as the filter routes it. The two closures
+    /// are host calls, made only when needed: `authority_by_name` when the
+    /// header list has no `:authority` (APISIX leaves it out of the list but
+    /// answers it by name; `Host` is the last resort), `route_name` when a
+    /// rule matches on route names.
+    pub fn route_request<'h>(
+        &self,
+        headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
+        authority_by_name: impl FnOnce() -> Option<Vec<u8>>,
+        route_name: impl FnOnce() -> Option<Vec<u8>>,
+    ) -> RuleIndex {
+        if !self.has_rules() {
+            return None;
+        }
+        let t = RouteTarget::from_headers(headers);
+        let by_name = if t.authority.is_none() { authority_by_name() } else { None };
+        let name = if self.uses_route_names() { route_name() } else { None };
+        self.route(t.authority.or(by_name.as_deref()).or(t.host), t.path, name.as_deref())
     }
 
     /// Whether some rule matches on the proxy's route name, so the adapter
@@ -274,14 +288,22 @@ mod tests {
     }
 
     #[test]
-    fn target_prefers_authority_then_host() {
-        let h: [(&[u8], &[u8]); 3] = [(b"Host", b"h.example"), (b":path", b"/p?q"), (b":authority", b"a.example")];
-        assert_eq!(target(h), (Some(&b"a.example"[..]), Some(&b"/p?q"[..])));
-        let h: [(&[u8], &[u8]); 1] = [(b"host", b"h.example")];
-        assert_eq!(target(h), (Some(&b"h.example"[..]), None));
-        // APISIX: no `:authority` in the list; the filter then asks by name.
-        let h: [(&[u8], &[u8]); 2] = [(b":path", b"/p"), (b"host", b"h.example")];
-        assert_eq!(target_parts(h), Target { authority: None, host: Some(b"h.example"), path: Some(b"/p") });
+    fn requests_route_by_authority_then_by_name_then_host() {
+        let c = Config::from_json(CONFIG.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let never = || -> Option<Vec<u8>> { panic!("asked the host although the list had :authority") };
+        let none = || None;
+        let h: [(&[u8], &[u8]); 3] = [(b"Host", b"h.example"), (b":path", b"/v1/x?q"), (b":authority", b"pay.example.com")];
+        assert_eq!(c.rule_name(c.route_request(h, never, none)), "payments");
+        // APISIX: no `:authority` in the list; the filter asks by name first.
+        let h: [(&[u8], &[u8]); 2] = [(b":path", b"/v1/x"), (b"host", b"h.example")];
+        assert_eq!(c.rule_name(c.route_request(h, || Some(b"pay.example.com".to_vec()), none)), "payments");
+        assert_eq!(c.rule_name(c.route_request(h, none, none)), "default", "Host is the last resort");
+        let h: [(&[u8], &[u8]); 2] = [(b":path", b"/v1/x"), (b"host", b"pay.example.com")];
+        assert_eq!(c.rule_name(c.route_request(h, none, none)), "payments");
+        // Without rules nothing is read at all.
+        let plain = Config::from_json(br#"{"allow_origins": ["*"]}"#).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(plain.route_request(h, never, never), None);
+        assert_eq!(RouteTarget::from_headers(h), RouteTarget { authority: None, host: Some(b"pay.example.com"), path: Some(b"/v1/x") });
     }
 
     #[test]

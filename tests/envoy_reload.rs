@@ -138,7 +138,7 @@ fn exchange(agent: &ureq::Agent, base: &str, kind: usize) -> Result<Option<Versi
     match kind {
         0 if status == 200 && ok_actual(APP) => Ok(None),
         1 if status == 204 && acao.as_deref() == Some(APP) && acam.as_deref() == Some("GET, POST, PUT") => Ok(Some(Version::B)),
-        1 if status == 403 && cors.is_empty() && body == "CORS preflight rejected: method not allowed\n" => Ok(Some(Version::A)),
+        1 if status == 403 && cors.is_empty() && body == "CORS preflight rejected: method \"PUT\" not allowed\n" => Ok(Some(Version::A)),
         2 if status == 200 && ok_actual(NEW) => Ok(Some(Version::B)),
         2 if status == 200 && bare => Ok(Some(Version::A)),
         3 | 5 if status == 200 && bare => Ok(None),
