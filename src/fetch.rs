@@ -20,6 +20,20 @@ pub const SAFELISTED_HEADERS: [&str; 3] = ["accept", "accept-language", "content
 /// The `content-type` essences that keep a request simple.
 pub const SAFELISTED_CONTENT_TYPES: [&str; 3] = ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"];
 
+/// Response headers a page's script can read from any CORS response
+/// (Fetch's CORS-safelisted response-header names); any other must be
+/// listed in `Access-Control-Expose-Headers`.
+pub const SAFELISTED_RESPONSE_HEADERS: [&str; 7] =
+    ["cache-control", "content-language", "content-length", "content-type", "expires", "last-modified", "pragma"];
+
+/// Response headers that `Access-Control-Expose-Headers: *` never exposes
+/// (Fetch's forbidden response-header names).
+pub const FORBIDDEN_RESPONSE_HEADERS: [&str; 2] = ["set-cookie", "set-cookie2"];
+
+/// The one request header that `Access-Control-Allow-Headers: *` never
+/// covers: a preflight asking for it needs it named.
+pub const WILDCARD_EXCLUDED_HEADER: &str = "authorization";
+
 /// The prefix of every header of the CORS protocol, requests and responses.
 pub const ACCESS_CONTROL_PREFIX: &[u8] = b"access-control-";
 

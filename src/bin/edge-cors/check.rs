@@ -173,6 +173,17 @@ pub fn run(path: &Path) -> Result<Report, Fatal> {
     Ok(Report { stdout: s, stderr: String::new(), ok: bad == 0 })
 }
 
+/// The one policy in a file, checked; Err when the file holds several
+/// (`takes_one` says what to do about that).
+pub fn load_one(path: &Path, takes_one: &str) -> Result<Checked, Fatal> {
+    let mut checked: Vec<Checked> = source::load(path)?.into_iter().map(check_found).collect();
+    if checked.len() != 1 {
+        let list: Vec<String> = checked.iter().map(|c| c.found.location.clone()).collect();
+        return Err(Fatal(format!("{} holds {} policies ({}); {takes_one}", path.display(), checked.len(), list.join(", "))));
+    }
+    Ok(checked.remove(0))
+}
+
 /// One policy's verdict: its problems, or what it allows.
 pub fn describe(name: &str, c: &Checked, style: &Style) -> String {
     let mut s = String::new();

@@ -4,16 +4,17 @@
 
 use std::path::Path;
 
+use clap::Args;
 use edge_cors::config::Names;
 use edge_cors::config::PolicySpec;
+use edge_cors::fetch;
 use edge_cors::origin::{OriginEntry, OriginSet, Port, Scheme};
 use edge_cors::{Decision, HeaderSink, Policy, Rejection, Request, Stamp};
 
-use crate::browser::{self, Check, Phase, Response};
 use crate::check::{self, Checked};
-use crate::out::Style;
-use crate::source;
-use crate::{Fatal, Report};
+use crate::fetch_check::{self, check_lines, Check, PreflightNeed, Response};
+use crate::out::{status_line, Style};
+use crate::{Fatal, PageRequest, Report};
 
 /// Collects what the engine sets on a response.
 struct Collect(Vec<(String, String)>);
@@ -28,16 +29,30 @@ impl HeaderSink for Collect {
     }
 }
 
-/// The request's target, for policies with per-host/per-path rules.
-pub struct Target<'a> {
-    pub host: Option<&'a str>,
-    pub path: Option<&'a str>,
-    pub route: Option<&'a str>,
+/// Where the request goes, which picks the rule of a policy with rules.
+#[derive(Args)]
+pub struct RouteTarget {
+    /// The request's host (matched against rules' `hosts`)
+    #[arg(long)]
+    host: Option<String>,
+    /// The request's path (matched against rules' `path_prefix`)
+    #[arg(long)]
+    path: Option<String>,
+    /// The proxy's route name (matched against rules' `routes`; Envoy's `xds.route_name`)
+    #[arg(long)]
+    route: Option<String>,
+}
+
+impl RouteTarget {
+    fn is_given(&self) -> bool {
+        self.host.is_some() || self.path.is_some() || self.route.is_some()
+    }
 }
 
 /// Picks the policy the filter would use for `target`: the default or the
-/// first matching rule's. Err(message) when the rule turns CORS off.
-fn select(c: &Checked, spec: PolicySpec, target: &Target<'_>, style: &Style) -> Result<(PolicySpec, String), String> {
+/// first matching rule's, with a line saying which. Err(message) when the
+/// rule turns CORS off.
+fn select(c: &Checked, spec: PolicySpec, target: &RouteTarget, style: &Style) -> Result<(PolicySpec, String), String> {
     let bytes = match &c.found.raw {
         Some(b) => b.clone(),
         None => serde_json::to_vec(&serde_json::Value::Object(c.found.object.clone())).unwrap_or_default(),
@@ -46,24 +61,25 @@ fn select(c: &Checked, spec: PolicySpec, target: &Target<'_>, style: &Style) -> 
         return Ok((spec, String::new()));
     };
     if full.rules.is_empty() {
-        let note = if target.host.is_some() || target.path.is_some() || target.route.is_some() {
+        let note = if target.is_given() {
             format!("{} the policy has no rules: --host, --path and --route change nothing\n", style.dim("note:"))
         } else {
             String::new()
         };
         return Ok((spec, note));
     }
-    let config = edge_cors::rules::Config::new(full.clone());
-    let route = config.route(target.host.map(str::as_bytes), target.path.map(str::as_bytes), target.route.map(str::as_bytes));
-    let host = target.host.unwrap_or("(any host)");
-    let path = target.path.unwrap_or("/");
+    let config = edge_cors::rules::Ruleset::new(full.clone());
+    let [host, path, route_name] = [&target.host, &target.path, &target.route].map(|v| v.as_deref());
+    let route = config.route(host.map(str::as_bytes), path.map(str::as_bytes), route_name.map(str::as_bytes));
+    let host = host.unwrap_or("(any host)");
+    let path = path.unwrap_or("/");
     match route {
         None => {
             let mut note = format!(
                 "rule: none of the {} rules matches host {host} path {path}: the top-level (default) policy applies\n",
                 full.rules.len()
             );
-            if target.host.is_none() && target.path.is_none() && target.route.is_none() {
+            if !target.is_given() {
                 note.push_str(&format!("{} the policy has rules: give --host, --path or --route to pick one\n", style.dim("note:")));
             }
             Ok((spec, note))
@@ -78,7 +94,7 @@ fn select(c: &Checked, spec: PolicySpec, target: &Target<'_>, style: &Style) -> 
                 parts.push(format!("path prefix {p}"));
             }
             if !rule.routes.is_empty() {
-                parts.push(format!("route {}", target.route.unwrap_or("")));
+                parts.push(format!("route {}", route_name.unwrap_or("")));
             }
             let how = if parts.is_empty() { "every request".to_string() } else { parts.join(" and ") };
             let line = format!("rule: rules[{i}] (\"{}\") matched {how}\n", rule.name);
@@ -92,35 +108,19 @@ fn select(c: &Checked, spec: PolicySpec, target: &Target<'_>, style: &Style) -> 
     }
 }
 
-pub fn run(
-    path: &Path,
-    origin: &str,
-    method: &str,
-    headers: &[String],
-    credentials: bool,
-    status: u16,
-    target: &Target<'_>,
-) -> Result<Report, Fatal> {
+/// `status` is the actual response's, upstream's or the proxy's own.
+pub fn run(path: &Path, page: &PageRequest, status: u16, target: &RouteTarget) -> Result<Report, Fatal> {
     let style = Style::stdout();
-    let page_headers = headers.iter().map(|h| browser::parse_header(h)).collect::<Result<Vec<_>, _>>()?;
+    let page_headers = fetch_check::parse_headers(&page.headers)?;
     if !(100..=599).contains(&status) {
         return Err(Fatal(format!("--status {status}: an HTTP status is 100 to 599")));
     }
-    let method = browser::normalize_method(method);
+    let method = fetch::normalise_method(&page.method);
     if !edge_cors::token::is_token(method.as_bytes()) {
         return Err(Fatal(format!("--method {method:?} is not an HTTP method")));
     }
     let name = path.display().to_string();
-    let mut checked: Vec<Checked> = source::load(path)?.into_iter().map(check::check_found).collect();
-    if checked.len() > 1 {
-        let list: Vec<String> = checked.iter().map(|c| c.found.location.clone()).collect();
-        return Err(Fatal(format!(
-            "{name} holds {} policies ({}); explain takes one: put it in a file of its own",
-            checked.len(),
-            list.join(", ")
-        )));
-    }
-    let Some(c) = checked.pop() else { return Err(Fatal(format!("{name}: no policy"))) };
+    let c = check::load_one(path, "explain takes one: put it in a file of its own")?;
     if !c.is_ok() {
         let mut s = check::describe(&name, &c, &style);
         s.push_str(&style.fail("the filter refuses this policy (Envoy would not load it): fix it first, see `edge-cors check`"));
@@ -128,34 +128,16 @@ pub fn run(
         return Ok(Report { stdout: s, stderr: String::new(), ok: false });
     }
     let Some(spec) = c.spec.clone() else { return Err(Fatal("no policy".into())) };
-    let (spec, rule_line) = match select(&c, spec, target, &style) {
+    let (spec, mut s) = match select(&c, spec, target, &style) {
         Ok(picked) => picked,
         Err(off) => return Ok(Report { stdout: off, stderr: String::new(), ok: true }),
     };
-    let policy = Policy::new(spec.clone());
-
-    // The origin as the browser sends it.
-    let mut s = rule_line;
-    // Taken as sent when a browser could send it (the filter reads it the
-    // same way); otherwise shown in the form a browser would send.
-    let origin = match OriginEntry::parse(origin) {
-        _ if edge_cors::origin::is_request_origin(origin) => origin.to_string(),
-        Ok(OriginEntry::Exact(canon)) => {
-            if canon != origin {
-                s.push_str(&format!("{} browsers send this origin as {canon}\n", style.dim("note:")));
-            }
-            canon
-        }
-        Ok(OriginEntry::Null) => "null".to_string(),
-        Ok(_) => return Err(Fatal(format!("--origin {origin:?} is a pattern; give the page's origin, such as https://app.example.com"))),
-        Err(e) => return Err(Fatal(format!("--origin {origin:?} {}; {}", e.problem, e.fix))),
-    };
-
-    let need = browser::preflight_need(&method, &page_headers);
-    let mut checks: Vec<Check> = Vec::new();
+    let origin = origin_as_sent(&page.origin, &style, &mut s)?;
+    let call = Call { origin: &origin, method, credentials: page.credentials };
+    let need = fetch_check::preflight_need(method, &page_headers);
 
     // The request, in the browser's words.
-    let creds_word = if credentials { "include" } else { "same-origin (no cookies cross-origin)" };
+    let creds_word = if call.credentials { "include" } else { "same-origin (no cookies cross-origin)" };
     let header_names: Vec<&str> = page_headers.iter().map(|h| h.name.as_str()).collect();
     s.push_str(&format!(
         "{}  {method} from {origin}, credentials: {creds_word}{}\n",
@@ -172,85 +154,40 @@ pub fn run(
             style.bold("preflight")
         ));
     }
-    if spec.headers == Names::Any && need.unsafe_names.iter().any(|h| h == "authorization") {
+    if spec.headers == Names::Any && need.unsafe_names.iter().any(|h| h == fetch::WILDCARD_EXCLUDED_HEADER) {
         s.push_str(&format!(
-            "{}  authorization is never covered by *: edge-cors answers with the requested names, so it passes\n",
-            style.dim("note     ")
+            "{}  {} is never covered by *: edge-cors answers with the requested names, so it passes\n",
+            style.dim("note     "),
+            fetch::WILDCARD_EXCLUDED_HEADER
         ));
     }
-    let mut refusal: Option<String> = None;
 
+    let policy = Policy::new(spec.clone());
+    let mut checks: Vec<Check> = Vec::new();
+    let mut refusal: Option<String> = None;
     let mut preflight_allowed = true;
     if need.needed {
-        let acrh = need.request_headers_value();
-        s.push_str(&format!("\n{}\n", style.bold("preflight request (sent by the browser, without cookies)")));
-        s.push_str("  OPTIONS <url>\n");
-        s.push_str(&format!("  origin: {origin}\n  access-control-request-method: {method}\n"));
-        if let Some(v) = &acrh {
-            s.push_str(&format!("  access-control-request-headers: {v}\n"));
-        }
-        let req = Request {
-            method: b"OPTIONS",
-            origin: Some(origin.as_bytes()),
-            request_method: Some(method.as_bytes()),
-            request_headers: acrh.as_deref().map(str::as_bytes),
-            request_private_network: None,
-        };
-        let Decision::Preflight(reply) = policy.decide(&req) else {
-            return Err(Fatal("the engine did not treat the preflight as one".into()));
-        };
-        let resp = Response {
-            status: reply.status as u16,
-            headers: reply.headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
-            body: reply.body.to_string(),
-        };
-        s.push_str(&format!("\n{}\n", style.bold("preflight response (from edge-cors; the upstream never sees the preflight)")));
-        s.push_str(&format!("  {}\n", status_line(resp.status)));
-        for (n, v) in &resp.headers {
-            s.push_str(&format!("  {n}: {v}\n"));
-        }
-        if !resp.body.is_empty() {
-            s.push_str(&format!("\n  {}\n", resp.body.trim_end()));
-        }
-        let judged = browser::judge_preflight(&resp, &origin, &method, &need, credentials);
-        preflight_allowed = browser::allowed(&judged);
+        let (judged, rejected) = preflight(&policy, &call, &need, &style, &mut s)?;
+        preflight_allowed = fetch_check::allowed(&judged);
         checks.extend(judged);
-        refusal = reply.rejected.map(|why| match why {
+        refusal = rejected.map(|why| match why {
             Rejection::Origin => origin_line.clone(),
-            Rejection::Method => method_reason(&spec, &method),
+            Rejection::Method => method_reason(&spec, method),
             Rejection::Header => header_reason(&spec, &need.unsafe_names),
         });
     }
 
     s.push_str(&format!("\n{}\n", style.bold(&format!("actual response (status {status}, from the upstream or the proxy)"))));
-    if !preflight_allowed {
-        s.push_str("  not sent: the browser stops at the failed preflight\n");
+    if preflight_allowed {
+        checks.extend(actual(&policy, &call, status, &mut s)?);
     } else {
-        let req = Request { method: method.as_bytes(), origin: Some(origin.as_bytes()), ..Request::default() };
-        let forward = match policy.decide(&req) {
-            Decision::Forward(f) => f,
-            Decision::Preflight(_) => return Err(Fatal("the engine treated the actual request as a preflight".into())),
-        };
-        let mut sink = Collect(vec![("content-type".into(), "application/json".into())]);
-        let existing: Vec<(Vec<u8>, Vec<u8>)> = vec![(b"content-type".to_vec(), b"application/json".to_vec())];
-        policy.rewrite_response(
-            Stamp { forward, origin: Some(origin.as_bytes()) },
-            existing.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
-            &mut sink,
-        );
-        s.push_str(&format!("  {}\n", status_line(status)));
-        for (n, v) in &sink.0 {
-            s.push_str(&format!("  {n}: {v}\n"));
-        }
-        let resp = Response { status, headers: sink.0.clone(), body: String::new() };
-        let judged = browser::judge_actual(&resp, &origin, credentials);
-        checks.extend(judged.into_iter().filter(|c| c.name != "error status" || status >= 400));
+        s.push_str("  not sent: the browser stops at the failed preflight\n");
     }
 
     // The browser's verdict, one line per check.
     s.push_str(&format!("\n{}\n", style.bold("browser")));
     s.push_str(&check_lines(&checks, &style));
-    let ok = browser::allowed(&checks) && preflight_allowed;
+    let ok = fetch_check::allowed(&checks) && preflight_allowed;
     s.push('\n');
     if ok {
         s.push_str(&style.ok(&format!("allowed: the browser lets this {method} from {origin} through")));
@@ -266,40 +203,99 @@ pub fn run(
     Ok(Report { stdout: s, stderr: String::new(), ok })
 }
 
-pub fn status_line(status: u16) -> String {
-    let reason = match status {
-        200 => "OK",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        413 => "Payload Too Large",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "",
-    };
-    format!("HTTP {status} {reason}").trim_end().to_string()
+/// The page's call as the browser makes it.
+struct Call<'a> {
+    /// As the browser sends it (see `origin_as_sent`).
+    origin: &'a str,
+    /// As Fetch sends it (`get` is sent as `GET`).
+    method: &'a str,
+    credentials: bool,
 }
 
-/// Aligned `phase  check  level  message` lines.
-pub fn check_lines(checks: &[Check], style: &Style) -> String {
-    let name_w = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
-    let mut s = String::new();
-    for c in checks {
-        let phase = match c.phase {
-            Phase::Preflight => "preflight",
-            Phase::Actual => "actual   ",
-        };
-        s.push_str(&format!("  {}  {phase}  {:<name_w$}  {}\n", c.level.label(style, 4), c.name, c.message));
+/// The `--origin` argument as a browser sends it: as given when a browser
+/// could send it (the filter reads it the same way), otherwise in the form
+/// a browser would send, with a note in `s` saying so.
+fn origin_as_sent(origin: &str, style: &Style, s: &mut String) -> Result<String, Fatal> {
+    match OriginEntry::parse(origin) {
+        _ if edge_cors::origin::is_request_origin(origin) => Ok(origin.to_string()),
+        Ok(OriginEntry::Exact(canon)) => {
+            if canon != origin {
+                s.push_str(&format!("{} browsers send this origin as {canon}\n", style.dim("note:")));
+            }
+            Ok(canon)
+        }
+        Ok(OriginEntry::Null) => Ok("null".to_string()),
+        Ok(_) => Err(Fatal(format!("--origin {origin:?} is a pattern; give the page's origin, such as https://app.example.com"))),
+        Err(e) => Err(Fatal(format!("--origin {origin:?} {}; {}", e.problem, e.fix))),
     }
-    s
+}
+
+/// The preflight the browser sends and the engine's answer, written to `s`;
+/// the browser's checks of that answer, and what the engine refused.
+fn preflight(
+    policy: &Policy,
+    call: &Call<'_>,
+    need: &PreflightNeed,
+    style: &Style,
+    s: &mut String,
+) -> Result<(Vec<Check>, Option<Rejection>), Fatal> {
+    let Call { origin, method, .. } = *call;
+    let acrh = need.request_headers_value();
+    s.push_str(&format!("\n{}\n", style.bold("preflight request (sent by the browser, without cookies)")));
+    s.push_str("  OPTIONS <url>\n");
+    s.push_str(&format!("  origin: {origin}\n  access-control-request-method: {method}\n"));
+    if let Some(v) = &acrh {
+        s.push_str(&format!("  access-control-request-headers: {v}\n"));
+    }
+    let req = Request {
+        method: b"OPTIONS",
+        origin: Some(origin.as_bytes()),
+        request_method: Some(method.as_bytes()),
+        request_headers: acrh.as_deref().map(str::as_bytes),
+        request_private_network: None,
+    };
+    let Decision::Preflight(reply) = policy.decide(&req) else {
+        return Err(Fatal("the engine did not treat the preflight as one".into()));
+    };
+    let resp = Response {
+        status: reply.status as u16,
+        headers: reply.headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+        body: reply.body.to_string(),
+    };
+    s.push_str(&format!("\n{}\n", style.bold("preflight response (from edge-cors; the upstream never sees the preflight)")));
+    s.push_str(&format!("  {}\n", status_line(resp.status)));
+    for (n, v) in &resp.headers {
+        s.push_str(&format!("  {n}: {v}\n"));
+    }
+    if !resp.body.is_empty() {
+        s.push_str(&format!("\n  {}\n", resp.body.trim_end()));
+    }
+    Ok((fetch_check::judge_preflight(&resp, origin, method, need, call.credentials), reply.rejected))
+}
+
+/// The actual response with the engine's headers, written to `s`, and the
+/// browser's checks of it.
+fn actual(policy: &Policy, call: &Call<'_>, status: u16, s: &mut String) -> Result<Vec<Check>, Fatal> {
+    let req = Request { method: call.method.as_bytes(), origin: Some(call.origin.as_bytes()), ..Request::default() };
+    let forward = match policy.decide(&req) {
+        Decision::Forward(f) => f,
+        Decision::Preflight(_) => return Err(Fatal("the engine treated the actual request as a preflight".into())),
+    };
+    let mut sink = Collect(vec![("content-type".into(), "application/json".into())]);
+    let existing: Vec<(Vec<u8>, Vec<u8>)> = vec![(b"content-type".to_vec(), b"application/json".to_vec())];
+    policy.rewrite_response(
+        Stamp { forward, origin: Some(call.origin.as_bytes()) },
+        existing.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
+        &mut sink,
+    );
+    s.push_str(&format!("  {}\n", status_line(status)));
+    for (n, v) in &sink.0 {
+        s.push_str(&format!("  {n}: {v}\n"));
+    }
+    let resp = Response { status, headers: sink.0, body: String::new() };
+    let judged = fetch_check::judge_actual(&resp, call.origin, call.credentials);
+    // A success has no error status to judge.
+    Ok(judged.into_iter().filter(|c| c.name != "error status" || status >= 400).collect())
 }
 
 /// Which `allow_origins` entry matches, or precisely why none does.
@@ -312,7 +308,7 @@ fn origin_verdict(spec: &PolicySpec, c: &Checked, origin: &str) -> (bool, String
         .collect();
     for e in &spec.origins {
         if OriginSet::new(std::slice::from_ref(e)).allows(origin.as_bytes()) {
-            let shown = raw.iter().find(|r| OriginEntry::parse(r).as_ref() == Ok(e)).cloned().unwrap_or_else(|| entry_text(e));
+            let shown = raw.iter().find(|r| OriginEntry::parse(r).as_ref() == Ok(e)).cloned().unwrap_or_else(|| e.to_string());
             return (true, format!("allowed: matches allow_origins entry {shown:?}"));
         }
     }
@@ -322,15 +318,11 @@ fn origin_verdict(spec: &PolicySpec, c: &Checked, origin: &str) -> (bool, String
             reasons.push(r);
         }
     }
-    let all: Vec<String> = spec.origins.iter().map(entry_text).collect();
+    let all: Vec<String> = spec.origins.iter().map(OriginEntry::to_string).collect();
     match reasons.first() {
         Some(r) => (false, format!("not allowed: {r}")),
         None => (false, format!("not allowed: {origin} is not in allow_origins ({})", all.join(", "))),
     }
-}
-
-fn entry_text(e: &OriginEntry) -> String {
-    e.to_string()
 }
 
 /// (scheme, host, port) of a canonical origin.
@@ -383,7 +375,7 @@ fn near_miss(e: &OriginEntry, origin: &str) -> Option<String> {
             }
         }
         OriginEntry::Subdomains { scheme: s2, base, port: p2 } => {
-            let pat = entry_text(e);
+            let pat = e.to_string();
             if host == *base {
                 return Some(format!("{pat} matches subdomains of {base}, never {base} itself: add \"{}://{base}\"", s2.as_str()));
             }

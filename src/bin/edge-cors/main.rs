@@ -4,9 +4,9 @@
 //!
 //! Built only with `--features cli`; nothing here reaches the wasm module.
 
-mod browser;
 mod check;
 mod explain;
+mod fetch_check;
 mod import;
 mod out;
 mod probe;
@@ -16,7 +16,11 @@ mod source;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+use explain::RouteTarget;
+use import::ImportSource;
+use render::RenderTarget;
 
 #[derive(Parser)]
 #[command(
@@ -66,15 +70,8 @@ enum Command {
         /// The status of the actual response (upstream's or the proxy's own)
         #[arg(long, default_value_t = 200)]
         status: u16,
-        /// The request's host (matched against rules' `hosts`)
-        #[arg(long)]
-        host: Option<String>,
-        /// The request's path (matched against rules' `path_prefix`)
-        #[arg(long)]
-        path: Option<String>,
-        /// The proxy's route name (matched against rules' `routes`; Envoy's `xds.route_name`)
-        #[arg(long)]
-        route: Option<String>,
+        #[command(flatten)]
+        target: RouteTarget,
     },
     /// Send the preflight and the actual request to a live endpoint and judge
     /// both as a browser would
@@ -95,7 +92,7 @@ enum Command {
     Import {
         /// Where the configuration comes from
         #[arg(long, value_enum)]
-        from: From,
+        from: ImportSource,
         /// The configuration file (YAML or JSON)
         file: PathBuf,
     },
@@ -104,7 +101,7 @@ enum Command {
     Render {
         /// What to render for
         #[arg(long, value_enum)]
-        target: Target,
+        target: RenderTarget,
         /// The policy or template file
         policy: PathBuf,
         /// Where the proxy loads the module from (a file path for Envoy, an OCI
@@ -120,26 +117,12 @@ enum Command {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum From {
-    Envoy,
-    Istio,
-    Aws,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum Target {
-    Envoy,
-    Istio,
-    EnvoyGateway,
-}
-
 /// A failure to do the job at all (unreadable file, unreachable URL, bad
 /// arguments): exit 2. Problems found in what was checked are not errors.
 #[derive(Debug)]
 pub struct Fatal(pub String);
 
-impl<T: std::fmt::Display> std::convert::From<T> for Fatal {
+impl<T: std::fmt::Display> From<T> for Fatal {
     fn from(e: T) -> Fatal {
         Fatal(e.to_string())
     }
@@ -169,13 +152,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { policy } => check::run(&policy),
-        Command::Explain { policy, page, status, host, path, route } => {
-            let target = explain::Target { host: host.as_deref(), path: path.as_deref(), route: route.as_deref() };
-            explain::run(&policy, &page.origin, &page.method, &page.headers, page.credentials, status, &target)
-        }
-        Command::Probe { url, page, json, timeout } => {
-            probe::run(&url, &page.origin, &page.method, &page.headers, page.credentials, json, timeout)
-        }
+        Command::Explain { policy, page, status, target } => explain::run(&policy, &page, status, &target),
+        Command::Probe { url, page, json, timeout } => probe::run(&url, &page, json, timeout),
         Command::Import { from, file } => import::run(from, &file),
         Command::Render { target, policy, module, namespace, gateway } => {
             render::run(target, &policy, module.as_deref(), namespace.as_deref(), &gateway)

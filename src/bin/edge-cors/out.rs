@@ -114,6 +114,30 @@ pub fn emit_stderr(s: &str) {
     emit(std::io::stderr().lock(), s);
 }
 
+/// `HTTP 404 Not Found`: the status line as people know it (the reason
+/// phrase only for the statuses CORS answers commonly carry).
+pub fn status_line(status: u16) -> String {
+    let reason = match status {
+        200 => "OK",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        413 => "Payload Too Large",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    };
+    format!("HTTP {status} {reason}").trim_end().to_string()
+}
+
 /// "1 problem", "2 problems".
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     if n == 1 {

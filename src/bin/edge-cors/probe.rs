@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
+use edge_cors::fetch;
 use serde_json::{json, Value};
 
-use crate::browser::{self, Check, PageHeader, Response};
-use crate::explain::{check_lines, status_line};
-use crate::out::{Level, Style};
-use crate::{Fatal, Report};
+use crate::fetch_check::{self, check_lines, Check, Phase, Response};
+use crate::out::{self, status_line, Level, Style};
+use crate::{Fatal, PageRequest, Report};
 
 /// Placeholder values for headers given by name only.
 fn placeholder(name: &str) -> &'static str {
@@ -63,22 +63,17 @@ fn check_json(c: &Check) -> Value {
     })
 }
 
-pub fn run(
-    url: &str,
-    origin: &str,
-    method: &str,
-    headers: &[String],
-    credentials: bool,
-    json_out: bool,
-    timeout: u64,
-) -> Result<Report, Fatal> {
+/// `json_out`: one JSON object instead of text; `timeout`: seconds to wait
+/// for each response.
+pub fn run(url: &str, page: &PageRequest, json_out: bool, timeout: u64) -> Result<Report, Fatal> {
     let style = Style::stdout();
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(Fatal(format!("{url:?} is not an http:// or https:// URL")));
     }
-    let page_headers: Vec<PageHeader> = headers.iter().map(|h| browser::parse_header(h)).collect::<Result<_, _>>()?;
-    let method = browser::normalize_method(method);
-    let need = browser::preflight_need(&method, &page_headers);
+    let page_headers = fetch_check::parse_headers(&page.headers)?;
+    let (origin, credentials) = (page.origin.as_str(), page.credentials);
+    let method = fetch::normalise_method(&page.method);
+    let need = fetch_check::preflight_need(method, &page_headers);
     let agent = agent(timeout);
     let mut checks = Vec::new();
     let mut s = String::new();
@@ -93,13 +88,13 @@ pub fn run(
     let mut preflight_ok = true;
     if need.needed {
         s.push_str(&format!("{}  yes: {}\n", style.bold("preflight"), need.reasons.join("; ")));
-        let mut h = vec![("origin".to_string(), origin.to_string()), ("access-control-request-method".to_string(), method.clone())];
+        let mut h = vec![("origin".to_string(), origin.to_string()), ("access-control-request-method".to_string(), method.to_string())];
         if let Some(v) = need.request_headers_value() {
             h.push(("access-control-request-headers".to_string(), v));
         }
         let r = send(&agent, "OPTIONS", url, &h)?;
-        let judged = browser::judge_preflight(&r, origin, &method, &need, credentials);
-        preflight_ok = browser::allowed(&judged);
+        let judged = fetch_check::judge_preflight(&r, origin, method, &need, credentials);
+        preflight_ok = fetch_check::allowed(&judged);
         checks.extend(judged);
         preflight = Some(r);
     } else {
@@ -117,11 +112,11 @@ pub fn run(
         if credentials {
             h.push(("cookie".into(), "edge_cors_probe=1".into()));
         }
-        let r = send(&agent, &method, url, &h)?;
-        let mut judged = browser::judge_actual(&r, origin, credentials);
+        let r = send(&agent, method, url, &h)?;
+        let mut judged = fetch_check::judge_actual(&r, origin, credentials);
         if (300..400).contains(&r.status) {
             judged.push(Check {
-                phase: browser::Phase::Actual,
+                phase: Phase::Actual,
                 name: "redirect",
                 level: Level::Warn,
                 blocks: false,
@@ -136,9 +131,8 @@ pub fn run(
         actual = Some(r);
     }
 
-    let ok = browser::allowed(&checks) && preflight_ok;
-    let failed: Vec<&Check> = checks.iter().filter(|c| c.level == Level::Fail).collect();
-    let passed = ok && failed.is_empty();
+    let ok = fetch_check::allowed(&checks) && preflight_ok;
+    let passed = ok && !checks.iter().any(|c| c.level == Level::Fail);
 
     if json_out {
         let v = json!({
@@ -167,26 +161,24 @@ pub fn run(
     }
     s.push_str(&check_lines(&checks, &style));
     s.push('\n');
-    let summary = if passed {
-        style.ok(&format!(
-            "ok: a browser at {origin} can make this call ({} checks passed)",
-            checks.iter().filter(|c| c.level == Level::Ok).count()
-        ))
-    } else if ok {
-        style.fail(&format!(
-            "a browser lets this call through, but {} failed: {}",
-            crate::out::plural(failed.len(), "check", "checks"),
-            failed.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
-        ))
-    } else {
-        let names: Vec<String> = failed.iter().map(|c| format!("{} {}", c.phase.word(), c.name)).collect();
-        style.fail(&format!(
-            "blocked: a browser at {origin} cannot make this call ({} failed: {})",
-            crate::out::plural(failed.len(), "check", "checks"),
-            names.join(", ")
-        ))
-    };
-    s.push_str(&summary);
+    s.push_str(&verdict(&checks, ok, origin, &style));
     s.push('\n');
     Ok(Report { stdout: s, stderr: String::new(), ok: passed })
+}
+
+/// The closing line: whether a browser at `origin` makes the call
+/// (`browser_allows`), and which checks failed.
+fn verdict(checks: &[Check], browser_allows: bool, origin: &str, style: &Style) -> String {
+    let failed: Vec<&Check> = checks.iter().filter(|c| c.level == Level::Fail).collect();
+    let count = out::plural(failed.len(), "check", "checks");
+    if browser_allows && failed.is_empty() {
+        let passed = checks.iter().filter(|c| c.level == Level::Ok).count();
+        style.ok(&format!("ok: a browser at {origin} can make this call ({passed} checks passed)"))
+    } else if browser_allows {
+        let names: Vec<&str> = failed.iter().map(|c| c.name).collect();
+        style.fail(&format!("a browser lets this call through, but {count} failed: {}", names.join(", ")))
+    } else {
+        let names: Vec<String> = failed.iter().map(|c| format!("{} {}", c.phase.word(), c.name)).collect();
+        style.fail(&format!("blocked: a browser at {origin} cannot make this call ({count} failed: {})", names.join(", ")))
+    }
 }

@@ -5,12 +5,25 @@
 
 use std::path::Path;
 
+use clap::ValueEnum;
 use serde_json::{Map, Value};
 
-use crate::check::{self, Checked};
+use crate::check;
 use crate::out::Style;
-use crate::source;
-use crate::{Fatal, Report, Target};
+use crate::{Fatal, Report};
+
+/// The proxy a manifest is rendered for (`--target`).
+#[derive(Clone, Copy, ValueEnum)]
+pub enum RenderTarget {
+    // Plain comments, not doc comments: clap would turn those into a
+    // longer `--help`.
+    // An HttpConnectionManager's `http_filters`.
+    Envoy,
+    // An Istio `WasmPlugin`.
+    Istio,
+    // An Envoy Gateway `EnvoyExtensionPolicy`, and the `EnvoyProxy` that orders it.
+    EnvoyGateway,
+}
 
 /// Engine keys in the order people read them.
 const ORDER: [&str; 8] = [
@@ -78,40 +91,25 @@ fn policy_yaml(fields: &[(String, Value)], indent: &str) -> String {
     s
 }
 
-fn load_one(path: &Path) -> Result<Result<Checked, Report>, Fatal> {
+pub fn run(target: RenderTarget, path: &Path, module: Option<&str>, namespace: Option<&str>, gateway: &str) -> Result<Report, Fatal> {
     let style = Style::stderr();
-    let name = path.display().to_string();
-    let mut checked: Vec<Checked> = source::load(path)?.into_iter().map(check::check_found).collect();
-    if checked.len() != 1 {
-        let list: Vec<String> = checked.iter().map(|c| c.found.location.clone()).collect();
-        return Err(Fatal(format!("{name} holds {} policies ({}); render takes one", checked.len(), list.join(", "))));
-    }
-    let c = checked.remove(0);
+    let c = check::load_one(path, "render takes one")?;
     if !c.is_ok() {
-        let mut s = check::describe(&name, &c, &style);
+        let mut s = check::describe(&path.display().to_string(), &c, &style);
         s.push_str(&style.fail("not rendered: the filter would refuse this policy"));
         s.push('\n');
-        return Ok(Err(Report { stdout: String::new(), stderr: s, ok: false }));
+        return Ok(Report { stdout: String::new(), stderr: s, ok: false });
     }
-    Ok(Ok(c))
-}
-
-pub fn run(target: Target, path: &Path, module: Option<&str>, namespace: Option<&str>, gateway: &str) -> Result<Report, Fatal> {
-    let c = match load_one(path)? {
-        Ok(c) => c,
-        Err(report) => return Ok(report),
-    };
     let fields = canonical(&c.found.object);
     let text = match target {
-        Target::Envoy => envoy(&fields, module.unwrap_or("/etc/envoy/edge_cors.wasm")),
-        Target::Istio => {
+        RenderTarget::Envoy => envoy(&fields, module.unwrap_or("/etc/envoy/edge_cors.wasm")),
+        RenderTarget::Istio => {
             istio(&fields, module.unwrap_or("oci://registry.example.com/edge-cors:0.1.0"), namespace.unwrap_or("istio-system"))
         }
-        Target::EnvoyGateway => {
+        RenderTarget::EnvoyGateway => {
             envoy_gateway(&fields, module.unwrap_or("registry.example.com/edge-cors:0.1.0"), namespace.unwrap_or("default"), gateway)
         }
     };
-    let style = Style::stderr();
     let note = style.dim(&format!("# policy from {} checked with the filter's own code: valid", path.display()));
     Ok(Report { stdout: text, stderr: format!("{note}\n"), ok: true })
 }

@@ -35,7 +35,7 @@ pub struct Found {
 }
 
 impl Found {
-    fn new(location: String, kind: &'static str, object: Map<String, Value>) -> Found {
+    pub fn new(location: String, kind: &'static str, object: Map<String, Value>) -> Found {
         Found { location, kind, object, raw: None, problems: vec![], suppressed: vec![], notes: vec![], renamed: vec![] }
     }
 }

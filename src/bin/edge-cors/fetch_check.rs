@@ -1,9 +1,14 @@
-//! What a browser does (WHATWG Fetch, "CORS protocol"): whether a request
-//! needs a preflight, and whether it accepts a preflight answer and an actual
-//! response. Used both on the filter's own answers (`explain`) and on a live
-//! server's (`probe`), so the two judge alike.
+//! A model of the CORS check of the WHATWG Fetch standard ("CORS protocol"),
+//! not a browser: whether a request needs a preflight, and whether a
+//! preflight answer and an actual response pass. `explain` applies it to the
+//! filter's own answers and `probe` to a live server's, so the two judge
+//! alike. The facts it rests on (safelisted methods and headers, ...) are the
+//! engine's own, from `edge_cors::fetch`.
 
-use crate::out::Level;
+use edge_cors::fetch;
+use edge_cors::token::list_elements_str;
+
+use crate::out::{Level, Style};
 
 /// One request header the page sets.
 #[derive(Debug, Clone)]
@@ -14,7 +19,7 @@ pub struct PageHeader {
 }
 
 /// Parses `NAME` or `NAME: VALUE`.
-pub fn parse_header(arg: &str) -> Result<PageHeader, String> {
+fn parse_header(arg: &str) -> Result<PageHeader, String> {
     let (name, value) = match arg.split_once(':') {
         Some((n, v)) => (n.trim(), Some(v.trim().to_string())),
         None => (arg.trim(), None),
@@ -25,29 +30,22 @@ pub fn parse_header(arg: &str) -> Result<PageHeader, String> {
     Ok(PageHeader { name: name.to_ascii_lowercase(), value })
 }
 
-/// Fetch upper-cases these methods; any other is sent as written.
-pub fn normalize_method(m: &str) -> String {
-    const NORMALISED: [&str; 6] = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
-    NORMALISED.iter().find(|n| n.eq_ignore_ascii_case(m)).map_or(m.to_string(), |n| n.to_string())
+/// Every `--header` argument parsed; Err names the first that is not a header.
+pub fn parse_headers(args: &[String]) -> Result<Vec<PageHeader>, String> {
+    args.iter().map(|a| parse_header(a)).collect()
 }
-
-pub fn is_safelisted_method(m: &str) -> bool {
-    matches!(m, "GET" | "HEAD" | "POST")
-}
-
-const SIMPLE_CONTENT_TYPES: [&str; 3] = ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"];
 
 /// Why a header is not CORS-safelisted, or None when it is.
 fn unsafe_reason(h: &PageHeader) -> Option<String> {
     match h.name.as_str() {
-        "accept" | "accept-language" | "content-language" => None,
+        name if fetch::SAFELISTED_HEADERS.contains(&name) => None,
         "content-type" => match &h.value {
             Some(v) => {
                 let essence = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-                if SIMPLE_CONTENT_TYPES.contains(&essence.as_str()) {
+                if fetch::SAFELISTED_CONTENT_TYPES.contains(&essence.as_str()) {
                     None
                 } else {
-                    Some(format!("content-type {v} is not one of {}", SIMPLE_CONTENT_TYPES.join(", ")))
+                    Some(format!("content-type {v} is not one of {}", fetch::SAFELISTED_CONTENT_TYPES.join(", ")))
                 }
             }
             None => Some(
@@ -61,25 +59,27 @@ fn unsafe_reason(h: &PageHeader) -> Option<String> {
     }
 }
 
-/// The browser's decision to send a preflight.
-pub struct Need {
+/// Whether Fetch sends a preflight for a request, and why.
+pub struct PreflightNeed {
     pub needed: bool,
     pub reasons: Vec<String>,
     /// The `Access-Control-Request-Headers` names: unsafe ones, lower case, sorted.
     pub unsafe_names: Vec<String>,
 }
 
-impl Need {
+impl PreflightNeed {
     /// The `Access-Control-Request-Headers` value as Fetch sends it.
     pub fn request_headers_value(&self) -> Option<String> {
         (!self.unsafe_names.is_empty()).then(|| self.unsafe_names.join(","))
     }
 }
 
-pub fn preflight_need(method: &str, headers: &[PageHeader]) -> Need {
+/// Whether a request with `method` (as Fetch sends it, see
+/// `edge_cors::fetch::normalise_method`) and `headers` is preflighted.
+pub fn preflight_need(method: &str, headers: &[PageHeader]) -> PreflightNeed {
     let mut reasons = Vec::new();
-    if !is_safelisted_method(method) {
-        reasons.push(format!("{method} is not a CORS-safelisted method (GET, HEAD, POST)"));
+    if !fetch::is_safelisted_method(method.as_bytes()) {
+        reasons.push(format!("{method} is not a CORS-safelisted method ({})", fetch::SAFELISTED_METHODS.join(", ")));
     }
     let mut unsafe_names = Vec::new();
     for h in headers {
@@ -91,10 +91,10 @@ pub fn preflight_need(method: &str, headers: &[PageHeader]) -> Need {
         }
     }
     unsafe_names.sort();
-    Need { needed: !reasons.is_empty(), reasons, unsafe_names }
+    PreflightNeed { needed: !reasons.is_empty(), reasons, unsafe_names }
 }
 
-/// A response as the browser sees it: every header line, names lower case.
+/// A response as Fetch sees it: every header line, names lower case.
 #[derive(Debug, Clone, Default)]
 pub struct Response {
     pub status: u16,
@@ -109,7 +109,7 @@ impl Response {
 
     /// List elements over every value of a header (Fetch combines them).
     fn list(&self, name: &str) -> Vec<String> {
-        self.all(name).iter().flat_map(|v| v.split(',')).map(|e| e.trim().to_string()).filter(|e| !e.is_empty()).collect()
+        self.all(name).into_iter().flat_map(list_elements_str).map(str::to_string).collect()
     }
 }
 
@@ -145,7 +145,7 @@ fn check(phase: Phase, name: &'static str, level: Level, message: impl Into<Stri
 }
 
 /// How two origins differ, for "origin differs by port".
-pub fn origin_difference(sent: &str, page: &str) -> Option<String> {
+fn origin_difference(sent: &str, page: &str) -> Option<String> {
     let split = |o: &str| -> Option<(String, String, String)> {
         let (scheme, rest) = o.split_once("://")?;
         let (host, port) = match rest.rsplit_once(':') {
@@ -180,7 +180,7 @@ fn allow_origin_checks(phase: Phase, r: &Response, origin: &str, credentials: bo
             phase,
             "allow-origin",
             Level::Fail,
-            format!("no Access-Control-Allow-Origin on the {} {}: the browser blocks it", phase.word(), status_words(r.status)),
+            format!("no Access-Control-Allow-Origin on the {} response ({}): the browser blocks it", phase.word(), r.status),
         )),
         [v] if v.contains(',') => out.push(check(
             phase,
@@ -249,17 +249,13 @@ fn allow_origin_checks(phase: Phase, r: &Response, origin: &str, credentials: bo
     ok
 }
 
-fn status_words(status: u16) -> String {
-    format!("response ({status})")
-}
-
 /// `Access-Control-*` headers sent more than once (other than the two
 /// already judged).
 fn duplicate_checks(phase: Phase, r: &Response, out: &mut Vec<Check>) {
     let mut seen: Vec<&str> = Vec::new();
     let mut dups = Vec::new();
     for (n, _) in &r.headers {
-        if n.starts_with("access-control-") {
+        if fetch::is_access_control(n.as_bytes()) {
             if seen.contains(&n.as_str()) && !dups.contains(n) {
                 dups.push(n.clone());
             }
@@ -288,8 +284,8 @@ fn duplicate_checks(phase: Phase, r: &Response, out: &mut Vec<Check>) {
     }
 }
 
-/// The browser's checks of a preflight answer.
-pub fn judge_preflight(r: &Response, origin: &str, method: &str, need: &Need, credentials: bool) -> Vec<Check> {
+/// Fetch's checks of a preflight answer.
+pub fn judge_preflight(r: &Response, origin: &str, method: &str, need: &PreflightNeed, credentials: bool) -> Vec<Check> {
     let p = Phase::Preflight;
     let mut out = Vec::new();
     if (200..300).contains(&r.status) {
@@ -302,7 +298,7 @@ pub fn judge_preflight(r: &Response, origin: &str, method: &str, need: &Need, cr
 
     let methods = r.list("access-control-allow-methods");
     let star = methods.iter().any(|m| m == "*");
-    if is_safelisted_method(method) {
+    if fetch::is_safelisted_method(method.as_bytes()) {
         out.push(check(p, "methods", Level::Ok, format!("{method} is CORS-safelisted: no permission needed")));
     } else if methods.iter().any(|m| m == method) {
         out.push(check(p, "methods", Level::Ok, format!("{method} is in Access-Control-Allow-Methods ({})", methods.join(", "))));
@@ -335,11 +331,12 @@ pub fn judge_preflight(r: &Response, origin: &str, method: &str, need: &Need, cr
         let mut special = Vec::new();
         let mut missing: Vec<&str> = Vec::new();
         for name in &need.unsafe_names {
-            if allowed.contains(name) || (star && !credentials && name != "authorization") {
+            let excluded = name == fetch::WILDCARD_EXCLUDED_HEADER;
+            if allowed.contains(name) || (star && !credentials && !excluded) {
                 continue;
             }
-            if star && name == "authorization" {
-                special.push("authorization is never covered by *: it must be named".to_string());
+            if star && excluded {
+                special.push(format!("{name} is never covered by *: it must be named"));
             } else if star {
                 special.push(format!("{name} is not covered: * means a header literally named * under credentials"));
             } else {
@@ -361,11 +358,7 @@ pub fn judge_preflight(r: &Response, origin: &str, method: &str, need: &Need, cr
     out
 }
 
-/// Response headers JavaScript can always read.
-const SAFELISTED_RESPONSE: [&str; 7] =
-    ["cache-control", "content-language", "content-length", "content-type", "expires", "last-modified", "pragma"];
-
-/// The browser's checks of the actual response.
+/// Fetch's checks of the actual response.
 pub fn judge_actual(r: &Response, origin: &str, credentials: bool) -> Vec<Check> {
     let a = Phase::Actual;
     let mut out = Vec::new();
@@ -420,10 +413,12 @@ pub fn judge_actual(r: &Response, origin: &str, credentials: bool) -> Vec<Check>
         let mut hidden = Vec::new();
         for (n, _) in &r.headers {
             // CORS and caching metadata are for the browser, not the page.
-            if n.starts_with(':') || n.starts_with("access-control-") || n == "vary" || readable.contains(n) || hidden.contains(n) {
+            if n.starts_with(':') || fetch::is_access_control(n.as_bytes()) || n == "vary" || readable.contains(n) || hidden.contains(n) {
                 continue;
             }
-            let can = SAFELISTED_RESPONSE.contains(&n.as_str()) || exposed.contains(n) || (star && n != "set-cookie" && n != "set-cookie2");
+            let can = fetch::SAFELISTED_RESPONSE_HEADERS.contains(&n.as_str())
+                || exposed.contains(n)
+                || (star && !fetch::FORBIDDEN_RESPONSE_HEADERS.contains(&n.as_str()));
             if can {
                 readable.push(n.clone());
             } else {
@@ -446,4 +441,14 @@ pub fn judge_actual(r: &Response, origin: &str, credentials: bool) -> Vec<Check>
 /// Whether the browser lets the call through, given every check made.
 pub fn allowed(checks: &[Check]) -> bool {
     !checks.iter().any(|c| c.blocks)
+}
+
+/// Aligned `level  phase  check  message` lines.
+pub fn check_lines(checks: &[Check], style: &Style) -> String {
+    let name_w = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    let mut s = String::new();
+    for c in checks {
+        s.push_str(&format!("  {}  {:<9}  {:<name_w$}  {}\n", c.level.label(style, 4), c.phase.word(), c.name, c.message));
+    }
+    s
 }

@@ -1,0 +1,51 @@
+//! Istio's `corsPolicy`: a VirtualService's `spec.http[].corsPolicy`, or a
+//! bare policy. Istio configures Envoy's CORS filter, so the conversion is
+//! Envoy's, with Istio's key names and defaults.
+
+use serde_json::{Map, Value};
+
+use super::envoy::{self, Fields, UnmatchedPreflights};
+use super::find::{self, Block};
+use super::Imported;
+
+pub fn find(doc: &Value, path: &str, out: &mut Vec<Block>) {
+    let mut holders = Vec::new();
+    find::objects(doc, path, &mut |o| o.contains_key("corsPolicy"), &mut holders);
+    if holders.is_empty() {
+        // The file is the policy itself.
+        find::objects(doc, path, &mut |o| o.contains_key("allowOrigins") || o.contains_key("allowOrigin"), out);
+        return;
+    }
+    for holder in holders {
+        if let Some(Value::Object(cors)) = holder.object.get("corsPolicy") {
+            out.push(Block { location: format!("{}.corsPolicy", holder.location), object: cors.clone() });
+        }
+    }
+    // Policies the first pass did not reach: one inside a holder's other keys.
+    let mut more = Vec::new();
+    find::under_key(doc, path, "corsPolicy", &mut more);
+    for block in more {
+        if !out.iter().any(|b| b.location == block.location) {
+            out.push(block);
+        }
+    }
+}
+
+pub fn convert(location: &str, o: &Map<String, Value>) -> Imported {
+    let unmatched = match o.get("unmatchedPreflights").and_then(Value::as_str) {
+        Some("IGNORE") => UnmatchedPreflights::Answered(
+            "unmatchedPreflights: IGNORE kept preflights from other origins away from the upstream without CORS headers",
+        ),
+        _ => UnmatchedPreflights::Forwarded { default: "unmatchedPreflights defaults to FORWARD" },
+    };
+    let fields = Fields {
+        origins: envoy::origin_matchers(o, "allowOrigins", "allowOrigin"),
+        methods: o.get("allowMethods"),
+        headers: o.get("allowHeaders"),
+        expose: o.get("exposeHeaders"),
+        max_age: o.get("maxAge"),
+        credentials: o.get("allowCredentials"),
+        private_network: None,
+    };
+    envoy::convert_fields(location, fields, "Istio", vec![unmatched.difference("Istio")])
+}
