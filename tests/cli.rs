@@ -546,6 +546,22 @@ fn import_refuses_what_it_cannot_convert_safely() {
     );
 }
 
+/// An Envoy suffix without a leading dot names the extra exact origin in
+/// its note; a corsPolicy at an Istio file's root is one policy, found once.
+#[test]
+fn import_notes_name_what_they_mean() {
+    let p = tmp_file("envoy-suffix.yaml", "cors:\n  allow_origin_string_match:\n  - suffix: 'example.com'\n");
+    let r = edge_cors(&["import", "--from", "envoy", p.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_has(&r, &["became \"https://*.example.com\" and \"https://example.com\""]);
+    assert!(!r.all().contains("{domain}"), "{}", r.all());
+    let p = tmp_file("istio-root.yaml", "corsPolicy:\n  allowOrigins:\n  - exact: https://app.example.com\n");
+    let r = edge_cors(&["import", "--from", "istio", p.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_has(&r, &["imported"]);
+    assert!(!r.stderr.contains("identical copies"), "{}", r.stderr);
+}
+
 #[test]
 fn import_istio_cors_policy() {
     let (r, v) = import_ok("istio", "istio-virtualservice.yaml");

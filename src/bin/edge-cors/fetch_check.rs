@@ -416,9 +416,9 @@ pub fn judge_actual(r: &Response, origin: &str, credentials: bool) -> Vec<Check>
             if n.starts_with(':') || fetch::is_access_control(n.as_bytes()) || n == "vary" || readable.contains(n) || hidden.contains(n) {
                 continue;
             }
-            let can = fetch::SAFELISTED_RESPONSE_HEADERS.contains(&n.as_str())
-                || exposed.contains(n)
-                || (star && !fetch::FORBIDDEN_RESPONSE_HEADERS.contains(&n.as_str()));
+            // Set-Cookie is never readable, exposed by name or not.
+            let can = !fetch::FORBIDDEN_RESPONSE_HEADERS.contains(&n.as_str())
+                && (fetch::SAFELISTED_RESPONSE_HEADERS.contains(&n.as_str()) || exposed.contains(n) || star);
             if can {
                 readable.push(n.clone());
             } else {
@@ -451,4 +451,29 @@ pub fn check_lines(checks: &[Check], style: &Style) -> String {
         s.push_str(&format!("  {}  {:<9}  {:<name_w$}  {}\n", c.level.label(style, 4), c.phase.word(), c.name, c.message));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn readable_line(headers: &[(&str, &str)], credentials: bool) -> String {
+        let r =
+            Response { status: 200, headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(), body: String::new() };
+        let checks = judge_actual(&r, "https://app.example.com", credentials);
+        checks.iter().find(|c| c.message.starts_with("JavaScript can read")).map(|c| c.message.clone()).unwrap_or_default()
+    }
+
+    /// Fetch never lets a page read Set-Cookie, whether it is exposed by
+    /// name or by `*`.
+    #[test]
+    fn set_cookie_is_never_readable() {
+        let base = [("access-control-allow-origin", "https://app.example.com"), ("set-cookie", "sid=1"), ("etag", "\"v1\"")];
+        let by_name = [&base[..], &[("access-control-expose-headers", "set-cookie, etag")]].concat();
+        let line = readable_line(&by_name, false);
+        assert!(line.starts_with("JavaScript can read: etag") && !line.contains("read: etag, set-cookie"), "{line}");
+        let star = [&base[..], &[("access-control-expose-headers", "*")]].concat();
+        let line = readable_line(&star, false);
+        assert!(line.starts_with("JavaScript can read: etag") && !line.contains("set-cookie,"), "{line}");
+    }
 }

@@ -18,7 +18,13 @@ pub fn find(doc: &Value, path: &str, out: &mut Vec<Block>) {
     }
     for holder in holders {
         if let Some(Value::Object(cors)) = holder.object.get("corsPolicy") {
-            out.push(Block { location: format!("{}.corsPolicy", holder.location), object: cors.clone() });
+            // At the document's root the policy's path is just its key, as
+            // the second pass names it.
+            let location = match holder.location.strip_suffix("(top level)") {
+                Some(document) => format!("{document}corsPolicy"),
+                None => format!("{}.corsPolicy", holder.location),
+            };
+            out.push(Block { location, object: cors.clone() });
         }
     }
     // Policies the first pass did not reach: one inside a holder's other keys.

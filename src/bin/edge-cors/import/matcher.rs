@@ -96,7 +96,7 @@ fn suffix(s: &str) -> Result<Converted, String> {
     let mut entries = vec![format!("https://*.{domain}")];
     let mut notes = vec![format!(
         "suffix {s:?} became \"https://*.{domain}\"{}: the suffix also matched http:// origins (add \"http://*.{domain}\" if you serve plain HTTP)",
-        if dotted { "" } else { " and \"https://{domain}\"" }
+        if dotted { String::new() } else { format!(" and \"https://{domain}\"") }
     )];
     if !dotted {
         entries.insert(0, format!("https://{domain}"));
