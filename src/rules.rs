@@ -150,7 +150,9 @@ impl Ruleset {
     }
 }
 
+// Case tables are slices of tuples; naming each tuple type would not help.
 #[cfg(test)]
+#[allow(clippy::type_complexity)]
 mod tests {
     use super::*;
 
