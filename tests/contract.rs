@@ -1,7 +1,7 @@
 //! docs/contract.md "Requests" and "Preflight details", tested natively against the public
 //! engine API: `Policy::decide` for the request path, `Policy::rewrite_response`
-//! for the response path (through `VecSink`, a small header map), and
-//! `response::merge_vary`.
+//! for the response path (into `HeaderList`, the engine's in-memory header
+//! map with a proxy's semantics), and `response::merge_vary`.
 //!
 //! Every test is named after the rule it checks and is a table of cases; a
 //! failing case prints its row name. Response headers are compared exactly
@@ -17,7 +17,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use edge_cors::response::merge_vary;
-use edge_cors::{Decision, Forward, HeaderSink, Policy, PreflightReply, Rejection, Request, Stamp};
+use edge_cors::{Decision, Forward, HeaderList, Policy, PreflightReply, Rejection, Request, Stamp};
 
 // ---------------------------------------------------------------------------
 // Header names (lower-case, as the contract's design decision says) and values.
@@ -96,27 +96,10 @@ fn policy(json: &str) -> Policy {
 }
 
 // ---------------------------------------------------------------------------
-// A header map for the response path.
+// Headers of the response path.
 
+/// A response's headers in order, as `HeaderList` holds them.
 type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
-
-/// Simulates a proxy header map: names compare case-insensitively, `remove`
-/// drops every header of a name, `set` replaces every header of a name with one.
-#[derive(Debug, Default, Clone)]
-struct VecSink {
-    headers: Pairs,
-}
-
-impl HeaderSink for VecSink {
-    fn remove(&mut self, name: &[u8]) {
-        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-    }
-
-    fn set(&mut self, name: &str, value: &[u8]) {
-        self.remove(name.as_bytes());
-        self.headers.push((name.as_bytes().to_vec(), value.to_vec()));
-    }
-}
 
 fn pairs(list: &[(&str, &str)]) -> Pairs {
     list.iter().map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec())).collect()
@@ -175,7 +158,7 @@ fn assert_cors_headers_unique(case: &str, p: &Pairs) {
 
 /// What the filter does with a response: rewrite `upstream` under the stamp.
 fn respond(p: &Policy, forward: Forward, origin: Option<&[u8]>, upstream: &Pairs) -> Pairs {
-    let mut sink = VecSink { headers: upstream.clone() };
+    let mut sink = HeaderList { headers: upstream.clone() };
     p.rewrite_response(Stamp { forward, origin }, upstream.iter().map(|(n, v)| (n.as_slice(), v.as_slice())), &mut sink);
     sink.headers
 }

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use edge_cors::origin::{OriginEntry, OriginSet, Scheme};
 use edge_cors::rules::Ruleset;
-use edge_cors::{report, wire, Decision, Forward, HeaderSink, Policy, Request, Stamp};
+use edge_cors::{report, wire, Decision, Forward, HeaderList, Policy, Request, Stamp};
 
 /// Configuration parsing: any bytes. A configuration that loads must answer
 /// requests; one that does not must say why, on one line (it becomes the
@@ -181,20 +181,6 @@ fn lines(part: &[u8]) -> Vec<(&[u8], &[u8])> {
         .collect()
 }
 
-#[derive(Default)]
-struct Sink(Vec<(Vec<u8>, Vec<u8>)>);
-
-impl HeaderSink for Sink {
-    fn remove(&mut self, name: &[u8]) {
-        self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-    }
-
-    fn set(&mut self, name: &str, value: &[u8]) {
-        self.remove(name.as_bytes());
-        self.0.push((name.as_bytes().to_vec(), value.to_vec()));
-    }
-}
-
 fn check_decision(policy: &Policy, req: &Request<'_>, response: &[(&[u8], &[u8])]) {
     match policy.decide(req) {
         Decision::Preflight(reply) => {
@@ -209,9 +195,9 @@ fn check_decision(policy: &Policy, req: &Request<'_>, response: &[(&[u8], &[u8])
             }
         }
         Decision::Forward(forward) => {
-            let mut sink = Sink(response.iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect());
+            let mut sink = HeaderList::from_pairs(response.iter().copied());
             policy.rewrite_response(Stamp { forward, origin: req.origin }, response.iter().copied(), &mut sink);
-            let headers: Vec<(&[u8], &[u8])> = sink.0.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).collect();
+            let headers: Vec<(&[u8], &[u8])> = sink.pairs().collect();
             check_headers(policy, req, &headers, false);
             if forward != Forward::Allowed {
                 assert!(!headers.iter().any(|(n, _)| is_cors(n)), "CORS headers for a refused origin");
