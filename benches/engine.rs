@@ -83,7 +83,7 @@ fn bench(c: &mut Criterion) {
             origin: Some(origin.as_bytes()),
             request_method: Some(b"POST"),
             request_headers: Some(b"content-type,authorization"),
-            request_private_network: None,
+            ..Request::default()
         };
         g.bench_function("preflight, allowed", |b| {
             b.iter(|| match policy.decide(black_box(&preflight)) {

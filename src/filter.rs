@@ -98,11 +98,8 @@ impl HttpContext for CorsStream {
         // One host call for all headers: each separate lookup would cross
         // into the host and back into our allocator.
         let headers = host::header_pairs(Map::RequestHeaders);
-        let route = shared.ruleset.route_request(
-            host::pairs(&headers),
-            || host::header_value(Map::RequestHeaders, ":authority"),
-            || route_name(&shared),
-        );
+        let req = Request::from_headers(host::pairs(&headers));
+        let route = shared.ruleset.route_request(&req, || host::header_value(Map::RequestHeaders, ":authority"), || route_name(&shared));
         let Some(policy) = shared.ruleset.policy(route) else {
             self.state = State::Off;
             return Action::Continue;
@@ -111,7 +108,6 @@ impl HttpContext for CorsStream {
             self.state = State::Report { route, request: headers };
             return Action::Continue;
         }
-        let req = Request::from_headers(host::pairs(&headers));
         match policy.decide(&req) {
             Decision::Preflight(reply) => self.answer_preflight(&shared, route, &req, &reply),
             Decision::Forward(forward) => {

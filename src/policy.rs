@@ -42,13 +42,18 @@ pub struct Request<'a> {
     pub request_method: Option<&'a [u8]>,
     pub request_headers: Option<&'a [u8]>,
     pub request_private_network: Option<&'a [u8]>,
+    /// What routing reads (rules by host and path): `:authority`, `Host`
+    /// (for hosts that leave `:authority` out of the list) and `:path`.
+    pub authority: Option<&'a [u8]>,
+    pub host: Option<&'a [u8]>,
+    pub path: Option<&'a [u8]>,
 }
 
 impl<'a> Request<'a> {
     /// Picks the fields out of a request's header list (the first value of
     /// each; names compared case-insensitively, since not every host
-    /// lower-cases them). One pass over one host buffer is cheaper than a
-    /// host call per header.
+    /// lower-cases them). One pass over one host buffer serves the decision
+    /// and the routing, and is cheaper than a host call per header.
     pub fn from_headers(headers: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> Request<'a> {
         let mut req = Request::default();
         let mut method = None;
@@ -57,6 +62,12 @@ impl<'a> Request<'a> {
                 &mut req.origin
             } else if name == b":method" {
                 &mut method
+            } else if name == b":authority" {
+                &mut req.authority
+            } else if name == b":path" {
+                &mut req.path
+            } else if name.eq_ignore_ascii_case(b"host") {
+                &mut req.host
             } else if let Some(rest) = strip_prefix_ignore_case(name, b"access-control-request-") {
                 if rest.eq_ignore_ascii_case(b"method") {
                     &mut req.request_method
@@ -447,6 +458,14 @@ mod tests {
         assert_eq!(req.request_method, Some(&b"PUT"[..]));
         assert_eq!(req.request_headers, Some(&b"x-a"[..]));
         assert_eq!(req.request_private_network, Some(&b"true"[..]));
+        assert_eq!((req.authority, req.host, req.path), (Some(&b"api.example.com"[..]), None, None));
+        let routed = Request::from_headers([
+            (&b"Host"[..], &b"h.example"[..]),
+            (b":path", b"/p?q"),
+            (b"host", b"second.example"),
+            (b":path", b"/second"),
+        ]);
+        assert_eq!((routed.authority, routed.host, routed.path), (None, Some(&b"h.example"[..]), Some(&b"/p?q"[..])));
         assert!(req.is_preflight());
         let none = Request::from_headers([(&b":method"[..], &b"GET"[..])]);
         assert_eq!((none.origin, none.request_method), (None, None));

@@ -216,7 +216,7 @@ mod tests {
             origin: Some(b"https://app.example.com"),
             request_method: Some(b"PUT"),
             request_headers: Some(b"x-token"),
-            request_private_network: None,
+            ..Request::default()
         };
         let upstream = [
             (":status", "204"),

@@ -3,7 +3,7 @@
 //! its rule the way the proxy routes it.
 
 use crate::config::{self, split_authority, ConfigErrors, ConfigSpec, HostPattern, Mode};
-use crate::policy::Policy;
+use crate::policy::{Policy, Request};
 
 pub struct Rule {
     pub name: Box<str>,
@@ -35,31 +35,6 @@ fn path_of(path: &[u8]) -> &[u8] {
     match path.iter().position(|&b| b == b'?') {
         Some(q) => path.get(..q).unwrap_or(path),
         None => path,
-    }
-}
-
-/// What routing reads from a request's header list.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct RouteTarget<'a> {
-    pub authority: Option<&'a [u8]>,
-    pub host: Option<&'a [u8]>,
-    pub path: Option<&'a [u8]>,
-}
-
-impl<'a> RouteTarget<'a> {
-    /// `:authority`, `Host` and `:path` from a request's header list (the
-    /// first of each).
-    pub fn from_headers(headers: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> RouteTarget<'a> {
-        let mut t = RouteTarget::default();
-        for (name, value) in headers {
-            match name {
-                b":authority" if t.authority.is_none() => t.authority = Some(value),
-                b":path" if t.path.is_none() => t.path = Some(value),
-                n if t.host.is_none() && n.eq_ignore_ascii_case(b"host") => t.host = Some(value),
-                _ => {}
-            }
-        }
-        t
     }
 }
 
@@ -96,19 +71,18 @@ impl Ruleset {
     /// header list has no `:authority` (APISIX leaves it out of the list but
     /// answers it by name; `Host` is the last resort), `route_name` when a
     /// rule matches on route names.
-    pub fn route_request<'h>(
+    pub fn route_request(
         &self,
-        headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
+        req: &Request<'_>,
         authority_by_name: impl FnOnce() -> Option<Vec<u8>>,
         route_name: impl FnOnce() -> Option<Vec<u8>>,
     ) -> RuleIndex {
         if !self.has_rules() {
             return None;
         }
-        let t = RouteTarget::from_headers(headers);
-        let by_name = if t.authority.is_none() { authority_by_name() } else { None };
+        let by_name = if req.authority.is_none() { authority_by_name() } else { None };
         let name = if self.uses_route_names() { route_name() } else { None };
-        self.route(t.authority.or(by_name.as_deref()).or(t.host), t.path, name.as_deref())
+        self.route(req.authority.or(by_name.as_deref()).or(req.host), req.path, name.as_deref())
     }
 
     /// Whether some rule matches on the proxy's route name, so the adapter
@@ -296,17 +270,16 @@ mod tests {
         let never = || -> Option<Vec<u8>> { panic!("asked the host although the list had :authority") };
         let none = || None;
         let h: [(&[u8], &[u8]); 3] = [(b"Host", b"h.example"), (b":path", b"/v1/x?q"), (b":authority", b"pay.example.com")];
-        assert_eq!(c.rule_name(c.route_request(h, never, none)), "payments");
+        assert_eq!(c.rule_name(c.route_request(&Request::from_headers(h), never, none)), "payments");
         // APISIX: no `:authority` in the list; the filter asks by name first.
         let h: [(&[u8], &[u8]); 2] = [(b":path", b"/v1/x"), (b"host", b"h.example")];
-        assert_eq!(c.rule_name(c.route_request(h, || Some(b"pay.example.com".to_vec()), none)), "payments");
-        assert_eq!(c.rule_name(c.route_request(h, none, none)), "default", "Host is the last resort");
+        assert_eq!(c.rule_name(c.route_request(&Request::from_headers(h), || Some(b"pay.example.com".to_vec()), none)), "payments");
+        assert_eq!(c.rule_name(c.route_request(&Request::from_headers(h), none, none)), "default", "Host is the last resort");
         let h: [(&[u8], &[u8]); 2] = [(b":path", b"/v1/x"), (b"host", b"pay.example.com")];
-        assert_eq!(c.rule_name(c.route_request(h, none, none)), "payments");
+        assert_eq!(c.rule_name(c.route_request(&Request::from_headers(h), none, none)), "payments");
         // Without rules nothing is read at all.
         let plain = Ruleset::from_json(br#"{"allow_origins": ["*"]}"#).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(plain.route_request(h, never, never), None);
-        assert_eq!(RouteTarget::from_headers(h), RouteTarget { authority: None, host: Some(b"pay.example.com"), path: Some(b"/v1/x") });
+        assert_eq!(plain.route_request(&Request::from_headers(h), never, never), None);
     }
 
     #[test]

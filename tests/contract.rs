@@ -212,6 +212,7 @@ fn preflight_req<'a>(origin: &'a [u8], method: &'a [u8], headers: Option<&'a [u8
         request_method: Some(method),
         request_headers: headers,
         request_private_network: pna,
+        ..Request::default()
     }
 }
 
@@ -784,6 +785,7 @@ fn no_origin_is_forwarded() {
                 request_method: Some(b"PUT"),
                 request_headers: Some(b"x-token"),
                 request_private_network: Some(b"true"),
+                ..Request::default()
             },
         ),
     ];

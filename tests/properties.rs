@@ -156,6 +156,7 @@ proptest! {
             request_method: request_method.as_deref(),
             request_headers: requested.as_deref(),
             request_private_network: pna.as_deref(),
+            ..Request::default()
         };
         match policy.decide(&req) {
             Decision::Preflight(reply) => {

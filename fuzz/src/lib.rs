@@ -24,6 +24,7 @@ pub fn config(data: &[u8]) {
                 request_method: Some(b"PUT"),
                 request_headers: Some(b"x-a, authorization"),
                 request_private_network: Some(b"true"),
+                ..Request::default()
             };
             let get = Request { method: b"GET", origin: Some(b"https://app.example.com"), ..Request::default() };
             for route in std::iter::once(None).chain((0..config.rules.len()).map(Some)) {
@@ -160,7 +161,7 @@ pub fn decision(data: &[u8]) {
     }
 
     // Routed as the filter routes: the host calls answer nothing here.
-    let route = config.route_request(request.iter().copied(), || None, || Some(b"fuzz-route".to_vec()));
+    let route = config.route_request(&Request::from_headers(request.iter().copied()), || None, || Some(b"fuzz-route".to_vec()));
     assert!(route.is_none_or(|i| i < config.rules.len()));
     let Some(policy) = config.policy(route) else {
         return;

@@ -65,6 +65,7 @@ pub fn check_preflight(
         request_method: Some(method),
         request_headers: requested,
         request_private_network: pna,
+        ..Request::default()
     };
     let Decision::Preflight(reply) = policy.decide(&req) else {
         return Err("a preflight was forwarded".into());

@@ -252,7 +252,7 @@ fn preflight(
         origin: Some(origin.as_bytes()),
         request_method: Some(method.as_bytes()),
         request_headers: acrh.as_deref().map(str::as_bytes),
-        request_private_network: None,
+        ..Request::default()
     };
     let Decision::Preflight(reply) = policy.decide(&req) else {
         return Err(Fatal("the engine did not treat the preflight as one".into()));
