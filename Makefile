@@ -129,7 +129,7 @@ run: wasm $(ENVOY) ## Envoy with edge-cors and the demo policy on :10000
 # Every file under tests/ belongs to exactly one of these lists (make
 # test-inventory checks it), so each test runs once and none is skipped.
 UNIT_TESTS := contract properties fuzz_corpus
-INTEGRATION_TESTS := envoy envoy_config envoy_rules envoy_hardening envoy_hostile envoy_reload
+INTEGRATION_TESTS := envoy envoy_config envoy_rules envoy_hardening envoy_hostile envoy_reload envoy_observability
 PORTABILITY_TESTS := imports hosts image
 CLI_TESTS := cli deploy
 BROWSER_TESTS := browser

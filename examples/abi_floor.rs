@@ -87,7 +87,7 @@ impl HttpContext for Stream {
                 ("access-control-max-age", "3600"),
                 ("vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"),
             ];
-            host::send_local_response(204, &reply, "");
+            host::send_local_response(204, "", &reply, "");
             self.own_reply = true;
             return Action::Pause;
         }

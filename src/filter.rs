@@ -10,7 +10,8 @@ use crate::config::Mode;
 use crate::host::{self, Level, Map};
 use crate::log_line;
 use crate::metrics::Metrics;
-use crate::policy::{Decision, Forward, PreflightReply, Request};
+use crate::outcome::{self, Outcome};
+use crate::policy::{Decision, Forward, Policy, PreflightReply, Request};
 use crate::report;
 use crate::response::{HeaderSink, Stamp};
 use crate::rules::{RuleIndex, Ruleset};
@@ -41,10 +42,13 @@ impl RootContext for CorsRoot {
     fn on_configure(&mut self, _size: usize) -> bool {
         match Ruleset::from_json(&host::plugin_configuration()) {
             Ok(ruleset) => {
+                // Per-rule counters exist only when there are rules (or, in
+                // report mode, always: the default's differences).
                 let mut names = vec!["default"];
                 names.extend(ruleset.rules.iter().map(|r| &*r.name));
-                let report_names: &[&str] = if ruleset.mode == Mode::Report { &names } else { &[] };
-                let metrics = Metrics::define(report_names);
+                let report = ruleset.mode == Mode::Report;
+                let per_rule: &[&str] = if report || ruleset.has_rules() { &names } else { &[] };
+                let metrics = Metrics::define(per_rule, report);
                 self.shared = Some(Rc::new(Shared { ruleset, metrics, route_name_warned: std::cell::Cell::new(false) }));
                 true
             }
@@ -73,8 +77,9 @@ enum State {
     OwnReply,
     /// A rule with `"cors": "off"` matched: the upstream owns CORS here.
     Off,
-    /// Forwarded; `origin` is kept only when the response must echo it.
-    Forwarded { route: RuleIndex, forward: Forward, origin: Option<Vec<u8>> },
+    /// Forwarded; `origin` is kept only when the response must echo it,
+    /// `debug` (the access-log record) only when the policy says `debug`.
+    Forwarded { route: RuleIndex, forward: Forward, origin: Option<Vec<u8>>, debug: Option<String> },
     /// Report mode: the request headers, to decide against the response.
     Report { route: RuleIndex, request: Vec<u8> },
 }
@@ -101,17 +106,19 @@ impl HttpContext for CorsStream {
         let req = Request::from_headers(host::pairs(&headers));
         let route = shared.ruleset.route_request(&req, || host::header_value(Map::RequestHeaders, ":authority"), || route_name(&shared));
         let Some(policy) = shared.ruleset.policy(route) else {
+            note(&shared, route, Outcome::Off, &req, None);
             self.state = State::Off;
             return Action::Continue;
         };
         if shared.ruleset.mode == Mode::Report {
+            note(&shared, route, Outcome::Report, &req, None);
             self.state = State::Report { route, request: headers };
             return Action::Continue;
         }
         match policy.decide(&req) {
-            Decision::Preflight(reply) => self.answer_preflight(&shared, route, &req, &reply),
+            Decision::Preflight(reply) => self.answer_preflight(&shared, route, policy, &req, &reply),
             Decision::Forward(forward) => {
-                self.forward(&shared, route, &req, forward, policy.is_public());
+                self.forward(&shared, route, policy, &req, forward);
                 Action::Continue
             }
         }
@@ -122,15 +129,17 @@ impl HttpContext for CorsStream {
         let Some(shared) = self.shared.as_deref() else {
             return Action::Continue;
         };
-        let (route, stamp) = match &self.state {
+        let (route, stamp, debug) = match &self.state {
             State::OwnReply | State::Off => return Action::Continue,
             State::Report { route, request } => {
                 report(shared, *route, request);
                 return Action::Continue;
             }
-            State::Forwarded { route, forward, origin } => (*route, Stamp { forward: *forward, origin: origin.as_deref() }),
+            State::Forwarded { route, forward, origin, debug } => {
+                (*route, Stamp { forward: *forward, origin: origin.as_deref() }, debug.as_deref())
+            }
             State::Untouched => match untouched_stamp(&shared.ruleset) {
-                Some(stamp) => (None, stamp),
+                Some(stamp) => (None, stamp, None),
                 None => return Action::Continue,
             },
         };
@@ -142,41 +151,78 @@ impl HttpContext for CorsStream {
         if done.removed > 0 {
             shared.metrics.count(Counter::UpstreamCorsHeadersReplaced);
         }
+        if let Some(record) = debug {
+            host::set_header(Map::ResponseHeaders, DEBUG_HEADER, record.as_bytes());
+        }
         Action::Continue
     }
 }
 
 impl CorsStream {
-    /// Sends the engine's answer to a preflight; counts and explains a refusal.
-    fn answer_preflight(&mut self, shared: &Shared, route: RuleIndex, req: &Request<'_>, reply: &PreflightReply<'_>) -> Action {
-        shared.metrics.count(Counter::preflight(reply.rejected));
+    /// Sends the engine's answer to a preflight; counts, records and
+    /// explains it.
+    fn answer_preflight(
+        &mut self,
+        shared: &Shared,
+        route: RuleIndex,
+        policy: &Policy,
+        req: &Request<'_>,
+        reply: &PreflightReply<'_>,
+    ) -> Action {
+        let outcome = reply.rejected.map_or(Outcome::PreflightAllowed, Outcome::PreflightRejected);
+        let record = note(shared, route, outcome, req, reply.detail);
         if reply.rejected.is_some() {
             host::log(Level::Debug, &log_line::preflight_rejected(req, reply, shared.ruleset.rule_name(route)));
         }
-        if host::send_local_response(reply.status, &reply.headers, &reply.body) {
+        let details = outcome.response_details().unwrap_or("");
+        let sent = if policy.debug() {
+            let mut headers: Vec<(&str, &str)> = reply.headers.iter().map(|(n, v)| (*n, v.as_ref())).collect();
+            headers.push((DEBUG_HEADER, &record));
+            host::send_local_response(reply.status, details, &headers, &reply.body)
+        } else {
+            host::send_local_response(reply.status, details, &reply.headers, &reply.body)
+        };
+        if sent {
             self.state = State::OwnReply;
             return Action::Pause;
         }
         host::log(Level::Warn, "edge-cors: the host refused a local reply; forwarding the preflight");
-        self.state = State::Forwarded { route, forward: Forward::Denied, origin: None };
+        self.state = State::Forwarded { route, forward: Forward::Denied, origin: None, debug: None };
         Action::Continue
     }
 
     /// Lets the request through, remembering what the response needs: the
     /// origin only when the response must echo it.
-    fn forward(&mut self, shared: &Shared, route: RuleIndex, req: &Request<'_>, forward: Forward, public: bool) {
-        if let Some(origin) = req.origin {
-            if forward == Forward::Allowed {
-                shared.metrics.count(Counter::RequestAllowed);
-            } else {
-                shared.metrics.count(Counter::RequestRejectedOrigin);
-                host::log(Level::Debug, &log_line::origin_refused(origin, shared.ruleset.rule_name(route)));
-            }
+    fn forward(&mut self, shared: &Shared, route: RuleIndex, policy: &Policy, req: &Request<'_>, forward: Forward) {
+        let outcome = match (req.origin, forward) {
+            (None, _) => Outcome::NotCors,
+            (Some(_), Forward::Allowed) => Outcome::Allowed,
+            (Some(_), _) => Outcome::Rejected,
+        };
+        let record = note(shared, route, outcome, req, None);
+        if let (Outcome::Rejected, Some(origin)) = (outcome, req.origin) {
+            host::log(Level::Debug, &log_line::origin_refused(origin, shared.ruleset.rule_name(route)));
         }
-        let keep_origin = forward == Forward::Allowed && !public;
+        let keep_origin = forward == Forward::Allowed && !policy.is_public();
         let origin = if keep_origin { req.origin.map(<[u8]>::to_vec) } else { None };
-        self.state = State::Forwarded { route, forward, origin };
+        let debug = policy.debug().then_some(record);
+        self.state = State::Forwarded { route, forward, origin, debug };
     }
+}
+
+/// Where a response's decision is shown when the policy says `debug`.
+const DEBUG_HEADER: &str = "x-edge-cors";
+
+/// Counts the outcome (in total and for its rule) and leaves the access-log
+/// record in the proxy (Envoy: filter state `wasm.edge_cors`, read as
+/// `%FILTER_STATE(wasm.edge_cors:PLAIN)%`). Returns the record.
+fn note(shared: &Shared, route: RuleIndex, outcome: Outcome, req: &Request<'_>, detail: Option<&str>) -> String {
+    if let Some(counter) = outcome.counter() {
+        shared.metrics.count_decision(route, counter);
+    }
+    let record = outcome::record(shared.ruleset.rule_name(route), outcome, req.origin, detail);
+    host::set_property("edge_cors", record.as_bytes());
+    record
 }
 
 /// A response to a request our request callback never saw (the host replied

@@ -45,6 +45,7 @@ extern "C" {
     fn proxy_replace_header_map_value(map_type: u32, key_data: *const u8, key_size: usize, value_data: *const u8, value_size: usize)
         -> u32;
     fn proxy_get_property(path_data: *const u8, path_size: usize, return_value_data: *mut *mut u8, return_value_size: *mut usize) -> u32;
+    fn proxy_set_property(path_data: *const u8, path_size: usize, value_data: *const u8, value_size: usize) -> u32;
     fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
     fn proxy_send_local_response(
         status_code: u32,
@@ -125,6 +126,12 @@ pub fn property(path: &[u8]) -> Result<Vec<u8>, u32> {
     }
 }
 
+/// Sets a host property (Envoy: filter state `wasm.<path>`, which access
+/// logs read). Whether the host kept it changes nothing for CORS.
+pub fn set_property(path: &str, value: &[u8]) -> bool {
+    unsafe { proxy_set_property(path.as_ptr(), path.len(), value.as_ptr(), value.len()) == OK }
+}
+
 pub fn set_header(map: Map, name: &str, value: &[u8]) -> bool {
     unsafe { proxy_replace_header_map_value(map as u32, name.as_ptr(), name.len(), value.as_ptr(), value.len()) == OK }
 }
@@ -133,10 +140,14 @@ pub fn remove_header(map: Map, name: &[u8]) -> bool {
     unsafe { proxy_remove_header_map_value(map as u32, name.as_ptr(), name.len()) == OK }
 }
 
-pub fn send_local_response<V: AsRef<str>>(status: u32, headers: &[(&str, V)], body: &str) -> bool {
+/// A local reply; `details` is what Envoy logs as `%RESPONSE_CODE_DETAILS%`.
+pub fn send_local_response<V: AsRef<str>>(status: u32, details: &str, headers: &[(&str, V)], body: &str) -> bool {
     let serialized = serialize_pairs(headers);
     let body_ptr = if body.is_empty() { null() } else { body.as_ptr() };
-    unsafe { proxy_send_local_response(status, null(), 0, body_ptr, body.len(), serialized.as_ptr(), serialized.len(), -1) == OK }
+    unsafe {
+        proxy_send_local_response(status, details.as_ptr(), details.len(), body_ptr, body.len(), serialized.as_ptr(), serialized.len(), -1)
+            == OK
+    }
 }
 
 pub use crate::wire::{pairs, serialize_pairs};

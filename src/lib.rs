@@ -9,6 +9,7 @@ pub mod fetch;
 pub mod json;
 pub mod log_line;
 pub mod origin;
+pub mod outcome;
 pub mod policy;
 pub mod report;
 pub mod response;

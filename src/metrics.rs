@@ -9,7 +9,7 @@ use std::cell::Cell;
 use crate::host::{self, Level};
 use crate::report::DiffKind;
 use crate::rules::RuleIndex;
-use crate::stats::{report_counter, Counter};
+use crate::stats::{report_counter, rule_counter, Counter, PER_RULE};
 
 const COUNTER: u32 = 0;
 const OK: u32 = 0;
@@ -27,6 +27,9 @@ pub struct Metrics {
     /// Report-mode counters: the default policy's, then each rule's, each in
     /// the order of `DiffKind::ALL`.
     report: Vec<[u32; 3]>,
+    /// Per-rule decision counters (only with rules): the default policy's,
+    /// then each rule's, each in the order of `PER_RULE`.
+    rules: Vec<[u32; PER_RULE.len()]>,
     on: Cell<bool>,
 }
 
@@ -48,20 +51,30 @@ fn off_warning(status: u32) {
 }
 
 impl Metrics {
-    /// Defines the counters; `rules` names the report-mode counter sets
-    /// (`edge_cors.report.<rule>.missing|extra|different`), if any.
-    pub fn define(rules: &[&str]) -> Metrics {
-        let mut m = Metrics { ids: Vec::new(), report: Vec::new(), on: Cell::new(true) };
+    /// Defines the counters. `rules` names the default policy and the rules
+    /// (empty: no rules, no per-rule counters); `report` whether they get
+    /// report-mode counters (`edge_cors.report.<rule>.missing|extra|different`)
+    /// or decision counters (`edge_cors.rule.<rule>.preflight_allowed`...).
+    pub fn define(rules: &[&str], report: bool) -> Metrics {
+        let mut m = Metrics { ids: Vec::new(), report: Vec::new(), rules: Vec::new(), on: Cell::new(true) };
         let mut all = || -> Result<(), u32> {
             for counter in Counter::ALL {
                 m.ids.push(define(counter.name())?);
             }
             for rule in rules {
-                let mut ids = [0; 3];
-                for (id, kind) in ids.iter_mut().zip(DiffKind::ALL) {
-                    *id = define(&report_counter(rule, kind))?;
+                if report {
+                    let mut ids = [0; 3];
+                    for (id, kind) in ids.iter_mut().zip(DiffKind::ALL) {
+                        *id = define(&report_counter(rule, kind))?;
+                    }
+                    m.report.push(ids);
+                } else {
+                    let mut ids = [0; PER_RULE.len()];
+                    for (id, counter) in ids.iter_mut().zip(PER_RULE) {
+                        *id = define(&rule_counter(rule, counter))?;
+                    }
+                    m.rules.push(ids);
                 }
-                m.report.push(ids);
             }
             Ok(())
         };
@@ -86,6 +99,14 @@ impl Metrics {
 
     pub fn count(&self, c: Counter) {
         self.bump(self.ids.get(c as usize).copied());
+    }
+
+    /// A decision: the total, and the rule's own counter when there are rules.
+    pub fn count_decision(&self, route: RuleIndex, counter: Counter) {
+        self.count(counter);
+        let rule = route.map_or(0, |i| i + 1);
+        let Some(at) = PER_RULE.iter().position(|c| *c == counter) else { return };
+        self.bump(self.rules.get(rule).and_then(|ids| ids.get(at)).copied());
     }
 
     /// A report-mode difference under `route` (the names given to `define`

@@ -258,6 +258,7 @@ pub struct Policy {
     private_network: bool,
     timing: bool,
     preflight_status: u32,
+    debug: bool,
     /// `*` without credentials: every answer is the same whatever the
     /// origin, so responses get `*` and no `Vary: Origin`.
     public: bool,
@@ -287,6 +288,7 @@ impl Policy {
             private_network: spec.private_network,
             timing: spec.timing,
             preflight_status: u32::from(spec.preflight_status),
+            debug: spec.debug,
             public,
         }
     }
@@ -317,6 +319,11 @@ impl Policy {
     /// Whether preflights may be answered `Access-Control-Allow-Private-Network: true`.
     pub fn allows_private_network(&self) -> bool {
         self.private_network
+    }
+
+    /// Whether responses carry the decision in `x-edge-cors` (development).
+    pub fn debug(&self) -> bool {
+        self.debug
     }
 
     /// Whether actual responses carry `Timing-Allow-Origin`.

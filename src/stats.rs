@@ -55,6 +55,27 @@ impl Counter {
     }
 }
 
+/// `counter` for one rule: `edge_cors.rule.<rule>.<what>` (defined only
+/// when the configuration has rules).
+pub fn rule_counter(rule: &str, counter: Counter) -> String {
+    let what = counter.name().strip_prefix("edge_cors.").unwrap_or(counter.name());
+    let mut name = String::with_capacity(16 + rule.len() + what.len());
+    for part in ["edge_cors.rule.", rule, ".", what] {
+        name.push_str(part);
+    }
+    name
+}
+
+/// The counters each rule has its own of: the decisions.
+pub const PER_RULE: [Counter; 6] = [
+    Counter::PreflightAllowed,
+    Counter::PreflightRejectedOrigin,
+    Counter::PreflightRejectedMethod,
+    Counter::PreflightRejectedHeader,
+    Counter::RequestAllowed,
+    Counter::RequestRejectedOrigin,
+];
+
 /// The report-mode counter of `rule` for one kind of difference:
 /// `edge_cors.report.<rule>.missing|extra|different`.
 pub fn report_counter(rule: &str, kind: DiffKind) -> String {
@@ -91,5 +112,6 @@ mod tests {
         }
         assert_eq!(Counter::preflight(Some(Rejection::Header)), Counter::PreflightRejectedHeader);
         assert_eq!(report_counter("tenants", DiffKind::Extra), "edge_cors.report.tenants.extra");
+        assert_eq!(rule_counter("tenants", Counter::PreflightRejectedHeader), "edge_cors.rule.tenants.preflight_rejected_header");
     }
 }

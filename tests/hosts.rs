@@ -52,8 +52,9 @@ fn injected_policy() -> String {
 
 /// The host functions edge-cors itself calls. Anything else the module
 /// imports is declared by the SDK's dispatcher and must never be called.
-const USED: [&str; 9] = [
+const USED: [&str; 10] = [
     "env.proxy_log",
+    "env.proxy_set_property",
     "env.proxy_get_buffer_bytes",
     "env.proxy_get_header_map_pairs",
     "env.proxy_get_header_map_value",
@@ -262,8 +263,8 @@ fn profiles() -> Vec<Value> {
             json!({"metrics": "stub", "time": "unimplemented", "header_count": "zero",
                    "authority_in_pairs": false, "host_header": true, "local_reply_callback": false}),
         ),
-        // Service Extensions: no custom metrics (Unimplemented).
-        profile("service-extensions", POLICY, json!({"metrics": "unimplemented"})),
+        // Service Extensions: no custom metrics, no properties (Unimplemented).
+        profile("service-extensions", POLICY, json!({"metrics": "unimplemented", "set_property_status": 12})),
         // HTTP/2 through nginx: no Host header and no `:authority` in the
         // list; only asking by name finds the tenant rule.
         profile("authority-by-name-only", POLICY, json!({"authority_in_pairs": false, "host_header": false, "metrics": "stub"})),

@@ -18,10 +18,11 @@ pub(super) enum Key {
     AllowInsecureOrigins,
     TimingAllowOrigin,
     PreflightStatus,
+    Debug,
 }
 
 /// Every accepted key: snake_case first, then AWS `CorsConfiguration`'s spelling.
-pub(super) const KEYS: [(&str, &str, Key); 10] = [
+pub(super) const KEYS: [(&str, &str, Key); 11] = [
     ("allow_origins", "AllowOrigins", Key::AllowOrigins),
     ("allow_methods", "AllowMethods", Key::AllowMethods),
     ("allow_headers", "AllowHeaders", Key::AllowHeaders),
@@ -32,6 +33,7 @@ pub(super) const KEYS: [(&str, &str, Key); 10] = [
     ("allow_insecure_origins", "", Key::AllowInsecureOrigins),
     ("timing_allow_origin", "", Key::TimingAllowOrigin),
     ("preflight_status", "", Key::PreflightStatus),
+    ("debug", "", Key::Debug),
 ];
 
 /// The policy keys of one JSON object, each with the spelling it was given in.

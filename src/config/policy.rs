@@ -32,6 +32,8 @@ pub struct PolicySpec {
     pub timing: bool,
     /// `preflight_status`: 204 (default) or 200 for an allowed preflight.
     pub preflight_status: u16,
+    /// `debug`: every response this policy handles says why, in `x-edge-cors`.
+    pub debug: bool,
 }
 
 pub const MAX_AGE_LIMIT: u64 = 86_400;
@@ -61,8 +63,9 @@ pub(super) fn parse_policy(obj: &Map<String, Value>, prefix: &str, extra: &[&str
     let max_age = get(Key::MaxAge).and_then(|(f, v)| max_age(&f, v, errs));
     let timing = get(Key::TimingAllowOrigin).is_some_and(|(f, v)| boolean(&f, v, errs));
     let preflight_status = get(Key::PreflightStatus).map_or(204, |(f, v)| preflight_status(&f, v, errs));
+    let debug = get(Key::Debug).is_some_and(|(f, v)| boolean(&f, v, errs));
 
-    Some(PolicySpec { origins, methods, headers, expose, max_age, credentials, private_network, timing, preflight_status })
+    Some(PolicySpec { origins, methods, headers, expose, max_age, credentials, private_network, timing, preflight_status, debug })
 }
 
 /// `allow_origins` is the one required key.

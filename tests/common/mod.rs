@@ -181,6 +181,31 @@ pub fn listener_yaml_on(l: &Listener<'_>, wasm: &Path, port: u16) -> String {
 /// A listener with the caller's `virtual_hosts` list (YAML items indented
 /// by 12 spaces), for tests of routing by host and route name.
 pub fn listener_yaml_with_hosts(l: &Listener<'_>, wasm: &Path, port: u16, virtual_hosts: &str) -> String {
+    listener_yaml_full(l, wasm, port, virtual_hosts, "")
+}
+
+/// The default routes, and a file access log at `path` in `format` (Envoy's
+/// command operators; the record is `%FILTER_STATE(wasm.edge_cors:PLAIN)%`).
+pub fn listener_yaml_logged(l: &Listener<'_>, wasm: &Path, path: &Path, format: &str) -> String {
+    let format = serde_json::to_string(format).unwrap();
+    let access_log = format!(
+        r#"
+          access_log:
+          - name: envoy.access_loggers.file
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+              path: "{}"
+              log_format:
+                text_format_source:
+                  inline_string: {format}"#,
+        path.display()
+    );
+    listener_yaml_full(l, wasm, 0, DEFAULT_VIRTUAL_HOSTS, &access_log)
+}
+
+/// A listener with the caller's virtual hosts and extra
+/// HttpConnectionManager fields (YAML indented by 10 spaces).
+pub fn listener_yaml_full(l: &Listener<'_>, wasm: &Path, port: u16, virtual_hosts: &str, hcm_extra: &str) -> String {
     let config = serde_json::to_string(l.config).unwrap();
     format!(
         r#"
@@ -191,7 +216,7 @@ pub fn listener_yaml_with_hosts(l: &Listener<'_>, wasm: &Path, port: u16, virtua
       - name: envoy.filters.network.http_connection_manager
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: {name}
+          stat_prefix: {name}{hcm_extra}
           route_config:
             virtual_hosts:{virtual_hosts}
           http_filters:

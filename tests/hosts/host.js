@@ -41,6 +41,7 @@ class Vm {
     this.profile = profile;
     this.calls = {}; // import name -> count
     this.logs = []; // [level, message]
+    this.properties = {}; // what the module set (the access-log record)
     this.metrics = { defined: [], increments: 0 };
     this.maps = { [REQUEST_HEADERS]: [], [RESPONSE_HEADERS]: [] };
     this.localReply = null;
@@ -147,6 +148,13 @@ class Vm {
         const hit = this.maps[map].find(([n]) => n === key);
         if (!hit) return NOT_FOUND;
         return this.give(enc.encode(hit[1]), retPtr, retSize);
+      },
+      proxy_set_property: (pPtr, pSize, vPtr, vSize) => {
+        // The access-log record (Envoy: filter state wasm.edge_cors).
+        const path = this.str(pPtr, pSize);
+        if (path !== 'edge_cors') throw new Trap(`set property ${JSON.stringify(path)}`);
+        this.properties[path] = this.str(vPtr, vSize);
+        return p.set_property_status ?? OK;
       },
       proxy_get_property: (pPtr, pSize, retPtr, retSize) => {
         // Only the route name is ever asked for (rules with match.routes).
