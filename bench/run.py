@@ -16,7 +16,10 @@ listener in the same Envoy:
 wrk (pinned to core 1) drives each variant in turn for each scenario,
 rotating the order every round. Reported: the median requests/s per
 variant, and the medians of the per-round ratios edge/native and edge/empty,
-plus non-2xx counts (all scenarios expect 2xx).
+plus non-2xx counts (all scenarios expect 2xx). A second table gives Envoy's
+CPU time per request (user + system, from /proc, over each cell): steadier
+than throughput on a shared machine, where a few per cent hide in the noise.
+It includes the direct_response upstream, the same for every variant.
 """
 
 import argparse
@@ -204,6 +207,15 @@ def lua_script(workdir, name, method, headers):
     return path
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far (Linux /proc)."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def run_wrk(port, script, seconds, connections):
     out = subprocess.run(
         pin(1) + ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script, f"http://127.0.0.1:{port}/bench"],
@@ -214,7 +226,8 @@ def run_wrk(port, script, seconds, connections):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errs = re.search(r"Socket errors: (.*)", out)
-    return rps, int(m.group(1)) if m else 0, errs.group(1) if errs else ""
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    return rps, int(m.group(1)) if m else 0, errs.group(1) if errs else "", total
 
 
 def check_answers(ports):
@@ -266,6 +279,7 @@ def main():
             for v in VARIANTS:
                 run_wrk(ports[v], scripts[n], 1, args.connections)
         rps = {(n, v): [] for n in SCENARIOS for v in VARIANTS}
+        cpu_us = {(n, v): [] for n in SCENARIOS for v in VARIANTS}
         non2xx = {(n, v): 0 for n in SCENARIOS for v in VARIANTS}
         sock = set()
         total = args.rounds * len(SCENARIOS) * len(VARIANTS)
@@ -274,7 +288,9 @@ def main():
             order = VARIANTS[r % len(VARIANTS):] + VARIANTS[: r % len(VARIANTS)]
             for n in SCENARIOS:
                 for v in order:
-                    x, bad, errs = run_wrk(ports[v], scripts[n], args.seconds, args.connections)
+                    before = cpu_seconds(proc.pid)
+                    x, bad, errs, requests = run_wrk(ports[v], scripts[n], args.seconds, args.connections)
+                    cpu_us[(n, v)].append((cpu_seconds(proc.pid) - before) * 1e6 / max(requests, 1))
                     rps[(n, v)].append(x)
                     non2xx[(n, v)] += bad
                     if errs:
@@ -307,6 +323,22 @@ def main():
         )
         if args.compare:
             row += f" {med['other']:.0f} | {ratio('edge', 'other'):.3f} |"
+        lines.append(row)
+    cols = [v for v in VARIANTS if v != "none"]
+    lines += [
+        "",
+        "CPU time per request, microseconds (Envoy process, median over rounds); cost ratios below 1.000 mean edge-cors is cheaper:",
+        "",
+        "| scenario | " + " | ".join(cols) + " | edge/floor | edge/empty |" + (" edge/other |" if args.compare else ""),
+        "|---|" + "---:|" * (len(cols) + 2 + bool(args.compare)),
+    ]
+    for n in SCENARIOS:
+        med = {v: statistics.median(cpu_us[(n, v)]) for v in VARIANTS}
+        def cost(a, b):
+            return statistics.median(x / y for x, y in zip(cpu_us[(n, a)], cpu_us[(n, b)]))
+        row = f"| {n} | " + " | ".join(f"{med[v]:.1f}" for v in cols) + f" | {cost('edge', 'floor'):.3f} | {cost('edge', 'empty'):.3f} |"
+        if args.compare:
+            row += f" {cost('edge', 'other'):.3f} |"
         lines.append(row)
     if sock:
         lines += ["", "Socket errors: " + "; ".join(sorted(sock))]

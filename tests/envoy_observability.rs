@@ -38,7 +38,10 @@ fn rig() -> &'static Rig {
     RIG.get_or_init(|| {
         let upstream = Upstream::start();
         let wasm = wasm_path();
-        let logs = std::env::temp_dir().join(unique("edge-cors-access"));
+        // A fresh directory per run: a line left by an earlier run must not
+        // stand in for this run's request.
+        let logs = std::env::temp_dir().join(format!("edge-cors-access-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&logs);
         std::fs::create_dir_all(&logs).unwrap();
         let listeners = [
             listener_yaml_logged(&Listener { name: "logged", config: POLICY }, &wasm, &logs.join("logged.log"), FORMAT),
