@@ -21,7 +21,7 @@ WASM_OPT := .tools/node_modules/.bin/wasm-opt
 WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-mutable-globals --enable-multivalue --enable-reference-types
 
-.PHONY: help all setup wasm run test lint unit integration portability cli-tests browser chromium size bench bench-engine bench-modules bench-smoke wrk cli clean \
+.PHONY: help all setup wasm run test lint unit integration portability cli-tests observability browser chromium size bench bench-engine bench-modules bench-smoke wrk cli clean \
   .rust-target host-tools image test-inventory
 
 .DEFAULT_GOAL := help
@@ -60,7 +60,7 @@ chromium:
 # Debian tools for the portability tests: wabt (wasm-objdump, the import
 # inventory), skopeo and docker-registry (the image round trip on loopback),
 # docker-compose (validates envoy/docker-compose.yaml without an engine).
-HOST_TOOLS := wasm-objdump:wabt skopeo:skopeo docker-registry:docker-registry docker-compose:docker-compose
+HOST_TOOLS := wasm-objdump:wabt skopeo:skopeo docker-registry:docker-registry docker-compose:docker-compose promtool:prometheus
 host-tools:
 	@missing=""; for t in $(HOST_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then $(call apt_install,$$missing); fi
@@ -132,6 +132,7 @@ UNIT_TESTS := contract properties fuzz_corpus
 INTEGRATION_TESTS := envoy envoy_config envoy_rules envoy_hardening envoy_hostile envoy_reload envoy_observability
 PORTABILITY_TESTS := imports hosts image
 CLI_TESTS := cli deploy
+OBSERVABILITY_TESTS := observability
 BROWSER_TESTS := browser
 # Long runs, #[ignore]d: make soak.
 LONG_TESTS := soak
@@ -167,16 +168,20 @@ cli-tests: wasm $(ENVOY) ## the command line (check, explain, probe, import, ren
 	@echo "==> command-line tests (edge-cors check, explain, probe, import, render)"
 	@cargo test --features cli $(call tests_args,$(CLI_TESTS))
 
+observability: wasm $(ENVOY) host-tools ## the dashboard and alert rules against a real Envoy's /stats/prometheus, and promtool
+	@echo "==> observability: deploy/observability/ against a real Envoy's /stats/prometheus, promtool check/test rules"
+	@cargo test $(call tests_args,$(OBSERVABILITY_TESTS)) -- --nocapture
+
 browser: wasm $(ENVOY) chromium ## headless Chromium through Envoy + edge-cors
 	@echo "==> browser tests (headless Chromium through Envoy + edge-cors)"
 	@cargo test $(call tests_args,$(BROWSER_TESTS)) -- --nocapture
 
 test-inventory:
-	@listed=" $(UNIT_TESTS) $(INTEGRATION_TESTS) $(PORTABILITY_TESTS) $(CLI_TESTS) $(BROWSER_TESTS) $(LONG_TESTS) "; \
+	@listed=" $(UNIT_TESTS) $(INTEGRATION_TESTS) $(PORTABILITY_TESTS) $(CLI_TESTS) $(OBSERVABILITY_TESTS) $(BROWSER_TESTS) $(LONG_TESTS) "; \
 	for f in tests/*.rs; do t=$$(basename $$f .rs); case "$$listed" in *" $$t "*) ;; \
 	  *) echo "FAIL: tests/$$t.rs is in no test list of the Makefile"; exit 1;; esac; done
 
-test: setup test-inventory lint wasm size unit integration portability cli-tests browser bench-smoke ## everything CI runs
+test: setup test-inventory lint wasm size unit integration portability cli-tests observability browser bench-smoke ## everything CI runs
 
 # Load generator for `make bench`, from Debian.
 wrk:
