@@ -16,7 +16,6 @@ use crate::report;
 use crate::response::{HeaderSink, Stamp};
 use crate::rules::{RuleIndex, Ruleset};
 use crate::stats::Counter;
-use crate::wire;
 
 // No panic hook of our own: should a panic ever happen (the request path has
 // no unwrap, no panicking index and no SDK helper that panics), std's default
@@ -31,8 +30,6 @@ struct Shared {
     metrics: Metrics,
     /// Whether the host's failure to name the route was logged already.
     route_name_warned: std::cell::Cell<bool>,
-    /// Whether responses are written back whole (until a host refuses).
-    whole_map_writes: std::cell::Cell<bool>,
 }
 
 struct CorsRoot {
@@ -52,12 +49,7 @@ impl RootContext for CorsRoot {
                 let report = ruleset.mode == Mode::Report;
                 let per_rule: &[&str] = if report || ruleset.has_rules() { &names } else { &[] };
                 let metrics = Metrics::define(per_rule, report);
-                self.shared = Some(Rc::new(Shared {
-                    ruleset,
-                    metrics,
-                    route_name_warned: std::cell::Cell::new(false),
-                    whole_map_writes: std::cell::Cell::new(true),
-                }));
+                self.shared = Some(Rc::new(Shared { ruleset, metrics, route_name_warned: std::cell::Cell::new(false) }));
                 true
             }
             Err(errors) => {
@@ -155,75 +147,14 @@ impl HttpContext for CorsStream {
             return Action::Continue;
         };
         let headers = host::header_pairs(Map::ResponseHeaders);
-        let removed = if shared.whole_map_writes.get() {
-            let mut batch = Batch::new(host::pairs(&headers));
-            let done = policy.rewrite_response(stamp, host::pairs(&headers), &mut batch);
-            if let Some(record) = debug {
-                batch.set(DEBUG_HEADER, record.as_bytes());
-            }
-            if batch.write() {
-                done.removed
-            } else {
-                // This host cannot replace a map (APISIX): one call per edit,
-                // on this response and every later one.
-                shared.whole_map_writes.set(false);
-                rewrite_by_header(policy, stamp, &headers, debug)
-            }
-        } else {
-            rewrite_by_header(policy, stamp, &headers, debug)
-        };
-        if removed > 0 {
+        let done = policy.rewrite_response(stamp, host::pairs(&headers), &mut ResponseHeaders);
+        if done.removed > 0 {
             shared.metrics.count(Counter::UpstreamCorsHeadersReplaced);
         }
-        Action::Continue
-    }
-}
-
-/// The response rewrite with one host call per edit. Returns how many
-/// upstream CORS headers it removed.
-fn rewrite_by_header(policy: &Policy, stamp: Stamp<'_>, headers: &[u8], debug: Option<&str>) -> usize {
-    let done = policy.rewrite_response(stamp, host::pairs(headers), &mut ResponseHeaders);
-    if let Some(record) = debug {
-        host::set_header(Map::ResponseHeaders, DEBUG_HEADER, record.as_bytes());
-    }
-    done.removed
-}
-
-/// A response's edits, gathered and written back in one host call
-/// (`proxy_set_header_map_pairs`) instead of one call per stamped header:
-/// crossing into the host is most of what a response costs the filter.
-struct Batch<'h> {
-    /// The response's headers that stay, borrowed from the host's buffer.
-    kept: Vec<(&'h [u8], &'h [u8])>,
-    added: Vec<(Vec<u8>, Vec<u8>)>,
-    edits: usize,
-}
-
-impl<'h> Batch<'h> {
-    fn new(headers: impl Iterator<Item = (&'h [u8], &'h [u8])>) -> Batch<'h> {
-        Batch { kept: headers.collect(), added: Vec::new(), edits: 0 }
-    }
-
-    /// Writes the map back if anything changed; false when the host refused.
-    fn write(&self) -> bool {
-        if self.edits == 0 {
-            return true;
+        if let Some(record) = debug {
+            host::set_header(Map::ResponseHeaders, DEBUG_HEADER, record.as_bytes());
         }
-        let all = self.kept.iter().copied().chain(self.added.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
-        host::set_header_map_pairs(Map::ResponseHeaders, &wire::serialize_bytes(self.kept.len() + self.added.len(), all))
-    }
-}
-
-impl HeaderSink for Batch<'_> {
-    fn remove(&mut self, name: &[u8]) {
-        self.kept.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self.added.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self.edits += 1;
-    }
-
-    fn set(&mut self, name: &str, value: &[u8]) {
-        self.remove(name.as_bytes());
-        self.added.push((name.as_bytes().to_vec(), value.to_vec()));
+        Action::Continue
     }
 }
 

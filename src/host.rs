@@ -35,7 +35,6 @@ extern "C" {
     fn proxy_log(level: u32, message_data: *const u8, message_size: usize) -> u32;
     fn proxy_get_buffer_bytes(buffer_type: u32, start: usize, max_size: usize, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
     fn proxy_get_header_map_pairs(map_type: u32, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
-    fn proxy_set_header_map_pairs(map_type: u32, data: *const u8, size: usize) -> u32;
     fn proxy_get_header_map_value(
         map_type: u32,
         key_data: *const u8,
@@ -131,12 +130,6 @@ pub fn property(path: &[u8]) -> Result<Vec<u8>, u32> {
 /// logs read). Whether the host kept it changes nothing for CORS.
 pub fn set_property(path: &str, value: &[u8]) -> bool {
     unsafe { proxy_set_property(path.as_ptr(), path.len(), value.as_ptr(), value.len()) == OK }
-}
-
-/// Replaces the whole map with a serialised one (see [`crate::wire`]): one
-/// host call for every edit of a response. False when the host refused.
-pub fn set_header_map_pairs(map: Map, serialized: &[u8]) -> bool {
-    unsafe { proxy_set_header_map_pairs(map as u32, serialized.as_ptr(), serialized.len()) == OK }
 }
 
 pub fn set_header(map: Map, name: &str, value: &[u8]) -> bool {

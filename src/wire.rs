@@ -44,24 +44,6 @@ impl<'a> Iterator for Pairs<'a> {
     }
 }
 
-/// Serialises a header map given as byte pairs (`count` of them).
-pub fn serialize_bytes<'a>(count: usize, headers: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone) -> Vec<u8> {
-    let size = 4 + headers.clone().map(|(n, v)| 8 + n.len() + v.len() + 2).sum::<usize>();
-    let mut out = Vec::with_capacity(size);
-    out.extend_from_slice(&(count as u32).to_le_bytes());
-    for (n, v) in headers.clone() {
-        out.extend_from_slice(&(n.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
-    }
-    for (n, v) in headers {
-        out.extend_from_slice(n);
-        out.push(0);
-        out.extend_from_slice(v);
-        out.push(0);
-    }
-    out
-}
-
 /// Serialises header pairs for a local reply.
 pub fn serialize_pairs<V: AsRef<str>>(headers: &[(&str, V)]) -> Vec<u8> {
     let size = 4 + headers.iter().map(|(n, v)| 8 + n.len() + v.as_ref().len() + 2).sum::<usize>();
@@ -92,8 +74,6 @@ mod tests {
         let want: Vec<(&[u8], &[u8])> = headers.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())).collect();
         assert_eq!(back, want);
         assert_eq!(pairs(&serialize_pairs::<&str>(&[])).count(), 0);
-        let bytes: Vec<(&[u8], &[u8])> = want.clone();
-        assert_eq!(serialize_bytes(bytes.len(), bytes.iter().copied()), buf);
     }
 
     #[test]

@@ -52,9 +52,8 @@ fn injected_policy() -> String {
 
 /// The host functions edge-cors itself calls. Anything else the module
 /// imports is declared by the SDK's dispatcher and must never be called.
-const USED: [&str; 11] = [
+const USED: [&str; 10] = [
     "env.proxy_log",
-    "env.proxy_set_header_map_pairs",
     "env.proxy_set_property",
     "env.proxy_get_buffer_bytes",
     "env.proxy_get_header_map_pairs",
@@ -262,8 +261,7 @@ fn profiles() -> Vec<Value> {
             "apisix",
             POLICY,
             json!({"metrics": "stub", "time": "unimplemented", "header_count": "zero",
-                   "authority_in_pairs": false, "host_header": true, "local_reply_callback": false,
-                   "set_map_pairs": "unimplemented"}),
+                   "authority_in_pairs": false, "host_header": true, "local_reply_callback": false}),
         ),
         // Service Extensions: no custom metrics, no properties (Unimplemented).
         profile("service-extensions", POLICY, json!({"metrics": "unimplemented", "set_property_status": 12})),

@@ -108,26 +108,6 @@ class Vm {
     return pairs;
   }
 
-  // A serialised header map (proxy-wasm wire format) in module memory.
-  readPairs(ptr, size) {
-    const dv = this.view();
-    const headers = [];
-    if (size >= 4) {
-      const count = dv.getUint32(ptr, true);
-      let at = ptr + 4 + 8 * count;
-      for (let i = 0; i < count; i++) {
-        const nl = dv.getUint32(ptr + 4 + 8 * i, true);
-        const vl = dv.getUint32(ptr + 8 + 8 * i, true);
-        const n = this.str(at, nl);
-        at += nl + 1;
-        const v = this.str(at, vl);
-        at += vl + 1;
-        headers.push([lower(n), v]);
-      }
-    }
-    return headers;
-  }
-
   envImports() {
     const p = this.profile;
     return {
@@ -208,14 +188,22 @@ class Vm {
         return OK;
       },
       proxy_send_local_response: (status, dPtr, dSize, bPtr, bSize, hPtr, hSize, grpc) => {
-        this.localReply = { status, headers: this.readPairs(hPtr, hSize), body: this.str(bPtr, bSize) };
-        return OK;
-      },
-      proxy_set_header_map_pairs: (map, ptr, size) => {
-        // Like Envoy: the map is cleared and the pairs added. APISIX answers
-        // Unimplemented; the filter then edits one header at a time.
-        if (p.set_map_pairs === 'unimplemented') return UNIMPLEMENTED;
-        this.maps[map] = this.readPairs(ptr, size);
+        const dv = this.view();
+        const headers = [];
+        if (hSize >= 4) {
+          const count = dv.getUint32(hPtr, true);
+          let at = hPtr + 4 + 8 * count;
+          for (let i = 0; i < count; i++) {
+            const nl = dv.getUint32(hPtr + 4 + 8 * i, true);
+            const vl = dv.getUint32(hPtr + 8 + 8 * i, true);
+            const n = this.str(at, nl);
+            at += nl + 1;
+            const v = this.str(at, vl);
+            at += vl + 1;
+            headers.push([lower(n), v]);
+          }
+        }
+        this.localReply = { status, headers, body: this.str(bPtr, bSize) };
         return OK;
       },
       proxy_define_metric: (type, nPtr, nSize, retId) => {
