@@ -117,7 +117,20 @@ size: wasm ## the module's size against its budget
 	if [ $$size -gt $(WASM_MAX_BYTES) ]; then echo "FAIL: $(WASM) is $$size bytes, budget $(WASM_MAX_BYTES)"; exit 1; fi; \
 	echo "==> wasm size $$size bytes (budget $(WASM_MAX_BYTES)): ok"
 
-run: wasm $(ENVOY) ## Envoy with edge-cors and the demo policy on :10000
+# `make run POLICY=file` (JSON or YAML): Envoy running that policy, rendered by
+# `edge-cors render --target envoy-bootstrap`, in front of the demo upstream or
+# UPSTREAM=host:port, on PORT and ADMIN_PORT (envoy/run.py). The ports are
+# checked before anything is built.
+PORT ?= 10000
+ADMIN_PORT ?= 9901
+RUN_ARGS = --policy '$(POLICY)' --upstream '$(UPSTREAM)' --port '$(PORT)' --admin-port '$(ADMIN_PORT)'
+ifdef POLICY
+run:
+	@python3 envoy/run.py --check-ports $(RUN_ARGS)
+	@$(MAKE) --no-print-directory wasm cli $(ENVOY)
+	@exec python3 envoy/run.py $(RUN_ARGS)
+else
+run: wasm $(ENVOY) ## Envoy with edge-cors and the demo policy on :10000; POLICY=file runs yours (UPSTREAM=, PORT=, ADMIN_PORT=)
 	@echo "==> Envoy with edge-cors on http://localhost:10000 (admin :9901); Ctrl-C stops it. Try:"
 	@echo "  curl -si -X OPTIONS localhost:10000/api/hello -H 'Origin: https://app.example.com' -H 'Access-Control-Request-Method: POST' -H 'Access-Control-Request-Headers: content-type,authorization'"
 	@echo "  curl -si localhost:10000/api/hello -H 'Origin: https://shop.example.com'"
@@ -125,13 +138,14 @@ run: wasm $(ENVOY) ## Envoy with edge-cors and the demo policy on :10000
 	@echo "  curl -si localhost:10000/dead/x -H 'Origin: https://app.example.com'       # Envoy's own 503"
 	@echo "  curl -si -X OPTIONS localhost:10000/api/hello -H 'Origin: https://evil.test' -H 'Access-Control-Request-Method: GET'"
 	@exec $(ENVOY) -c envoy/envoy.yaml --disable-hot-restart --log-level warn --component-log-level wasm:info
+endif
 
 # Every file under tests/ belongs to exactly one of these lists (make
 # test-inventory checks it), so each test runs once and none is skipped.
 UNIT_TESTS := contract properties fuzz_corpus
 INTEGRATION_TESTS := envoy envoy_config envoy_rules envoy_hardening envoy_hostile envoy_reload envoy_observability
 PORTABILITY_TESTS := imports hosts image
-CLI_TESTS := cli deploy
+CLI_TESTS := cli deploy render_run docs
 OBSERVABILITY_TESTS := observability
 BROWSER_TESTS := browser
 # Long runs, #[ignore]d: make soak.

@@ -482,8 +482,11 @@ fn probe_names_each_misconfiguration() {
 
 /// Imports, checks the result is printed alone on stdout, and that `check`
 /// accepts it.
-fn import_ok(from: &str, file: &str) -> (Run, serde_json::Value) {
-    let r = edge_cors(&["import", "--from", from, &fixture(file)]);
+fn import_ok(from: &str, file: &str, more: &[&str]) -> (Run, serde_json::Value) {
+    let path = fixture(file);
+    let mut args = vec!["import", "--from", from, path.as_str()];
+    args.extend_from_slice(more);
+    let r = edge_cors(&args);
     assert_eq!(r.code, 0, "{}", r.all());
     let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("stdout is the policy alone");
     let p = tmp_file(&format!("imported-{file}.json"), &r.stdout);
@@ -494,7 +497,7 @@ fn import_ok(from: &str, file: &str) -> (Run, serde_json::Value) {
 
 #[test]
 fn import_envoy_cors_policy() {
-    let (r, v) = import_ok("envoy", "envoy-cors.yaml");
+    let (r, v) = import_ok("envoy", "envoy-cors.yaml", &[]);
     assert_eq!(
         v["allow_origins"],
         serde_json::json!(["https://app.example.com", "https://*.example.com", "https://admin.corp.example", "https://ops.corp.example"])
@@ -564,7 +567,9 @@ fn import_notes_name_what_they_mean() {
 
 #[test]
 fn import_istio_cors_policy() {
-    let (r, v) = import_ok("istio", "istio-virtualservice.yaml");
+    // Its one-label regex becomes *.example.com, which is wider: accepted here
+    // (see import_never_widens_a_policy_silently).
+    let (r, v) = import_ok("istio", "istio-virtualservice.yaml", &["--accept-wider"]);
     assert_eq!(v["allow_origins"], serde_json::json!(["https://example.com", "https://*.example.com"]));
     assert_eq!(v["allow_methods"], serde_json::json!(["POST", "GET"]));
     assert_eq!(v["max_age"], 86400, "24h");
@@ -581,13 +586,13 @@ fn import_istio_cors_policy() {
 
 #[test]
 fn import_aws_cors_configuration() {
-    let (r, v) = import_ok("aws", "aws-cors.yaml");
+    let (r, v) = import_ok("aws", "aws-cors.yaml", &[]);
     assert_eq!(v["allow_origins"], serde_json::json!(["https://www.example.com", "https://admin.example.com"]));
     assert_eq!(v["allow_credentials"], true);
     assert_eq!(v["max_age"], 300);
     assert_has(&r, &["AllowOrigins[0] is !Ref WebOrigin", "the AWS spelling (AllowOrigins...) became edge-cors's"]);
     // OpenAPI's extension too.
-    let (_, v) = import_ok("aws", "openapi.yaml");
+    let (_, v) = import_ok("aws", "openapi.yaml", &[]);
     assert_eq!(v["allow_methods"], serde_json::json!(["*"]));
     // An AWS policy edge-cors refuses is not imported.
     let r = edge_cors(&["import", "--from", "aws", &fixture("cfn-template.json")]);
@@ -765,4 +770,251 @@ fn explain_takes_origins_as_browsers_send_them() {
     let r = edge_cors(&["check", bad.to_str().unwrap()]);
     assert_ne!(r.code, 0, "{}", r.all());
     assert_has(&r, &["allows the null origin while allow_credentials is true"]);
+}
+
+// ------------------------------------------------------------------ the command line tells the truth
+
+/// In report mode the filter forwards the preflight and changes no header:
+/// explain says so, and claims no 204 or 403 from edge-cors.
+#[test]
+fn explain_in_report_mode_claims_no_answer_of_its_own() {
+    let p = tmp_file(
+        "report.json",
+        r#"{"mode": "report", "allow_origins": ["https://app.example.com"], "allow_methods": ["GET", "PUT"], "allow_headers": ["content-type"]}"#,
+    );
+    let p = p.to_str().unwrap();
+    for (origin, header) in [("https://app.example.com", "content-type"), ("https://evil.test", "x-debug")] {
+        let r = edge_cors(&["explain", p, "--origin", origin, "--method", "PUT", "--header", header]);
+        assert_eq!(r.code, 0, "edge-cors blocks nothing in report mode: {}", r.all());
+        assert_has(
+            &r,
+            &[
+                "mode: report: edge-cors forwards this preflight to the upstream and changes no header; the upstream's answer decides",
+                "what enforce mode would answer",
+                "report mode: edge-cors changes no header, so the upstream's own CORS headers decide",
+            ],
+        );
+        assert!(!r.stdout.contains("preflight response (from edge-cors"), "{}", r.stdout);
+        // Statuses are what enforce mode would send, never edge-cors's answer.
+        for l in r.stdout.lines().filter(|l| l.contains("HTTP 204") || l.contains("HTTP 403")) {
+            assert!(l.trim_start().starts_with("would be HTTP"), "{l}\n{}", r.stdout);
+        }
+        assert!(!r.stdout.lines().any(|l| l.starts_with("allowed:") || l.starts_with("blocked:")), "{}", r.stdout);
+    }
+    // What enforcing it would do is still said.
+    let r = edge_cors(&["explain", p, "--origin", "https://evil.test"]);
+    assert_has(
+        &r,
+        &[
+            "mode: report: edge-cors forwards this request",
+            "once \"mode\" is \"enforce\": blocked (https://evil.test is not in allow_origins",
+        ],
+    );
+}
+
+/// `check` summarises the mode and every rule, not only the top level.
+#[test]
+fn check_summarises_every_rule() {
+    let p = tmp_file(
+        "rules-summary.json",
+        r#"{"mode": "report", "allow_origins": ["https://app.example.com"],
+ "rules": [{"name": "legacy", "match": {"path_prefix": "/legacy/"}, "cors": "off"},
+           {"name": "tenants", "match": {"hosts": ["*.tenant.test"], "path_prefix": "/api/"},
+            "allow_origins": ["https://*.tenant.test"], "allow_methods": ["GET", "PUT"], "allow_headers": ["x-tenant"],
+            "allow_credentials": true}]}"#,
+    );
+    let r = edge_cors(&["check", p.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(line(&r.stdout, "mode").contains("report: edge-cors forwards every request"), "{}", r.stdout);
+    assert!(line(&r.stdout, "rule \"legacy\"").ends_with("match path prefix /legacy/"), "{}", r.stdout);
+    assert!(line(&r.stdout, "cors  off").contains("off: requests pass through untouched"), "{}", r.stdout);
+    assert!(line(&r.stdout, "rule \"tenants\"").ends_with("match host *.tenant.test and path prefix /api/"), "{}", r.stdout);
+    // The rule's own policy, in the top level's words.
+    let rule = r.stdout.split("rule \"tenants\"").nth(1).unwrap();
+    assert!(line(rule, "origins").contains("https://*.tenant.test  any subdomain of tenant.test"), "{rule}");
+    assert!(line(rule, "methods").ends_with("GET, PUT"), "{rule}");
+    assert!(line(rule, "headers").ends_with("x-tenant"), "{rule}");
+    assert!(line(rule, "credentials").ends_with("yes (cookies, HTTP auth)"), "{rule}");
+    let top = r.stdout.split("rule \"legacy\"").next().unwrap();
+    assert!(line(top, "credentials").ends_with("no"), "{top}");
+}
+
+/// `probe` takes the origins `explain` takes, and says in words when an
+/// https:// URL reaches a plain-HTTP port.
+#[test]
+fn probe_checks_the_origin_and_names_plain_http_on_tls() {
+    let (port, _seen) = misconfigured_server();
+    let url = format!("http://127.0.0.1:{port}/correct");
+    let r = edge_cors(&["probe", &url, "--origin", "https://*.example.com"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert_has(&r, &["--origin \"https://*.example.com\" is a pattern; give the page's origin"]);
+    let r = edge_cors(&["probe", &url, "--origin", "https://app.example.com/"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    // Sent as a browser sends it, with the same note as explain.
+    let r = edge_cors(&["probe", &url, "--origin", "https://App.Example.com:443"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_has(&r, &["note: browsers send this origin as https://app.example.com", "from https://app.example.com"]);
+    let r = edge_cors(&["probe", &url, "--origin", "https://App.Example.com:443", "--json"]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()["origin"], "https://app.example.com");
+    assert!(r.stderr.contains("browsers send this origin as https://app.example.com"), "{}", r.stderr);
+
+    // A plain-HTTP port answers the TLS handshake with 400, as Envoy does.
+    let port = plain_http_server();
+    let tls = format!("https://127.0.0.1:{port}/api");
+    let r = edge_cors(&["probe", &tls, "--origin", "https://app.example.com", "--timeout", "5"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert_has(&r, &[&format!("the server answered plain HTTP on a TLS connection: use http://127.0.0.1:{port}/api")]);
+    assert!(!r.stderr.contains("rustls") && !r.stderr.contains("InvalidContentType"), "{}", r.stderr);
+}
+
+/// A server that answers whatever arrives with 400 Bad Request, as plain
+/// HTTP servers answer a TLS handshake.
+fn plain_http_server() -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    port
+}
+
+/// A regex matching one label becomes *.domain, which matches any depth:
+/// refused unless --accept-wider, and always with credentials.
+#[test]
+fn import_never_widens_a_policy_silently() {
+    let r = edge_cors(&["import", "--from", "istio", &fixture("istio-virtualservice.yaml")]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stdout.is_empty(), "no policy printed: {}", r.stdout);
+    assert_has(
+        &r,
+        &[
+            "wider: regex `https://[a-z0-9-]+\\.example\\.com` matched one label before example.com (a.example.com); \
+             \"https://*.example.com\" also allows deeper subdomains (a.b.example.com)",
+            "not imported: the converted policy would allow origins the source did not",
+            "--accept-wider",
+        ],
+    );
+    let wide = "cors:\n  allow_origin_string_match:\n  - safe_regex: { regex: 'https://[a-z0-9-]+\\.x\\.com' }\n";
+    let p = tmp_file("envoy-wider.yaml", wide);
+    let r = edge_cors(&["import", "--from", "envoy", p.to_str().unwrap(), "--accept-wider"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_has(&r, &["accepted: the wider policy is imported (--accept-wider)"]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()["allow_origins"], serde_json::json!(["https://*.x.com"]));
+    // With credentials, never.
+    let p = tmp_file("envoy-wider-creds.yaml", &format!("{wide}  allow_credentials: true\n"));
+    let r = edge_cors(&["import", "--from", "envoy", p.to_str().unwrap(), "--accept-wider"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert_has(&r, &["with credentials (cookies) sent to them", "--accept-wider does not apply to a policy with credentials"]);
+    // Any depth, any label character: exactly *.x.com, imported as is.
+    let p = tmp_file(
+        "envoy-exact-depth.yaml",
+        "cors:\n  allow_origin_string_match:\n  - safe_regex: { regex: 'https://([^.]+\\.)+x\\.com' }\n",
+    );
+    let r = edge_cors(&["import", "--from", "envoy", p.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(!r.stderr.contains("wider:"), "{}", r.stderr);
+}
+
+/// A file of another kind names the `--from` that reads it.
+#[test]
+fn import_names_the_right_from() {
+    let cases = [
+        ("envoy", "istio-virtualservice.yaml", "it holds an Istio corsPolicy (spec.http[0].corsPolicy), not an Envoy CorsPolicy: use --from istio"),
+        ("aws", "istio-virtualservice.yaml", "use --from istio"),
+        ("istio", "envoy-cors.yaml", "it holds an Envoy CorsPolicy"),
+        ("istio", "aws-cors.yaml", "it holds an AWS CorsConfiguration (Resources.MyApi (AWS::ApiGatewayV2::Api) CorsConfiguration), not an Istio corsPolicy: use --from aws"),
+        ("istio", "openapi.yaml", "use --from aws"),
+        ("envoy", "sam-template.yaml", "use --from aws"),
+    ];
+    for (from, file, hint) in cases {
+        let r = edge_cors(&["import", "--from", from, &fixture(file)]);
+        assert_eq!(r.code, 2, "--from {from} {file}: {}", r.all());
+        assert!(r.stderr.contains(hint), "--from {from} {file}: wanted {hint:?} in:\n{}", r.stderr);
+    }
+}
+
+/// A wasm configuration written as a protobuf Struct reaches the module as
+/// protobuf bytes: `check` refuses it and names the StringValue to use.
+#[test]
+fn check_refuses_a_protobuf_struct_configuration() {
+    let r = edge_cors(&["check", &fixture("istio-envoyfilter-struct.yaml")]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert_has(
+        &r,
+        &[
+            "spec.configPatches[0].patch.value.typed_config.config.configuration",
+            "is a google.protobuf.Struct: Envoy hands the module its protobuf bytes, not JSON",
+            "write \"@type\": type.googleapis.com/google.protobuf.StringValue with the JSON policy as a string",
+        ],
+    );
+    let text = std::fs::read_to_string(fixture("istio-envoyfilter-struct.yaml")).unwrap();
+    // A StringValue whose value is a mapping is refused the same way.
+    let mapping = text.replace("google.protobuf.Struct", "google.protobuf.StringValue");
+    let r = edge_cors(&["check", tmp_file("stringvalue-mapping.yaml", &mapping).to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert_has(&r, &["is a StringValue whose value is not a string", "type.googleapis.com/google.protobuf.StringValue"]);
+    // Written as the StringValue the filter reads, it passes and is summarised.
+    let (head, _) = mapping.split_once("              value:\n").unwrap();
+    let good = format!(
+        "{head}              value: '{{\"allow_origins\": [\"https://app.example.com\"], \"allow_methods\": [\"GET\", \"POST\"]}}'\n"
+    );
+    let r = edge_cors(&["check", tmp_file("stringvalue.yaml", &good).to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(line(&r.stdout, "methods").ends_with("GET, POST"), "{}", r.stdout);
+    // The repository's own Envoy configuration is read the same way.
+    let r = edge_cors(&["check", common::repo().join("envoy/envoy.yaml").to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_has(&r, &["(Envoy wasm plugin configuration)"]);
+}
+
+/// Without --module the image is a placeholder, and says so; --sha256 pins it.
+#[test]
+fn render_warns_of_a_placeholder_module_and_pins_sha256() {
+    let policy = fixture("policy.json");
+    for target in ["istio", "envoy-gateway"] {
+        let r = edge_cors(&["render", "--target", target, &policy]);
+        assert_eq!(r.code, 0, "{}", r.all());
+        assert!(
+            r.stderr.contains("warning: the image reference (registry.example.com) is a placeholder")
+                && r.stderr.contains("--module")
+                && r.stderr.contains("--sha256"),
+            "{target}: {}",
+            r.stderr
+        );
+    }
+    let r = edge_cors(&["render", "--target", "envoy", &policy]);
+    assert_has(&r, &["warning: the module path is a placeholder: give --module"]);
+
+    let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    let upper = format!("sha256:{}", hex.to_ascii_uppercase());
+    let r = edge_cors(&["render", "--target", "istio", &policy, "--module", "oci://ghcr.io/acme/edge-cors:1.0.0", "--sha256", &upper]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(!r.stderr.contains("placeholder"), "{}", r.stderr);
+    let doc = &yaml_docs(&r.stdout)[0];
+    assert_eq!(doc["spec"]["url"].as_str(), Some("oci://ghcr.io/acme/edge-cors:1.0.0"));
+    assert_eq!(doc["spec"]["sha256"].as_str(), Some(hex));
+
+    let r = edge_cors(&["render", "--target", "envoy-gateway", &policy, "--module", "ghcr.io/acme/edge-cors:1.0.0", "--sha256", hex]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let code = &yaml_docs(&r.stdout)[0]["spec"]["wasm"][0]["code"];
+    assert_eq!(code["type"].as_str(), Some("Image"));
+    assert_eq!(code["image"]["url"].as_str(), Some("ghcr.io/acme/edge-cors:1.0.0"));
+    assert_eq!(code["image"]["sha256"].as_str(), Some(hex));
+    let r = edge_cors(&["render", "--target", "envoy-gateway", &policy, "--module", "https://example.com/edge_cors.wasm", "--sha256", hex]);
+    let code = &yaml_docs(&r.stdout)[0]["spec"]["wasm"][0]["code"];
+    assert_eq!(code["type"].as_str(), Some("HTTP"));
+    assert_eq!(code["http"]["sha256"].as_str(), Some(hex));
+    // Not a digest, or a target that loads a local file: usage errors.
+    let r = edge_cors(&["render", "--target", "istio", &policy, "--sha256", "abc123"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert_has(&r, &["is not a SHA-256 digest: give 64 hex digits"]);
+    let r = edge_cors(&["render", "--target", "envoy", &policy, "--sha256", hex]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use edge_cors::config::{self, Names, PolicySpec};
+use edge_cors::config::{self, ConfigSpec, Mode, Names, PolicySpec, RuleSpec};
 use edge_cors::origin::{OriginEntry, Port, Scheme};
 use edge_cors::ConfigError;
 
@@ -19,6 +19,8 @@ pub struct Checked {
     pub errors: Vec<ConfigError>,
     pub warnings: Vec<ConfigError>,
     pub spec: Option<PolicySpec>,
+    /// The whole configuration (rules and mode) when it is valid.
+    pub config: Option<ConfigSpec>,
 }
 
 impl Checked {
@@ -35,10 +37,11 @@ pub fn check_found(found: Found) -> Checked {
         Some(b) => b.clone(),
         None => serde_json::to_vec(&Value::Object(found.object.clone())).unwrap_or_default(),
     };
-    let (spec, mut engine_errors) = match config::parse(&bytes) {
-        Ok(spec) => (Some(spec), vec![]),
+    let (config, mut engine_errors) = match config::parse_config(&bytes) {
+        Ok(c) => (Some(c), vec![]),
         Err(e) => (None, e.0),
     };
+    let spec = config.as_ref().map(|c| c.default.clone());
     // Fields replaced by a problem of their own (a CloudFormation value
     // that cannot be known here) are not reported twice.
     engine_errors.retain(|e| !found.suppressed.iter().any(|s| e.field == *s || e.field.starts_with(&format!("{s}["))));
@@ -57,7 +60,8 @@ pub fn check_found(found: Found) -> Checked {
         w.field = shown_field(&found, &w.field);
     }
     let spec = if errors.is_empty() { spec } else { None };
-    Checked { found, errors, warnings, spec }
+    let config = if spec.is_some() { config } else { None };
+    Checked { found, errors, warnings, spec, config }
 }
 
 fn field_order(field: &str) -> (String, i64) {
@@ -200,9 +204,58 @@ pub fn describe(name: &str, c: &Checked, style: &Style) -> String {
         s.push_str(&format!("       {} {n}\n", style.dim("note:")));
     }
     if let Some(spec) = &c.spec {
-        s.push_str(&summary_rows(spec));
+        let mut extra = Vec::new();
+        if c.config.as_ref().is_some_and(|config| config.mode == Mode::Report) {
+            extra.push((
+                "mode".to_string(),
+                "report: edge-cors forwards every request, preflights included, and changes no header;\n\
+                 it logs and counts where the upstream's CORS headers differ from this policy"
+                    .to_string(),
+            ));
+        }
+        s.push_str(&summary_rows("       ", spec, extra));
+    }
+    if let Some(config) = &c.config {
+        s.push_str(&rule_rows(config, style));
     }
     s
+}
+
+/// Every rule: its name, what it matches, and what it allows (or that it
+/// turns CORS off).
+fn rule_rows(config: &ConfigSpec, style: &Style) -> String {
+    let mut s = String::new();
+    for rule in &config.rules {
+        s.push_str(&format!("       {} {}  match {}\n", style.bold("rule"), style.bold(&format!("{:?}", rule.name)), rule_match(rule)));
+        match &rule.policy {
+            Some(spec) => s.push_str(&summary_rows("         ", spec, vec![])),
+            None => s.push_str(&out::rows(
+                "         ",
+                &[("cors".into(), "off: requests pass through untouched; the upstream's own CORS headers decide".into())],
+            )),
+        }
+    }
+    s
+}
+
+/// What a rule matches, in words.
+pub fn rule_match(rule: &RuleSpec) -> String {
+    let mut parts = Vec::new();
+    if !rule.hosts.is_empty() {
+        let hosts: Vec<String> = rule.hosts.iter().map(ToString::to_string).collect();
+        parts.push(format!("{} {}", if hosts.len() == 1 { "host" } else { "hosts" }, hosts.join(", ")));
+    }
+    if let Some(p) = &rule.path_prefix {
+        parts.push(format!("path prefix {p}"));
+    }
+    if !rule.routes.is_empty() {
+        parts.push(format!("{} {}", if rule.routes.len() == 1 { "route" } else { "routes" }, rule.routes.join(", ")));
+    }
+    if parts.is_empty() {
+        "every request".into()
+    } else {
+        parts.join(" and ")
+    }
 }
 
 fn problem_lines(e: &ConfigError, word: String, style: &Style) -> String {
@@ -218,7 +271,8 @@ fn names(n: &Names, default: &str) -> String {
 }
 
 /// What a valid policy allows, in words.
-pub fn summary_rows(spec: &PolicySpec) -> String {
+/// Rows at `indent`, with `extra` rows after.
+fn summary_rows(indent: &str, spec: &PolicySpec, extra: Vec<(String, String)>) -> String {
     let origins: Vec<String> = spec.origins.iter().map(describe_origin).collect();
     let methods = match &spec.methods {
         Names::List(l) if l.iter().map(String::as_str).eq(config::DEFAULT_METHODS) => "GET, HEAD, POST (the default)".into(),
@@ -236,7 +290,8 @@ pub fn summary_rows(spec: &PolicySpec) -> String {
     if spec.private_network {
         rows.push(("private network".into(), "answered when asked".into()));
     }
-    out::rows("       ", &rows)
+    rows.extend(extra);
+    out::rows(indent, &rows)
 }
 
 pub fn describe_origin(e: &OriginEntry) -> String {

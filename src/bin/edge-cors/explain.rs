@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use clap::Args;
-use edge_cors::config::Names;
 use edge_cors::config::PolicySpec;
+use edge_cors::config::{Mode, Names};
 use edge_cors::fetch;
 use edge_cors::origin::{OriginEntry, OriginSet, Port, Scheme};
 use edge_cors::{Decision, HeaderSink, Policy, Rejection, Request, Stamp};
@@ -135,6 +135,16 @@ pub fn run(path: &Path, page: &PageRequest, status: u16, target: &RouteTarget) -
     let origin = origin_as_sent(&page.origin, &style, &mut s)?;
     let call = Call { origin: &origin, method, credentials: page.credentials };
     let need = fetch_check::preflight_need(method, &page_headers);
+    // Report mode: the filter forwards everything and changes no header;
+    // what follows is what enforce mode would do, said as such.
+    let report = c.config.as_ref().is_some_and(|config| config.mode == Mode::Report);
+    if report {
+        s.push_str(&format!(
+            "{} report: edge-cors forwards this {} to the upstream and changes no header; the upstream's answer decides\n",
+            style.bold("mode:"),
+            if need.needed { "preflight" } else { "request" }
+        ));
+    }
 
     // The request, in the browser's words.
     let creds_word = if call.credentials { "include" } else { "same-origin (no cookies cross-origin)" };
@@ -167,7 +177,7 @@ pub fn run(path: &Path, page: &PageRequest, status: u16, target: &RouteTarget) -
     let mut refusal: Option<String> = None;
     let mut preflight_allowed = true;
     if need.needed {
-        let (judged, rejected) = preflight(&policy, &call, &need, &style, &mut s)?;
+        let (judged, rejected) = preflight(&policy, &call, &need, report, &style, &mut s)?;
         preflight_allowed = fetch_check::allowed(&judged);
         checks.extend(judged);
         refusal = rejected.map(|why| match why {
@@ -177,7 +187,12 @@ pub fn run(path: &Path, page: &PageRequest, status: u16, target: &RouteTarget) -
         });
     }
 
-    s.push_str(&format!("\n{}\n", style.bold(&format!("actual response (status {status}, from the upstream or the proxy)"))));
+    let title = if report {
+        format!("actual response (status {status}): the headers enforce mode would set (report mode sets none)")
+    } else {
+        format!("actual response (status {status}, from the upstream or the proxy)")
+    };
+    s.push_str(&format!("\n{}\n", style.bold(&title)));
     if preflight_allowed {
         checks.extend(actual(&policy, &call, status, &mut s)?);
     } else {
@@ -185,22 +200,43 @@ pub fn run(path: &Path, page: &PageRequest, status: u16, target: &RouteTarget) -
     }
 
     // The browser's verdict, one line per check.
-    s.push_str(&format!("\n{}\n", style.bold("browser")));
+    s.push_str(&format!("\n{}\n", style.bold(if report { "browser, once the policy is enforced" } else { "browser" })));
     s.push_str(&check_lines(&checks, &style));
     let ok = fetch_check::allowed(&checks) && preflight_allowed;
     s.push('\n');
+    if report {
+        // Nothing edge-cors does decides this call: no verdict of its own.
+        s.push_str(&style.warn(&format!(
+            "report mode: edge-cors changes no header, so the upstream's own CORS headers decide whether the browser lets this {method} \
+             from {origin} through (see them with `edge-cors probe <url> --origin {origin}`)"
+        )));
+        s.push('\n');
+        let once = if ok {
+            "allowed".to_string()
+        } else {
+            format!("blocked ({})", verdict_reason(refusal, origin_allowed, &origin_line, &checks))
+        };
+        s.push_str(&format!("{} {once}\n", style.dim("once \"mode\" is \"enforce\":")));
+        return Ok(Report { stdout: s, stderr: String::new(), ok: true });
+    }
     if ok {
         s.push_str(&style.ok(&format!("allowed: the browser lets this {method} from {origin} through")));
     } else {
-        let why = refusal
-            .or_else(|| (!origin_allowed).then(|| origin_line.clone()))
-            .map(|w| w.trim_start_matches("not allowed: ").to_string())
-            .or_else(|| checks.iter().find(|c| c.blocks).map(|c| c.message.clone()))
-            .unwrap_or_default();
+        let why = verdict_reason(refusal, origin_allowed, &origin_line, &checks);
         s.push_str(&style.fail(&format!("blocked: {method} from {origin}: {why}")));
     }
     s.push('\n');
     Ok(Report { stdout: s, stderr: String::new(), ok })
+}
+
+/// Why the browser blocks the call: the engine's refusal, else the origin,
+/// else the first blocking check.
+fn verdict_reason(refusal: Option<String>, origin_allowed: bool, origin_line: &str, checks: &[Check]) -> String {
+    refusal
+        .or_else(|| (!origin_allowed).then(|| origin_line.to_string()))
+        .map(|w| w.trim_start_matches("not allowed: ").to_string())
+        .or_else(|| checks.iter().find(|c| c.blocks).map(|c| c.message.clone()))
+        .unwrap_or_default()
 }
 
 /// The page's call as the browser makes it.
@@ -215,7 +251,7 @@ struct Call<'a> {
 /// The `--origin` argument as a browser sends it: as given when a browser
 /// could send it (the filter reads it the same way), otherwise in the form
 /// a browser would send, with a note in `s` saying so.
-fn origin_as_sent(origin: &str, style: &Style, s: &mut String) -> Result<String, Fatal> {
+pub fn origin_as_sent(origin: &str, style: &Style, s: &mut String) -> Result<String, Fatal> {
     match OriginEntry::parse(origin) {
         _ if edge_cors::origin::is_request_origin(origin) => Ok(origin.to_string()),
         Ok(OriginEntry::Exact(canon)) => {
@@ -236,6 +272,7 @@ fn preflight(
     policy: &Policy,
     call: &Call<'_>,
     need: &PreflightNeed,
+    report: bool,
     style: &Style,
     s: &mut String,
 ) -> Result<(Vec<Check>, Option<Rejection>), Fatal> {
@@ -262,8 +299,13 @@ fn preflight(
         headers: reply.headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
         body: reply.body.to_string(),
     };
-    s.push_str(&format!("\n{}\n", style.bold("preflight response (from edge-cors; the upstream never sees the preflight)")));
-    s.push_str(&format!("  {}\n", status_line(resp.status)));
+    let title = if report {
+        "what enforce mode would answer (report mode forwards the preflight instead, and logs where the upstream's answer differs)"
+    } else {
+        "preflight response (from edge-cors; the upstream never sees the preflight)"
+    };
+    s.push_str(&format!("\n{}\n", style.bold(title)));
+    s.push_str(&format!("  {}{}\n", if report { "would be " } else { "" }, status_line(resp.status)));
     for (n, v) in &resp.headers {
         s.push_str(&format!("  {n}: {v}\n"));
     }

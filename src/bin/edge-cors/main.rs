@@ -39,7 +39,8 @@ struct Cli {
 /// The cross-origin call a page makes: what `explain` and `probe` share.
 #[derive(Args)]
 struct PageRequest {
-    /// The page's origin, e.g. https://app.example.com
+    /// The page's origin, e.g. https://app.example.com (as a browser sends
+    /// it: a pattern is refused, another spelling is rewritten with a note)
     #[arg(long)]
     origin: String,
     /// The request method
@@ -56,12 +57,15 @@ struct PageRequest {
 #[derive(Subcommand)]
 enum Command {
     /// Validate a policy (edge-cors JSON/YAML, CloudFormation or SAM template,
-    /// OpenAPI with x-amazon-apigateway-cors) and list every problem
+    /// OpenAPI with x-amazon-apigateway-cors, a wasm plugin's configuration in
+    /// Envoy, Istio or Envoy Gateway YAML), list every problem, summarise
+    /// every rule
     Check {
         /// The policy or template file
         policy: PathBuf,
     },
-    /// Show what the browser and the filter do for one request
+    /// Show what the browser and the filter do for one request (in report
+    /// mode: what the filter would do, which changes nothing)
     Explain {
         /// The policy or template file
         policy: PathBuf,
@@ -88,13 +92,20 @@ enum Command {
         timeout: u64,
     },
     /// Convert an Envoy CorsPolicy, an Istio corsPolicy or an AWS
-    /// CorsConfiguration into an edge-cors policy, listing every behaviour difference
+    /// CorsConfiguration into an edge-cors policy, listing every behaviour
+    /// difference; a policy that allows more than the source is refused
+    /// unless --accept-wider (and always with credentials)
     Import {
         /// Where the configuration comes from
         #[arg(long, value_enum)]
         from: ImportSource,
         /// The configuration file (YAML or JSON)
         file: PathBuf,
+        /// Import a policy that allows more origins than the source did (a
+        /// one-label regex becoming *.domain, which matches any depth); never
+        /// with credentials
+        #[arg(long)]
+        accept_wider: bool,
     },
     /// Print a ready-to-apply manifest with the policy embedded and the filter
     /// placed before auth filters
@@ -105,7 +116,8 @@ enum Command {
         /// The policy or template file
         policy: PathBuf,
         /// Where the proxy loads the module from (a file path for Envoy, an OCI
-        /// image for Istio and Envoy Gateway)
+        /// image for Istio and Envoy Gateway, or an https:// URL); without it
+        /// the manifest holds a placeholder (a warning says so)
         #[arg(long)]
         module: Option<String>,
         /// Kubernetes namespace (Istio, Envoy Gateway)
@@ -114,12 +126,18 @@ enum Command {
         /// The Gateway the policy attaches to (Envoy Gateway)
         #[arg(long, default_value = "eg")]
         gateway: String,
+        /// The module's SHA-256 digest (64 hex digits), pinned in the manifest
+        /// so the proxy loads no other module (Istio, Envoy Gateway)
+        #[arg(long, value_name = "HEX", value_parser = render::parse_sha256)]
+        sha256: Option<String>,
+        #[command(flatten)]
+        host: render::HostArgs,
     },
 }
 
 /// A failure to do the job at all (unreadable file, unreachable URL, bad
 /// arguments): exit 2. Problems found in what was checked are not errors.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Fatal(pub String);
 
 impl<T: std::fmt::Display> From<T> for Fatal {
@@ -150,15 +168,30 @@ fn main() -> ExitCode {
         std::process::exit(2);
     }));
     let cli = Cli::parse();
+    // A placeholder or unpinned module reference is said on stderr.
+    let module_notes = match &cli.command {
+        Command::Render { target, module, sha256, .. } => render::module_notes(*target, module.is_some(), sha256.is_some()),
+        _ => Ok(String::new()),
+    };
     let result = match cli.command {
+        _ if module_notes.is_err() => module_notes.clone().map(|_| Report::default()),
         Command::Check { policy } => check::run(&policy),
         Command::Explain { policy, page, status, target } => explain::run(&policy, &page, status, &target),
         Command::Probe { url, page, json, timeout } => probe::run(&url, &page, json, timeout),
-        Command::Import { from, file } => import::run(from, &file),
-        Command::Render { target, policy, module, namespace, gateway } => {
-            render::run(target, &policy, module.as_deref(), namespace.as_deref(), &gateway)
+        Command::Import { from, file, accept_wider } => import::run(from, &file, accept_wider),
+        Command::Render { target, policy, module, host, .. } if target.is_envoy_host() || host.first_given().is_some() => {
+            render::run_host(target, &policy, module.as_deref(), &host)
+        }
+        Command::Render { target, policy, module, namespace, gateway, sha256, .. } => {
+            render::run(target, &policy, module.as_deref(), namespace.as_deref(), &gateway, sha256.as_deref())
         }
     };
+    let result = result.map(|mut r| {
+        if r.ok {
+            r.stderr.push_str(module_notes.as_deref().unwrap_or(""));
+        }
+        r
+    });
     match result {
         Ok(report) => {
             out::emit_stdout(&report.stdout);

@@ -7,6 +7,7 @@ use std::time::Duration;
 use edge_cors::fetch;
 use serde_json::{json, Value};
 
+use crate::explain;
 use crate::fetch_check::{self, check_lines, Check, Phase, Response};
 use crate::out::{self, status_line, Level, Style};
 use crate::{Fatal, PageRequest, Report};
@@ -37,13 +38,56 @@ fn send(agent: &ureq::Agent, method: &str, url: &str, headers: &[(String, String
         b = b.header(k.as_str(), v.as_str());
     }
     let req = b.body(()).map_err(|e| Fatal(format!("cannot build the {method} request to {url}: {e}")))?;
-    let mut resp = agent.run(req).map_err(|e| Fatal(format!("{method} {url}: {e}")))?;
+    let mut resp = agent.run(req).map_err(|e| Fatal(format!("{method} {url}: {}", network_error(&e, url))))?;
     let status = resp.status().as_u16();
     let headers =
         resp.headers().iter().map(|(n, v)| (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
     // Bodies only matter for the refusal reason; keep them small.
     let body = resp.body_mut().with_config().limit(64 * 1024).read_to_string().unwrap_or_default();
     Ok(Response { status, headers, body })
+}
+
+/// A network error in words. A TLS handshake that met plain HTTP (the
+/// classic https:// to a plain-HTTP port) is named, and confirmed by asking
+/// the same address over http://.
+fn network_error(e: &ureq::Error, url: &str) -> String {
+    let text = e.to_string();
+    // A plain-HTTP server either answers the handshake with an HTTP error
+    // (a TLS error here) or waits for a request line (a timeout).
+    let tls = matches!(e, ureq::Error::Rustls(_) | ureq::Error::Tls(_) | ureq::Error::Timeout(_))
+        || text.contains("InvalidContentType")
+        || text.contains("corrupt message")
+        || text.contains("rustls");
+    let Some(rest) = url.strip_prefix("https://").filter(|_| tls) else {
+        return text;
+    };
+    // The same port: without one, https:// meant 443, which http:// would not.
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let has_port = authority.rsplit_once(':').is_some_and(|(_, p)| !p.contains(']'));
+    let plain = if has_port { format!("http://{rest}") } else { format!("http://{authority}:443{tail}") };
+    let timeout = matches!(e, ureq::Error::Timeout(_));
+    match (answers_plain_http(&plain), timeout) {
+        (true, true) => format!("{text}: the server speaks plain HTTP, not TLS: use {plain}"),
+        (_, true) => text,
+        (true, false) => format!("the server answered plain HTTP on a TLS connection: use {plain}"),
+        (false, false) if text.contains("InvalidContentType") => {
+            format!("the server answered plain HTTP on a TLS connection: use {plain}")
+        }
+        (false, false) => format!("TLS handshake failed: {text}"),
+    }
+}
+
+/// Whether something answers HTTP at `url` (a quick HEAD, any status).
+fn answers_plain_http(url: &str) -> bool {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(3)))
+        .user_agent("edge-cors-probe")
+        .build()
+        .new_agent();
+    agent.head(url).call().is_ok()
 }
 
 fn response_json(r: &Response) -> Value {
@@ -71,12 +115,16 @@ pub fn run(url: &str, page: &PageRequest, json_out: bool, timeout: u64) -> Resul
         return Err(Fatal(format!("{url:?} is not an http:// or https:// URL")));
     }
     let page_headers = fetch_check::parse_headers(&page.headers)?;
-    let (origin, credentials) = (page.origin.as_str(), page.credentials);
+    // The origin as a browser sends it, refused like `explain` refuses it;
+    // a note when it was rewritten (on stderr with --json).
+    let mut note = String::new();
+    let origin = explain::origin_as_sent(&page.origin, &if json_out { Style::stderr() } else { style }, &mut note)?;
+    let (origin, credentials) = (origin.as_str(), page.credentials);
     let method = fetch::normalise_method(&page.method);
     let need = fetch_check::preflight_need(method, &page_headers);
     let agent = agent(timeout);
     let mut checks = Vec::new();
-    let mut s = String::new();
+    let mut s = if json_out { String::new() } else { std::mem::take(&mut note) };
 
     s.push_str(&format!(
         "{}  {method} {url} from {origin}{}\n",
@@ -149,7 +197,7 @@ pub fn run(url: &str, page: &PageRequest, json_out: bool, timeout: u64) -> Resul
             "ok": passed,
         });
         let text = serde_json::to_string_pretty(&v).unwrap_or_default();
-        return Ok(Report { stdout: format!("{text}\n"), stderr: String::new(), ok: passed });
+        return Ok(Report { stdout: format!("{text}\n"), stderr: note, ok: passed });
     }
 
     if let Some(r) = &preflight {

@@ -23,6 +23,10 @@ pub enum RenderTarget {
     Istio,
     // An Envoy Gateway `EnvoyExtensionPolicy`, and the `EnvoyProxy` that orders it.
     EnvoyGateway,
+    // A complete Envoy bootstrap: admin, listener (edge-cors, router), upstream cluster.
+    EnvoyBootstrap,
+    // The bootstrap for live reload (file-based LDS), and its LDS file.
+    EnvoyLds,
 }
 
 /// Engine keys in the order people read them.
@@ -91,7 +95,15 @@ fn policy_yaml(fields: &[(String, Value)], indent: &str) -> String {
     s
 }
 
-pub fn run(target: RenderTarget, path: &Path, module: Option<&str>, namespace: Option<&str>, gateway: &str) -> Result<Report, Fatal> {
+/// `sha256`: the module's digest, pinned in the manifest (Istio, Envoy Gateway).
+pub fn run(
+    target: RenderTarget,
+    path: &Path,
+    module: Option<&str>,
+    namespace: Option<&str>,
+    gateway: &str,
+    sha256: Option<&str>,
+) -> Result<Report, Fatal> {
     let style = Style::stderr();
     let c = check::load_one(path, "render takes one")?;
     if !c.is_ok() {
@@ -104,14 +116,62 @@ pub fn run(target: RenderTarget, path: &Path, module: Option<&str>, namespace: O
     let text = match target {
         RenderTarget::Envoy => envoy(&fields, module.unwrap_or("/etc/envoy/edge_cors.wasm")),
         RenderTarget::Istio => {
-            istio(&fields, module.unwrap_or("oci://registry.example.com/edge-cors:0.1.0"), namespace.unwrap_or("istio-system"))
+            istio(&fields, module.unwrap_or("oci://registry.example.com/edge-cors:0.1.0"), namespace.unwrap_or("istio-system"), sha256)
         }
         RenderTarget::EnvoyGateway => {
-            envoy_gateway(&fields, module.unwrap_or("registry.example.com/edge-cors:0.1.0"), namespace.unwrap_or("default"), gateway)
+            let module = module.unwrap_or("registry.example.com/edge-cors:0.1.0");
+            envoy_gateway(&fields, module, namespace.unwrap_or("default"), gateway, sha256)
         }
+        RenderTarget::EnvoyBootstrap | RenderTarget::EnvoyLds => return run_host(target, path, module, &HostArgs::default()),
     };
     let note = style.dim(&format!("# policy from {} checked with the filter's own code: valid", path.display()));
     Ok(Report { stdout: text, stderr: format!("{note}\n"), ok: true })
+}
+
+/// `--sha256`: a SHA-256 digest, 64 hex digits (a `sha256:` prefix allowed),
+/// in lower case.
+pub fn parse_sha256(s: &str) -> Result<String, String> {
+    let hex = s.strip_prefix("sha256:").unwrap_or(s);
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(hex.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "{s:?} is not a SHA-256 digest: give 64 hex digits (`sha256sum edge_cors.wasm`, or the image's digest without \"sha256:\")"
+        ))
+    }
+}
+
+/// What stderr says about the module reference: a warning when it is a
+/// placeholder (no `--module`), a note when an image is not pinned. Err
+/// when `--sha256` is given for a target that loads a local file.
+pub fn module_notes(target: RenderTarget, module_given: bool, sha256_given: bool) -> Result<String, Fatal> {
+    let image = matches!(target, RenderTarget::Istio | RenderTarget::EnvoyGateway);
+    if sha256_given && !image {
+        return Err(Fatal(
+            "--sha256 pins an image or a module downloaded over HTTP (--target istio, envoy-gateway); Envoy here loads a local file".into(),
+        ));
+    }
+    if target.is_envoy_host() {
+        // The checkout's release module by default: run_host warns itself
+        // when it has to name a placeholder.
+        return Ok(String::new());
+    }
+    let style = Style::stderr();
+    Ok(match (module_given, image) {
+        (false, true) => format!(
+            "{} the image reference (registry.example.com) is a placeholder: give --module with your edge-cors image \
+             and --sha256 with its digest to pin it\n",
+            style.warn("warning:")
+        ),
+        (false, false) => format!(
+            "{} the module path is a placeholder: give --module with the path of edge_cors.wasm on the proxy's machine\n",
+            style.warn("warning:")
+        ),
+        (true, true) if !sha256_given => {
+            format!("{} the module is not pinned: add --sha256 with its digest so the proxy loads no other\n", style.dim("note:"))
+        }
+        _ => String::new(),
+    })
 }
 
 fn envoy(fields: &[(String, Value)], module: &str) -> String {
@@ -145,7 +205,8 @@ http_filters:
     )
 }
 
-fn istio(fields: &[(String, Value)], module: &str, namespace: &str) -> String {
+fn istio(fields: &[(String, Value)], module: &str, namespace: &str, sha256: Option<&str>) -> String {
+    let pin = sha256.map(|h| format!("  # The module's digest: Istio refuses any other.\n  sha256: {h}\n")).unwrap_or_default();
     format!(
         r#"# edge-cors for Istio: phase AUTHN runs it before Istio's authentication and
 # authorization filters, so preflights are answered first and their 401/403
@@ -160,7 +221,7 @@ spec:
     matchLabels:
       istio: ingressgateway
   url: {module}
-  phase: AUTHN
+{pin}  phase: AUTHN
   # Highest priority within the phase: before any other AUTHN plugin.
   priority: 1000
   # Refuse traffic rather than serve it without the policy.
@@ -171,7 +232,10 @@ spec:
     )
 }
 
-fn envoy_gateway(fields: &[(String, Value)], module: &str, namespace: &str, gateway: &str) -> String {
+fn envoy_gateway(fields: &[(String, Value)], module: &str, namespace: &str, gateway: &str, sha256: Option<&str>) -> String {
+    // An http(s):// URL is a module served over HTTP; anything else an image.
+    let (kind, key) = if module.starts_with("https://") || module.starts_with("http://") { ("HTTP", "http") } else { ("Image", "image") };
+    let pin = sha256.map(|h| format!("\n        sha256: {h}")).unwrap_or_default();
     format!(
         r#"# edge-cors for Envoy Gateway. Attached to the Gateway, so every route of it
 # runs the filter. Envoy Gateway enables wasm filters per route: a request that
@@ -192,9 +256,9 @@ spec:
   - name: edge-cors
     rootID: edge_cors
     code:
-      type: Image
-      image:
-        url: {module}
+      type: {kind}
+      {key}:
+        url: {module}{pin}
     # Refuse traffic rather than serve it without the policy.
     failOpen: false
     config:
@@ -216,4 +280,324 @@ spec:
 "#,
         policy = policy_yaml(fields, "      ")
     )
+}
+
+// ------------------------------------------------ Envoy bootstrap and LDS
+
+/// Where the filter's release module is when this checkout built it
+/// (`make wasm`): the default `--module` of `envoy-bootstrap` and `envoy-lds`.
+const CHECKOUT_MODULE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/wasm32-wasip1/release/edge_cors.wasm");
+/// Named instead when this checkout has no release module (with a warning).
+const PLACEHOLDER_MODULE: &str = "/etc/envoy/edge_cors.wasm";
+const DEFAULT_UPSTREAM: &str = "127.0.0.1:8080";
+const DEFAULT_PORT: u16 = 10000;
+const DEFAULT_ADMIN_PORT: u16 = 9901;
+
+/// What a complete Envoy configuration needs besides the policy
+/// (`--target envoy-bootstrap` and `--target envoy-lds` only).
+#[derive(clap::Args, Default)]
+pub struct HostArgs {
+    /// The upstream Envoy forwards to, HOST:PORT (envoy-bootstrap, envoy-lds;
+    /// default 127.0.0.1:8080): an IP gives a STATIC cluster, a name STRICT_DNS
+    #[arg(long, value_name = "HOST:PORT")]
+    pub upstream: Option<String>,
+    /// The listener's port (envoy-bootstrap, envoy-lds; default 10000)
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+    /// Envoy admin's port, on 127.0.0.1 (envoy-bootstrap, envoy-lds; default 9901)
+    #[arg(long, value_name = "N")]
+    pub admin_port: Option<u16>,
+    /// Write envoy.yaml (and lds.yaml for envoy-lds) into DIR and print how
+    /// to start Envoy; again with a new policy, lds.yaml is replaced by
+    /// rename, which a running Envoy reloads
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+impl HostArgs {
+    /// The first of these flags given, for targets that take none of them.
+    pub fn first_given(&self) -> Option<&'static str> {
+        [
+            (self.upstream.is_some(), "--upstream"),
+            (self.port.is_some(), "--port"),
+            (self.admin_port.is_some(), "--admin-port"),
+            (self.out.is_some(), "--out"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
+}
+
+impl RenderTarget {
+    /// A complete Envoy configuration (`HostArgs` apply).
+    pub fn is_envoy_host(self) -> bool {
+        matches!(self, RenderTarget::EnvoyBootstrap | RenderTarget::EnvoyLds)
+    }
+}
+
+/// An `--upstream` HOST:PORT.
+struct UpstreamAddr {
+    host: String,
+    port: u16,
+    ip: bool,
+}
+
+impl std::fmt::Display for UpstreamAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+fn parse_upstream(s: &str) -> Result<UpstreamAddr, Fatal> {
+    let bad = |why: &str| Fatal(format!("--upstream {s:?}: {why}; write HOST:PORT, e.g. 127.0.0.1:8080, api.internal:80 or [::1]:8080"));
+    if s.contains("://") || s.contains('/') {
+        return Err(bad("a host and port, not a URL"));
+    }
+    let (host, port) = s.rsplit_once(':').ok_or_else(|| bad("no port"))?;
+    let port = port.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| bad("the port is not a number from 1 to 65535"))?;
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(UpstreamAddr { host: ip.to_string(), port, ip: true });
+    }
+    let name_ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    if !name_ok {
+        return Err(bad("not an IP address or a DNS name"));
+    }
+    Ok(UpstreamAddr { host: host.to_ascii_lowercase(), port, ip: false })
+}
+
+/// Every line of `text` indented by `indent` (empty lines stay empty).
+fn indent_lines(text: &str, indent: &str) -> String {
+    text.lines().map(|l| if l.is_empty() { "\n".to_string() } else { format!("{indent}{l}\n") }).collect()
+}
+
+/// A YAML (JSON) double-quoted string.
+fn quoted(s: &str) -> String {
+    Value::String(s.to_string()).to_string()
+}
+
+/// The listener, a YAML list item at column 0: edge-cors first (the
+/// `--target envoy` filters, verbatim), then the router, every path routed
+/// to the `upstream` cluster. `lds`: with the `@type` an LDS resource needs.
+fn listener(fields: &[(String, Value)], module: &str, port: u16, lds: bool) -> String {
+    let first = if lds { "\"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: edge_cors" } else { "name: edge_cors" };
+    format!(
+        r#"- {first}
+  address:
+    socket_address: {{ address: 0.0.0.0, port_value: {port} }}
+  filter_chains:
+  - filters:
+    - name: envoy.filters.network.http_connection_manager
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+        stat_prefix: edge_cors
+        route_config:
+          name: edge_cors
+          virtual_hosts:
+          - name: upstream
+            domains: ["*"]
+            routes:
+            - match: {{ prefix: "/" }}
+              route: {{ cluster: upstream }}
+{filters}"#,
+        filters = indent_lines(&envoy(fields, module), "        ")
+    )
+}
+
+/// The `upstream` cluster, under `static_resources:`.
+fn upstream_cluster(up: &UpstreamAddr) -> String {
+    let (kind, dns) = if up.ip {
+        ("STATIC", "")
+    } else {
+        // A name: resolved by Envoy, IPv4 first (`localhost` often lists ::1
+        // first while dev servers listen on 127.0.0.1 only).
+        ("STRICT_DNS", "\n    dns_lookup_family: V4_PREFERRED")
+    };
+    format!(
+        r#"  clusters:
+  - name: upstream
+    type: {kind}{dns}
+    connect_timeout: 2s
+    load_assignment:
+      cluster_name: upstream
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{ address: {{ socket_address: {{ address: {host}, port_value: {port} }} }} }}
+"#,
+        host = quoted(&up.host),
+        port = up.port
+    )
+}
+
+fn admin(port: u16) -> String {
+    format!("admin:\n  address:\n    socket_address: {{ address: 127.0.0.1, port_value: {port} }}\n")
+}
+
+fn header(target: &str, policy: &Path, up: &UpstreamAddr, port: u16, admin_port: u16) -> String {
+    format!(
+        "# envoy.yaml: Envoy with edge-cors (edge-cors render --target {target}).\n\
+         # Policy: {policy}, checked with the filter's own code.\n\
+         #   :{port}  edge-cors first, then every path to {up} (plain HTTP)\n\
+         #   127.0.0.1:{admin_port}  Envoy admin (curl -s localhost:{admin_port}/stats | grep wasm)\n",
+        policy = policy.display()
+    )
+}
+
+/// `--target envoy-bootstrap`: one file, everything static.
+fn envoy_bootstrap(fields: &[(String, Value)], module: &str, policy: &Path, up: &UpstreamAddr, port: u16, admin_port: u16) -> String {
+    format!(
+        "{head}# Start: envoy -c envoy.yaml --disable-hot-restart\n{admin}static_resources:\n  listeners:\n{listener}{clusters}",
+        head = header("envoy-bootstrap", policy, up, port, admin_port),
+        admin = admin(admin_port),
+        listener = indent_lines(&listener(fields, module, port, false), "  "),
+        clusters = upstream_cluster(up),
+    )
+}
+
+/// `--target envoy-lds`: the bootstrap, which takes its listener from `lds`.
+fn envoy_lds_bootstrap(policy: &Path, up: &UpstreamAddr, port: u16, admin_port: u16, lds: &Path) -> String {
+    let dir = lds.parent().unwrap_or(Path::new("/"));
+    format!(
+        r#"{head}# Start: envoy -c envoy.yaml --disable-hot-restart
+# The listener (and the policy) come from {lds}: replace that file by
+# rename (write the new one aside, then mv it over) and Envoy reloads it live;
+# a policy the filter refuses is rejected and the last good one keeps serving.
+# File-based LDS needs the node's id and cluster.
+node: {{ id: edge-cors, cluster: edge-cors }}
+{admin}dynamic_resources:
+  lds_config:
+    resource_api_version: V3
+    path_config_source:
+      path: {lds_q}
+      watched_directory: {{ path: {dir_q} }}
+static_resources:
+{clusters}"#,
+        head = header("envoy-lds", policy, up, port, admin_port),
+        lds = lds.display(),
+        lds_q = quoted(&lds.display().to_string()),
+        dir_q = quoted(&dir.display().to_string()),
+        admin = admin(admin_port),
+        clusters = upstream_cluster(up),
+    )
+}
+
+/// `--target envoy-lds`: the LDS file, the listener as its one resource.
+fn envoy_lds_file(fields: &[(String, Value)], module: &str, policy: &Path, port: u16, lds: &Path) -> String {
+    format!(
+        "# {}: the edge-cors listener for file-based LDS (edge-cors render --target envoy-lds).\n\
+         # Policy: {}, checked with the filter's own code.\nresources:\n{}",
+        lds.display(),
+        policy.display(),
+        listener(fields, module, port, true)
+    )
+}
+
+/// An absolute path, without requiring it to exist.
+fn absolute(p: &Path) -> Result<std::path::PathBuf, Fatal> {
+    if p.is_absolute() {
+        return Ok(p.to_path_buf());
+    }
+    let cwd = std::env::current_dir().map_err(|e| Fatal(format!("current directory: {e}")))?;
+    Ok(cwd.join(p))
+}
+
+/// Writes `text` to `path` by rename, so a watching Envoy never reads half a file.
+fn write_by_rename(path: &Path, text: &str) -> Result<(), Fatal> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.edge-cors-tmp"));
+    std::fs::write(&tmp, text).map_err(|e| Fatal(format!("cannot write {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(|e| Fatal(format!("cannot replace {}: {e}", path.display())))
+}
+
+/// `render --target envoy-bootstrap | envoy-lds`: a complete Envoy
+/// configuration around the checked policy.
+pub fn run_host(target: RenderTarget, path: &Path, module: Option<&str>, host: &HostArgs) -> Result<Report, Fatal> {
+    let style = Style::stderr();
+    if !target.is_envoy_host() {
+        if let Some(flag) = host.first_given() {
+            return Err(Fatal(format!("{flag} is for --target envoy-bootstrap or envoy-lds")));
+        }
+    }
+    let c = check::load_one(path, "render takes one")?;
+    if !c.is_ok() {
+        let mut s = check::describe(&path.display().to_string(), &c, &style);
+        s.push_str(&style.fail("not rendered: the filter would refuse this policy"));
+        s.push('\n');
+        return Ok(Report { stdout: String::new(), stderr: s, ok: false });
+    }
+    let up = parse_upstream(host.upstream.as_deref().unwrap_or(DEFAULT_UPSTREAM))?;
+    let port = host.port.unwrap_or(DEFAULT_PORT);
+    let admin_port = host.admin_port.unwrap_or(DEFAULT_ADMIN_PORT);
+    let mut stderr = String::new();
+    let module = match module {
+        Some(m) => m.to_string(),
+        None if Path::new(CHECKOUT_MODULE).is_file() => CHECKOUT_MODULE.to_string(),
+        None => {
+            stderr.push_str(&style.warn(&format!(
+                "warning: no --module and no release module at {CHECKOUT_MODULE} (make wasm builds it): \
+                 the configuration names the placeholder {PLACEHOLDER_MODULE}; pass --module PATH"
+            )));
+            stderr.push('\n');
+            PLACEHOLDER_MODULE.to_string()
+        }
+    };
+    let fields = canonical(&c.found.object);
+    let out_dir = host.out.as_deref().map(absolute).transpose()?;
+    let lds_path = match &out_dir {
+        Some(dir) => dir.join("lds.yaml"),
+        None => absolute(Path::new("lds.yaml"))?,
+    };
+    let (bootstrap, lds) = match target {
+        RenderTarget::EnvoyLds => {
+            (envoy_lds_bootstrap(path, &up, port, admin_port, &lds_path), Some(envoy_lds_file(&fields, &module, path, port, &lds_path)))
+        }
+        _ => (envoy_bootstrap(&fields, &module, path, &up, port, admin_port), None),
+    };
+    stderr.push_str(&style.dim(&format!("# policy from {} checked with the filter's own code: valid", path.display())));
+    stderr.push('\n');
+    let Some(dir) = out_dir else {
+        let stdout = match lds {
+            Some(lds) => format!(
+                "# Two files: save this document as envoy.yaml and the one after `---` as {} (--out DIR writes both)\n{bootstrap}---\n{lds}",
+                lds_path.display(),
+            ),
+            None => bootstrap,
+        };
+        if matches!(target, RenderTarget::EnvoyLds) {
+            stderr.push_str(&style.dim("# tip: --out DIR writes envoy.yaml and lds.yaml there"));
+            stderr.push('\n');
+        }
+        return Ok(Report { stdout, stderr, ok: true });
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| Fatal(format!("cannot create {}: {e}", dir.display())))?;
+    let envoy_yaml = dir.join("envoy.yaml");
+    std::fs::write(&envoy_yaml, &bootstrap).map_err(|e| Fatal(format!("cannot write {}: {e}", envoy_yaml.display())))?;
+    let mut stdout = String::new();
+    match lds {
+        Some(lds) => {
+            write_by_rename(&lds_path, &lds)?;
+            stdout.push_str(&format!(
+                "wrote {} (the bootstrap) and {} (the listener with the policy)\n\
+                 start Envoy:    envoy -c {} --disable-hot-restart\n\
+                 change policy:  edge-cors render --target envoy-lds NEW_POLICY --out {} \
+                 (replaces lds.yaml by rename: a running Envoy reloads it)\n",
+                envoy_yaml.display(),
+                lds_path.display(),
+                envoy_yaml.display(),
+                dir.display()
+            ));
+        }
+        None => stdout.push_str(&format!(
+            "wrote {}\nstart Envoy:    envoy -c {} --disable-hot-restart\n",
+            envoy_yaml.display(),
+            envoy_yaml.display()
+        )),
+    }
+    Ok(Report { stdout, stderr, ok: true })
 }

@@ -153,7 +153,8 @@ pub fn load(path: &Path) -> Result<Vec<Found>, Fatal> {
     if found.is_empty() {
         return Err(Fatal(format!(
             "{name}: no CORS policy found (looked for an edge-cors policy, the CorsConfiguration of {} resources, \
-             and x-amazon-apigateway-cors in OpenAPI documents)",
+             x-amazon-apigateway-cors in OpenAPI documents, and the configuration of wasm plugins in Envoy, \
+             Istio and Envoy Gateway configuration)",
             API_TYPES.join(" / ")
         )));
     }
@@ -172,6 +173,17 @@ fn from_document(doc: &Value, prefix: &str, raw: Option<&Vec<u8>>) -> Vec<Found>
     if root.contains_key("openapi") || root.contains_key("swagger") {
         return from_openapi(root, &format!("{prefix}x-amazon-apigateway-cors")).into_iter().collect();
     }
+    // Proxy configuration carrying the filter's: Envoy's (bootstrap, LDS,
+    // Istio's EnvoyFilter patches), Istio's WasmPlugin, Envoy Gateway's
+    // EnvoyExtensionPolicy.
+    let plugins = wasm_plugins(doc, root, prefix);
+    if !plugins.is_empty() {
+        return plugins;
+    }
+    // Any other Kubernetes object holds no edge-cors policy.
+    if root.contains_key("apiVersion") && root.contains_key("kind") {
+        return vec![];
+    }
     // `aws apigatewayv2 get-api` prints {"CorsConfiguration": {...}, "Name": ...}.
     if let Some(Value::Object(cors)) = root.get("CorsConfiguration") {
         if !root.contains_key("AllowOrigins") && !root.contains_key("allow_origins") {
@@ -187,6 +199,138 @@ fn from_document(doc: &Value, prefix: &str, raw: Option<&Vec<u8>>) -> Vec<Found>
         }
     }
     vec![f]
+}
+
+/// Whether a `Found::kind` is one of AWS's.
+pub fn is_aws(kind: &str) -> bool {
+    ["AWS", "SAM", "CloudFormation", "OpenAPI"].iter().any(|k| kind.contains(k))
+}
+
+const STRING_VALUE: &str = "type.googleapis.com/google.protobuf.StringValue";
+
+/// The policies wasm plugins are given in a proxy's configuration. With
+/// several Envoy plugins, those whose name, root id or module names CORS.
+fn wasm_plugins(doc: &Value, root: &Map<String, Value>, prefix: &str) -> Vec<Found> {
+    let mut plugins = Vec::new();
+    plugin_configs(doc, "", &mut plugins);
+    let cors: Vec<&(String, &Map<String, Value>)> = plugins
+        .iter()
+        .filter(|(_, p)| {
+            let named = |k: &str| p.get(k).and_then(Value::as_str).is_some_and(|n| n.to_ascii_lowercase().contains("cors"));
+            named("name") || named("root_id") || p.get("vm_config").is_some_and(|v| v.to_string().to_ascii_lowercase().contains("cors"))
+        })
+        .collect();
+    let chosen: Vec<&(String, &Map<String, Value>)> = if cors.is_empty() { plugins.iter().collect() } else { cors };
+    let mut out: Vec<Found> =
+        chosen.into_iter().map(|(path, p)| envoy_configuration(p.get("configuration"), &format!("{prefix}{path}.configuration"))).collect();
+    let kind = root.get("kind").and_then(Value::as_str).unwrap_or("");
+    match kind {
+        // Istio turns pluginConfig into the JSON string the module reads.
+        "WasmPlugin" => {
+            out.push(given_object(doc.pointer("/spec/pluginConfig"), &format!("{prefix}spec.pluginConfig"), "Istio WasmPlugin"))
+        }
+        // So does Envoy Gateway with each wasm entry's config.
+        "EnvoyExtensionPolicy" => {
+            if let Some(Value::Array(wasm)) = doc.pointer("/spec/wasm") {
+                for (i, w) in wasm.iter().enumerate() {
+                    out.push(given_object(
+                        w.get("config"),
+                        &format!("{prefix}spec.wasm[{i}].config"),
+                        "Envoy Gateway EnvoyExtensionPolicy",
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Every Envoy wasm `PluginConfig` (an object with `vm_config`) under `v`,
+/// with its path.
+fn plugin_configs<'a>(v: &'a Value, path: &str, out: &mut Vec<(String, &'a Map<String, Value>)>) {
+    let child = |key: &str| if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
+    match v {
+        Value::Object(m) if m.contains_key("vm_config") => out.push((path.to_string(), m)),
+        Value::Object(m) => m.iter().for_each(|(k, item)| plugin_configs(item, &child(k), out)),
+        Value::Array(items) => items.iter().enumerate().for_each(|(i, item)| plugin_configs(item, &format!("{path}[{i}]"), out)),
+        _ => {}
+    }
+}
+
+/// A policy Istio or Envoy Gateway serialises to JSON for the module.
+fn given_object(v: Option<&Value>, location: &str, kind: &'static str) -> Found {
+    let mut f = Found::new(location.to_string(), kind, Map::new());
+    match v {
+        Some(Value::Object(m)) => f.object = m.clone(),
+        // Nothing given: the module gets an empty configuration.
+        None | Some(Value::Null) => f.raw = Some(Vec::new()),
+        Some(other) => f.raw = Some(other.to_string().into_bytes()),
+    }
+    f
+}
+
+/// An Envoy `PluginConfig.configuration` (a protobuf `Any`): the module
+/// reads a `StringValue`'s string as JSON. A `Struct` (Istio's examples
+/// often use one) reaches it as protobuf bytes, which the filter refuses.
+fn envoy_configuration(v: Option<&Value>, location: &str) -> Found {
+    let mut f = Found::new(location.to_string(), "Envoy wasm plugin configuration", Map::new());
+    let Some(v) = v else {
+        // No configuration: the module gets an empty one.
+        f.raw = Some(Vec::new());
+        return f;
+    };
+    let ty = v.get("@type").and_then(Value::as_str).unwrap_or("");
+    let value = v.get("value");
+    match value {
+        Some(Value::String(json)) if ty == STRING_VALUE => {
+            f.raw = Some(json.clone().into_bytes());
+            if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(json) {
+                f.object = m;
+            }
+            return f;
+        }
+        // An empty StringValue.
+        None if ty == STRING_VALUE => {
+            f.raw = Some(Vec::new());
+            return f;
+        }
+        _ => {}
+    }
+    // The policy inside is still checked, so one change makes it loadable.
+    if let Some(Value::Object(m)) = value {
+        f.object = m.clone();
+    } else if v.get("@type").is_none() {
+        if let Value::Object(m) = v {
+            f.object = m.clone();
+        }
+    }
+    let fix = format!(
+        "write \"@type\": {STRING_VALUE} with the JSON policy as a string, value: '{{\"allow_origins\": [\"https://app.example.com\"]}}' \
+         (`edge-cors render --target envoy` prints it)"
+    );
+    let problem = if ty.ends_with("google.protobuf.Struct") {
+        "is a google.protobuf.Struct: Envoy hands the module its protobuf bytes, not JSON, so the filter refuses it \
+         (\"not valid JSON\") and the listener does not load"
+            .to_string()
+    } else if ty == STRING_VALUE {
+        "is a StringValue whose value is not a string: the policy must be written as one JSON string (value: |), not as a mapping"
+            .to_string()
+    } else if ty.is_empty() {
+        "has no \"@type\": Envoy needs one, and the module reads only a google.protobuf.StringValue holding JSON".to_string()
+    } else {
+        format!("is a {ty}: the module reads only a google.protobuf.StringValue holding the JSON policy")
+    };
+    f.problems.push(ConfigError {
+        field: "configuration".into(),
+        value: if ty.is_empty() { "{...}".into() } else { format!("{{\"@type\": {ty}, ...}}") },
+        problem,
+        fix,
+    });
+    if f.object.is_empty() {
+        f.suppressed.push("(configuration)".into());
+    }
+    f
 }
 
 fn from_openapi(root: &Map<String, Value>, location: &str) -> Option<Found> {

@@ -31,5 +31,5 @@ pub fn convert(found: Found) -> Imported {
     if found.object.is_empty() {
         refusals.push("the CORS configuration is empty".into());
     }
-    Imported { location: found.location, policy, differences, refusals }
+    Imported { location: found.location, policy, differences, refusals, wider: vec![] }
 }

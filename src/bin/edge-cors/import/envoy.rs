@@ -80,11 +80,13 @@ pub fn origin_matchers<'a>(o: &'a Map<String, Value>, current: &str, deprecated:
 /// gains what Envoy's CORS filter did that edge-cors does not.
 pub fn convert_fields(location: &str, f: Fields<'_>, product: &str, mut differences: Vec<String>) -> Imported {
     let mut refusals = Vec::new();
+    let mut wider = Vec::new();
     let mut origins: Vec<Value> = Vec::new();
     for m in &f.origins {
         match matcher::convert(m, product) {
             Ok(c) => {
                 c.entries.into_iter().for_each(|e| push_new(&mut origins, Value::String(e)));
+                wider.extend(c.wider);
                 if !c.notes.is_empty() {
                     differences.push(c.notes.join("\n"));
                 }
@@ -144,7 +146,7 @@ pub fn convert_fields(location: &str, f: Fields<'_>, product: &str, mut differen
         "{product}'s CORS filter skipped requests without a route, so the proxy's 404 had no CORS headers; \
          edge-cors adds them to every response, local replies included"
     ));
-    Imported { location: location.to_string(), policy, differences, refusals }
+    Imported { location: location.to_string(), policy, differences, refusals, wider }
 }
 
 /// Method or header names: Envoy's comma-separated string, or Istio's list.

@@ -12,8 +12,11 @@ pub fn find(doc: &Value, path: &str, out: &mut Vec<Block>) {
     let mut holders = Vec::new();
     find::objects(doc, path, &mut |o| o.contains_key("corsPolicy"), &mut holders);
     if holders.is_empty() {
-        // The file is the policy itself.
-        find::objects(doc, path, &mut |o| o.contains_key("allowOrigins") || o.contains_key("allowOrigin"), out);
+        // The file is the policy itself. OpenAPI's x-amazon-apigateway-cors
+        // spells its keys the same way, but is AWS's (`--from aws`).
+        let mut bare = Vec::new();
+        find::objects(doc, path, &mut |o| o.contains_key("allowOrigins") || o.contains_key("allowOrigin"), &mut bare);
+        out.extend(bare.into_iter().filter(|b| !b.location.ends_with("x-amazon-apigateway-cors")));
         return;
     }
     for holder in holders {

@@ -2,7 +2,8 @@
 //! Istio's `StringMatch` (exact, prefix, suffix, contains, regex), and
 //! Istio's deprecated plain strings. A matcher converts only to entries that
 //! allow no more than it did; what it also matched (look-alikes, plain
-//! HTTP) is said in notes, and anything wider is refused.
+//! HTTP) is said in notes; what they allow beyond it is said in `wider`,
+//! which `import` refuses unless told to accept it.
 
 use serde_json::Value;
 
@@ -14,11 +15,14 @@ pub struct Converted {
     pub entries: Vec<String>,
     /// What changed, for the user; empty when nothing did.
     pub notes: Vec<String>,
+    /// What the entries allow that the matcher did not, each in words;
+    /// empty when they allow no more.
+    pub wider: Vec<String>,
 }
 
 impl Converted {
     fn exact(origin: &str) -> Converted {
-        Converted { entries: vec![origin.to_string()], notes: vec![] }
+        Converted { entries: vec![origin.to_string()], notes: vec![], wider: vec![] }
     }
 }
 
@@ -62,6 +66,7 @@ fn prefix(p: &str, product: &str) -> Result<Converted, String> {
         "" | "*" => Ok(Converted {
             entries: vec!["*".into()],
             notes: vec![format!("prefix {p:?} matched every origin ({product} allows all when a matcher matches \"*\"); it became \"*\"")],
+            wider: vec![],
         }),
         "https://" | "http://" => Ok(Converted::exact(&format!("{p}*"))),
         _ => {
@@ -74,6 +79,7 @@ fn prefix(p: &str, product: &str) -> Result<Converted, String> {
                         "prefix {p:?} became the exact origin \"{o}\": the prefix also matched look-alikes such as \
                          {p}.evil.test and {p}:8443, which edge-cors no longer allows"
                     )],
+                    wider: vec![],
                 }),
                 _ => refuse(&format!("prefix {p:?}"), "is not a whole origin, so it matched hosts you may not own"),
             }
@@ -104,5 +110,5 @@ fn suffix(s: &str) -> Result<Converted, String> {
             "suffix {s:?} has no leading dot, so it also matched look-alikes such as https://evil{domain}; edge-cors matches subdomains at a dot only"
         ));
     }
-    Ok(Converted { entries, notes })
+    Ok(Converted { entries, notes, wider: vec![] })
 }

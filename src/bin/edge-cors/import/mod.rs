@@ -1,7 +1,9 @@
 //! `edge-cors import`: an Envoy `CorsPolicy`, an Istio `corsPolicy` or an AWS
 //! `CorsConfiguration` as an edge-cors policy, with every behaviour
-//! difference the user must know. Regexes are converted only when the
-//! result is provably no wider than intended; anything else is refused.
+//! difference the user must know. Regexes are converted only to entries
+//! whose difference is known; a policy wider than its source is refused
+//! unless `--accept-wider` (and always with credentials), anything that
+//! cannot be converted is refused.
 //!
 //! `find` locates the CORS blocks in a document; `envoy`, `istio` and `aws`
 //! each convert their own; `matcher` and `regex` turn origin matchers into
@@ -26,7 +28,7 @@ use crate::source::{self, Found};
 use crate::{Fatal, Report};
 
 /// Where the configuration to import comes from (`--from`).
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ImportSource {
     Envoy,
     Istio,
@@ -53,6 +55,38 @@ impl ImportSource {
             ImportSource::Aws => source::load(path)?.into_iter().map(aws::convert).collect(),
         })
     }
+
+    /// Where in `path` this source finds a configuration of its own kind,
+    /// for hints (an edge-cors policy is no source's own).
+    fn locations(self, path: &Path) -> Vec<String> {
+        let blocks = |finder| find::in_file(path, finder).map(|b| b.into_iter().map(|b| b.location).collect()).unwrap_or_default();
+        match self {
+            ImportSource::Envoy => blocks(envoy::find),
+            ImportSource::Istio => blocks(istio::find),
+            ImportSource::Aws => source::load(path)
+                .map(|found| found.into_iter().filter(|f| source::is_aws(f.kind)).map(|f| f.location).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// `--from NAME`.
+    fn flag(self) -> String {
+        let name = self.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+        format!("--from {name}")
+    }
+
+    /// When `path` holds no configuration of this kind but one of another:
+    /// which, and the `--from` that reads it.
+    fn wrong_kind(self, path: &Path) -> Option<String> {
+        if !self.locations(path).is_empty() {
+            return None;
+        }
+        ImportSource::value_variants().iter().filter(|s| **s != self).find_map(|other| {
+            let found = other.locations(path);
+            let first = found.first()?;
+            Some(format!("it holds an {} ({first}), not an {}: use {}", other.what(), self.what(), other.flag()))
+        })
+    }
 }
 
 /// One converted policy and what the user must know about it.
@@ -61,11 +95,19 @@ struct Imported {
     policy: Vec<(String, Value)>,
     differences: Vec<String>,
     refusals: Vec<String>,
+    /// What the policy allows that the source did not (see `matcher`).
+    wider: Vec<String>,
 }
 
-pub fn run(source: ImportSource, path: &Path) -> Result<Report, Fatal> {
+/// `accept_wider`: import a policy that allows more than the source did
+/// (never with credentials).
+pub fn run(source: ImportSource, path: &Path, accept_wider: bool) -> Result<Report, Fatal> {
     let name = path.display().to_string();
     let what = source.what();
+    // A file of another kind: say which `--from` reads it.
+    if let Some(hint) = source.wrong_kind(path) {
+        return Err(Fatal(format!("{name}: no {what} found; {hint}")));
+    }
     let imported = source.import(path)?;
     let Some(first) = imported.first() else {
         return Err(Fatal(format!("{name}: no {what} found")));
@@ -95,6 +137,29 @@ pub fn run(source: ImportSource, path: &Path) -> Result<Report, Fatal> {
         }
         let entries = out::plural(first.refusals.len(), "entry", "entries");
         return refused(err, &format!("{entries} cannot be converted safely"));
+    }
+    // Never wider than the source without saying so and being told to;
+    // never at all when the policy sends credentials.
+    if !first.wider.is_empty() {
+        for w in &first.wider {
+            err.push_str(&format!("  {} {w}\n", style.warn("wider:")));
+        }
+        let credentials = first.policy.iter().any(|(k, v)| k == "allow_credentials" && *v == Value::Bool(true));
+        if credentials {
+            return refused(
+                err,
+                "the converted policy would allow origins the source did not, with credentials (cookies) sent to them; \
+                 list the origins by hand (--accept-wider does not apply to a policy with credentials)",
+            );
+        }
+        if !accept_wider {
+            return refused(
+                err,
+                "the converted policy would allow origins the source did not; list the origins by hand, \
+                 or pass --accept-wider to import it anyway",
+            );
+        }
+        err.push_str(&format!("  {} the wider policy is imported (--accept-wider)\n", style.warn("accepted:")));
     }
     // The result must pass the filter's own checks, public suffixes included.
     let object: Map<String, Value> = first.policy.iter().cloned().collect();

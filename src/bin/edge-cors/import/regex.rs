@@ -21,19 +21,22 @@ pub fn convert(re: &str, product: &str) -> Result<Converted, String> {
         return Ok(Converted {
             entries: vec!["*".into()],
             notes: vec![format!("{what} matched every origin ({product} allows all when a matcher matches \"*\"); it became \"*\"")],
+            wider: vec![],
         });
     }
     let alternatives = expand_alternatives(re, 0).map_err(|e| format!("{what}: {e}"))?;
     let mut entries = Vec::new();
     let mut notes = Vec::new();
+    let mut wider = Vec::new();
     for alt in &alternatives {
         let c = convert_one(alt, &what)?;
         c.entries.into_iter().for_each(|e| push_new(&mut entries, e));
         c.notes.into_iter().for_each(|n| push_new(&mut notes, n));
+        c.wider.into_iter().for_each(|w| push_new(&mut wider, w));
     }
     let list: Vec<String> = entries.iter().map(|e| format!("{e:?}")).collect();
     notes.insert(0, format!("{what} became {}", list.join(", ")));
-    Ok(Converted { entries, notes })
+    Ok(Converted { entries, notes, wider })
 }
 
 /// Literal alternatives expanded, so `https://(app|admin)\.x\.com` becomes
@@ -110,37 +113,42 @@ struct WildcardPrefix {
     base_too: bool,
     /// Characters no host name has: an unescaped `.` matched any.
     too_broad: bool,
+    /// Label characters edge-cors's `*.` matches that the class did not
+    /// (empty: none), in words.
+    missing: &'static str,
 }
 
-/// Character classes that match within one DNS label.
-const LABEL_CLASSES: [&str; 16] = [
-    "[a-z0-9-]",
-    "[a-zA-Z0-9-]",
-    "[a-z0-9\\-]",
-    "[a-zA-Z0-9\\-]",
-    "[-a-z0-9]",
-    "[-a-zA-Z0-9]",
-    "[0-9a-z-]",
-    "[\\w-]",
-    "[\\w\\-]",
-    "\\w",
-    "[a-z0-9]",
-    "[a-z]",
-    "[^.]",
-    "[^./]",
-    "[^/.]",
+/// Character classes that match within one DNS label, and the label
+/// characters edge-cors's `*.` matches (lower-case letters, digits, `-`,
+/// `_`) that each one did not.
+const LABEL_CLASSES: [(&str, &str); 16] = [
+    ("[a-z0-9-]", "_"),
+    ("[a-zA-Z0-9-]", "_"),
+    ("[a-z0-9\\-]", "_"),
+    ("[a-zA-Z0-9\\-]", "_"),
+    ("[-a-z0-9]", "_"),
+    ("[-a-zA-Z0-9]", "_"),
+    ("[0-9a-z-]", "_"),
+    ("[\\w-]", ""),
+    ("[\\w\\-]", ""),
+    ("\\w", "-"),
+    ("[a-z0-9]", "- or _"),
+    ("[a-z]", "digits, - or _"),
+    ("[^.]", ""),
+    ("[^./]", ""),
+    ("[^/.]", ""),
     // Not a label class: any character, dots included.
-    ".",
+    (".", ""),
 ];
 
 fn wildcard_prefix(s: &str) -> Option<WildcardPrefix> {
-    for atom in LABEL_CLASSES {
+    for (atom, missing) in LABEL_CLASSES {
         let too_broad = atom == ".";
         for q in ["+", "*"] {
             // `atom+\.`: one label (or, for `.`, anything).
             let simple = format!("{atom}{q}\\.");
             if s.starts_with(&simple) {
-                return Some(WildcardPrefix { len: simple.len(), any_depth: too_broad, base_too: false, too_broad });
+                return Some(WildcardPrefix { len: simple.len(), any_depth: too_broad, base_too: false, too_broad, missing });
             }
             // `(atom+\.)?`, `(?:atom+\.)*`...: the group's quantifier
             // says how many labels, and whether none.
@@ -149,7 +157,7 @@ fn wildcard_prefix(s: &str) -> Option<WildcardPrefix> {
                     let group = format!("{open}{atom}{q}\\.){outer}");
                     if s.starts_with(&group) {
                         let any_depth = too_broad || outer != "?";
-                        return Some(WildcardPrefix { len: group.len(), any_depth, base_too: outer != "+", too_broad });
+                        return Some(WildcardPrefix { len: group.len(), any_depth, base_too: outer != "+", too_broad, missing });
                     }
                 }
             }
@@ -179,7 +187,7 @@ fn convert_one(re: &str, what: &str) -> Result<Converted, String> {
         return refuse(what, "does not start with a scheme (https://, http:// or https?://)");
     };
     if rest == ".*" || rest == ".+" {
-        return Ok(Converted { entries: schemes.iter().map(|s| format!("{s}://*")).collect(), notes });
+        return Ok(Converted { entries: schemes.iter().map(|s| format!("{s}://*")).collect(), notes, wider: vec![] });
     }
     // Wildcard subdomains.
     let wildcard = wildcard_prefix(rest);
@@ -230,6 +238,18 @@ fn convert_one(re: &str, what: &str) -> Result<Converted, String> {
         ));
     }
     let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+    // What the `*.` entry matches that the regex did not.
+    let mut wider = Vec::new();
+    if let Some(w) = &wildcard {
+        let entry = format!("{}://*.{host}{port}", schemes.first().copied().unwrap_or("https"));
+        if !w.any_depth {
+            wider
+                .push(format!("{what} matched one label before {host} (a.{host}); \"{entry}\" also allows deeper subdomains (a.b.{host})"));
+        }
+        if !w.missing.is_empty() {
+            wider.push(format!("{what} allowed no {} in the subdomain; \"{entry}\" allows them too (such as a_b-1.{host})", w.missing));
+        }
+    }
     let mut entries = Vec::new();
     for scheme in &schemes {
         match &wildcard {
@@ -242,7 +262,7 @@ fn convert_one(re: &str, what: &str) -> Result<Converted, String> {
             None => entries.push(format!("{scheme}://{host}{port}")),
         }
     }
-    Ok(Converted { entries, notes })
+    Ok(Converted { entries, notes, wider })
 }
 
 #[cfg(test)]
@@ -325,15 +345,15 @@ mod tests {
 
     #[test]
     fn wildcard_prefixes_are_measured() {
-        let w = |len, any_depth, base_too, too_broad| Some(WildcardPrefix { len, any_depth, base_too, too_broad });
+        let w = |len, any_depth, base_too, too_broad, missing| Some(WildcardPrefix { len, any_depth, base_too, too_broad, missing });
         let cases = [
-            ("[a-z0-9-]+\\.example\\.com", w(12, false, false, false)),
-            ("\\w*\\.example\\.com", w(5, false, false, false)),
-            (".*\\.example\\.com", w(4, true, false, true)),
-            ("([a-z]+\\.)?example\\.com", w(11, false, true, false)),
-            ("(?:\\w*\\.)*example\\.com", w(10, true, true, false)),
-            ("([^.]+\\.)+example\\.com", w(10, true, false, false)),
-            ("(.+\\.)?example\\.com", w(7, true, true, true)),
+            ("[a-z0-9-]+\\.example\\.com", w(12, false, false, false, "_")),
+            ("\\w*\\.example\\.com", w(5, false, false, false, "-")),
+            (".*\\.example\\.com", w(4, true, false, true, "")),
+            ("([a-z]+\\.)?example\\.com", w(11, false, true, false, "digits, - or _")),
+            ("(?:\\w*\\.)*example\\.com", w(10, true, true, false, "-")),
+            ("([^.]+\\.)+example\\.com", w(10, true, false, false, "")),
+            ("(.+\\.)?example\\.com", w(7, true, true, true, "")),
             ("app\\.example\\.com", None),
             ("[A-Z]+\\.example\\.com", None),
             ("([a-z]+\\.){2}example\\.com", None),
