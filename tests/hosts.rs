@@ -1,6 +1,6 @@
 //! Host profiles: the release module on Node's V8 (the engine Envoy uses),
 //! driven by a small proxy-wasm host (tests/hosts/host.js) that behaves like
-//! each proxy-wasm host in ../shared/HOSTS.md: metrics unimplemented or
+//! each proxy-wasm host of docs/deployment.md ("Deploy"): metrics unimplemented or
 //! stubbed, time unimplemented, a header count of 0, `:authority` missing
 //! from the pairs list, our own local reply routed back through the
 //! response callback, an empty configuration, gateway-injected `_` keys.

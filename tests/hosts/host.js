@@ -2,7 +2,7 @@
 // default), with node:wasi for the module's WASI imports. It loads the
 // release module and drives request scenarios under host "profiles" that
 // reproduce how Envoy, Kong, APISIX and Service Extensions differ
-// (../../../shared/HOSTS.md). tests/hosts.rs writes the job to stdin and
+// (docs/deployment.md, "Deploy"). tests/hosts.rs writes the job to stdin and
 // reads one JSON answer from stdout; it holds the expectations.
 //
 // What this host does on purpose:
