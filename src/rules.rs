@@ -21,6 +21,8 @@ pub struct Ruleset {
     pub mode: Mode,
     pub default: Policy,
     pub rules: Vec<Rule>,
+    /// Some rule matches on route names (known at configure time).
+    route_names: bool,
 }
 
 /// `:authority` (or `Host`) split into host and port, exactly as sent: the
@@ -44,9 +46,11 @@ impl Ruleset {
     }
 
     pub fn new(spec: ConfigSpec) -> Ruleset {
+        let route_names = spec.rules.iter().any(|r| !r.routes.is_empty());
         Ruleset {
             mode: spec.mode,
             default: Policy::new(spec.default),
+            route_names,
             rules: spec
                 .rules
                 .into_iter()
@@ -88,7 +92,7 @@ impl Ruleset {
     /// Whether some rule matches on the proxy's route name, so the adapter
     /// must ask the host for it (only then: it is a host call).
     pub fn uses_route_names(&self) -> bool {
-        self.rules.iter().any(|r| !r.routes.is_empty())
+        self.route_names
     }
 
     /// The first rule matching the request, or the default. `route_name` is
