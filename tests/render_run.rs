@@ -67,6 +67,12 @@ fn yaml(text: &str) -> serde_norway::Value {
     serde_norway::from_str(text).unwrap_or_else(|e| panic!("not YAML ({e}):\n{text}"))
 }
 
+/// `render --target TARGET POLICY` for a local Envoy: the upstream, the
+/// listener's port (0: any free one), any free admin port, this checkout's module.
+fn render_args<'a>(target: &'a str, policy: &'a str, upstream: &'a str, port: &'a str, wasm: &'a str) -> Vec<&'a str> {
+    vec!["render", "--target", target, policy, "--upstream", upstream, "--port", port, "--admin-port", "0", "--module", wasm]
+}
+
 fn running(started: Started) -> Envoy {
     match started {
         Started::Running(e) => e,
@@ -113,8 +119,8 @@ fn render_envoy_bootstrap_runs_in_envoy() {
     let upstream = Upstream::start();
     let up = format!("127.0.0.1:{}", upstream.port);
     let wasm = wasm_path();
-    let args = ["render", "--target", "envoy-bootstrap", &fixture("policy.json"), "--upstream", &up, "--port", "0", "--admin-port", "0"];
-    let r = edge_cors(&[&args[..], &["--module", wasm.to_str().unwrap()]].concat());
+    let policy = fixture("policy.json");
+    let r = edge_cors(&render_args("envoy-bootstrap", &policy, &up, "0", wasm.to_str().unwrap()));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let doc = yaml(&r.stdout);
     assert_eq!(doc["admin"]["address"]["socket_address"]["address"].as_str(), Some("127.0.0.1"));
@@ -158,20 +164,7 @@ fn render_envoy_bootstrap_takes_a_yaml_policy_and_a_named_upstream() {
     let upstream = Upstream::start();
     let up = format!("localhost:{}", upstream.port);
     let wasm = wasm_path();
-    let r = edge_cors(&[
-        "render",
-        "--target",
-        "envoy-bootstrap",
-        &policy,
-        "--upstream",
-        &up,
-        "--port",
-        "0",
-        "--admin-port",
-        "0",
-        "--module",
-        wasm.to_str().unwrap(),
-    ]);
+    let r = edge_cors(&render_args("envoy-bootstrap", &policy, &up, "0", wasm.to_str().unwrap()));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let doc = yaml(&r.stdout);
     assert_eq!(doc["static_resources"]["clusters"][0]["type"].as_str(), Some("STRICT_DNS"), "a named upstream");
@@ -253,22 +246,7 @@ fn render_envoy_lds_out_dir_reloads_a_new_policy() {
     let invalid = write(&dir, "invalid.json", r#"{"allow_origins": ["*"], "allow_credentials": true}"#);
     let out = dir.join("envoy");
     let render = |policy: &str| {
-        edge_cors(&[
-            "render",
-            "--target",
-            "envoy-lds",
-            policy,
-            "--upstream",
-            &up,
-            "--port",
-            "0",
-            "--admin-port",
-            "0",
-            "--module",
-            wasm.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
+        edge_cors(&[&render_args("envoy-lds", policy, &up, "0", wasm.to_str().unwrap())[..], &["--out", out.to_str().unwrap()]].concat())
     };
     let r = render(&fixture("policy.json"));
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -321,20 +299,7 @@ fn render_envoy_lds_printed_documents_run_as_saved() {
     let wasm = wasm_path();
     let dir = tmp_dir("lds-printed");
     // Without --out, the LDS file is ./lds.yaml, by absolute path.
-    let r = run(cli().current_dir(&dir).args([
-        "render",
-        "--target",
-        "envoy-lds",
-        &fixture("policy.json"),
-        "--upstream",
-        &up,
-        "--port",
-        "0",
-        "--admin-port",
-        "0",
-        "--module",
-        wasm.to_str().unwrap(),
-    ]));
+    let r = run(cli().current_dir(&dir).args(render_args("envoy-lds", &fixture("policy.json"), &up, "0", wasm.to_str().unwrap())));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let (bootstrap, lds) = r.stdout.split_once("\n---\n").expect("two documents");
     let lds_path = dir.join("lds.yaml");
