@@ -384,20 +384,8 @@ fn curl_lines_answer(policy: &str, origin: &str, method: &str) -> Vec<String> {
     assert!(lines.last().unwrap().contains("-H 'Origin: https://not-allowed.example'"), "{}", r.stdout);
 
     let upstream = Upstream::start();
-    let r = edge_cors(&[
-        "render",
-        "--target",
-        "envoy-bootstrap",
-        policy,
-        "--upstream",
-        &format!("127.0.0.1:{}", upstream.port),
-        "--port",
-        &port.to_string(),
-        "--admin-port",
-        "0",
-        "--module",
-        wasm.to_str().unwrap(),
-    ]);
+    let (up, port) = (format!("127.0.0.1:{}", upstream.port), port.to_string());
+    let r = edge_cors(&render_args("envoy-bootstrap", policy, &up, &port, wasm.to_str().unwrap()));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let envoy = running(Envoy::start_bootstrap(|_| r.stdout.clone(), 1, &[]));
     let mut answers = vec![];
