@@ -120,24 +120,29 @@ size: wasm ## the module's size against its budget
 # `make run POLICY=file` (JSON or YAML): Envoy running that policy, rendered by
 # `edge-cors render --target envoy-bootstrap`, in front of the demo upstream or
 # UPSTREAM=host:port, on PORT and ADMIN_PORT (envoy/run.py). The ports are
-# checked before anything is built.
+# checked before anything is built. Without POLICY, the demo (envoy/envoy.yaml)
+# on the same ports. Both serve the playground (envoy/playground.html) on
+# http://localhost:PLAYGROUND_PORT.
 PORT ?= 10000
 ADMIN_PORT ?= 9901
-RUN_ARGS = --policy '$(POLICY)' --upstream '$(UPSTREAM)' --port '$(PORT)' --admin-port '$(ADMIN_PORT)'
+PLAYGROUND_PORT ?= 8080
+RUN_ARGS = --policy '$(POLICY)' --upstream '$(UPSTREAM)' --port '$(PORT)' --admin-port '$(ADMIN_PORT)' --playground-port '$(PLAYGROUND_PORT)'
+DEMO_ARGS = --config envoy/envoy.yaml --port '$(PORT)' --admin-port '$(ADMIN_PORT)' --playground-port '$(PLAYGROUND_PORT)'
 ifdef POLICY
 run:
 	@python3 envoy/run.py --check-ports $(RUN_ARGS)
 	@$(MAKE) --no-print-directory wasm cli $(ENVOY)
 	@exec python3 envoy/run.py $(RUN_ARGS)
 else
-run: wasm $(ENVOY) ## Envoy with edge-cors and the demo policy on :10000; POLICY=file runs yours (UPSTREAM=, PORT=, ADMIN_PORT=)
-	@echo "==> Envoy with edge-cors on http://localhost:10000 (admin :9901); Ctrl-C stops it. Try:"
-	@echo "  curl -si -X OPTIONS localhost:10000/api/hello -H 'Origin: https://app.example.com' -H 'Access-Control-Request-Method: POST' -H 'Access-Control-Request-Headers: content-type,authorization'"
-	@echo "  curl -si localhost:10000/api/hello -H 'Origin: https://shop.example.com'"
-	@echo "  curl -si localhost:10000/api/status/401 -H 'Origin: https://app.example.com'"
-	@echo "  curl -si localhost:10000/dead/x -H 'Origin: https://app.example.com'       # Envoy's own 503"
-	@echo "  curl -si -X OPTIONS localhost:10000/api/hello -H 'Origin: https://evil.test' -H 'Access-Control-Request-Method: GET'"
-	@exec $(ENVOY) -c envoy/envoy.yaml --disable-hot-restart --log-level warn --component-log-level wasm:info
+run: wasm $(ENVOY) ## Envoy with edge-cors and the demo policy on :10000, a playground page on :8080 (PORT=, ADMIN_PORT=, PLAYGROUND_PORT=); POLICY=file runs yours (UPSTREAM=)
+	@python3 envoy/run.py --check-ports $(DEMO_ARGS)
+	@echo "==> Envoy with edge-cors on http://localhost:$(PORT) (admin :$(ADMIN_PORT)); Ctrl-C stops it. Try:"
+	@echo "  curl -si -X OPTIONS localhost:$(PORT)/api/hello -H 'Origin: https://app.example.com' -H 'Access-Control-Request-Method: POST' -H 'Access-Control-Request-Headers: content-type,authorization'"
+	@echo "  curl -si localhost:$(PORT)/api/hello -H 'Origin: https://shop.example.com'"
+	@echo "  curl -si localhost:$(PORT)/api/status/401 -H 'Origin: https://app.example.com'"
+	@echo "  curl -si localhost:$(PORT)/dead/x -H 'Origin: https://app.example.com'       # Envoy's own 503"
+	@echo "  curl -si -X OPTIONS localhost:$(PORT)/api/hello -H 'Origin: https://evil.test' -H 'Access-Control-Request-Method: GET'"
+	@exec python3 envoy/run.py $(DEMO_ARGS)
 endif
 
 # Every file under tests/ belongs to exactly one of these lists (make
@@ -147,7 +152,7 @@ INTEGRATION_TESTS := envoy envoy_config envoy_rules envoy_hardening envoy_hostil
 PORTABILITY_TESTS := imports hosts image
 CLI_TESTS := cli deploy render_run docs
 OBSERVABILITY_TESTS := observability
-BROWSER_TESTS := browser
+BROWSER_TESTS := browser playground
 # Long runs, #[ignore]d: make soak.
 LONG_TESTS := soak
 tests_args = $(foreach t,$(1),--test $(t))

@@ -2,7 +2,8 @@
 """`make run POLICY=file`: Envoy with edge-cors running your policy.
 
   make run POLICY=my-policy.json            # JSON or YAML, checked like `edge-cors check`
-  make run POLICY=my-policy.yaml UPSTREAM=127.0.0.1:3000 PORT=8000 ADMIN_PORT=8001
+  make run POLICY=my-policy.yaml UPSTREAM=127.0.0.1:3000 PORT=8000 ADMIN_PORT=8001 PLAYGROUND_PORT=8081
+  make run                                  # the demo: --config envoy/envoy.yaml
 
 The Envoy configuration is `edge-cors render --target envoy-bootstrap`
 (written to target/run/envoy.yaml). Without UPSTREAM, Envoy forwards to the
@@ -12,13 +13,24 @@ on a free loopback port. Prints curl commands that fit the policy (its first
 allowed origin, a preflight with its methods and headers, a refused origin),
 then runs Envoy until Ctrl-C.
 
-  --check-ports   only check that PORT and ADMIN_PORT are free (make runs
-                  this before building, so a busy port is the first thing said)
+Either way it also serves the playground (envoy/playground.html) on
+http://localhost:PLAYGROUND_PORT, a second origin: buttons that call the API
+from a browser and show what JavaScript saw.
+
+  --config FILE   run this Envoy configuration instead of rendering a policy
+                  (`make run` without POLICY: envoy/envoy.yaml, the demo; its
+                  ports 10000, 9901 and 10001 become --port, --admin-port and
+                  --demo-port)
+  --check-ports   only check that PORT, ADMIN_PORT and PLAYGROUND_PORT are
+                  free (make runs this first, so a busy port is the first
+                  thing said)
   --print-only    check, render and print the curl commands; start nothing
+                  (the playground's port is not checked)
 """
 
 import argparse
 import ctypes
+import html
 import json
 import os
 import re
@@ -29,12 +41,14 @@ import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = os.path.join(ROOT, "target/release/edge-cors")
 ENVOY = os.path.join(ROOT, ".venv/bin/envoy")
 WASM = os.path.join(ROOT, "target/wasm32-wasip1/release/edge_cors.wasm")
 OUT_DIR = os.path.join(ROOT, "target/run")
+PLAYGROUND = os.path.join(ROOT, "envoy/playground.html")
 REFUSED = "https://not-allowed.example"
 SAFELISTED = ("GET", "HEAD", "POST")
 PR_SET_PDEATHSIG = 1
@@ -54,14 +68,17 @@ def port_free(host, port):
         s.close()
 
 
-def check_ports(port, admin_port):
+def check_ports(port, admin_port, playground_port=0, demo=False):
     """Stops with a message naming the port and its variable."""
-    if port == admin_port:
-        fail(f"PORT and ADMIN_PORT are both {port}: set ADMIN_PORT=... to another port")
-    # The listener binds 0.0.0.0, the admin 127.0.0.1.
-    for host, p, var in (("0.0.0.0", port, "PORT"), ("127.0.0.1", admin_port, "ADMIN_PORT")):
+    ports = [("PORT", port), ("ADMIN_PORT", admin_port)] + ([("PLAYGROUND_PORT", playground_port)] if playground_port else [])
+    for i, (var, p) in enumerate(ports):
+        for other, q in ports[:i]:
+            if p == q:
+                fail(f"{other} and {var} are both {p}: set {var}=... to another port")
+    # The listener binds 0.0.0.0, the admin and the playground 127.0.0.1.
+    for host, (var, p) in zip(("0.0.0.0", "127.0.0.1", "127.0.0.1"), ports):
         if not port_free(host, p):
-            fail(f"port {p} is in use: set {var}=... to a free port (make run POLICY=... {var}=...)")
+            fail(f"port {p} is in use: set {var}=... to a free port (make run {'' if demo else 'POLICY=... '}{var}=...)")
 
 
 def fail(msg, code=1):
@@ -110,6 +127,42 @@ def start_demo_upstream():
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def start_playground(port, api, base, policy_html):
+    """envoy/playground.html on 127.0.0.1:port, for http://localhost:port
+    (the page's origin) and http://127.0.0.1:port (the origin its
+    refused-origin button calls from)."""
+    config = json.dumps({"api": api, "base": base, "refusedFrom": f"http://127.0.0.1:{port}", "policy": policy_html})
+    with open(PLAYGROUND) as f:
+        page = re.sub(r"/\*CONFIG\*/.*?/\*END\*/", lambda _: config.replace("</", "<\\/"), f.read(), count=1).encode()
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if urlsplit(self.path).path != "/":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("content-type", "text/html; charset=utf-8")
+            self.send_header("cache-control", "no-store")
+            self.send_header("content-length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Page)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def allows(origins, origin):
+    """Whether a top-level allow_origins lets `origin` (http://host:port) in,
+    for the note run.py prints (exact entries, host:* and scheme wildcards)."""
+    host = origin.rsplit(":", 1)[0]
+    return any(canonical_origin(o) in (origin, f"{host}:*", "http://*", "*") for o in origins)
 
 
 def embedded_policy(bootstrap):
@@ -206,12 +259,18 @@ def main():
     ap.add_argument("--cli", default=CLI)
     ap.add_argument("--envoy", default=ENVOY)
     ap.add_argument("--module", default=WASM)
+    ap.add_argument("--config", help="an Envoy configuration to run as it is (the demo: envoy/envoy.yaml)")
+    ap.add_argument("--demo-port", type=int, default=10001, help="with --config: the port of its demo upstream listener")
+    ap.add_argument("--playground-port", type=int, default=8080, help="the playground page (0: none)")
     ap.add_argument("--check-ports", action="store_true")
     ap.add_argument("--print-only", action="store_true")
     a = ap.parse_args()
 
-    check_ports(a.port, a.admin_port)
+    check_ports(a.port, a.admin_port, 0 if a.print_only else a.playground_port, demo=bool(a.config))
     if a.check_ports:
+        return
+    if a.config:
+        run_config(a)
         return
     if not a.policy:
         fail("no policy: make run POLICY=path/to/policy.json", 2)
@@ -237,6 +296,16 @@ def main():
         print(f"  # {comment}")
         if cmd:
             print("  " + " ".join(shlex.quote(c) for c in cmd))
+    playground = None
+    if a.playground_port:
+        origin = f"http://localhost:{a.playground_port}"
+        note = "" if allows(policy.get("allow_origins") or [], origin) or policy.get("rules") else \
+            f": your policy does not list {origin}, so every call it makes shows a TypeError; add it to allow_origins to see the others"
+        print(f"  # the playground: buttons that call this API from a page on a second origin{note}")
+        print(f"  {origin}")
+        if not a.print_only:
+            playground = start_playground(a.playground_port, f"http://localhost:{a.port}", "/api/" if demo else "/",
+                                          f"Policy: <code>{html.escape(a.policy)}</code> (make run POLICY=)")
     if a.upstream:
         host, _, p = upstream.rpartition(":")
         try:
@@ -252,12 +321,42 @@ def main():
         f.write(render.stdout)
     cmd = [a.envoy, "-c", config, "--disable-hot-restart", "--log-level", "warn", "--component-log-level", "wasm:info"]
     sys.stdout.flush()
-    if not demo:
+    if not demo and not playground:
         os.execv(a.envoy, cmd)
-    # Envoy stops with this script: on Ctrl-C or a TERM (handled even when
-    # started in the background, where INT is ignored), and when it dies.
+    run_envoy(cmd)
+
+
+def run_config(a):
+    """`make run` without POLICY: the configuration as it is (its ports
+    replaced when others are asked for), and the playground."""
+    with open(a.config) as f:
+        text = f.read()
+    for default, port in ((10000, a.port), (9901, a.admin_port), (10001, a.demo_port)):
+        text = re.sub(rf"\bport_value: {default}\b", f"port_value: {port}", text)
+    config = os.path.abspath(a.config)
+    if (a.port, a.admin_port, a.demo_port) != (10000, 9901, 10001):
+        os.makedirs(OUT_DIR, exist_ok=True)
+        config = os.path.join(OUT_DIR, "demo.yaml")
+        with open(config, "w") as f:
+            f.write(text)
+    if a.playground_port:
+        print("  # the playground: buttons that call this API from a page on a second origin")
+        print(f"  http://localhost:{a.playground_port}")
+        start_playground(a.playground_port, f"http://localhost:{a.port}", "/playground/",
+                         "Policy: the demo's <code>playground</code> rule (envoy/envoy.yaml): "
+                         "<code>/playground/</code> allows <code>http://localhost:*</code> with credentials, "
+                         "GET, POST and PUT, <code>authorization</code>, and exposes <code>etag</code> and <code>x-request-id</code>.")
+    sys.stdout.flush()
+    # The module's path in the demo is relative to the repository.
+    run_envoy([a.envoy, "-c", config, "--disable-hot-restart", "--log-level", "warn", "--component-log-level", "wasm:info"], cwd=ROOT)
+
+
+def run_envoy(cmd, cwd=None):
+    """Runs Envoy until it exits. Envoy stops with this script: on Ctrl-C or
+    a TERM (handled even when started in the background, where INT is
+    ignored), and when it dies."""
     libc = ctypes.CDLL(None, use_errno=True)
-    envoy = subprocess.Popen(cmd, preexec_fn=lambda: libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM))
+    envoy = subprocess.Popen(cmd, cwd=cwd, preexec_fn=lambda: libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM))
 
     stopped = []
 
