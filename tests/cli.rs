@@ -685,7 +685,7 @@ fn render_envoy_gateway_policy_and_filter_order() {
     let r = edge_cors(&["render", "--target", "envoy-gateway", &fixture("policy.json"), "--gateway", "public"]);
     assert_eq!(r.code, 0, "{}", r.all());
     let docs = yaml_docs(&r.stdout);
-    assert_eq!(docs.len(), 2);
+    assert_eq!(docs.len(), 3);
     let eep = &docs[0];
     assert_eq!(eep["kind"].as_str(), Some("EnvoyExtensionPolicy"));
     assert_eq!(eep["spec"]["targetRefs"][0]["kind"].as_str(), Some("Gateway"));
@@ -701,6 +701,12 @@ fn render_envoy_gateway_policy_and_filter_order() {
     assert_eq!(order["name"].as_str(), Some("envoy.filters.http.wasm"));
     // ext_authz is the first auth filter in Envoy Gateway's order.
     assert_eq!(order["before"].as_str(), Some("envoy.filters.http.ext_authz"));
+    // The EnvoyProxy counts only where referenced: the Gateway the policy
+    // targets references it.
+    let gateway = &docs[2];
+    assert_eq!(gateway["kind"].as_str(), Some("Gateway"));
+    assert_eq!(gateway["metadata"]["name"].as_str(), Some("public"));
+    assert_eq!(gateway["spec"]["infrastructure"]["parametersRef"]["name"], proxy["metadata"]["name"]);
 }
 
 #[test]
@@ -1017,4 +1023,140 @@ fn render_warns_of_a_placeholder_module_and_pins_sha256() {
     let r = edge_cors(&["render", "--target", "envoy", &policy, "--sha256", hex]);
     assert_eq!(r.code, 2, "{}", r.all());
     assert!(r.stdout.is_empty(), "{}", r.stdout);
+}
+
+// ------------------------------------------- import: Gateway API, Envoy Gateway
+
+/// The Gateway API's HTTPRoute CORS filter (standard channel), written as its
+/// guide shows it: two rules with one policy, one origin spelled with upper
+/// case and the default port.
+#[test]
+fn import_gateway_api_cors_filter() {
+    let (r, v) = import_ok("gateway-api", "gateway-api-httproute.yaml", &[]);
+    assert_eq!(v["allow_origins"], serde_json::json!(["https://app.example.com", "https://*.example.com", "https://admin.example.com"]));
+    assert_eq!(v["allow_methods"], serde_json::json!(["GET", "POST", "PUT", "DELETE"]));
+    assert_eq!(v["allow_headers"], serde_json::json!(["content-type", "authorization"]));
+    assert_eq!(v["expose_headers"], serde_json::json!(["etag"]));
+    assert_eq!(v["max_age"], 7200);
+    assert_eq!(v["allow_credentials"], true);
+    assert_has(
+        &r,
+        &[
+            "imported Gateway API HTTPRoute CORS filter at spec.rules[0].filters[0].cors (and 1 identical copies)",
+            "the filter applied only to the requests of the HTTPRoute rule it sits in (spec.rules[0].filters[0].cors)",
+            "or with 403 (Envoy Gateway answers 200); edge-cors answers 403 with a body naming the reason",
+            "origin \"https://Admin.Example.com:443\" is matched as \"https://admin.example.com\"",
+        ],
+    );
+    assert!(!r.stderr.contains("wider:") && !r.stderr.contains("maxAge was not set"), "{}", r.stderr);
+    // `https://*` names no port, so the specification's matched port 443
+    // only: wider, imported only when told; no maxAge is the spec's 5 s.
+    let p = tmp_file(
+        "gateway-api-any-https.yaml",
+        "spec:\n  rules:\n  - filters:\n    - type: CORS\n      cors:\n        allowOrigins: ['https://*']\n",
+    );
+    let r = edge_cors(&["import", "--from", "gateway-api", p.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert_has(&r, &["wider: origin \"https://*\": the Gateway API assumes port 443 when an origin names none"]);
+    let r = edge_cors(&["import", "--from", "gateway-api", p.to_str().unwrap(), "--accept-wider"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"allow_origins": ["https://*"]}));
+    assert_has(&r, &["maxAge was not set, so the Gateway API default of 5 seconds applied"]);
+}
+
+/// Envoy Gateway's SecurityPolicy cors, as its CORS task writes it: Envoy's
+/// CORS filter underneath, origins with a * as Envoy Gateway's regexes.
+#[test]
+fn import_envoy_gateway_security_policy() {
+    let (r, v) = import_ok("envoy-gateway", "envoy-gateway-securitypolicy.yaml", &[]);
+    assert_eq!(v["allow_origins"], serde_json::json!(["https://www.example.com", "https://*.example.org", "http://localhost:3000"]));
+    assert_eq!(v["allow_methods"], serde_json::json!(["GET", "POST"]));
+    assert_eq!(v["allow_headers"], serde_json::json!(["x-header-1", "x-header-2"]));
+    assert_eq!(v["expose_headers"], serde_json::json!(["x-header-3"]));
+    assert_eq!(v["max_age"], 3600, "maxAge: 1h");
+    assert!(v.get("allow_credentials").is_none());
+    assert_has(
+        &r,
+        &[
+            "imported Envoy Gateway SecurityPolicy cors at spec.cors",
+            "Envoy Gateway sets forward_not_matching_preflights: false, so Envoy answered preflights from other origins with 200",
+            "the SecurityPolicy applied to the routes of HTTPRoute/backend",
+            "origin \"https://*.example.org\": Envoy Gateway matched its * as the regex .* (any characters, dots included)",
+            "Envoy Gateway's CORS filter skipped requests without a route",
+        ],
+    );
+    // The longer name reads the same source.
+    let alias = edge_cors(&["import", "--from", "envoy-gateway-security-policy", &fixture("envoy-gateway-securitypolicy.yaml")]);
+    assert_eq!((alias.code, &alias.stdout), (0, &r.stdout), "{}", alias.all());
+    // What Envoy Gateway compared as written matched no browser's origin,
+    // and `:*` needed a port: both wider, so refused with credentials.
+    let p = tmp_file(
+        "envoy-gateway-wider.yaml",
+        "kind: SecurityPolicy\nspec:\n  cors:\n    allowOrigins: ['https://App.example.com', 'https://localhost:*']\n    allowCredentials: true\n",
+    );
+    let r = edge_cors(&["import", "--from", "envoy-gateway", p.to_str().unwrap(), "--accept-wider"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert_has(
+        &r,
+        &[
+            "wider: origin \"https://App.example.com\": Envoy Gateway compared it as written (case and port)",
+            "wider: origin \"https://localhost:*\" matched only origins that name a port",
+            "--accept-wider does not apply to a policy with credentials",
+        ],
+    );
+}
+
+/// A * edge-cors cannot express is refused, and so is `*` with credentials,
+/// which the Gateway API allows (the gateway echoes every origin).
+#[test]
+fn import_gateway_api_refuses_what_it_cannot_express() {
+    let r = edge_cors(&["import", "--from", "gateway-api", &fixture("gateway-api-unsafe.yaml")]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stdout.is_empty(), "no policy printed: {}", r.stdout);
+    assert_has(
+        &r,
+        &[
+            "refused: origin \"https://pr-*.preview.example.com\": has a * that is not a whole first label",
+            "refused: origin \"https://*:8443\": allows any host on one port",
+            "not imported: 2 entries cannot be converted safely",
+        ],
+    );
+    let p = tmp_file(
+        "gateway-api-star-credentials.yaml",
+        "spec:\n  rules:\n  - filters:\n    - type: CORS\n      cors:\n        allowOrigins: ['*']\n        allowCredentials: true\n",
+    );
+    let r = edge_cors(&["import", "--from", "gateway-api", p.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert_has(&r, &["allows every origin while allow_credentials is true", "not imported: edge-cors refuses the converted policy"]);
+}
+
+/// The new sources are named for files of their kind, and name the others.
+#[test]
+fn import_names_gateway_api_and_envoy_gateway() {
+    let cases = [
+        (
+            "istio",
+            "gateway-api-httproute.yaml",
+            "it holds a Gateway API HTTPRoute CORS filter (spec.rules[0].filters[0].cors), not an Istio corsPolicy: use --from gateway-api",
+        ),
+        ("aws", "gateway-api-httproute.yaml", "use --from gateway-api"),
+        ("envoy-gateway", "gateway-api-httproute.yaml", "use --from gateway-api"),
+        (
+            "gateway-api",
+            "envoy-gateway-securitypolicy.yaml",
+            "it holds an Envoy Gateway SecurityPolicy cors (spec.cors), not a Gateway API HTTPRoute CORS filter: use --from envoy-gateway",
+        ),
+        ("istio", "envoy-gateway-securitypolicy.yaml", "use --from envoy-gateway"),
+        ("envoy-gateway", "istio-virtualservice.yaml", "use --from istio"),
+        ("gateway-api", "envoy-cors.yaml", "use --from envoy"),
+        ("gateway-api", "sam-template.yaml", "use --from aws"),
+    ];
+    for (from, file, hint) in cases {
+        let r = edge_cors(&["import", "--from", from, &fixture(file)]);
+        assert_eq!(r.code, 2, "--from {from} {file}: {}", r.all());
+        assert!(r.stderr.contains(hint), "--from {from} {file}: wanted {hint:?} in:\n{}", r.stderr);
+    }
 }

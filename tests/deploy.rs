@@ -88,6 +88,143 @@ fn envoy_gateway_policy_attaches_to_the_gateway_before_auth_filters() {
     );
 }
 
+/// The manifest is complete: each reference resolves to an object of the
+/// file. The policy's targetRefs name a Gateway of its namespace; the
+/// EnvoyProxy with filterOrder is referenced from a Gateway
+/// (`spec.infrastructure.parametersRef`: group, kind, name, the Gateway's
+/// namespace) or a GatewayClass (`spec.parametersRef`, with a namespace);
+/// without that reference Envoy Gateway ignores it and wasm runs after auth.
+#[test]
+fn envoy_gateway_manifest_references_resolve() {
+    let docs = yaml_docs(&repo().join("deploy/envoy-gateway/edge-cors.yaml"));
+    let name = |d: &Value| d["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let namespace = |d: &Value| d["metadata"]["namespace"].as_str().unwrap_or("default").to_string();
+    let group = |d: &Value| d["apiVersion"].as_str().and_then(|v| v.split_once('/')).map(|(g, _)| g.to_string()).unwrap_or_default();
+    let of_kind = |kind: &str| docs.iter().filter(|d| d["kind"] == kind).collect::<Vec<_>>();
+    // What a reference (group, kind, name, namespace) points at in the file.
+    let resolve = |r: &Value, default_ns: &str| {
+        let ns = r["namespace"].as_str().unwrap_or(default_ns).to_string();
+        docs.iter().find(|d| {
+            r["kind"] == d["kind"]
+                && r["group"].as_str() == Some(group(d).as_str())
+                && r["name"].as_str() == Some(name(d).as_str())
+                && namespace(d) == ns
+        })
+    };
+
+    let policy = of_kind("EnvoyExtensionPolicy")[0];
+    for t in policy["spec"]["targetRefs"].as_array().unwrap() {
+        let gateway = resolve(t, &namespace(policy)).unwrap_or_else(|| panic!("targetRef {t} names no object of the file"));
+        assert!(gateway["spec"]["gatewayClassName"].as_str().is_some_and(|c| !c.is_empty()), "{gateway}");
+    }
+
+    let proxies = of_kind("EnvoyProxy");
+    let proxy = proxies.iter().find(|p| p["spec"]["filterOrder"].is_array()).expect("an EnvoyProxy with filterOrder");
+    let mut referenced_by = Vec::new();
+    for g in of_kind("Gateway") {
+        // A Gateway's parametersRef is local: it has no namespace.
+        let r = &g["spec"]["infrastructure"]["parametersRef"];
+        assert!(r.get("namespace").is_none(), "a Gateway's parametersRef has no namespace: {r}");
+        if !r.is_null() && resolve(r, &namespace(g)) == Some(*proxy) {
+            referenced_by.push(format!("Gateway {}", name(g)));
+        }
+    }
+    for c in of_kind("GatewayClass") {
+        let r = &c["spec"]["parametersRef"];
+        if !r.is_null() && r["namespace"].is_string() && resolve(r, "") == Some(*proxy) {
+            referenced_by.push(format!("GatewayClass {}", name(c)));
+        }
+    }
+    assert!(
+        !referenced_by.is_empty(),
+        "EnvoyProxy {}/{} is referenced from no Gateway (spec.infrastructure.parametersRef) or GatewayClass (spec.parametersRef): \
+         Envoy Gateway ignores it, and wasm runs after the auth filters",
+        namespace(proxy),
+        name(proxy)
+    );
+    // Envoy Gateway refuses a Gateway-level EnvoyProxy that merges Gateways.
+    assert!(proxy["spec"]["mergeGateways"].is_null(), "{proxy}");
+}
+
+/// The ports the docs use are published: the edge (10000) and Envoy's admin
+/// (9901, on the host's loopback). Envoy's admin in envoy/envoy.yaml listens
+/// on 127.0.0.1, which a published port cannot reach inside the container,
+/// so the command moves it (--config-yaml is merged over the file); Envoy
+/// accepts the command as written.
+#[test]
+fn docker_compose_rig_publishes_the_edge_and_the_admin() {
+    let file = repo().join("envoy/docker-compose.yaml");
+    let out = Command::new("docker-compose")
+        .arg("-f")
+        .arg(&file)
+        .arg("config")
+        .output()
+        .unwrap_or_else(|e| panic!("docker-compose is missing: `make test` installs Debian's ({e})"));
+    assert!(out.status.success(), "docker-compose config: {}", String::from_utf8_lossy(&out.stderr));
+    let resolved = std::env::temp_dir().join(format!("edge-cors-compose-{}.yaml", std::process::id()));
+    std::fs::write(&resolved, &out.stdout).unwrap();
+    let config = yaml_docs(&resolved);
+    let _ = std::fs::remove_file(&resolved);
+    let envoy = &config[0]["services"]["envoy"];
+    // (host address, published, container port), whichever syntax the
+    // docker-compose in use prints.
+    let ports: Vec<(String, u64, u64)> = envoy["ports"]
+        .as_array()
+        .expect("published ports")
+        .iter()
+        .map(|p| match p {
+            Value::String(s) => {
+                let s = s.split('/').next().unwrap();
+                let parts: Vec<&str> = s.rsplitn(3, ':').collect();
+                let n = |i: usize| parts.get(i).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("port {s}"));
+                (parts.get(2).unwrap_or(&"").to_string(), n(1), n(0))
+            }
+            m => {
+                let n = |v: &Value| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or_else(|| panic!("port {m}"));
+                (m["host_ip"].as_str().unwrap_or("").to_string(), n(&m["published"]), n(&m["target"]))
+            }
+        })
+        .collect();
+    let published =
+        |target: u64| ports.iter().find(|p| p.2 == target).unwrap_or_else(|| panic!("port {target} is not published: {ports:?}"));
+    assert_eq!(published(10000).1, 10000, "{ports:?}");
+    let admin = published(9901);
+    assert_eq!((admin.0.as_str(), admin.1), ("127.0.0.1", 9901), "the admin on the host's loopback, as the docs use it: {ports:?}");
+
+    // Where the admin listens inside the container: envoy.yaml's, unless
+    // the command's --config-yaml sets it.
+    let command: Vec<&str> = envoy["command"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    let demo = yaml_docs(&repo().join("envoy/envoy.yaml"));
+    let mut admin_address = demo[0]["admin"]["address"]["socket_address"].clone();
+    if let Some(i) = command.iter().position(|c| *c == "--config-yaml") {
+        let overlay = std::env::temp_dir().join(format!("edge-cors-compose-overlay-{}.yaml", std::process::id()));
+        std::fs::write(&overlay, command[i + 1]).unwrap();
+        let merged = yaml_docs(&overlay)[0]["admin"]["address"]["socket_address"].clone();
+        let _ = std::fs::remove_file(&overlay);
+        for key in ["address", "port_value"] {
+            if !merged[key].is_null() {
+                admin_address[key] = merged[key].clone();
+            }
+        }
+    }
+    assert_eq!(admin_address["port_value"], 9901, "{admin_address}");
+    let address = admin_address["address"].as_str().unwrap();
+    assert!(
+        !address.starts_with("127.") && address != "::1" && address != "localhost",
+        "the admin listens on {address} in the container: a published port cannot reach it"
+    );
+    // Envoy takes the command as written (the container's paths mapped to
+    // the checkout; validate mode loads the module when it is built).
+    let mut args: Vec<String> = command.iter().skip(1).map(|c| c.to_string()).collect();
+    for a in args.iter_mut() {
+        if a == "/etc/envoy/envoy.yaml" {
+            *a = repo().join("envoy/envoy.yaml").display().to_string();
+        }
+    }
+    let out = Command::new(common::envoy_bin()).args(["--mode", "validate"]).args(&args).current_dir(repo()).output().unwrap();
+    assert!(out.status.success(), "envoy --mode validate {args:?}:\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn docker_compose_rig_is_valid_and_mounts_the_release_module() {
     let file = repo().join("envoy/docker-compose.yaml");

@@ -91,7 +91,8 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         timeout: u64,
     },
-    /// Convert an Envoy CorsPolicy, an Istio corsPolicy or an AWS
+    /// Convert an Envoy CorsPolicy, an Istio corsPolicy, a Gateway API
+    /// HTTPRoute CORS filter, an Envoy Gateway SecurityPolicy's cors or an AWS
     /// CorsConfiguration into an edge-cors policy, listing every behaviour
     /// difference; a policy that allows more than the source is refused
     /// unless --accept-wider (and always with credentials)

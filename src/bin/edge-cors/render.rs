@@ -266,8 +266,9 @@ spec:
 # Envoy Gateway orders wasm filters after ext_authz, api_key_auth, basic_auth,
 # oauth2 and jwt_authn; this moves edge-cors before the first of them, so
 # preflights are answered before auth and auth's 401/403 replies get CORS
-# headers. Reference it from the Gateway (spec.infrastructure.parametersRef)
-# or its GatewayClass (spec.parametersRef).
+# headers. It takes effect only where it is referenced: the Gateway below does
+# (spec.infrastructure.parametersRef). It comes first because Envoy Gateway
+# recommends creating an EnvoyProxy before the Gateway that references it.
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: EnvoyProxy
 metadata:
@@ -277,6 +278,30 @@ spec:
   filterOrder:
   - name: envoy.filters.http.wasm
     before: envoy.filters.http.ext_authz
+---
+# The Gateway the policy attaches to, using the EnvoyProxy above (same
+# namespace: a Gateway's parametersRef has none). Its EnvoyProxy takes
+# precedence over one its GatewayClass names, and mergeGateways must not be
+# set. If the Gateway exists already, add only spec.infrastructure to it:
+# applying this one replaces its listeners with one HTTP listener on port 80
+# (Envoy Gateway's quickstart class, eg). Alternatively reference the
+# EnvoyProxy from the GatewayClass (spec.parametersRef, with a namespace).
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: {gateway}
+  namespace: {namespace}
+spec:
+  gatewayClassName: eg
+  infrastructure:
+    parametersRef:
+      group: gateway.envoyproxy.io
+      kind: EnvoyProxy
+      name: edge-cors-first
+  listeners:
+  - name: http
+    protocol: HTTP
+    port: 80
 "#,
         policy = policy_yaml(fields, "      ")
     )

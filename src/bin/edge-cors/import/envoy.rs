@@ -78,12 +78,28 @@ pub fn origin_matchers<'a>(o: &'a Map<String, Value>, current: &str, deprecated:
 
 /// The policy in edge-cors's keys; `differences` (the source's own so far)
 /// gains what Envoy's CORS filter did that edge-cors does not.
-pub fn convert_fields(location: &str, f: Fields<'_>, product: &str, mut differences: Vec<String>) -> Imported {
+pub fn convert_fields(location: &str, f: Fields<'_>, product: &str, differences: Vec<String>) -> Imported {
+    let origin = |m: &Value| matcher::convert(m, product);
+    convert_with(location, f, product, differences, &origin, true)
+}
+
+/// [`convert_fields`] with origins read by `origin` (one entry of the
+/// source's list); `envoy_filter`: Envoy's CORS filter ran the policy, so
+/// what it did that edge-cors does not is said (a source that is only a
+/// specification says its own).
+pub fn convert_with(
+    location: &str,
+    f: Fields<'_>,
+    product: &str,
+    mut differences: Vec<String>,
+    origin: &dyn Fn(&Value) -> Result<matcher::Converted, String>,
+    envoy_filter: bool,
+) -> Imported {
     let mut refusals = Vec::new();
     let mut wider = Vec::new();
     let mut origins: Vec<Value> = Vec::new();
     for m in &f.origins {
-        match matcher::convert(m, product) {
+        match origin(m) {
             Ok(c) => {
                 c.entries.into_iter().for_each(|e| push_new(&mut origins, Value::String(e)));
                 wider.extend(c.wider);
@@ -130,6 +146,9 @@ pub fn convert_fields(location: &str, f: Fields<'_>, product: &str, mut differen
             "{product} echoed the request's origin even for \"allow every origin\"; edge-cors answers Access-Control-Allow-Origin: * \
              (the same for browsers, and shared caches need no Vary)"
         ));
+    }
+    if !envoy_filter {
+        return Imported { location: location.to_string(), policy, differences, refusals, wider };
     }
     differences.push(format!("{product} answered allowed preflights with 200; edge-cors answers 204 (any 2xx is fine for browsers)"));
     differences.push(format!(

@@ -41,6 +41,15 @@ fn child(path: &str, key: &str) -> String {
     format!("{path}{sep}{key}")
 }
 
+/// The path of `key` inside an object found at `location` (which names a
+/// document's root "(top level)").
+pub fn key_path(location: &str, key: &str) -> String {
+    match location.strip_suffix("(top level)") {
+        Some(document) => format!("{document}{key}"),
+        None => format!("{location}.{key}"),
+    }
+}
+
 /// Every object anywhere in `v` that `want` accepts (not looking inside
 /// one it accepts), with its path; "(top level)" for the document itself.
 pub fn objects(v: &Value, path: &str, want: &mut dyn FnMut(&Map<String, Value>) -> bool, out: &mut Vec<Block>) {

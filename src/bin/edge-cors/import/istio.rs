@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::envoy::{self, Fields, UnmatchedPreflights};
 use super::find::{self, Block};
-use super::Imported;
+use super::{envoy_gateway, gateway_api, Imported};
 
 pub fn find(doc: &Value, path: &str, out: &mut Vec<Block>) {
     let mut holders = Vec::new();
@@ -14,20 +14,24 @@ pub fn find(doc: &Value, path: &str, out: &mut Vec<Block>) {
     if holders.is_empty() {
         // The file is the policy itself. OpenAPI's x-amazon-apigateway-cors
         // spells its keys the same way, but is AWS's (`--from aws`).
+        // The Gateway API's CORS filter and Envoy Gateway's SecurityPolicy
+        // do too (`--from gateway-api`, `--from envoy-gateway`).
         let mut bare = Vec::new();
         find::objects(doc, path, &mut |o| o.contains_key("allowOrigins") || o.contains_key("allowOrigin"), &mut bare);
-        out.extend(bare.into_iter().filter(|b| !b.location.ends_with("x-amazon-apigateway-cors")));
+        let mut theirs = Vec::new();
+        gateway_api::find(doc, path, &mut theirs);
+        envoy_gateway::find(doc, path, &mut theirs);
+        out.extend(
+            bare.into_iter()
+                .filter(|b| !b.location.ends_with("x-amazon-apigateway-cors") && !theirs.iter().any(|t| t.location == b.location)),
+        );
         return;
     }
     for holder in holders {
         if let Some(Value::Object(cors)) = holder.object.get("corsPolicy") {
             // At the document's root the policy's path is just its key, as
             // the second pass names it.
-            let location = match holder.location.strip_suffix("(top level)") {
-                Some(document) => format!("{document}corsPolicy"),
-                None => format!("{}.corsPolicy", holder.location),
-            };
-            out.push(Block { location, object: cors.clone() });
+            out.push(Block { location: find::key_path(&holder.location, "corsPolicy"), object: cors.clone() });
         }
     }
     // Policies the first pass did not reach: one inside a holder's other keys.

@@ -1,17 +1,21 @@
-//! `edge-cors import`: an Envoy `CorsPolicy`, an Istio `corsPolicy` or an AWS
-//! `CorsConfiguration` as an edge-cors policy, with every behaviour
-//! difference the user must know. Regexes are converted only to entries
+//! `edge-cors import`: an Envoy `CorsPolicy`, an Istio `corsPolicy`, an AWS
+//! `CorsConfiguration`, a Gateway API `HTTPRoute` CORS filter or an Envoy
+//! Gateway `SecurityPolicy`'s `cors` as an edge-cors policy, with every
+//! behaviour difference the user must know. Regexes are converted only to entries
 //! whose difference is known; a policy wider than its source is refused
 //! unless `--accept-wider` (and always with credentials), anything that
 //! cannot be converted is refused.
 //!
-//! `find` locates the CORS blocks in a document; `envoy`, `istio` and `aws`
-//! each convert their own; `matcher` and `regex` turn origin matchers into
+//! `find` locates the CORS blocks in a document; `envoy`, `istio`, `aws`,
+//! `gateway_api` and `envoy_gateway` each convert their own; `matcher`,
+//! `regex` and `gateway_api::origin` turn origin matchers into
 //! `allow_origins` entries. This module reports the result.
 
 mod aws;
 mod envoy;
+mod envoy_gateway;
 mod find;
+mod gateway_api;
 mod istio;
 mod matcher;
 mod regex;
@@ -35,6 +39,11 @@ pub enum ImportSource {
     // CloudFormation and SAM templates, OpenAPI's x-amazon-apigateway-cors,
     // and `aws apigatewayv2 get-api` output: whatever `check` reads.
     Aws,
+    // The Gateway API's HTTPRoute CORS filter (standard channel).
+    GatewayApi,
+    // Envoy Gateway's SecurityPolicy `spec.cors`.
+    #[value(alias = "envoy-gateway-security-policy")]
+    EnvoyGateway,
 }
 
 impl ImportSource {
@@ -44,6 +53,8 @@ impl ImportSource {
             ImportSource::Envoy => "Envoy CorsPolicy",
             ImportSource::Istio => "Istio corsPolicy",
             ImportSource::Aws => "AWS CorsConfiguration",
+            ImportSource::GatewayApi => "Gateway API HTTPRoute CORS filter",
+            ImportSource::EnvoyGateway => "Envoy Gateway SecurityPolicy cors",
         }
     }
 
@@ -53,6 +64,12 @@ impl ImportSource {
             ImportSource::Envoy => find::in_file(path, envoy::find)?.iter().map(|b| envoy::convert(&b.location, &b.object)).collect(),
             ImportSource::Istio => find::in_file(path, istio::find)?.iter().map(|b| istio::convert(&b.location, &b.object)).collect(),
             ImportSource::Aws => source::load(path)?.into_iter().map(aws::convert).collect(),
+            ImportSource::GatewayApi => {
+                find::in_file(path, gateway_api::find)?.iter().map(|b| gateway_api::convert(&b.location, &b.object)).collect()
+            }
+            ImportSource::EnvoyGateway => {
+                find::in_file(path, envoy_gateway::find)?.iter().map(|b| envoy_gateway::convert(&b.location, &b.object)).collect()
+            }
         })
     }
 
@@ -63,6 +80,8 @@ impl ImportSource {
         match self {
             ImportSource::Envoy => blocks(envoy::find),
             ImportSource::Istio => blocks(istio::find),
+            ImportSource::GatewayApi => blocks(gateway_api::find),
+            ImportSource::EnvoyGateway => blocks(envoy_gateway::find),
             ImportSource::Aws => source::load(path)
                 .map(|found| found.into_iter().filter(|f| source::is_aws(f.kind)).map(|f| f.location).collect())
                 .unwrap_or_default(),
@@ -84,7 +103,7 @@ impl ImportSource {
         ImportSource::value_variants().iter().filter(|s| **s != self).find_map(|other| {
             let found = other.locations(path);
             let first = found.first()?;
-            Some(format!("it holds an {} ({first}), not an {}: use {}", other.what(), self.what(), other.flag()))
+            Some(format!("it holds {} ({first}), not {}: use {}", a(other.what()), a(self.what()), other.flag()))
         })
     }
 }
@@ -192,6 +211,12 @@ fn differences_text(differences: &[String], style: &Style) -> String {
         }
     }
     s
+}
+
+/// `what` with its indefinite article: "an Envoy CorsPolicy", "a Gateway API ...".
+fn a(what: &str) -> String {
+    let article = if what.starts_with(['A', 'E', 'I', 'O', 'U']) { "an" } else { "a" };
+    format!("{article} {what}")
 }
 
 /// Appends `item` unless `list` has it already.
