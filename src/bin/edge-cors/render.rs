@@ -105,13 +105,10 @@ pub fn run(
     sha256: Option<&str>,
 ) -> Result<Report, Fatal> {
     let style = Style::stderr();
-    let c = check::load_one(path, "render takes one")?;
-    if !c.is_ok() {
-        let mut s = check::describe(&path.display().to_string(), &c, &style);
-        s.push_str(&style.fail("not rendered: the filter would refuse this policy"));
-        s.push('\n');
-        return Ok(Report { stdout: String::new(), stderr: s, ok: false });
-    }
+    let c = match load_valid(path, &style)? {
+        Ok(c) => c,
+        Err(refused) => return Ok(refused),
+    };
     let fields = canonical(&c.found.object);
     let text = match target {
         RenderTarget::Envoy => envoy(&fields, module.unwrap_or("/etc/envoy/edge_cors.wasm")),
@@ -549,13 +546,10 @@ pub fn run_host(target: RenderTarget, path: &Path, module: Option<&str>, host: &
             return Err(Fatal(format!("{flag} is for --target envoy-bootstrap or envoy-lds")));
         }
     }
-    let c = check::load_one(path, "render takes one")?;
-    if !c.is_ok() {
-        let mut s = check::describe(&path.display().to_string(), &c, &style);
-        s.push_str(&style.fail("not rendered: the filter would refuse this policy"));
-        s.push('\n');
-        return Ok(Report { stdout: String::new(), stderr: s, ok: false });
-    }
+    let c = match load_valid(path, &style)? {
+        Ok(c) => c,
+        Err(refused) => return Ok(refused),
+    };
     let up = parse_upstream(host.upstream.as_deref().unwrap_or(DEFAULT_UPSTREAM))?;
     let port = host.port.unwrap_or(DEFAULT_PORT);
     let admin_port = host.admin_port.unwrap_or(DEFAULT_ADMIN_PORT);
@@ -625,4 +619,17 @@ pub fn run_host(target: RenderTarget, path: &Path, module: Option<&str>, host: &
         )),
     }
     Ok(Report { stdout, stderr, ok: true })
+}
+
+/// The policy to render, checked with the filter's own code; a refusal is
+/// the report to print instead (check's messages, and nothing rendered).
+fn load_valid(path: &Path, style: &Style) -> Result<Result<check::Checked, Report>, Fatal> {
+    let c = check::load_one(path, "render takes one")?;
+    if c.is_ok() {
+        return Ok(Ok(c));
+    }
+    let mut s = check::describe(&path.display().to_string(), &c, style);
+    s.push_str(&style.fail("not rendered: the filter would refuse this policy"));
+    s.push('\n');
+    Ok(Err(Report { stdout: String::new(), stderr: s, ok: false }))
 }
