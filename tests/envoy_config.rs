@@ -96,3 +96,27 @@ fn a_valid_policy_starts() {
     assert!(!envoy.log().contains("invalid edge-cors configuration"));
     envoy.stop();
 }
+
+/// The common copy-paste from Istio: the policy as a protobuf Struct. Envoy
+/// hands the filter protobuf bytes; the refusal says to use a StringValue.
+#[test]
+fn a_struct_configuration_is_refused_with_the_fix() {
+    let upstream = Upstream::start();
+    let wasm = wasm_path();
+    let listener = listener_yaml(&Listener { name: "structured", config: r#"{"allow_origins": ["*"]}"# }, &wasm).replace(
+        "\"@type\": type.googleapis.com/google.protobuf.StringValue\n                  value: \"{\\\"allow_origins\\\": [\\\"*\\\"]}\"",
+        "\"@type\": type.googleapis.com/google.protobuf.Struct\n                  value: { allow_origins: [\"*\"] }",
+    );
+    assert!(listener.contains("google.protobuf.Struct"), "the template changed:\n{listener}");
+    let port = upstream.port;
+    match Envoy::start_bootstrap(|_| bootstrap_yaml(&[listener], port), 1, &[]) {
+        Started::Running(envoy) => {
+            envoy.stop();
+            panic!("Envoy accepted a Struct configuration");
+        }
+        Started::Exited { log, .. } => {
+            let line = log.lines().find(|l| l.contains("invalid edge-cors configuration")).unwrap_or_else(|| panic!("{log}"));
+            assert!(line.contains("give it as a google.protobuf.StringValue holding the JSON policy"), "{line}");
+        }
+    }
+}

@@ -95,12 +95,17 @@ fn parse_inner(bytes: &[u8], errs: &mut Errors) -> Option<ConfigSpec> {
         Err(e) => {
             let text = String::from_utf8_lossy(bytes);
             let shown: String = text.chars().take(60).collect();
-            errs.push(
-                "(configuration)",
-                quote(&shown),
-                format!("is not valid JSON ({e})"),
-                format!("write a JSON object such as {EXAMPLE}"),
-            );
+            // A google.protobuf.Struct reaches the module as protobuf bytes
+            // (binary, not text): say what to write instead.
+            let binary = bytes.iter().any(|b| b.is_ascii_control() && !b.is_ascii_whitespace());
+            let fix = if binary {
+                format!(
+                    "the configuration is not text: give it as a google.protobuf.StringValue holding the JSON policy (a google.protobuf.Struct reaches the filter as protobuf bytes), such as {EXAMPLE}"
+                )
+            } else {
+                format!("write a JSON object such as {EXAMPLE}")
+            };
+            errs.push("(configuration)", quote(&shown), format!("is not valid JSON ({e})"), fix);
             return None;
         }
     };

@@ -94,6 +94,8 @@ fn refusals_name_field_value_and_fix() {
         ("{}", "allow_origins", "is required", "allow_origins"),
         (r#"{"allow_methods": ["GET"]}"#, "allow_origins", "is required", "allow_origins"),
         ("{not json", "(configuration)", "not valid JSON", "JSON object"),
+        // A protobuf Struct {allow_origins: ["*"]}, as Envoy hands it over.
+        ("\n\u{1d}\n\rallow_origins\u{12}\u{c}2\n\n\u{1a}\u{1}*", "(configuration)", "not valid JSON", "google.protobuf.StringValue"),
         ("[1,2]", "(configuration)", "must be a JSON object", "JSON object"),
         (r#"{"allow_origins": []}"#, "allow_origins", "is empty", "list"),
         (r#"{"allow_origins": "https://a.example"}"#, "allow_origins", "list of strings", "[\"https://a.example\"]"),
