@@ -1,11 +1,12 @@
 //! The docs cannot drift: every fenced block of README.md, CONTRIBUTING.md
 //! and docs/*.md is checked by kind.
 //!
-//! - `json`: a policy; the engine must accept it as it is written.
+//! - `json`: a policy; `edge-cors check` must accept it as it is written.
 //! - `yaml`: parsed. An Envoy bootstrap (`static_resources`/`dynamic_resources`)
-//!   goes through `envoy --mode validate`; a Kubernetes object's or Envoy
-//!   fragment's embedded edge-cors policy (a `StringValue`'s `value`, a
-//!   `pluginConfig`) must be accepted. The live-reload pair (a bootstrap with
+//!   goes through `envoy --mode validate`, and so does an HttpConnectionManager
+//!   fragment (`http_filters`, `access_log`) placed in a listener; a
+//!   Kubernetes object's or fragment's embedded edge-cors policy (a
+//!   `StringValue`'s `value`, a `pluginConfig`) must be accepted. The live-reload pair (a bootstrap with
 //!   `lds_config` and a `resources:` listener file) is started for real and
 //!   answers a preflight.
 //! - `sh`: every `make TARGET` names a target of the Makefile, and every
@@ -92,10 +93,53 @@ fn yaml_documents(text: &str) -> Result<Vec<Value>, String> {
     serde_norway::Deserializer::from_str(text).map(|d| Value::deserialize(d).map_err(|e| e.to_string())).collect()
 }
 
-fn envoy_validate(bootstrap: &str, name: &str) -> Result<(), String> {
+/// `edge-cors check` on a JSON block, as a user would run it.
+fn check_with_cli(b: &Block) -> Result<(), String> {
     let dir = repo().join("target/docs-tests");
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{}-{name}.yaml", std::process::id()));
+    let path = dir.join(format!("{}-line{}.json", std::process::id(), b.line));
+    std::fs::write(&path, &b.text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_edge-cors")).arg("check").arg(&path).output().unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{}:{}: edge-cors check: {}", b.file, b.line, String::from_utf8_lossy(&out.stdout).trim()))
+    }
+}
+
+/// A bootstrap around an HttpConnectionManager fragment: its keys go into
+/// the connection manager of one listener routed to an `upstream` cluster.
+fn hcm_bootstrap(fragment: &serde_json::Map<String, Value>) -> Value {
+    let mut hcm = serde_json::json!({
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "docs",
+        "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}]}]},
+        "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
+    });
+    for (k, v) in fragment {
+        hcm[k] = v.clone();
+    }
+    serde_json::json!({"static_resources": {
+        "listeners": [{"name": "docs", "address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}},
+            "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}]}],
+        "clusters": [{"name": "upstream", "type": "STATIC", "connect_timeout": "1s", "load_assignment": {"cluster_name": "upstream",
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 8080}}}}]}]}}],
+    }})
+}
+
+fn envoy_validate_json(bootstrap: &str, name: &str) -> Result<(), String> {
+    envoy_validate_file(bootstrap, &format!("{name}.json"))
+}
+
+fn envoy_validate(bootstrap: &str, name: &str) -> Result<(), String> {
+    envoy_validate_file(bootstrap, &format!("{name}.yaml"))
+}
+
+fn envoy_validate_file(bootstrap: &str, name: &str) -> Result<(), String> {
+    let dir = repo().join("target/docs-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{}-{name}", std::process::id()));
+
     std::fs::write(&path, bootstrap).unwrap();
     let out = Command::new(envoy_bin()).args(["--mode", "validate", "-c"]).arg(&path).output().unwrap();
     if out.status.success() {
@@ -127,7 +171,7 @@ fn every_fenced_block_is_checked() {
     for b in blocks() {
         *counts.entry(if b.lang.is_empty() { "output".into() } else { b.lang.clone() }).or_default() += 1;
         let r: Result<(), String> = match b.lang.as_str() {
-            "json" => policy_ok(&b, &b.text),
+            "json" => check_with_cli(&b),
             "yaml" => match yaml_documents(&b.text) {
                 Err(e) => Err(format!("{}:{}: not YAML: {e}", b.file, b.line)),
                 Ok(docs) => {
@@ -139,6 +183,15 @@ fn every_fenced_block_is_checked() {
                     if r.is_ok() && bootstrap && !lds {
                         r = envoy_validate(&b.text, &format!("line{}", b.line))
                             .map_err(|e| format!("{}:{}: envoy --mode validate: {e}", b.file, b.line));
+                    }
+                    if let (true, [Value::Object(fragment)]) = (r.is_ok(), docs.as_slice()) {
+                        if fragment.contains_key("http_filters") || fragment.contains_key("access_log") {
+                            let bootstrap = hcm_bootstrap(fragment)
+                                .to_string()
+                                .replace("/etc/envoy/edge_cors.wasm", &wasm_path().display().to_string());
+                            r = envoy_validate_json(&bootstrap, &format!("line{}", b.line))
+                                .map_err(|e| format!("{}:{}: envoy --mode validate (in a listener): {e}", b.file, b.line));
+                        }
                     }
                     r
                 }
