@@ -1,7 +1,7 @@
 //! Every decision visible where operators look, through a real Envoy:
 //! the access log (`%FILTER_STATE(wasm.edge_cors:PLAIN)%`), the response-code
 //! details of the filter's own replies, per-rule counters, and the opt-in
-//! `x-edge-cors` header (docs/operating.md).
+//! `x-edge-cors` header (docs/operating.md; docs/contract.md "Observability").
 
 mod common;
 
