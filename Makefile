@@ -152,7 +152,7 @@ INTEGRATION_TESTS := envoy envoy_config envoy_rules envoy_hardening envoy_hostil
 PORTABILITY_TESTS := imports hosts image
 CLI_TESTS := cli deploy render_run docs
 OBSERVABILITY_TESTS := observability
-BROWSER_TESTS := browser playground
+BROWSER_TESTS := browser playground grpc_web
 # Long runs, #[ignore]d: make soak.
 LONG_TESTS := soak
 tests_args = $(foreach t,$(1),--test $(t))
@@ -191,7 +191,15 @@ observability: wasm $(ENVOY) host-tools ## the dashboard and alert rules against
 	@echo "==> observability: deploy/observability/ against a real Envoy's /stats/prometheus, promtool check/test rules"
 	@cargo test $(call tests_args,$(OBSERVABILITY_TESTS)) -- --nocapture
 
-browser: wasm $(ENVOY) chromium ## headless Chromium through Envoy + edge-cors
+# grpcio for tests/grpc_web.rs's gRPC server, into the Envoy venv.
+GRPCIO_VERSION := 1.85.3
+.PHONY: grpc-tools
+grpc-tools: $(ENVOY)
+	@$(VENV)/bin/python -c 'import grpc, sys; sys.exit(grpc.__version__ != "$(GRPCIO_VERSION)")' 2>/dev/null || { \
+	  echo "==> installing grpcio $(GRPCIO_VERSION) (PyPI) into $(VENV)"; \
+	  $(VENV)/bin/pip install --quiet --disable-pip-version-check grpcio==$(GRPCIO_VERSION); }
+
+browser: wasm $(ENVOY) chromium grpc-tools ## headless Chromium through Envoy + edge-cors
 	@echo "==> browser tests (headless Chromium through Envoy + edge-cors)"
 	@cargo test $(call tests_args,$(BROWSER_TESTS)) -- --nocapture
 
@@ -298,3 +306,11 @@ clean: ## remove build output and the Envoy venv
 host-wasmtime: wasm ## the module on a second host: proxy-wasm-host (wasmtime)
 	@echo "==> edge-cors on proxy-wasm-host (wasmtime): hosts/wasmtime/tests/host.rs"
 	@cd hosts/wasmtime && CARGO_TARGET_DIR=../../target/wasmtime-host nice -n 10 cargo test --ignore-rust-version -- --nocapture
+
+# Memory and configure time with 10, 1,000 and 10,000 tenant origins: the
+# module's linear memory and configure time on V8 (tests/hosts/host.js), and
+# what each Envoy worker adds (/memory and RSS, --concurrency 1 vs 2).
+.PHONY: bench-memory
+bench-memory: wasm $(ENVOY) cli ## memory and configure time as the tenant list grows (BENCHMARKS.md)
+	@echo "==> memory and configure time as the tenant list grows"
+	@python3 bench/memory.py

@@ -149,7 +149,28 @@ pub(super) fn max_age(field: &str, v: &Value, errs: &mut Errors) -> Option<u32> 
 }
 
 /// A JSON array of strings, or an error naming the field.
-pub(super) fn strings<'v>(field: &str, v: &'v Value, errs: &mut Errors) -> Vec<(String, &'v str)> {
+/// Where an item of a list sits (`allow_origins[3]`), spelled out only when a
+/// message needs it: a list of 10,000 tenant origins is read without 10,000
+/// field names.
+#[derive(Clone, Copy)]
+pub(super) struct At<'f> {
+    list: &'f str,
+    index: usize,
+}
+
+impl From<At<'_>> for String {
+    fn from(at: At<'_>) -> String {
+        format!("{}[{}]", at.list, at.index)
+    }
+}
+
+impl From<&At<'_>> for String {
+    fn from(at: &At<'_>) -> String {
+        String::from(*at)
+    }
+}
+
+pub(super) fn strings<'f, 'v>(field: &'f str, v: &'v Value, errs: &mut Errors) -> Vec<(At<'f>, &'v str)> {
     let Value::Array(items) = v else {
         let fix = match v {
             Value::String(s) => format!("write a list: [\"{s}\"]"),
@@ -161,7 +182,7 @@ pub(super) fn strings<'v>(field: &str, v: &'v Value, errs: &mut Errors) -> Vec<(
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         match item {
-            Value::String(s) => out.push((format!("{field}[{i}]"), s.as_str())),
+            Value::String(s) => out.push((At { list: field, index: i }, s.as_str())),
             other => errs.push(format!("{field}[{i}]"), show(other), "must be a string", "quote it"),
         }
     }
@@ -179,9 +200,11 @@ pub(super) fn origins(field: &str, v: &Value, credentials: bool, insecure: bool,
         );
     }
     let mut out: Vec<OriginEntry> = Vec::with_capacity(items.len());
-    // Tenant lists run to thousands: find duplicates by hash, not by scan.
-    let mut seen: std::collections::HashSet<OriginEntry, crate::origin::FastHash> =
-        std::collections::HashSet::with_capacity_and_hasher(items.len(), Default::default());
+    // Tenant lists run to thousands: find duplicates by hash, not by scan,
+    // and without a second copy of every entry (the configure step's peak is
+    // the module's memory for good: wasm memory never shrinks).
+    let mut seen: std::collections::HashMap<u64, usize, crate::origin::FastHash> =
+        std::collections::HashMap::with_capacity_and_hasher(items.len(), Default::default());
     for (f, raw) in &items {
         let entry = match OriginEntry::parse(raw) {
             Ok(e) => e,
@@ -212,8 +235,19 @@ pub(super) fn origins(field: &str, v: &Value, credentials: bool, insecure: bool,
                 "use the https:// origin, or add \"allow_insecure_origins\": true if you accept that risk",
             );
         }
-        if seen.insert(entry.clone()) {
-            out.push(entry);
+        let hash = std::hash::BuildHasher::hash_one(&crate::origin::FastHash::default(), &entry);
+        match seen.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(out.len());
+                out.push(entry);
+            }
+            // The same hash: a duplicate, or (rarely) another entry, which a
+            // scan tells apart.
+            std::collections::hash_map::Entry::Occupied(_) => {
+                if !out.contains(&entry) {
+                    out.push(entry);
+                }
+            }
         }
     }
     if out.len() > 1 && out.contains(&OriginEntry::Any) {
