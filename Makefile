@@ -152,7 +152,7 @@ INTEGRATION_TESTS := envoy envoy_config envoy_rules envoy_hardening envoy_hostil
 PORTABILITY_TESTS := imports hosts image
 CLI_TESTS := cli deploy render_run docs
 OBSERVABILITY_TESTS := observability
-BROWSER_TESTS := browser playground grpc_web
+BROWSER_TESTS := browser browser_tls playground grpc_web
 # Long runs, #[ignore]d: make soak.
 LONG_TESTS := soak
 tests_args = $(foreach t,$(1),--test $(t))
@@ -214,14 +214,24 @@ test: setup test-inventory lint wasm size unit integration portability cli-tests
 wrk:
 	@command -v wrk >/dev/null || { $(call apt_install,wrk); }
 
+# HTTP/2 load generator for `make bench BENCH_TRANSPORT=h2` (Debian's
+# nghttp2-client), and openssl for the run's throwaway certificate.
+.PHONY: h2load
+h2load:
+	@command -v h2load >/dev/null || { $(call apt_install,nghttp2-client); }
+	@command -v openssl >/dev/null || { $(call apt_install,openssl); }
+
 # Throughput against Envoy's native CORS filter and an empty wasm filter.
-# BENCH_ROUNDS and BENCH_SECONDS tune the run (default 5 x 3 s per cell, ~5 min).
-bench: wasm $(ENVOY) wrk bench-modules ## throughput through Envoy: edge-cors vs native, empty and ABI-floor filters
+# BENCH_ROUNDS and BENCH_SECONDS tune the run (default 5 x 3 s per cell, ~5 min);
+# BENCH_TRANSPORT=h2 drives TLS listeners with h2load, BENCH_CONCURRENCY=2 runs two Envoy workers.
+BENCH_TRANSPORT ?= h1
+BENCH_CONCURRENCY ?= 1
+bench: wasm $(ENVOY) wrk h2load bench-modules ## throughput through Envoy: edge-cors vs native, empty and ABI-floor filters
 	@echo "==> engine micro-benchmark (criterion)"
 	@set -o pipefail; cargo bench --bench engine -- --noplot 2>&1 | \
 	  awk '/^Benchmarking/ {next} /^[^ ].*\// {name=$$0} /^ +time:/ {sub(/^ +time: +/, ""); printf "    %-52s %s\n", name, $$0}'
-	@echo "==> throughput through Envoy (wrk)"
-	@python3 bench/run.py
+	@echo "==> throughput through Envoy ($(BENCH_TRANSPORT), --concurrency $(BENCH_CONCURRENCY))"
+	@python3 bench/run.py --transport $(BENCH_TRANSPORT) --concurrency $(BENCH_CONCURRENCY)
 
 bench-modules: .rust-target $(WASM_OPT)
 	@echo "==> building the empty filter and the ABI floor (examples/), finished like edge-cors"
@@ -231,10 +241,11 @@ bench-modules: .rust-target $(WASM_OPT)
 
 # In `make test`: one short round of every variant, so the benchmark, its
 # answer checks and the floor modules keep working (its numbers mean nothing).
-bench-smoke: wasm $(ENVOY) wrk bench-modules
+bench-smoke: wasm $(ENVOY) wrk h2load bench-modules
 	@echo "==> benchmark smoke run (1 round x 1 s; the numbers are not a measurement)"
 	@python3 bench/run.py --rounds 1 --seconds 1 --out target/bench/smoke.md >/dev/null 2>target/bench-smoke.log || { cat target/bench-smoke.log; exit 1; }
-	@echo "    ok: every variant answered every scenario (table in target/bench/smoke.md)"
+	@python3 bench/run.py --transport h2 --concurrency 2 --warmup 0 --rounds 1 --seconds 1 --out target/bench/smoke-h2.md >/dev/null 2>target/bench-smoke.log || { cat target/bench-smoke.log; exit 1; }
+	@echo "    ok: every variant answered every scenario, h1 and h2 over TLS (tables in target/bench/smoke.md, smoke-h2.md)"
 
 bench-engine:
 	@cargo bench --bench engine
