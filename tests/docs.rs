@@ -14,6 +14,10 @@
 //! - no language: output shown as it was printed; its `edge-cors` refusals must
 //!   still start the way the filter writes them.
 
+//!
+//! Run with `cargo test --features cli --test docs` (it runs the edge-cors binary).
+#![cfg(feature = "cli")]
+
 mod common;
 
 use std::collections::BTreeSet;
