@@ -20,6 +20,13 @@ plus non-2xx counts (all scenarios expect 2xx). A second table gives Envoy's
 CPU time per request (user + system, from /proc, over each cell): steadier
 than throughput on a shared machine, where a few per cent hide in the noise.
 It includes the direct_response upstream, the same for every variant.
+
+--transport h2 puts the same variants behind TLS listeners offering ALPN h2
+only (a throwaway self-signed certificate made by openssl for the run) and
+drives them with h2load (-t1, --connections clients, --streams streams each);
+the upstream hop stays plaintext HTTP/1.1. --concurrency N runs N Envoy
+workers; with N > 1 nothing is pinned and the load generator shares the
+cores with Envoy.
 """
 
 import argparse
@@ -98,31 +105,41 @@ ROUTER = {
 }
 
 
-def listener(name, filters, vhost_extra=None, route=None):
+def listener(name, filters, vhost_extra=None, route=None, tls=None):
     vhost = {"name": name, "domains": ["*"], "routes": [route or {"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}]}
     vhost.update(vhost_extra or {})
+    chain = {
+        "filters": [
+            {
+                "name": "envoy.filters.network.http_connection_manager",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                    "stat_prefix": name,
+                    "route_config": {"virtual_hosts": [vhost]},
+                    "http_filters": filters + [ROUTER],
+                },
+            }
+        ]
+    }
+    if tls:
+        chain["transport_socket"] = {
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+                "common_tls_context": {
+                    "alpn_protocols": ["h2"],
+                    "tls_certificates": [{"certificate_chain": {"filename": tls[0]}, "private_key": {"filename": tls[1]}}],
+                },
+            },
+        }
     return {
         "name": name,
         "address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}},
-        "filter_chains": [
-            {
-                "filters": [
-                    {
-                        "name": "envoy.filters.network.http_connection_manager",
-                        "typed_config": {
-                            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                            "stat_prefix": name,
-                            "route_config": {"virtual_hosts": [vhost]},
-                            "http_filters": filters + [ROUTER],
-                        },
-                    }
-                ]
-            }
-        ],
+        "filter_chains": [chain],
     }
 
 
-def envoy_config(upstream_port, compare, edge, empty):
+def envoy_config(upstream_port, compare, edge, empty, tls=None):
     upstream_route = {
         "match": {"prefix": "/"},
         "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}},
@@ -131,14 +148,14 @@ def envoy_config(upstream_port, compare, edge, empty):
     cors = {"name": "envoy.filters.http.cors", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"}}
     listeners = [
         listener("upstream", [], route=upstream_route),
-        listener("none", []),
-        listener("native", [cors], {"typed_per_filter_config": {"envoy.filters.http.cors": NATIVE_POLICY}}),
-        listener("edge", [wasm_filter("edge_cors", edge, json.dumps(POLICY))]),
-        listener("empty", [wasm_filter("empty", empty, "")]),
-        listener("floor", [wasm_filter("abi_floor", FLOOR_WASM, "")]),
+        listener("none", [], tls=tls),
+        listener("native", [cors], {"typed_per_filter_config": {"envoy.filters.http.cors": NATIVE_POLICY}}, tls=tls),
+        listener("edge", [wasm_filter("edge_cors", edge, json.dumps(POLICY))], tls=tls),
+        listener("empty", [wasm_filter("empty", empty, "")], tls=tls),
+        listener("floor", [wasm_filter("abi_floor", FLOOR_WASM, "")], tls=tls),
     ]
     if compare:
-        listeners.append(listener("other", [wasm_filter("edge_cors_other", compare, json.dumps(POLICY))]))
+        listeners.append(listener("other", [wasm_filter("edge_cors_other", compare, json.dumps(POLICY))], tls=tls))
     listeners[0]["address"]["socket_address"]["port_value"] = upstream_port
     return {
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
@@ -167,18 +184,38 @@ def free_port():
         return s.getsockname()[1]
 
 
+# Envoy workers (--concurrency). With one, Envoy is pinned to core 0 and the
+# load generator to core 1; with more, nothing is pinned (a 2-core machine has
+# no core to spare for the load generator, which then shares them with Envoy).
+CONCURRENCY = 1
+
+
 def pin(core):
+    if CONCURRENCY > 1:
+        return []
     return ["taskset", "-c", str(core)] if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1 else []
 
 
-def start_envoy(envoy, workdir, compare, edge, empty):
+def make_cert(workdir):
+    """A throwaway self-signed certificate for 127.0.0.1, made for this run."""
+    cert, key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+         "-subj", "/CN=edge-cors bench", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def start_envoy(envoy, workdir, compare, edge, empty, tls=None):
     cfg = os.path.join(workdir, "envoy.json")
     with open(cfg, "w") as f:
-        json.dump(envoy_config(free_port(), compare, edge, empty), f)
+        json.dump(envoy_config(free_port(), compare, edge, empty, tls), f)
     admin_file = os.path.join(workdir, "admin.txt")
     log = open(os.path.join(workdir, "envoy.log"), "w")
     proc = subprocess.Popen(
-        pin(0) + [envoy, "-c", cfg, "--concurrency", "1", "--disable-hot-restart", "--log-level", "error", "--admin-address-path", admin_file],
+        pin(0) + [envoy, "-c", cfg, "--concurrency", str(CONCURRENCY), "--disable-hot-restart", "--log-level", "error", "--admin-address-path", admin_file],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -230,15 +267,60 @@ def run_wrk(port, script, seconds, connections):
     return rps, int(m.group(1)) if m else 0, errs.group(1) if errs else "", total
 
 
-def check_answers(ports):
+def h2load_args(method, headers):
+    args = ["-H", f":method: {method}"] if method != "GET" else []
+    for k, v in headers.items():
+        args += ["-H", f"{k.lower()}: {v}"]
+    return args
+
+
+def run_h2load(port, hargs, seconds, connections, streams):
+    """h2load over TLS: (req/s, non-2xx, errors, requests done), like run_wrk."""
+    out = subprocess.run(
+        pin(1) + ["h2load", "-t1", f"-c{connections}", f"-m{streams}", "-D", str(seconds)] + hargs + [f"https://127.0.0.1:{port}/bench"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if not re.search(r"Application protocol: h2\b", out):
+        sys.exit(f"h2load did not negotiate h2:\n{out}")
+    rps = float(re.search(r"finished in [\d.]+\w*, ([\d.]+) req/s", out).group(1))
+    req = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout", out)
+    codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+    done, failed, errored, timeout = int(req.group(3)), int(req.group(5)), int(req.group(6)), int(req.group(7))
+    non2xx = sum(int(codes.group(i)) for i in (2, 3, 4))
+    errs = f"{failed} failed, {errored} errored, {timeout} timeout" if failed or errored or timeout else ""
+    return rps, non2xx, errs, done
+
+
+def check_answers(ports, transport):
     """One request per scenario and variant, so a broken listener cannot pass as fast."""
     for name, (method, headers) in SCENARIOS.items():
         for v in VARIANTS:
-            req = urllib.request.Request(f"http://127.0.0.1:{ports[v]}/bench", method=method, headers=headers)
-            with urllib.request.urlopen(req, timeout=5) as r:
-                acao = r.headers.get("access-control-allow-origin")
-                if v in ("native", "edge", "floor") and name in ("simple GET, allowed origin", "preflight, allowed") and acao != "https://app.example.com":
-                    sys.exit(f"{v} / {name}: expected access-control-allow-origin, got {acao!r}")
+            if transport == "h2":
+                acao = h2_answer(ports[v], method, headers)
+            else:
+                req = urllib.request.Request(f"http://127.0.0.1:{ports[v]}/bench", method=method, headers=headers)
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    acao = r.headers.get("access-control-allow-origin")
+            if v in ("native", "edge", "floor") and name in ("simple GET, allowed origin", "preflight, allowed") and acao != "https://app.example.com":
+                sys.exit(f"{v} / {name}: expected access-control-allow-origin, got {acao!r}")
+
+
+def h2_answer(port, method, headers):
+    """One h2 request with nghttp (nghttp2-client, like h2load): its access-control-allow-origin; exits unless 2xx."""
+    out = subprocess.run(
+        ["nghttp", "-nv", "-H", f":method: {method}"] + [a for k, v in headers.items() for a in ("-H", f"{k.lower()}: {v}")]
+        + [f"https://127.0.0.1:{port}/bench"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    ).stdout
+    # nghttp -v prints each received header as "[  0.003] recv (stream_id=13) name: value"
+    got = dict(re.findall(r"recv \(stream_id=\d+\) (:?[\w-]+): (.*)$", out, re.M))
+    if "The negotiated protocol: h2" not in out or not got.get(":status", "").startswith("2"):
+        sys.exit(f"h2 {method} on port {port}: expected 2xx, got {got.get(':status')!r}\n{out}")
+    return got.get("access-control-allow-origin")
 
 
 def envoy_version(envoy):
@@ -258,7 +340,16 @@ def main():
     ap.add_argument("--edge", metavar="WASM", default=EDGE_WASM, help="the edge-cors module (default: the release build)")
     ap.add_argument("--empty", metavar="WASM", default=EMPTY_WASM, help="the empty-filter module (default: examples/empty_filter.rs)")
     ap.add_argument("--only", metavar="TEXT", help="run only the scenarios whose name contains TEXT")
+    ap.add_argument("--transport", choices=["h1", "h2"], default="h1", help="h1: plaintext HTTP/1.1 with wrk (default); h2: TLS with ALPN h2, h2load")
+    ap.add_argument("--streams", type=int, default=10, help="h2: concurrent streams per connection (h2load -m; default 10)")
+    ap.add_argument("--concurrency", type=int, default=1, help="Envoy workers (default 1; above 1 nothing is pinned)")
+    ap.add_argument("--warmup", type=int, default=1, metavar="SECONDS", help="warm-up per scenario and variant before timing (default 1; 0 skips it)")
     args = ap.parse_args()
+    global CONCURRENCY
+    CONCURRENCY = max(1, args.concurrency)
+    tool = "h2load" if args.transport == "h2" else "wrk"
+    if not shutil.which(tool) or (args.transport == "h2" and not (shutil.which("nghttp") and shutil.which("openssl"))):
+        sys.exit(f"{tool} missing: run `make {tool}`")
     if args.only:
         for n in [n for n in SCENARIOS if args.only not in n]:
             del SCENARIOS[n]
@@ -270,14 +361,24 @@ def main():
         if f and not os.path.exists(f):
             sys.exit(f"{f} missing: run `make bench`")
     workdir = tempfile.mkdtemp(prefix="edge-cors-bench-")
-    proc, ports = start_envoy(args.envoy, workdir, args.compare, args.edge, args.empty)
+    tls = make_cert(workdir) if args.transport == "h2" else None
+    proc, ports = start_envoy(args.envoy, workdir, args.compare, args.edge, args.empty, tls)
     try:
-        check_answers(ports)
-        scripts = {n: lua_script(workdir, n, m, h) for n, (m, h) in SCENARIOS.items()}
+        check_answers(ports, args.transport)
+        if args.transport == "h2":
+            hargs = {n: h2load_args(m, h) for n, (m, h) in SCENARIOS.items()}
+
+            def load(port, n, seconds):
+                return run_h2load(port, hargs[n], seconds, args.connections, args.streams)
+        else:
+            scripts = {n: lua_script(workdir, n, m, h) for n, (m, h) in SCENARIOS.items()}
+
+            def load(port, n, seconds):
+                return run_wrk(port, scripts[n], seconds, args.connections)
         # warm-up: V8 tiers up hot functions, Envoy fills its pools
-        for n in SCENARIOS:
+        for n in SCENARIOS if args.warmup > 0 else ():
             for v in VARIANTS:
-                run_wrk(ports[v], scripts[n], 1, args.connections)
+                load(ports[v], n, args.warmup)
         rps = {(n, v): [] for n in SCENARIOS for v in VARIANTS}
         cpu_us = {(n, v): [] for n in SCENARIOS for v in VARIANTS}
         non2xx = {(n, v): 0 for n in SCENARIOS for v in VARIANTS}
@@ -289,7 +390,7 @@ def main():
             for n in SCENARIOS:
                 for v in order:
                     before = cpu_seconds(proc.pid)
-                    x, bad, errs, requests = run_wrk(ports[v], scripts[n], args.seconds, args.connections)
+                    x, bad, errs, requests = load(ports[v], n, args.seconds)
                     cpu_us[(n, v)].append((cpu_seconds(proc.pid) - before) * 1e6 / max(requests, 1))
                     rps[(n, v)].append(x)
                     non2xx[(n, v)] += bad
@@ -301,10 +402,18 @@ def main():
         proc.terminate()
         proc.wait()
 
+    if CONCURRENCY > 1:
+        placement = f" (nothing pinned: the workers and {tool} share the {os.cpu_count()} cores)"
+    else:
+        placement = f" pinned to core 0, {tool} on core 1" if pin(0) else ""
+    if args.transport == "h2":
+        driver = f"HTTP/2 over TLS (ALPN h2, self-signed certificate; upstream hop plaintext HTTP/1.1): h2load -t1 -c{args.connections} -m{args.streams}"
+    else:
+        driver = f"wrk -t1 -c{args.connections}"
     lines = [
         f"Envoy {envoy_version(args.envoy)}, "
-        f"--concurrency 1{' pinned to core 0, wrk on core 1' if pin(0) else ''}; "
-        f"wrk -t1 -c{args.connections}, {args.rounds} rounds x {args.seconds} s per cell, order rotated each round.",
+        f"--concurrency {CONCURRENCY}{placement}; "
+        f"{driver}, {args.rounds} rounds x {args.seconds} s per cell, order rotated each round.",
         "",
         "| scenario | none | native CORS | edge-cors | empty wasm | ABI floor | edge/native | edge/empty | edge/floor | floor/native | floor/empty | non-2xx |"
         + (" other build | edge/other |" if args.compare else ""),
@@ -341,7 +450,7 @@ def main():
             row += f" {cost('edge', 'other'):.3f} |"
         lines.append(row)
     if sock:
-        lines += ["", "Socket errors: " + "; ".join(sorted(sock))]
+        lines += ["", ("h2load errors: " if args.transport == "h2" else "Socket errors: ") + "; ".join(sorted(sock))]
     text = "\n".join(lines)
     print(text)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
