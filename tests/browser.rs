@@ -6,24 +6,12 @@
 mod common;
 
 use std::fs;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
-
-fn chromium() -> PathBuf {
-    let path = std::env::var_os("EDGE_CORS_CHROMIUM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    assert!(
-        path.exists(),
-        "Chromium not found at {}: run `make browser` (it installs Debian's chromium) or set EDGE_CORS_CHROMIUM",
-        path.display()
-    );
-    path
-}
 
 /// Serves the test page on 127.0.0.1 (any host name mapped to it serves it too).
 fn page_server() -> u16 {
@@ -77,10 +65,6 @@ impl Case {
     }
 }
 
-fn unescape_html(s: &str) -> String {
-    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&nbsp;", " ").replace("&amp;", "&")
-}
-
 /// The cases as the page reads them from its URL's fragment.
 fn requests(cases: &[Case]) -> Value {
     cases
@@ -103,50 +87,11 @@ fn run_page(page_origin: &str, cases: &[Case]) -> Value {
 /// returns what it observed; `extra` are more Chromium flags.
 fn load(url: &str, spec: &Value, extra: &[&str]) -> Value {
     let hash = percent_encoding::utf8_percent_encode(&serde_json::to_string(spec).unwrap(), percent_encoding::NON_ALPHANUMERIC).to_string();
-    let profile = repo().join("target/browser-profiles").join(unique("profile"));
-    fs::create_dir_all(&profile).unwrap();
-    let mut child = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-extensions",
-            // Host names for the wildcard cases all resolve to this machine.
-            "--host-resolver-rules=MAP *.test 127.0.0.1",
-            "--virtual-time-budget=30000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(format!("{url}#{hash}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start chromium");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("chromium did not finish within 90 s");
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let text = dom
-        .split("<pre id=\"result\">")
-        .nth(1)
-        .and_then(|s| s.split("</pre>").next())
-        .unwrap_or_else(|| panic!("no result in the page; chromium said:\n{}\n{}", dom, String::from_utf8_lossy(&out.stderr)));
-    let text = unescape_html(text);
-    let _ = fs::remove_dir_all(&profile);
-    serde_json::from_str(&text).unwrap_or_else(|_| panic!("page did not finish: {text}"))
+    // Host names for the wildcard cases all resolve to this machine.
+    let mut flags = vec!["--host-resolver-rules=MAP *.test 127.0.0.1".to_string(), "--dump-dom".to_string()];
+    flags.extend(extra.iter().map(|f| f.to_string()));
+    let out = chromium::run(&format!("{url}#{hash}"), &flags, |_| {}, Duration::from_secs(90));
+    chromium::page_result(&out, url)
 }
 
 /// Compares, prints one line per case, and returns the failures.

@@ -31,21 +31,10 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::{json, Value};
-
-fn chromium() -> PathBuf {
-    let path = std::env::var_os("EDGE_CORS_CHROMIUM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    assert!(
-        path.exists(),
-        "Chromium not found at {}: run `make browser` (it installs Debian's chromium) or set EDGE_CORS_CHROMIUM",
-        path.display()
-    );
-    path
-}
 
 // ---------------------------------------------------------------- certificates
 
@@ -281,10 +270,6 @@ impl Case {
     }
 }
 
-fn unescape_html(s: &str) -> String {
-    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&nbsp;", " ").replace("&amp;", "&")
-}
-
 /// How Chromium is set up for one page load.
 struct Browser<'a> {
     certs: &'a Certs,
@@ -308,58 +293,28 @@ impl Browser<'_> {
             })
             .collect();
         let hash = percent_encoding::utf8_percent_encode(&spec.to_string(), percent_encoding::NON_ALPHANUMERIC).to_string();
-        let profile = repo().join("target/browser-profiles").join(unique("tls-profile"));
-        fs::create_dir_all(profile.join("Default")).unwrap();
         // A per-site exception, as Settings writes it: primary pattern any
         // (the cookie's site, here https://api.test), secondary pattern the
         // top-level site. Third-party cookies stay blocked everywhere else.
         let exceptions: serde_json::Map<String, Value> =
             self.third_party_cookies_on.iter().map(|site| (format!("*,{site}"), json!({ "setting": 1 }))).collect();
         let prefs = json!({ "profile": { "content_settings": { "exceptions": { "cookies": exceptions } } } });
-        fs::write(profile.join("Default/Preferences"), prefs.to_string()).unwrap();
         let rules = format!("MAP api.test:443 127.0.0.1:{}, MAP *.test:443 127.0.0.1:{}", self.api_port, self.page_port);
-        let mut child = Command::new(chromium())
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-extensions",
-                "--virtual-time-budget=30000",
-                "--dump-dom",
-            ])
-            .arg(format!("--host-resolver-rules={rules}"))
-            .arg(format!("--ignore-certificate-errors-spki-list={}", self.certs.spki))
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .arg(format!("{page}/#{hash}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start chromium");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("chromium did not finish within 60 s");
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        let out = child.wait_with_output().unwrap();
-        let dom = String::from_utf8_lossy(&out.stdout);
-        let text =
-            dom.split("<pre id=\"result\">").nth(1).and_then(|s| s.split("</pre>").next()).unwrap_or_else(|| {
-                panic!("no result in the page at {page}; chromium said:\n{dom}\n{}", String::from_utf8_lossy(&out.stderr))
-            });
-        let text = unescape_html(text);
-        let _ = fs::remove_dir_all(&profile);
-        serde_json::from_str(&text).unwrap_or_else(|_| {
-            panic!("the page at {page} did not finish: {text}\nchromium said:\n{}", String::from_utf8_lossy(&out.stderr))
-        })
+        let flags = [
+            "--dump-dom".to_string(),
+            format!("--host-resolver-rules={rules}"),
+            format!("--ignore-certificate-errors-spki-list={}", self.certs.spki),
+        ];
+        let out = chromium::run(
+            &format!("{page}/#{hash}"),
+            &flags,
+            |profile| {
+                fs::create_dir_all(profile.join("Default")).unwrap();
+                fs::write(profile.join("Default/Preferences"), prefs.to_string()).unwrap();
+            },
+            Duration::from_secs(60),
+        );
+        chromium::page_result(&out, page)
     }
 }
 

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
@@ -25,12 +25,6 @@ use serde_json::{json, Value};
 const DENY_MESSAGE: &str = "caller lacks the reader role";
 const LATE_MESSAGE: &str = "denied after the headers were sent";
 const PERMISSION_DENIED: u64 = 7;
-
-fn chromium() -> PathBuf {
-    let path = std::env::var_os("EDGE_CORS_CHROMIUM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    assert!(path.exists(), "Chromium not found at {}: run `make browser` or set EDGE_CORS_CHROMIUM", path.display());
-    path
-}
 
 /// The Python with grpcio: `EDGE_CORS_GRPC_PYTHON`, else the Envoy venv's.
 fn grpc_python() -> PathBuf {
@@ -133,56 +127,13 @@ fn page_server() -> u16 {
     port
 }
 
-fn unescape_html(s: &str) -> String {
-    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&nbsp;", " ").replace("&amp;", "&")
-}
-
 /// Loads the page at `page_origin` with these calls and returns what it observed.
 fn run_page(page_origin: &str, calls: &Value) -> Value {
     let hash =
         percent_encoding::utf8_percent_encode(&serde_json::to_string(calls).unwrap(), percent_encoding::NON_ALPHANUMERIC).to_string();
-    let profile = repo().join("target/browser-profiles").join(unique("grpc-web-profile"));
-    fs::create_dir_all(&profile).unwrap();
-    let mut child = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-extensions",
-            "--host-resolver-rules=MAP *.test 127.0.0.1",
-            "--virtual-time-budget=30000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("{page_origin}/#{hash}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start chromium");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("chromium did not finish within 90 s");
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let text = dom
-        .split("<pre id=\"result\">")
-        .nth(1)
-        .and_then(|s| s.split("</pre>").next())
-        .unwrap_or_else(|| panic!("no result in the page; chromium said:\n{}\n{}", dom, String::from_utf8_lossy(&out.stderr)));
-    let text = unescape_html(text);
-    let _ = fs::remove_dir_all(&profile);
-    let observed: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("page did not finish: {text}"));
+    let flags = ["--host-resolver-rules=MAP *.test 127.0.0.1".to_string(), "--dump-dom".to_string()];
+    let out = chromium::run(&format!("{page_origin}/#{hash}"), &flags, |_| {}, Duration::from_secs(90));
+    let observed = chromium::page_result(&out, page_origin);
     assert_eq!(observed["origin"], json!(page_origin), "the page ran on the wrong origin");
     observed
 }

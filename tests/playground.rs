@@ -27,16 +27,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::Value;
 
-fn chromium() -> PathBuf {
-    let path = std::env::var_os("EDGE_CORS_CHROMIUM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    assert!(
-        path.exists(),
-        "Chromium not found at {}: run `make browser` (it installs Debian's chromium) or set EDGE_CORS_CHROMIUM",
-        path.display()
-    );
-    path
-}
-
 /// `var` if set, else a port nothing listens on.
 fn port_from(var: &str) -> u16 {
     match std::env::var(var) {
@@ -104,45 +94,9 @@ fn start(port: u16, admin: u16, demo: u16, playground: u16) -> Run {
 /// process, where --virtual-time-budget waits for its fetch too; CORS is
 /// enforced the same in any process. Returns stdout.
 fn chromium_run(url: &str, extra: &[&str]) -> String {
-    let profile = repo().join("target/browser-profiles").join(unique(&format!("playground-{}", std::process::id())));
-    fs::create_dir_all(&profile).unwrap();
-    let mut child = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-extensions",
-            "--disable-site-isolation-trials",
-            "--virtual-time-budget=30000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start chromium");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("chromium did not finish within 90 s");
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
-    let _ = fs::remove_dir_all(&profile);
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn unescape_html(s: &str) -> String {
-    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&nbsp;", " ").replace("&amp;", "&")
+    let mut flags = vec!["--disable-site-isolation-trials".to_string()];
+    flags.extend(extra.iter().map(|f| f.to_string()));
+    chromium::run(url, &flags, |_| {}, Duration::from_secs(90)).stdout
 }
 
 /// The visible text of the element with this id (tags dropped, one space
@@ -165,7 +119,7 @@ fn text_of(dom: &str, id: &str) -> String {
             _ => {}
         }
     }
-    unescape_html(&out).split_whitespace().collect::<Vec<_>>().join(" ")
+    chromium::unescape_html(&out).split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn counter(stats: &str, name: &str) -> u64 {
@@ -196,7 +150,7 @@ fn chromium_clicks_through_the_playground() {
     let dom = chromium_run(&format!("{page}/?click=all"), &["--dump-dom"]);
     let results = dom.split("<pre id=\"results\"").nth(1).unwrap_or_else(|| panic!("no #results in the page:\n{dom}"));
     assert!(results.starts_with(" hidden=\"\" data-done=\"true\">"), "the clicks did not finish: {}", &results[..results.len().min(400)]);
-    let json = unescape_html(results.split_once('>').unwrap().1.split("</pre>").next().unwrap());
+    let json = chromium::unescape_html(results.split_once('>').unwrap().1.split("</pre>").next().unwrap());
     let seen: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("#results is not JSON ({e}): {json}"));
 
     const BODY_HEADERS: &[(&str, &str)] =

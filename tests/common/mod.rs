@@ -3,6 +3,8 @@
 //! (one per policy), and a small HTTP client that returns every header.
 #![allow(dead_code)]
 
+pub mod chromium;
+
 use std::fs;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
