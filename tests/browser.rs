@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use common::chromium::{case, Case, Expect};
 use common::*;
 use serde_json::{json, Value};
 
@@ -34,36 +35,6 @@ fn page_server() -> u16 {
 }
 
 /// What the test expects JavaScript to see.
-#[derive(Clone, Copy)]
-enum Expect {
-    /// A TypeError: the browser blocked the response.
-    Blocked,
-    /// Resolved with this status and body.
-    Readable { status: u16, body: &'static str },
-}
-
-struct Case {
-    name: &'static str,
-    request: Value,
-    expect: Expect,
-    /// Headers and whether JavaScript must be able to read them.
-    headers: &'static [(&'static str, bool)],
-}
-
-fn case(name: &'static str, url: String, expect: Expect) -> Case {
-    Case { name, request: json!({ "url": url }), expect, headers: &[] }
-}
-
-impl Case {
-    fn with(mut self, key: &str, v: Value) -> Case {
-        self.request[key] = v;
-        self
-    }
-    fn reads(mut self, headers: &'static [(&'static str, bool)]) -> Case {
-        self.headers = headers;
-        self
-    }
-}
 
 /// The cases as the page reads them from its URL's fragment.
 fn requests(cases: &[Case]) -> Value {

@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::chromium::{case, Case, Expect};
 use common::*;
 use serde_json::{json, Value};
 
@@ -238,37 +239,6 @@ const PAGE: &str = r#"<!doctype html>
 })().catch(e => { document.getElementById("result").textContent = "page error: " + e; });
 </script>
 "#;
-
-#[derive(Clone, Copy)]
-enum Expect {
-    /// A TypeError: the browser blocked the response.
-    Blocked,
-    /// Resolved with this status and body, over h2.
-    Readable { status: u16, body: &'static str },
-}
-
-struct Case {
-    name: &'static str,
-    request: Value,
-    expect: Expect,
-    /// Headers and whether JavaScript must be able to read them.
-    headers: &'static [(&'static str, bool)],
-}
-
-fn case(name: &'static str, url: String, expect: Expect) -> Case {
-    Case { name, request: json!({ "url": url }), expect, headers: &[] }
-}
-
-impl Case {
-    fn with(mut self, key: &str, v: Value) -> Case {
-        self.request[key] = v;
-        self
-    }
-    fn reads(mut self, headers: &'static [(&'static str, bool)]) -> Case {
-        self.headers = headers;
-        self
-    }
-}
 
 /// How Chromium is set up for one page load.
 struct Browser<'a> {

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::{repo, unique};
 
@@ -84,4 +84,38 @@ pub fn page_result(out: &Output, page: &str) -> Value {
 
 pub fn unescape_html(s: &str) -> String {
     s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&nbsp;", " ").replace("&amp;", "&")
+}
+
+/// What a test expects JavaScript to see for one call.
+#[derive(Clone, Copy)]
+pub enum Expect {
+    /// A TypeError: the browser blocked the response.
+    Blocked,
+    /// Resolved with this status and body.
+    Readable { status: u16, body: &'static str },
+}
+
+/// One call the test page makes (the page reads `request` and `read`).
+pub struct Case {
+    pub name: &'static str,
+    pub request: Value,
+    pub expect: Expect,
+    /// Headers and whether JavaScript must be able to read them.
+    pub headers: &'static [(&'static str, bool)],
+}
+
+pub fn case(name: &'static str, url: String, expect: Expect) -> Case {
+    Case { name, request: json!({ "url": url }), expect, headers: &[] }
+}
+
+impl Case {
+    pub fn with(mut self, key: &str, v: Value) -> Case {
+        self.request[key] = v;
+        self
+    }
+
+    pub fn reads(mut self, headers: &'static [(&'static str, bool)]) -> Case {
+        self.headers = headers;
+        self
+    }
 }
