@@ -34,8 +34,6 @@ fn page_server() -> u16 {
     port
 }
 
-/// What the test expects JavaScript to see.
-
 /// The cases as the page reads them from its URL's fragment.
 fn requests(cases: &[Case]) -> Value {
     cases
