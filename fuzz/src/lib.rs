@@ -109,7 +109,9 @@ fn is_origin_shaped(o: &[u8]) -> bool {
     if o == b"null" {
         return true;
     }
-    let rest = o.strip_prefix(b"https://").or_else(|| o.strip_prefix(b"http://"));
+    // http(s) origins, or the exact origins of app shells and extensions.
+    let app = edge_cors::origin::APP_SCHEMES.iter().find_map(|s| o.strip_prefix(s.as_bytes()).and_then(|r| r.strip_prefix(b"://")));
+    let rest = o.strip_prefix(b"https://").or_else(|| o.strip_prefix(b"http://")).or(app);
     rest.is_some_and(|r| !r.is_empty() && r.iter().all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.:[]".contains(&b)))
 }
 
