@@ -70,6 +70,23 @@ pub struct Fields<'a> {
     pub private_network: Option<&'a Value>,
 }
 
+impl<'a> Fields<'a> {
+    /// The camelCase spelling Istio, the Gateway API and Envoy Gateway share
+    /// (`allowOrigins`, `allowMethods`, ...; `deprecated_origins` is an older
+    /// name of the origin list, where there is one).
+    pub fn camel_case(o: &'a Map<String, Value>, deprecated_origins: &str) -> Fields<'a> {
+        Fields {
+            origins: origin_matchers(o, "allowOrigins", deprecated_origins),
+            methods: o.get("allowMethods"),
+            headers: o.get("allowHeaders"),
+            expose: o.get("exposeHeaders"),
+            max_age: o.get("maxAge"),
+            credentials: o.get("allowCredentials"),
+            private_network: None,
+        }
+    }
+}
+
 /// The origin matchers: the list under the current key, else the list under
 /// its deprecated predecessor (both Envoy and Istio renamed theirs).
 pub fn origin_matchers<'a>(o: &'a Map<String, Value>, current: &str, deprecated: &str) -> Vec<&'a Value> {

@@ -55,15 +55,7 @@ pub fn convert(location: &str, policy: &Map<String, Value>) -> Imported {
          (import it with --from gateway-api to compare)"
             .into(),
     ];
-    let fields = Fields {
-        origins: envoy::origin_matchers(o, "allowOrigins", "allowOrigins"),
-        methods: o.get("allowMethods"),
-        headers: o.get("allowHeaders"),
-        expose: o.get("exposeHeaders"),
-        max_age: o.get("maxAge"),
-        credentials: o.get("allowCredentials"),
-        private_network: None,
-    };
+    let fields = Fields::camel_case(o, "allowOrigins");
     let origin = |v: &Value| gateway_api::origin(v, Dialect::EnvoyGateway);
     envoy::convert_with(location, fields, "Envoy Gateway", differences, &origin, true)
 }

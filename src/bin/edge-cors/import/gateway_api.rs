@@ -66,15 +66,7 @@ pub fn convert(location: &str, o: &Map<String, Value>) -> Imported {
                 .into(),
         );
     }
-    let fields = Fields {
-        origins: envoy::origin_matchers(o, "allowOrigins", "allowOrigins"),
-        methods: o.get("allowMethods"),
-        headers: o.get("allowHeaders"),
-        expose: o.get("exposeHeaders"),
-        max_age: o.get("maxAge"),
-        credentials: o.get("allowCredentials"),
-        private_network: None,
-    };
+    let fields = Fields::camel_case(o, "allowOrigins");
     let product = "the HTTPRoute CORS filter";
     let mut imported = envoy::convert_with(location, fields, product, differences, &|v| origin(v, Dialect::GatewayApi), false);
     imported.differences.push(

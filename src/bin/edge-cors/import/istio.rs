@@ -51,14 +51,6 @@ pub fn convert(location: &str, o: &Map<String, Value>) -> Imported {
         ),
         _ => UnmatchedPreflights::Forwarded { default: "unmatchedPreflights defaults to FORWARD" },
     };
-    let fields = Fields {
-        origins: envoy::origin_matchers(o, "allowOrigins", "allowOrigin"),
-        methods: o.get("allowMethods"),
-        headers: o.get("allowHeaders"),
-        expose: o.get("exposeHeaders"),
-        max_age: o.get("maxAge"),
-        credentials: o.get("allowCredentials"),
-        private_network: None,
-    };
+    let fields = Fields::camel_case(o, "allowOrigin");
     envoy::convert_fields(location, fields, "Istio", vec![unmatched.difference("Istio")])
 }

@@ -339,7 +339,7 @@ mod tests {
             assert!(got.notes.iter().any(|n| n.contains(part)), "{re}: {:?}", got.notes);
         }
         // Exactly what was written: nothing to say but the conversion.
-        let got = convert("https://app\\.example\\.com", "Envoy").unwrap();
+        let got = convert("https://app\\.example\\.com", "Envoy").unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(got.notes, ["regex `https://app\\.example\\.com` became \"https://app.example.com\""]);
     }
 
