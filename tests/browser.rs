@@ -5,34 +5,11 @@
 
 mod common;
 
-use std::fs;
-use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
 use common::chromium::{case, Case, Expect};
 use common::*;
 use serde_json::{json, Value};
-
-/// Serves the test page on 127.0.0.1 (any host name mapped to it serves it too).
-fn page_server() -> u16 {
-    let page = Arc::new(fs::read_to_string(repo().join("tests/browser/page.html")).unwrap());
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let port = server.server_addr().to_ip().unwrap().port();
-    thread::spawn(move || {
-        for req in server.incoming_requests() {
-            let ct = tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"text/html; charset=utf-8"[..]).unwrap();
-            let mut resp = tiny_http::Response::from_string(page.as_str()).with_header(ct);
-            // /sandboxed: the same page in a sandbox without allow-same-origin,
-            // so the document has an opaque origin and its fetches send Origin: null.
-            if req.url().starts_with("/sandboxed") {
-                resp.add_header(tiny_http::Header::from_bytes(&b"Content-Security-Policy"[..], &b"sandbox allow-scripts"[..]).unwrap());
-            }
-            let _ = req.respond(resp);
-        }
-    });
-    port
-}
 
 /// The cases as the page reads them from its URL's fragment.
 fn requests(cases: &[Case]) -> Value {
@@ -115,7 +92,7 @@ fn judge(page: &str, observed: &Value, cases: &[Case]) -> Vec<String> {
 
 #[test]
 fn chromium_enforces_what_edge_cors_sends() {
-    let page_port = page_server();
+    let page_port = chromium::serve_page("tests/browser/page.html");
     let upstream = Upstream::start();
     let page = format!("http://127.0.0.1:{page_port}");
     let main = format!(

@@ -14,8 +14,6 @@ use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
 use common::*;
@@ -113,20 +111,6 @@ fn start_envoy(policy: &str, grpc_port: u16) -> Envoy {
     }
 }
 
-/// Serves tests/grpc_web/page.html on 127.0.0.1 (and any name mapped to it).
-fn page_server() -> u16 {
-    let page = Arc::new(fs::read_to_string(repo().join("tests/grpc_web/page.html")).unwrap());
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let port = server.server_addr().to_ip().unwrap().port();
-    thread::spawn(move || {
-        for req in server.incoming_requests() {
-            let ct = tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"text/html; charset=utf-8"[..]).unwrap();
-            let _ = req.respond(tiny_http::Response::from_string(page.as_str()).with_header(ct));
-        }
-    });
-    port
-}
-
 /// Loads the page at `page_origin` with these calls and returns what it observed.
 fn run_page(page_origin: &str, calls: &Value) -> Value {
     let hash =
@@ -181,7 +165,7 @@ fn result<'a>(observed: &'a Value, name: &str) -> &'a Value {
 #[test]
 fn chromium_reads_grpc_web_status_through_edge_cors() {
     let mut failures = vec![];
-    let page_port = page_server();
+    let page_port = chromium::serve_page("tests/grpc_web/page.html");
     let page = format!("http://127.0.0.1:{page_port}");
 
     // The documented policy, for this page's origin.

@@ -22,6 +22,28 @@ pub fn chromium() -> PathBuf {
     path
 }
 
+/// Serves one HTML file of the repository (e.g. `tests/browser/page.html`) on
+/// 127.0.0.1, and so for any host name Chromium maps there. Under
+/// `/sandboxed` the same page comes with `Content-Security-Policy: sandbox
+/// allow-scripts` (no allow-same-origin): an opaque origin, whose fetches send
+/// `Origin: null`.
+pub fn serve_page(file: &str) -> u16 {
+    let page = std::sync::Arc::new(fs::read_to_string(repo().join(file)).unwrap());
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let port = server.server_addr().to_ip().unwrap().port();
+    thread::spawn(move || {
+        for req in server.incoming_requests() {
+            let ct = tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"text/html; charset=utf-8"[..]).unwrap();
+            let mut resp = tiny_http::Response::from_string(page.as_str()).with_header(ct);
+            if req.url().starts_with("/sandboxed") {
+                resp.add_header(tiny_http::Header::from_bytes(&b"Content-Security-Policy"[..], &b"sandbox allow-scripts"[..]).unwrap());
+            }
+            let _ = req.respond(resp);
+        }
+    });
+    port
+}
+
 /// What Chromium printed (`--dump-dom` writes the page to stdout).
 pub struct Output {
     pub stdout: String,
