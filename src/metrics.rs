@@ -104,6 +104,10 @@ impl Metrics {
     /// A decision: the total, and the rule's own counter when there are rules.
     pub fn count_decision(&self, route: RuleIndex, counter: Counter) {
         self.count(counter);
+        // No rules, no per-rule counters (known at configure time).
+        if self.rules.is_empty() {
+            return;
+        }
         let rule = route.map_or(0, |i| i + 1);
         let Some(at) = PER_RULE.iter().position(|c| *c == counter) else { return };
         self.bump(self.rules.get(rule).and_then(|ids| ids.get(at)).copied());
