@@ -3,10 +3,9 @@
 
 use std::rc::Rc;
 
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType};
-
+use crate::abi::{CONTINUE, PAUSE};
 use crate::config::Mode;
+use crate::fetcher::Fetchers;
 use crate::host::{self, Level, Map};
 use crate::log_line;
 use crate::metrics::Metrics;
@@ -18,12 +17,9 @@ use crate::rules::{RuleIndex, Ruleset};
 use crate::stats::Counter;
 
 // No panic hook of our own: should a panic ever happen (the request path has
-// no unwrap, no panicking index and no SDK helper that panics), std's default
-// hook, linked in either way, writes the message and its source location to
-// stderr, which Envoy logs, before the VM traps.
-proxy_wasm::main! {{
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(CorsRoot { shared: None }) });
-}}
+// no unwrap and no panicking index), std's default hook, linked in either
+// way, writes the message and its source location to stderr, which Envoy
+// logs, before the VM traps.
 
 struct Shared {
     ruleset: Ruleset,
@@ -32,14 +28,22 @@ struct Shared {
     route_name_warned: std::cell::Cell<bool>,
 }
 
-struct CorsRoot {
+/// One plugin configuration in this VM (the host's root context).
+#[derive(Default)]
+pub struct CorsRoot {
     shared: Option<Rc<Shared>>,
+    /// Policies with `allow_origins_from` (None: there are none).
+    fetchers: Option<Fetchers>,
 }
 
-impl Context for CorsRoot {}
+impl CorsRoot {
+    pub fn on_http_call_response(&mut self, token: u32, num_headers: usize, body_size: usize) {
+        if let (Some(shared), Some(fetchers)) = (self.shared.as_deref(), self.fetchers.as_mut()) {
+            fetchers.answer(&shared.ruleset, &shared.metrics, token, num_headers, body_size);
+        }
+    }
 
-impl RootContext for CorsRoot {
-    fn on_configure(&mut self, _size: usize) -> bool {
+    pub fn on_configure(&mut self) -> bool {
         match Ruleset::from_json(&host::plugin_configuration()) {
             Ok(ruleset) => {
                 // Per-rule counters exist only when there are rules (or, in
@@ -49,6 +53,14 @@ impl RootContext for CorsRoot {
                 let report = ruleset.mode == Mode::Report;
                 let per_rule: &[&str] = if report || ruleset.has_rules() { &names } else { &[] };
                 let metrics = Metrics::define(per_rule, report);
+                let fetchers = match Fetchers::start(&ruleset, &metrics) {
+                    Ok(f) => f,
+                    Err(line) => {
+                        host::log(Level::Error, &line);
+                        return false;
+                    }
+                };
+                self.fetchers = (!fetchers.is_empty()).then_some(fetchers);
                 self.shared = Some(Rc::new(Shared { ruleset, metrics, route_name_warned: std::cell::Cell::new(false) }));
                 true
             }
@@ -60,12 +72,14 @@ impl RootContext for CorsRoot {
         }
     }
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(CorsStream { shared: self.shared.clone(), state: State::Untouched }))
+    pub fn on_tick(&mut self) {
+        if let (Some(shared), Some(fetchers)) = (self.shared.as_deref(), self.fetchers.as_mut()) {
+            fetchers.tick(&shared.ruleset, &shared.metrics, true);
+        }
     }
 
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
+    pub fn create_stream(&mut self) -> CorsStream {
+        CorsStream { shared: self.shared.clone(), state: State::Untouched }
     }
 }
 
@@ -84,81 +98,84 @@ enum State {
     Report { route: RuleIndex, request: Vec<u8> },
 }
 
-struct CorsStream {
+/// One request/response (the host's HTTP context).
+pub struct CorsStream {
     /// None only when the host runs requests without a valid configuration
     /// (hosts that configure lazily); the filter then changes nothing.
     shared: Option<Rc<Shared>>,
     state: State,
 }
 
-impl Context for CorsStream {}
+impl Default for CorsStream {
+    fn default() -> CorsStream {
+        CorsStream { shared: None, state: State::Untouched }
+    }
+}
 
-impl HttpContext for CorsStream {
+impl CorsStream {
     /// Decode: route, then either answer the preflight here or remember what
     /// the response will need.
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+    pub fn on_request_headers(&mut self) -> u32 {
         let Some(shared) = self.shared.clone() else {
-            return Action::Continue;
+            return CONTINUE;
         };
         // One host call for all headers: each separate lookup would cross
         // into the host and back into our allocator.
-        let headers = host::header_pairs(Map::RequestHeaders);
+        let headers = host::header_pairs(Map::Request);
         let req = Request::from_headers(host::pairs(&headers));
-        let route = shared.ruleset.route_request(&req, || host::header_value(Map::RequestHeaders, ":authority"), || route_name(&shared));
+        let route = shared.ruleset.route_request(&req, || host::header_value(Map::Request, ":authority"), || route_name(&shared));
         let Some(policy) = shared.ruleset.policy(route) else {
             note(&shared, route, Outcome::Off, &req, None);
             self.state = State::Off;
-            return Action::Continue;
+            return CONTINUE;
         };
         if shared.ruleset.mode == Mode::Report {
             note(&shared, route, Outcome::Report, &req, None);
             self.state = State::Report { route, request: headers };
-            return Action::Continue;
+            return CONTINUE;
         }
         match policy.decide(&req) {
             Decision::Preflight(reply) => self.answer_preflight(&shared, route, policy, &req, &reply),
             Decision::Forward(forward) => {
                 self.forward(&shared, route, policy, &req, forward);
-                Action::Continue
+                CONTINUE
             }
         }
     }
 
     /// Encode: stamp the response of a forwarded request, whoever produced it.
-    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+    pub fn on_response_headers(&mut self) -> u32 {
         let Some(shared) = self.shared.as_deref() else {
-            return Action::Continue;
+            return CONTINUE;
         };
         let (route, stamp, debug) = match &self.state {
-            State::OwnReply | State::Off => return Action::Continue,
+            State::OwnReply | State::Off => return CONTINUE,
             State::Report { route, request } => {
                 report(shared, *route, request);
-                return Action::Continue;
+                return CONTINUE;
             }
             State::Forwarded { route, forward, origin, debug } => {
                 (*route, Stamp { forward: *forward, origin: origin.as_deref() }, debug.as_deref())
             }
             State::Untouched => match untouched_stamp(&shared.ruleset) {
                 Some(stamp) => (None, stamp, None),
-                None => return Action::Continue,
+                None => return CONTINUE,
             },
         };
         let Some(policy) = shared.ruleset.policy(route) else {
-            return Action::Continue;
+            return CONTINUE;
         };
-        let headers = host::header_pairs(Map::ResponseHeaders);
+        let headers = host::header_pairs(Map::Response);
         let done = policy.rewrite_response(stamp, host::pairs(&headers), &mut ResponseHeaders);
         if done.removed > 0 {
             shared.metrics.count(Counter::UpstreamCorsHeadersReplaced);
         }
         if let Some(record) = debug {
-            host::set_header(Map::ResponseHeaders, DEBUG_HEADER, record.as_bytes());
+            host::set_header(Map::Response, DEBUG_HEADER, record.as_bytes());
         }
-        Action::Continue
+        CONTINUE
     }
-}
 
-impl CorsStream {
     /// Sends the engine's answer to a preflight; counts, records and
     /// explains it.
     fn answer_preflight(
@@ -168,7 +185,7 @@ impl CorsStream {
         policy: &Policy,
         req: &Request<'_>,
         reply: &PreflightReply<'_>,
-    ) -> Action {
+    ) -> u32 {
         let outcome = reply.rejected.map_or(Outcome::PreflightAllowed, Outcome::PreflightRejected);
         let record = note(shared, route, outcome, req, reply.detail);
         if reply.rejected.is_some() {
@@ -184,11 +201,11 @@ impl CorsStream {
         };
         if sent {
             self.state = State::OwnReply;
-            return Action::Pause;
+            return PAUSE;
         }
         host::log(Level::Warn, "edge-cors: the host refused a local reply; forwarding the preflight");
         self.state = State::Forwarded { route, forward: Forward::Denied, origin: None, debug: None };
-        Action::Continue
+        CONTINUE
     }
 
     /// Lets the request through, remembering what the response needs: the
@@ -244,7 +261,7 @@ fn report(shared: &Shared, route: RuleIndex, request: &[u8]) {
         return;
     };
     let req = Request::from_headers(host::pairs(request));
-    let response = host::header_pairs(Map::ResponseHeaders);
+    let response = host::header_pairs(Map::Response);
     let diffs = report::compare(policy, &req, host::pairs(&response));
     if diffs.is_empty() {
         return;
@@ -275,10 +292,10 @@ struct ResponseHeaders;
 
 impl HeaderSink for ResponseHeaders {
     fn remove(&mut self, name: &[u8]) {
-        host::remove_header(Map::ResponseHeaders, name);
+        host::remove_header(Map::Response, name);
     }
 
     fn set(&mut self, name: &str, value: &[u8]) {
-        host::set_header(Map::ResponseHeaders, name, value);
+        host::set_header(Map::Response, name, value);
     }
 }

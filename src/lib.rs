@@ -7,6 +7,7 @@
 pub mod config;
 pub mod fetch;
 pub mod json;
+pub mod live;
 pub mod log_line;
 pub mod origin;
 pub mod outcome;
@@ -18,6 +19,10 @@ pub mod stats;
 pub mod token;
 pub mod wire;
 
+#[cfg(target_arch = "wasm32")]
+mod abi;
+#[cfg(target_arch = "wasm32")]
+mod fetcher;
 #[cfg(target_arch = "wasm32")]
 mod filter;
 #[cfg(target_arch = "wasm32")]

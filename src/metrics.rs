@@ -9,9 +9,10 @@ use std::cell::Cell;
 use crate::host::{self, Level};
 use crate::report::DiffKind;
 use crate::rules::RuleIndex;
-use crate::stats::{report_counter, rule_counter, Counter, PER_RULE};
+use crate::stats::{report_counter, rule_counter, source_metric, Counter, PER_RULE};
 
 const COUNTER: u32 = 0;
+const GAUGE: u32 = 1;
 const OK: u32 = 0;
 
 #[allow(clashing_extern_declarations)]
@@ -19,6 +20,7 @@ const OK: u32 = 0;
 extern "C" {
     fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+    fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
 }
 
 pub struct Metrics {
@@ -34,8 +36,12 @@ pub struct Metrics {
 }
 
 fn define(name: &str) -> Result<u32, u32> {
+    define_kind(COUNTER, name)
+}
+
+fn define_kind(kind: u32, name: &str) -> Result<u32, u32> {
     let mut id = 0;
-    let status = unsafe { proxy_define_metric(COUNTER, name.as_ptr(), name.len(), &mut id) };
+    let status = unsafe { proxy_define_metric(kind, name.as_ptr(), name.len(), &mut id) };
     if status == OK {
         Ok(id)
     } else {
@@ -120,4 +126,52 @@ impl Metrics {
         let kind = DiffKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
         self.bump(self.report.get(rule).and_then(|ids| ids.get(kind)).copied());
     }
+
+    /// One origin source's counters and gauges (`edge_cors.origins_source.<rule>.*`),
+    /// defined when the policy is loaded; None where metrics are off.
+    pub fn define_source(&self, rule: &str) -> Option<SourceMetrics> {
+        if !self.on.get() {
+            return None;
+        }
+        let name = |what: &str| source_metric(rule, what);
+        let ids = || -> Result<SourceMetrics, u32> {
+            Ok(SourceMetrics {
+                applied: define(&name("updates_applied"))?,
+                unchanged: define(&name("updates_unchanged"))?,
+                refused: define(&name("updates_refused"))?,
+                failed: define(&name("updates_failed"))?,
+                origins: define_kind(GAUGE, &name("origins"))?,
+                age: define_kind(GAUGE, &name("seconds_since_update"))?,
+            })
+        };
+        match ids() {
+            Ok(m) => Some(m),
+            Err(status) => {
+                off_warning(status);
+                self.on.set(false);
+                None
+            }
+        }
+    }
+
+    pub fn bump_id(&self, id: u32) {
+        self.bump(Some(id));
+    }
+
+    pub fn record(&self, id: u32, value: u64) {
+        if self.on.get() && unsafe { proxy_record_metric(id, value) } != OK {
+            self.on.set(false);
+        }
+    }
+}
+
+/// Metric ids of one origin source.
+#[derive(Clone, Copy)]
+pub struct SourceMetrics {
+    pub applied: u32,
+    pub unchanged: u32,
+    pub refused: u32,
+    pub failed: u32,
+    pub origins: u32,
+    pub age: u32,
 }

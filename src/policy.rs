@@ -7,7 +7,8 @@
 
 use std::borrow::Cow;
 
-use crate::config::{self, ConfigErrors, Names, PolicySpec};
+use crate::config::{self, ConfigErrors, Names, PolicySpec, SourceSpec};
+use crate::live::LiveOrigins;
 use crate::origin::OriginSet;
 use crate::token;
 
@@ -262,6 +263,17 @@ pub struct Policy {
     /// `*` without credentials: every answer is the same whatever the
     /// origin, so responses get `*` and no `Vary: Origin`.
     public: bool,
+    /// `allow_origins_from`, with the set fetched last and the flags its
+    /// answers are checked under.
+    source: Option<Source>,
+}
+
+/// A policy's origin source and the origins it gave.
+#[derive(Debug)]
+pub struct Source {
+    pub spec: SourceSpec,
+    pub live: LiveOrigins,
+    pub insecure: bool,
 }
 
 impl Policy {
@@ -272,6 +284,7 @@ impl Policy {
 
     pub fn new(spec: PolicySpec) -> Policy {
         let origins = OriginSet::new(&spec.origins);
+        let spec_insecure = spec.insecure;
         let public = origins.allows_any() && !spec.credentials;
         let expose = match spec.expose {
             Names::Any => Some("*".into()),
@@ -290,6 +303,7 @@ impl Policy {
             preflight_status: u32::from(spec.preflight_status),
             debug: spec.debug,
             public,
+            source: spec.source.map(|spec| Source { spec, live: LiveOrigins::default(), insecure: spec_insecure }),
         }
     }
 
@@ -305,7 +319,17 @@ impl Policy {
     }
 
     pub fn allows_origin(&self, origin: &[u8]) -> bool {
-        self.origins.allows(origin)
+        std::str::from_utf8(origin).is_ok_and(|o| self.allows_origin_str(o)) || self.origins.allows_any()
+    }
+
+    /// The static list first, then the live one (the union).
+    pub fn allows_origin_str(&self, origin: &str) -> bool {
+        self.origins.allows_str(origin) || self.source.as_ref().is_some_and(|s| s.live.allows_str(origin))
+    }
+
+    /// `allow_origins_from`, if the policy has one.
+    pub fn source(&self) -> Option<&Source> {
+        self.source.as_ref()
     }
 
     pub fn expose_headers(&self) -> Option<&str> {
@@ -351,11 +375,11 @@ impl Policy {
         if req.is_preflight() {
             return Decision::Preflight(self.preflight(origin, req));
         }
-        Decision::Forward(if self.origins.allows(origin) { Forward::Allowed } else { Forward::Denied })
+        Decision::Forward(if self.allows_origin(origin) { Forward::Allowed } else { Forward::Denied })
     }
 
     fn preflight<'a>(&'a self, origin: &'a [u8], req: &Request<'a>) -> PreflightReply<'a> {
-        let allow_origin = if self.public { Some("*") } else { std::str::from_utf8(origin).ok().filter(|o| self.origins.allows_str(o)) };
+        let allow_origin = if self.public { Some("*") } else { std::str::from_utf8(origin).ok().filter(|o| self.allows_origin_str(o)) };
         let Some(allow_origin) = allow_origin else {
             return self.rejected(Rejection::Origin, None);
         };

@@ -57,6 +57,17 @@ impl Counter {
 
 /// `counter` for one rule: `edge_cors.rule.<rule>.<what>` (defined only
 /// when the configuration has rules).
+/// An origin source's metric: `edge_cors.origins_source.<rule>.<what>`
+/// (`updates_applied|unchanged|refused|failed`, gauges `origins` and
+/// `seconds_since_update`); the top-level policy's rule is `default`.
+pub fn source_metric(rule: &str, what: &str) -> String {
+    let mut name = String::with_capacity(30 + rule.len() + what.len());
+    for part in ["edge_cors.origins_source.", rule, ".", what] {
+        name.push_str(part);
+    }
+    name
+}
+
 pub fn rule_counter(rule: &str, counter: Counter) -> String {
     let what = counter.name().strip_prefix("edge_cors.").unwrap_or(counter.name());
     let mut name = String::with_capacity(16 + rule.len() + what.len());

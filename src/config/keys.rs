@@ -19,10 +19,11 @@ pub(super) enum Key {
     TimingAllowOrigin,
     PreflightStatus,
     Debug,
+    AllowOriginsFrom,
 }
 
 /// Every accepted key: snake_case first, then AWS `CorsConfiguration`'s spelling.
-pub(super) const KEYS: [(&str, &str, Key); 11] = [
+pub(super) const KEYS: [(&str, &str, Key); 12] = [
     ("allow_origins", "AllowOrigins", Key::AllowOrigins),
     ("allow_methods", "AllowMethods", Key::AllowMethods),
     ("allow_headers", "AllowHeaders", Key::AllowHeaders),
@@ -34,6 +35,7 @@ pub(super) const KEYS: [(&str, &str, Key); 11] = [
     ("timing_allow_origin", "", Key::TimingAllowOrigin),
     ("preflight_status", "", Key::PreflightStatus),
     ("debug", "", Key::Debug),
+    ("allow_origins_from", "", Key::AllowOriginsFrom),
 ];
 
 /// The policy keys of one JSON object, each with the spelling it was given in.

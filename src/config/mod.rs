@@ -13,6 +13,7 @@ mod errors;
 mod keys;
 mod policy;
 mod rules;
+mod source;
 
 use serde_json::Value;
 
@@ -23,6 +24,7 @@ use policy::parse_policy;
 pub use policy::{Names, PolicySpec, DEFAULT_METHODS, MAX_AGE_LIMIT};
 use rules::{higress_rules, rules};
 pub use rules::{split_authority, HostPattern, RuleSpec};
+pub use source::{fetched_origins, Refusal, SourceSpec, MAX_BODY_BYTES};
 
 /// Parses and validates a plugin configuration, returning its top-level
 /// (default) policy. Rules and mode are validated too; see [`parse_config`].

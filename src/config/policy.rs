@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::errors::{quote, show, Errors, EXAMPLE};
 use super::keys::{self, Key};
+use super::source::{parse_source, SourceSpec};
 use crate::origin::{OriginEntry, Scheme};
 use crate::token;
 
@@ -34,6 +35,10 @@ pub struct PolicySpec {
     pub preflight_status: u16,
     /// `debug`: every response this policy handles says why, in `x-edge-cors`.
     pub debug: bool,
+    /// `allow_insecure_origins`: kept to check fetched origins by the same rule.
+    pub insecure: bool,
+    /// `allow_origins_from`: live origins, added to `origins`.
+    pub source: Option<SourceSpec>,
 }
 
 pub const MAX_AGE_LIMIT: u64 = 86_400;
@@ -53,10 +58,24 @@ pub(super) fn parse_policy(obj: &Map<String, Value>, prefix: &str, extra: &[&str
     let private_network = get(Key::AllowPrivateNetwork).is_some_and(|(f, v)| boolean(&f, v, errs));
     let insecure = get(Key::AllowInsecureOrigins).is_some_and(|(f, v)| boolean(&f, v, errs));
 
-    let origins = match get(Key::AllowOrigins) {
-        Some((f, v)) => origins(&f, v, credentials, insecure, errs),
-        None => required_origins(prefix, errs),
+    let source = get(Key::AllowOriginsFrom).and_then(|(f, v)| parse_source(&f, v, errs));
+    let origins = match (get(Key::AllowOrigins), &source) {
+        // With a source, the static list may be empty or absent: the
+        // tenants' origins are all there is.
+        (Some((_, Value::Array(a))), Some(_)) if a.is_empty() => Vec::new(),
+        (Some((f, v)), _) => origins(&f, v, credentials, insecure, errs),
+        // A source given (even one refused above) is the policy's origins.
+        (None, _) if get(Key::AllowOriginsFrom).is_some() => Vec::new(),
+        (None, _) => required_origins(prefix, errs),
     };
+    if source.is_some() && origins.contains(&OriginEntry::Any) {
+        errs.push(
+            format!("{prefix}allow_origins_from"),
+            "{...}",
+            "has no effect: allow_origins is [\"*\"], which already allows every origin",
+            "remove allow_origins_from, or list the static origins instead of \"*\"",
+        );
+    }
     let methods = get(Key::AllowMethods).map_or_else(default_methods, |(f, v)| methods(&f, v, errs));
     let headers = get(Key::AllowHeaders).map_or(Names::List(Vec::new()), |(f, v)| names(&f, v, NameKind::Header, errs));
     let expose = get(Key::ExposeHeaders).map_or(Names::List(Vec::new()), |(f, v)| expose(&f, v, credentials, errs));
@@ -65,7 +84,20 @@ pub(super) fn parse_policy(obj: &Map<String, Value>, prefix: &str, extra: &[&str
     let preflight_status = get(Key::PreflightStatus).map_or(204, |(f, v)| preflight_status(&f, v, errs));
     let debug = get(Key::Debug).is_some_and(|(f, v)| boolean(&f, v, errs));
 
-    Some(PolicySpec { origins, methods, headers, expose, max_age, credentials, private_network, timing, preflight_status, debug })
+    Some(PolicySpec {
+        origins,
+        methods,
+        headers,
+        expose,
+        max_age,
+        credentials,
+        private_network,
+        timing,
+        preflight_status,
+        debug,
+        insecure,
+        source,
+    })
 }
 
 /// `allow_origins` is the one required key.

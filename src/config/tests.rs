@@ -250,3 +250,88 @@ fn long_values_are_shortened() {
     let errs = errors(&format!(r#"{{"allow_origins": ["*"], "max_age": "{long}"}}"#));
     assert!(errs.iter().all(|e| e.value.len() < 100), "{errs:?}");
 }
+
+/// docs/contract.md "Live origins": the source's fields, defaults and refusals.
+#[test]
+fn origin_source_loads_with_defaults_and_refuses_bad_fields() {
+    let spec = ok(r#"{"allow_origins_from": {"cluster": "tenant_origins", "path": "/cors/origins"}}"#);
+    assert!(spec.origins.is_empty(), "a source alone needs no static list");
+    let src = spec.source.expect("source");
+    assert_eq!((src.authority.as_str(), src.refresh_seconds, src.timeout_ms), ("tenant_origins", 30, 2000));
+    let both = ok(r#"{"allow_origins": ["https://app.example.com"], "allow_credentials": true,
+        "allow_origins_from": {"cluster": "t", "path": "/o", "authority": "tenants.internal", "refresh_seconds": 1, "timeout_ms": 60000}}"#);
+    let src = both.source.expect("source");
+    assert_eq!((src.authority.as_str(), src.refresh_seconds, src.timeout_ms), ("tenants.internal", 1, 60000));
+    assert_eq!(ok(r#"{"allow_origins": [], "allow_origins_from": {"cluster": "t", "path": "/o"}}"#).origins, vec![]);
+
+    let cases: &[(&str, &str, &str)] = &[
+        (r#"{"allow_origins_from": {"path": "/o"}}"#, "allow_origins_from.cluster", "is required"),
+        (r#"{"allow_origins_from": {"cluster": "t"}}"#, "allow_origins_from.path", "is required"),
+        (r#"{"allow_origins_from": {"cluster": "t", "path": "cors"}}"#, "allow_origins_from.path", "starting with /"),
+        (r#"{"allow_origins_from": {"cluster": "", "path": "/o"}}"#, "allow_origins_from.cluster", "cluster"),
+        (r#"{"allow_origins_from": {"cluster": 3, "path": "/o"}}"#, "allow_origins_from.cluster", "must be a string"),
+        (
+            r#"{"allow_origins_from": {"cluster": "t", "path": "/o", "refresh_seconds": 0}}"#,
+            "allow_origins_from.refresh_seconds",
+            "1 to 86400",
+        ),
+        (
+            r#"{"allow_origins_from": {"cluster": "t", "path": "/o", "refresh_seconds": 86401}}"#,
+            "allow_origins_from.refresh_seconds",
+            "1 to 86400",
+        ),
+        (
+            r#"{"allow_origins_from": {"cluster": "t", "path": "/o", "refresh_seconds": "30"}}"#,
+            "allow_origins_from.refresh_seconds",
+            "1 to 86400",
+        ),
+        (r#"{"allow_origins_from": {"cluster": "t", "path": "/o", "timeout_ms": 60001}}"#, "allow_origins_from.timeout_ms", "1 to 60000"),
+        (r#"{"allow_origins_from": {"cluster": "t", "path": "/o", "authority": "a b"}}"#, "allow_origins_from.authority", "host name"),
+        (
+            r#"{"allow_origins_from": {"cluster": "t", "path": "/o", "refresh": 5}}"#,
+            "allow_origins_from.refresh",
+            "did you mean \"refresh_seconds\"",
+        ),
+        (r#"{"allow_origins_from": "http://tenants/o"}"#, "allow_origins_from", "must be an object"),
+        (r#"{"allow_origins": ["*"], "allow_origins_from": {"cluster": "t", "path": "/o"}}"#, "allow_origins_from", "no effect"),
+        (r#"{"allow_origins_from": {"cluster": "t", "path": "/o", "path": "/p"}}"#, "allow_origins_from.path", "given twice"),
+    ];
+    for (json, field, problem) in cases {
+        let errs = errors(json);
+        assert!(
+            errs.iter().any(|e| e.field == *field && (e.problem.contains(problem) || e.fix.contains(problem))),
+            "{json}: wanted {field} ~ {problem}, got {errs:?}"
+        );
+    }
+    // Rules may have their own source, named by their path.
+    let errs = errors(
+        r#"{"allow_origins": ["https://a.example"], "rules": [{"match": {"path_prefix": "/t/"}, "allow_origins_from": {"cluster": "t"}}]}"#,
+    );
+    assert_eq!(errs[0].field, "rules[0].allow_origins_from.path");
+}
+
+/// docs/contract.md "Live origins": fetched entries obey the static rules,
+/// and the first bad entry refuses the whole answer.
+#[test]
+fn fetched_origins_are_checked_like_static_ones() {
+    let ok = fetched_origins(br#"{"origins": ["https://shop.acme.example", "https://*.tenants.example"]}"#, true, false).unwrap();
+    assert_eq!(ok.len(), 2);
+    assert_eq!(fetched_origins(br#"{"origins": []}"#, true, false).unwrap(), vec![]);
+    assert_eq!(fetched_origins(br#"{"origins": [], "generated": "2026-12-02"}"#, false, false).unwrap(), vec![]);
+    let refused = |body: &str, credentials: bool| fetched_origins(body.as_bytes(), credentials, false).unwrap_err().0;
+    assert!(refused(r#"{"origins": ["https://a.example", "*"]}"#, true).starts_with("origins[1] = \"*\": allows every origin"));
+    assert!(refused(r#"{"origins": ["null"]}"#, true).starts_with("origins[0] = \"null\": allows the null origin"));
+    assert!(refused(r#"{"origins": ["https://a.example", "http://b.example"]}"#, true)
+        .starts_with("origins[1] = \"http://b.example\": is a plain-HTTP origin"));
+    assert!(refused(r#"{"origins": ["https://a.example/path"]}"#, false).starts_with("origins[0] = \"https://a.example/path\""));
+    assert!(refused(r#"{"origins": ["https://a.example", 7]}"#, false).starts_with("origins[1] = 7: must be a string"));
+    assert!(refused(r#"{"origins": "https://a.example"}"#, false).starts_with("origins = \"https://a.example\": must be a list"));
+    assert!(refused(r#"["https://a.example"]"#, false).contains("must be a JSON object with a list \"origins\""));
+    assert!(refused(r#"{"origins": ["https://a.example"]"#, false).starts_with("the answer is not valid JSON"));
+    assert!(refused(r#"{"origins": [], "origins": ["https://a.example"]}"#, false).contains("origins is given twice"));
+    // Without credentials, plain HTTP and null are fine, as in allow_origins.
+    assert_eq!(fetched_origins(br#"{"origins": ["http://b.example", "null"]}"#, false, false).unwrap().len(), 2);
+    assert!(fetched_origins(br#"{"origins": ["http://b.example"]}"#, true, true).is_ok(), "allow_insecure_origins applies too");
+    // A control character cannot split the log line.
+    assert!(!refused("{\"origins\": [\"https://a.example\\n\"]}", false).contains('\n'));
+}

@@ -1,0 +1,201 @@
+//! Live origins (`allow_origins_from`): the fetched set a policy consults
+//! after its static list, what an answer of the origin service means, and
+//! the values the proxy's workers share so that one of them fetches.
+//!
+//! Envoy runs one VM per worker thread. The workers share the host's shared
+//! data (process-wide, per `vm_id`): a lease value (when the next fetch is
+//! due; taken by compare-and-swap, so one worker fetches per refresh), the
+//! last good answer (ETag and body, which every worker checks and applies
+//! when it changes) and the time of the last good answer. No host type
+//! appears here: the adapter (`fetcher`) makes the calls.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use crate::config::{fetched_origins, SourceSpec, MAX_BODY_BYTES};
+use crate::origin::{OriginEntry, OriginSet};
+
+/// The set fetched last; empty until the first good answer (fail closed:
+/// only the static `allow_origins` apply).
+/// A `Mutex` so that a compiled ruleset stays `Sync` for native users (the
+/// fuzz targets share one); in the module (one thread per VM) it is never
+/// contended.
+#[derive(Default)]
+pub struct LiveOrigins {
+    set: Mutex<Option<Box<OriginSet>>>,
+    count: AtomicUsize,
+}
+
+impl std::fmt::Debug for LiveOrigins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LiveOrigins")
+    }
+}
+
+impl LiveOrigins {
+    pub fn allows_str(&self, origin: &str) -> bool {
+        // No panic can happen while it is held, so it is never poisoned.
+        self.set.lock().unwrap_or_else(PoisonError::into_inner).as_ref().is_some_and(|s| s.allows_str(origin))
+    }
+
+    /// Replaces the whole set at once: requests see the old set or the new
+    /// one, never a mix.
+    pub fn replace(&self, entries: &[OriginEntry]) {
+        let set = Box::new(OriginSet::new(entries));
+        *self.set.lock().unwrap_or_else(PoisonError::into_inner) = Some(set);
+        self.count.store(entries.len(), Ordering::Relaxed);
+    }
+
+    /// The number of entries applied (0 before the first good answer).
+    pub fn len(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What one answer (or its absence) means for the set.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// 200 with a valid list: apply these, and share the body (second).
+    Applied(Vec<OriginEntry>, Vec<u8>),
+    /// 304: what we have is current.
+    Unchanged,
+    /// An answer whose content cannot be applied (JSON, an entry, size).
+    Refused(String),
+    /// No usable answer (status, timeout, network, the call not sent).
+    Failed(String),
+}
+
+impl Verdict {
+    /// The outcome's name in counters and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Verdict::Applied(..) => "applied",
+            Verdict::Unchanged => "unchanged",
+            Verdict::Refused(_) => "refused",
+            Verdict::Failed(_) => "failed",
+        }
+    }
+}
+
+/// The answer to a fetch, as the host gives it: `status` is None when the
+/// call failed without a response (Envoy: reset, timeout, no healthy host).
+pub struct Answer<'a> {
+    pub status: Option<&'a [u8]>,
+    pub body_size: usize,
+    /// Milliseconds from sending to this answer (tells a timeout apart).
+    pub waited_ms: u64,
+}
+
+/// Judges an answer. `body` is read only for a 200 within the size limit.
+pub fn judge(answer: &Answer<'_>, spec: &SourceSpec, credentials: bool, insecure: bool, body: impl FnOnce() -> Vec<u8>) -> Verdict {
+    let Some(status) = answer.status else {
+        return Verdict::Failed(if answer.waited_ms + 50 >= u64::from(spec.timeout_ms) {
+            format!("no answer within timeout_ms ({} ms)", spec.timeout_ms)
+        } else {
+            format!("no answer: the request to cluster \"{}\" failed (connection refused or reset, or no healthy host)", spec.cluster)
+        });
+    };
+    match status {
+        b"200" => {}
+        b"304" => return Verdict::Unchanged,
+        other => {
+            let shown: String = String::from_utf8_lossy(other).chars().filter(char::is_ascii_graphic).take(8).collect();
+            return Verdict::Failed(format!("status {shown} (the service must answer 200 with the list, or 304)"));
+        }
+    }
+    if answer.body_size > MAX_BODY_BYTES {
+        return Verdict::Refused(format!("the answer is {} bytes, over the limit of {MAX_BODY_BYTES} (4 MiB)", answer.body_size));
+    }
+    let body = body();
+    match fetched_origins(&body, credentials, insecure) {
+        Ok(entries) => Verdict::Applied(entries, body),
+        Err(refusal) => Verdict::Refused(refusal.0),
+    }
+}
+
+/// The shared-data keys of one policy's source. The rule's name and the
+/// flags the entries were checked under are part of the key, so listeners
+/// sharing a `vm_id` never apply an answer checked under other rules.
+pub struct Keys {
+    /// When the next fetch is due (milliseconds since the epoch, decimal).
+    pub lease: String,
+    /// The last good answer: [`stored`].
+    pub origins: String,
+    /// When the last good answer (200 or 304) arrived, milliseconds.
+    pub checked: String,
+}
+
+pub fn keys(rule: &str, spec: &SourceSpec, credentials: bool, insecure: bool) -> Keys {
+    let base = format!(
+        "edge_cors.origins_source/{rule}/{}{}/{}/{}{}",
+        spec.cluster,
+        spec.path,
+        spec.authority,
+        if credentials { 'c' } else { 'p' },
+        if insecure { 'i' } else { 's' }
+    );
+    Keys { lease: format!("{base}/lease"), origins: format!("{base}/origins"), checked: format!("{base}/checked") }
+}
+
+/// The last good answer as shared: its ETag (if usable) on the first line,
+/// then the body.
+pub fn stored(etag: Option<&[u8]>, body: &[u8]) -> Vec<u8> {
+    let etag = etag.filter(|e| e.len() <= 256 && e.iter().all(|b| (b' '..=b'~').contains(b))).unwrap_or(b"");
+    let mut out = Vec::with_capacity(etag.len() + 1 + body.len());
+    out.extend_from_slice(etag);
+    out.push(b'\n');
+    out.extend_from_slice(body);
+    out
+}
+
+/// The ETag and body of a [`stored`] value.
+pub fn split_stored(value: &[u8]) -> (&[u8], &[u8]) {
+    match value.iter().position(|b| *b == b'\n') {
+        Some(i) => (value.get(..i).unwrap_or_default(), value.get(i + 1..).unwrap_or_default()),
+        None => (b"", value),
+    }
+}
+
+/// A decimal number of milliseconds, as shared; anything else reads as 0
+/// (due now, never checked).
+pub fn millis(value: &[u8]) -> u64 {
+    if value.is_empty() || value.len() > 20 {
+        return 0;
+    }
+    value
+        .iter()
+        .try_fold(0u64, |n, b| if b.is_ascii_digit() { n.checked_mul(10)?.checked_add(u64::from(b - b'0')) } else { None })
+        .unwrap_or(0)
+}
+
+/// The name a log line gives a source.
+pub fn describe(rule: &str, spec: &SourceSpec) -> String {
+    format!("origins from cluster \"{}\" {} (rule {rule})", spec.cluster, spec.path)
+}
+
+/// The one log line of an update that did not apply.
+pub fn not_applied_line(rule: &str, spec: &SourceSpec, verdict: &Verdict, serving: usize, ever_applied: bool) -> Option<String> {
+    let (what, why) = match verdict {
+        Verdict::Refused(why) => ("refused", why),
+        Verdict::Failed(why) => ("failed", why),
+        _ => return None,
+    };
+    let kept = if ever_applied {
+        format!("the last good set ({serving} origins) keeps serving")
+    } else {
+        "no answer applied yet, so only the static allow_origins apply".to_string()
+    };
+    Some(format!("edge-cors: {} {what}: {why}; {kept}", describe(rule, spec)))
+}
+
+/// The log line of an applied update.
+pub fn applied_line(rule: &str, spec: &SourceSpec, count: usize) -> String {
+    format!("edge-cors: {} applied: {count} origins", describe(rule, spec))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,94 @@
+//! docs/contract.md "Live origins": what an answer means, and the shared values.
+
+use super::*;
+use crate::config::{parse, SourceSpec};
+use crate::policy::{Decision, Forward, Policy, Request};
+
+fn spec() -> SourceSpec {
+    SourceSpec {
+        cluster: "tenant_origins".into(),
+        path: "/cors/origins".into(),
+        authority: "t".into(),
+        refresh_seconds: 30,
+        timeout_ms: 2000,
+    }
+}
+
+fn answer(status: Option<&'static [u8]>, body_size: usize, waited_ms: u64) -> Answer<'static> {
+    Answer { status, body_size, waited_ms }
+}
+
+#[test]
+fn answers_are_judged_as_a_whole() {
+    let body = || br#"{"origins": ["https://shop.acme.example"]}"#.to_vec();
+    assert!(
+        matches!(judge(&answer(Some(b"200"), 40, 3), &spec(), true, false, body), Verdict::Applied(e, b) if e.len() == 1 && b.len() == 41)
+    );
+    assert_eq!(judge(&answer(Some(b"304"), 0, 3), &spec(), true, false, || panic!("a 304 has no body to read")), Verdict::Unchanged);
+    let failed = |a: Answer<'static>| match judge(&a, &spec(), true, false, || panic!("not read")) {
+        Verdict::Failed(why) => why,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(failed(answer(Some(b"500"), 10, 3)), "status 500 (the service must answer 200 with the list, or 304)");
+    assert!(failed(answer(None, 0, 2000)).starts_with("no answer within timeout_ms (2000 ms)"));
+    assert!(failed(answer(None, 0, 4)).contains("cluster \"tenant_origins\" failed"));
+    assert!(failed(answer(Some(b"20\n0"), 0, 4)).starts_with("status 200 "), "shown without control characters");
+    let big = judge(&answer(Some(b"200"), MAX_BODY_BYTES + 1, 3), &spec(), true, false, || panic!("too large to read"));
+    assert!(matches!(big, Verdict::Refused(why) if why.contains("over the limit")));
+    let bad = judge(&answer(Some(b"200"), 10, 3), &spec(), true, false, || br#"{"origins": ["https://a.example", "*"]}"#.to_vec());
+    assert!(matches!(bad, Verdict::Refused(why) if why.starts_with("origins[1] = \"*\"")));
+}
+
+#[test]
+fn shared_values_round_trip_and_hostile_ones_read_safely() {
+    let v = stored(Some(b"\"v1\""), b"{\"origins\": []}");
+    assert_eq!(split_stored(&v), (&b"\"v1\""[..], &b"{\"origins\": []}"[..]));
+    // An ETag that could split the value is not kept.
+    assert_eq!(split_stored(&stored(Some(b"a\nb"), b"{}")), (&b""[..], &b"{}"[..]));
+    assert_eq!(split_stored(b"no newline"), (&b""[..], &b"no newline"[..]));
+    assert_eq!(millis(b"1700000000123"), 1_700_000_000_123);
+    for junk in [&b""[..], b"12a", b"-1", b"99999999999999999999999", b"184467440737095516160"] {
+        assert_eq!(millis(junk), 0, "{junk:?}");
+    }
+    let k = keys("default", &spec(), true, false);
+    assert_eq!(k.lease, "edge_cors.origins_source/default/tenant_origins/cors/origins/t/cs/lease");
+    assert_ne!(keys("default", &spec(), false, false).origins, k.origins, "checked under other rules: another value");
+}
+
+#[test]
+fn the_allowed_set_is_the_union_and_swaps_whole() {
+    let policy = Policy::new(
+        parse(
+            br#"{"allow_origins": ["https://app.example.com"], "allow_credentials": true,
+            "allow_origins_from": {"cluster": "t", "path": "/o"}}"#,
+        )
+        .unwrap(),
+    );
+    let live = &policy.source().unwrap().live;
+    let decide = |origin: &'static str| {
+        let req = Request { origin: Some(origin.as_bytes()), method: b"GET", ..Request::default() };
+        matches!(policy.decide(&req), Decision::Forward(Forward::Allowed))
+    };
+    assert!(decide("https://app.example.com"));
+    assert!(!decide("https://shop.acme.example"), "fail closed before the first answer");
+    live.replace(
+        &crate::config::fetched_origins(br#"{"origins": ["https://shop.acme.example", "https://*.t.example"]}"#, true, false).unwrap(),
+    );
+    assert!(decide("https://shop.acme.example") && decide("https://x.t.example") && decide("https://app.example.com"));
+    assert_eq!(live.len(), 2);
+    live.replace(&[]);
+    assert!(!decide("https://shop.acme.example") && decide("https://app.example.com"));
+}
+
+#[test]
+fn log_lines_say_what_keeps_serving() {
+    let refused = Verdict::Refused("origins[3] = \"*\": ...".into());
+    assert_eq!(
+        not_applied_line("default", &spec(), &refused, 12, true).unwrap(),
+        "edge-cors: origins from cluster \"tenant_origins\" /cors/origins (rule default) refused: origins[3] = \"*\": ...; the last good set (12 origins) keeps serving"
+    );
+    assert!(not_applied_line("t", &spec(), &Verdict::Failed("status 500".into()), 0, false)
+        .unwrap()
+        .ends_with("failed: status 500; no answer applied yet, so only the static allow_origins apply"));
+    assert_eq!(not_applied_line("t", &spec(), &Verdict::Unchanged, 0, false), None);
+}
