@@ -22,7 +22,7 @@ fn answer(status: Option<&'static [u8]>, body_size: usize, waited_ms: u64) -> An
 fn answers_are_judged_as_a_whole() {
     let body = || br#"{"origins": ["https://shop.acme.example"]}"#.to_vec();
     assert!(
-        matches!(judge(&answer(Some(b"200"), 40, 3), &spec(), true, false, body), Verdict::Applied(e, b) if e.len() == 1 && b.len() == 41)
+        matches!(judge(&answer(Some(b"200"), 40, 3), &spec(), true, false, body), Verdict::Applied(e, b) if e.len() == 1 && b.len() == 42)
     );
     assert_eq!(judge(&answer(Some(b"304"), 0, 3), &spec(), true, false, || panic!("a 304 has no body to read")), Verdict::Unchanged);
     let failed = |a: Answer<'static>| match judge(&a, &spec(), true, false, || panic!("not read")) {
