@@ -105,8 +105,10 @@ impl Fetchers {
         let headers = if num_headers > 0 { host::header_pairs(Map::CallResponse) } else { Vec::new() };
         let header = |name: &[u8]| host::pairs(&headers).find(|(n, _)| *n == name).map(|(_, v)| v);
         let answer = Answer { status: header(b":status"), body_size, waited_ms: now.saturating_sub(sent) };
+        let stored = if answer.status == Some(b"200") { host::shared_get(&f.keys.origins).ok() } else { None };
+        let last = stored.as_ref().map(|(v, _)| live::split_stored(v).1);
         let verdict =
-            live::judge(&answer, &source.spec, policy.allows_credentials(), source.insecure, || host::call_response_body(body_size));
+            live::judge(&answer, &source.spec, policy.allows_credentials(), source.insecure, last, || host::call_response_body(body_size));
         f.settle(source, metrics, verdict, header(b"etag"), now);
     }
 }

@@ -90,10 +90,22 @@ pub struct Answer<'a> {
     pub waited_ms: u64,
 }
 
-/// Judges an answer. `body` is read only for a 200 within the size limit.
-pub fn judge(answer: &Answer<'_>, spec: &SourceSpec, credentials: bool, insecure: bool, body: impl FnOnce() -> Vec<u8>) -> Verdict {
+/// Judges an answer. `body` is read only for a 200 within the size limit;
+/// `last` is the body applied last: the same body again is unchanged (a
+/// service without ETags), so nobody re-reads thousands of origins.
+pub fn judge(
+    answer: &Answer<'_>,
+    spec: &SourceSpec,
+    credentials: bool,
+    insecure: bool,
+    last: Option<&[u8]>,
+    body: impl FnOnce() -> Vec<u8>,
+) -> Verdict {
+    let timed_out = answer.waited_ms + 50 >= u64::from(spec.timeout_ms);
+    // Envoy answers a call it could not complete itself: 504 after the
+    // timeout, 503 when no connection could be made.
     let Some(status) = answer.status else {
-        return Verdict::Failed(if answer.waited_ms + 50 >= u64::from(spec.timeout_ms) {
+        return Verdict::Failed(if timed_out {
             format!("no answer within timeout_ms ({} ms)", spec.timeout_ms)
         } else {
             format!("no answer: the request to cluster \"{}\" failed (connection refused or reset, or no healthy host)", spec.cluster)
@@ -102,6 +114,13 @@ pub fn judge(answer: &Answer<'_>, spec: &SourceSpec, credentials: bool, insecure
     match status {
         b"200" => {}
         b"304" => return Verdict::Unchanged,
+        b"504" if timed_out => return Verdict::Failed(format!("no answer within timeout_ms ({} ms)", spec.timeout_ms)),
+        b"503" => {
+            return Verdict::Failed(format!(
+                "status 503: the service is unavailable, or the proxy could not connect to cluster \"{}\" (is the service up?)",
+                spec.cluster
+            ))
+        }
         other => {
             let shown: String = String::from_utf8_lossy(other).chars().filter(char::is_ascii_graphic).take(8).collect();
             return Verdict::Failed(format!("status {shown} (the service must answer 200 with the list, or 304)"));
@@ -111,6 +130,9 @@ pub fn judge(answer: &Answer<'_>, spec: &SourceSpec, credentials: bool, insecure
         return Verdict::Refused(format!("the answer is {} bytes, over the limit of {MAX_BODY_BYTES} (4 MiB)", answer.body_size));
     }
     let body = body();
+    if last == Some(body.as_slice()) {
+        return Verdict::Unchanged;
+    }
     match fetched_origins(&body, credentials, insecure) {
         Ok(entries) => Verdict::Applied(entries, body),
         Err(refusal) => Verdict::Refused(refusal.0),

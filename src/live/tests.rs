@@ -22,10 +22,10 @@ fn answer(status: Option<&'static [u8]>, body_size: usize, waited_ms: u64) -> An
 fn answers_are_judged_as_a_whole() {
     let body = || br#"{"origins": ["https://shop.acme.example"]}"#.to_vec();
     assert!(
-        matches!(judge(&answer(Some(b"200"), 40, 3), &spec(), true, false, body), Verdict::Applied(e, b) if e.len() == 1 && b.len() == 42)
+        matches!(judge(&answer(Some(b"200"), 40, 3), &spec(), true, false, None, body), Verdict::Applied(e, b) if e.len() == 1 && b.len() == 42)
     );
-    assert_eq!(judge(&answer(Some(b"304"), 0, 3), &spec(), true, false, || panic!("a 304 has no body to read")), Verdict::Unchanged);
-    let failed = |a: Answer<'static>| match judge(&a, &spec(), true, false, || panic!("not read")) {
+    assert_eq!(judge(&answer(Some(b"304"), 0, 3), &spec(), true, false, None, || panic!("a 304 has no body to read")), Verdict::Unchanged);
+    let failed = |a: Answer<'static>| match judge(&a, &spec(), true, false, None, || panic!("not read")) {
         Verdict::Failed(why) => why,
         other => panic!("{other:?}"),
     };
@@ -33,9 +33,18 @@ fn answers_are_judged_as_a_whole() {
     assert!(failed(answer(None, 0, 2000)).starts_with("no answer within timeout_ms (2000 ms)"));
     assert!(failed(answer(None, 0, 4)).contains("cluster \"tenant_origins\" failed"));
     assert!(failed(answer(Some(b"20\n0"), 0, 4)).starts_with("status 200 "), "shown without control characters");
-    let big = judge(&answer(Some(b"200"), MAX_BODY_BYTES + 1, 3), &spec(), true, false, || panic!("too large to read"));
+    let big = judge(&answer(Some(b"200"), MAX_BODY_BYTES + 1, 3), &spec(), true, false, None, || panic!("too large to read"));
     assert!(matches!(big, Verdict::Refused(why) if why.contains("over the limit")));
-    let bad = judge(&answer(Some(b"200"), 10, 3), &spec(), true, false, || br#"{"origins": ["https://a.example", "*"]}"#.to_vec());
+    assert_eq!(failed(answer(Some(b"504"), 24, 2000)), "no answer within timeout_ms (2000 ms)", "Envoy's own 504 after the timeout");
+    assert!(failed(answer(Some(b"504"), 24, 30)).starts_with("status 504 "), "the service's own 504");
+    assert!(failed(answer(Some(b"503"), 24, 3)).contains("could not connect to cluster \"tenant_origins\""));
+    let same = br#"{"origins": []}"#;
+    assert_eq!(
+        judge(&answer(Some(b"200"), 15, 3), &spec(), true, false, Some(same), || same.to_vec()),
+        Verdict::Unchanged,
+        "the same body again"
+    );
+    let bad = judge(&answer(Some(b"200"), 10, 3), &spec(), true, false, None, || br#"{"origins": ["https://a.example", "*"]}"#.to_vec());
     assert!(matches!(bad, Verdict::Refused(why) if why.starts_with("origins[1] = \"*\"")));
 }
 
