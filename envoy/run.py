@@ -20,7 +20,9 @@ from a browser and show what JavaScript saw.
   --config FILE   run this Envoy configuration instead of rendering a policy
                   (`make run` without POLICY: envoy/envoy.yaml, the demo; its
                   ports 10000, 9901 and 10001 become --port, --admin-port and
-                  --demo-port)
+                  --demo-port, and 10002 the port of the tenants' origin
+                  service (envoy/origin_service.py), which it starts on a free
+                  loopback port with a fresh target/run/tenants.sqlite)
   --check-ports   only check that PORT, ADMIN_PORT and PLAYGROUND_PORT are
                   free (make runs this first, so a busy port is the first
                   thing said)
@@ -43,12 +45,20 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+import origin_service  # envoy/origin_service.py, beside this script
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = os.path.join(ROOT, "target/release/edge-cors")
 ENVOY = os.path.join(ROOT, ".venv/bin/envoy")
 WASM = os.path.join(ROOT, "target/wasm32-wasip1/release/edge_cors.wasm")
 OUT_DIR = os.path.join(ROOT, "target/run")
 PLAYGROUND = os.path.join(ROOT, "envoy/playground.html")
+# The demo's origin service: envoy/envoy.yaml's cluster tenant_origins (port
+# 10002 there) and its policy's allow_origins_from path; the database is
+# origin_service.py's default, so its add/remove/list need no --db.
+TENANTS_DB = origin_service.DEFAULT_DB
+TENANTS_PATH = "/cors/origins"
+TENANTS_PORT = 10002
 REFUSED = "https://not-allowed.example"
 SAFELISTED = ("GET", "HEAD", "POST")
 PR_SET_PDEATHSIG = 1
@@ -153,6 +163,22 @@ def start_playground(port, api, base, policy_html):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Page)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def start_origin_service():
+    """envoy/origin_service.py's server on a free loopback port, in this
+    process like the playground, so it ends with run.py. The database starts
+    empty on every run: the demo's first preflight from a tenant is then
+    always refused, and a tenant added in an earlier session cannot make the
+    printed examples lie. Quiet: Envoy asks every 2 s."""
+    for stale in (TENANTS_DB, TENANTS_DB + "-journal"):
+        if os.path.exists(stale):
+            os.remove(stale)
+    origin_service.connect(TENANTS_DB).close()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), origin_service.handler(TENANTS_DB, TENANTS_PATH, quiet=True))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
@@ -328,20 +354,30 @@ def main():
 
 def run_config(a):
     """`make run` without POLICY: the configuration as it is (its ports
-    replaced when others are asked for), and the playground."""
+    replaced by the ones asked for and the origin service's), the tenants'
+    origin service and the playground."""
     with open(a.config) as f:
         text = f.read()
-    for default, port in ((10000, a.port), (9901, a.admin_port), (10001, a.demo_port)):
-        text = re.sub(rf"\bport_value: {default}\b", f"port_value: {port}", text)
-    config = os.path.abspath(a.config)
-    if (a.port, a.admin_port, a.demo_port) != (10000, 9901, 10001):
-        os.makedirs(OUT_DIR, exist_ok=True)
-        config = os.path.join(OUT_DIR, "demo.yaml")
-        with open(config, "w") as f:
-            f.write(text)
     if a.playground_port:
         print("  # the playground: buttons that call this API from a page on a second origin")
         print(f"  http://localhost:{a.playground_port}")
+    tenants = os.path.relpath(TENANTS_DB, ROOT)
+    print(f"  # the tenants' origins (allow_origins_from), from {tenants}, empty at start: "
+          "python3 envoy/origin_service.py add|remove|list")
+    if a.print_only:
+        return
+    origins = start_origin_service()
+    print(f"  http://127.0.0.1:{origins.server_address[1]}{TENANTS_PATH}")
+    # One pass, so that a port given for one (--demo-port 10002) is not
+    # replaced again as another's default.
+    ports = {10000: a.port, 9901: a.admin_port, 10001: a.demo_port, TENANTS_PORT: origins.server_address[1]}
+    text = re.sub(r"\bport_value: (\d+)\b", lambda m: f"port_value: {ports.get(int(m.group(1)), m.group(1))}", text)
+    # Always a copy: the origin service's port is known only now.
+    os.makedirs(OUT_DIR, exist_ok=True)
+    config = os.path.join(OUT_DIR, "demo.yaml")
+    with open(config, "w") as f:
+        f.write(text)
+    if a.playground_port:
         start_playground(a.playground_port, f"http://localhost:{a.port}", "/playground/",
                          "Policy: the demo's <code>playground</code> rule (envoy/envoy.yaml): "
                          "<code>/playground/</code> allows <code>http://localhost:*</code> with credentials, "
