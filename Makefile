@@ -142,13 +142,16 @@ run: wasm $(ENVOY) ## Envoy with edge-cors and the demo policy on :10000, a play
 	@echo "  curl -si localhost:$(PORT)/api/status/401 -H 'Origin: https://app.example.com'"
 	@echo "  curl -si localhost:$(PORT)/dead/x -H 'Origin: https://app.example.com'       # Envoy's own 503"
 	@echo "  curl -si -X OPTIONS localhost:$(PORT)/api/hello -H 'Origin: https://evil.test' -H 'Access-Control-Request-Method: GET'"
+	@echo "  curl -si -X OPTIONS localhost:$(PORT)/api/hello -H 'Origin: https://shop.acme.example' -H 'Access-Control-Request-Method: POST'   # 403: not a tenant yet"
+	@echo "  python3 envoy/origin_service.py add https://shop.acme.example      # then the same preflight: 204 within 3 s"
+	@echo "  python3 envoy/origin_service.py remove https://shop.acme.example   # and 403 again"
 	@exec python3 envoy/run.py $(DEMO_ARGS)
 endif
 
 # Every file under tests/ belongs to exactly one of these lists (make
 # test-inventory checks it), so each test runs once and none is skipped.
 UNIT_TESTS := contract properties fuzz_corpus
-INTEGRATION_TESTS := envoy envoy_config envoy_rules envoy_hardening envoy_hostile envoy_reload envoy_observability
+INTEGRATION_TESTS := envoy envoy_config envoy_rules envoy_hardening envoy_hostile envoy_reload envoy_observability envoy_live
 PORTABILITY_TESTS := imports hosts image
 CLI_TESTS := cli deploy render_run docs
 OBSERVABILITY_TESTS := observability

@@ -314,7 +314,8 @@ impl Envoy {
         let mut cmd = Command::new(envoy_bin());
         cmd.arg("-c")
             .arg(&config)
-            .args(["--concurrency", "1", "--disable-hot-restart", "--log-level", "info"])
+            .args(if args.contains(&"--concurrency") { &[][..] } else { &["--concurrency", "1"][..] })
+            .args(["--disable-hot-restart", "--log-level", "info"])
             .args(args)
             .arg("--admin-address-path")
             .arg(&admin_file)

@@ -1,0 +1,327 @@
+//! Live origins (`allow_origins_from`, docs/contract.md "Live origins")
+//! through a real Envoy and real origin services: the reference service
+//! (envoy/origin_service.py, SQLite) for adding and removing tenants and
+//! its ETags, and a service this test steers for the failures (a bad entry,
+//! a 500, a timeout, the service down).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const APP: &str = "https://app.example.com";
+const SHOP: &str = "https://shop.acme.example";
+
+/// A cluster named `tenant_origins` on `port`, appended to the test clusters.
+fn with_origin_cluster(bootstrap: String, port: u16) -> String {
+    format!(
+        r#"{bootstrap}  - name: tenant_origins
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: tenant_origins
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }} }}
+"#
+    )
+}
+
+/// Envoy with one listener `live` running `policy`, the test upstream and
+/// the origin service on `origins_port`, with `workers` worker threads.
+fn envoy(policy: &str, upstream: &Upstream, origins_port: u16, workers: u32) -> Envoy {
+    let listener = Listener { name: "live", config: policy };
+    let workers = workers.to_string();
+    match Envoy::start_bootstrap(
+        |_| with_origin_cluster(bootstrap_yaml(&[listener_yaml(&listener, &wasm_path())], upstream.port), origins_port),
+        1,
+        &["--concurrency", &workers],
+    ) {
+        Started::Running(e) => e,
+        Started::Exited { code, log } => panic!("envoy exited ({code:?}):\n{log}"),
+    }
+}
+
+fn policy(refresh: u32, timeout_ms: u32) -> String {
+    format!(
+        r#"{{"allow_origins": ["{APP}"], "allow_credentials": true, "allow_methods": ["GET", "PUT"],
+            "allow_origins_from": {{"cluster": "tenant_origins", "path": "/cors/origins", "authority": "tenants.internal",
+                                   "refresh_seconds": {refresh}, "timeout_ms": {timeout_ms}}}}}"#
+    )
+}
+
+fn preflight_status(envoy: &Envoy, origin: &str) -> u16 {
+    preflight(&envoy.url("live", "/api/x"), origin, "PUT", None).status
+}
+
+/// Polls until `check` holds, for up to `secs`.
+fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check() {
+        assert!(Instant::now() < deadline, "not within {secs} s: {what}");
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn metric(envoy: &Envoy, what: &str) -> u64 {
+    stat(&envoy.stats(), &format!("edge_cors.origins_source.default.{what}")).unwrap_or(0)
+}
+
+// ------------------------------------------------- the reference service
+
+struct Reference {
+    child: Child,
+    port: u16,
+    db: std::path::PathBuf,
+    /// Its request log: "GET /cors/origins 304 ..." lines.
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Reference {
+    fn start() -> Reference {
+        let dir = repo().join("target/envoy-tests").join(unique("origins"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("tenants.sqlite");
+        let mut child = Command::new("python3")
+            .arg(repo().join("envoy/origin_service.py"))
+            .args(["serve", "--port", "0", "--db"])
+            .arg(&db)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3 envoy/origin_service.py");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        // "origin service on http://127.0.0.1:PORT/cors/origins (db ...)"
+        let port = first
+            .split("127.0.0.1:")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{first}"));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (stderr, sink) = (child.stderr.take().unwrap(), log.clone());
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Reference { child, port, db, log }
+    }
+
+    fn run(&self, args: &[&str]) {
+        let out =
+            Command::new("python3").arg(repo().join("envoy/origin_service.py")).args(args).arg("--db").arg(&self.db).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for Reference {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// docs/contract.md "Live origins": a tenant added to the service is allowed
+/// without a reload, removed is refused again; the static list stays; the
+/// service's ETag turns unchanged answers into 304s.
+#[test]
+fn tenants_added_and_removed_apply_without_a_reload() {
+    let upstream = Upstream::start();
+    let service = Reference::start();
+    let envoy = envoy(&policy(1, 2000), &upstream, service.port, 1);
+
+    eventually(10, "the first (empty) answer applied", || metric(&envoy, "updates_applied") >= 1);
+    assert_eq!(preflight_status(&envoy, SHOP), 403, "not a tenant yet");
+    assert_eq!(preflight_status(&envoy, APP), 204, "the static list applies");
+
+    service.run(&["add", SHOP]);
+    eventually(5, "the added tenant allowed", || preflight_status(&envoy, SHOP) == 204);
+    let r = get(&envoy.url("live", "/api/x"), &[("origin", SHOP)]);
+    assert_eq!((r.one("access-control-allow-origin"), r.one("access-control-allow-credentials")), (Some(SHOP), Some("true")));
+    assert_eq!(preflight_status(&envoy, APP), 204, "the union: static origins still allowed");
+    assert_eq!(metric(&envoy, "origins"), 1);
+
+    // Unchanged answers are 304s: the filter sends the ETag it applied.
+    eventually(5, "a 304", || metric(&envoy, "updates_unchanged") >= 1);
+    assert!(service.log.lock().unwrap().iter().any(|l| l.contains(" 304")), "{:?}", service.log.lock().unwrap());
+
+    service.run(&["remove", SHOP]);
+    eventually(5, "the removed tenant refused", || preflight_status(&envoy, SHOP) == 403);
+    assert_eq!(metric(&envoy, "origins"), 0);
+    assert_eq!(metric(&envoy, "updates_refused") + metric(&envoy, "updates_failed"), 0, "{}", envoy.log());
+    // The request went where the policy says, as the policy says.
+    let seen = upstream.seen("/cors/origins");
+    assert!(seen.is_empty(), "the fetch went to the origin cluster, not the upstream");
+    envoy.stop();
+}
+
+// ------------------------------------------------- a service we steer
+
+#[derive(Clone)]
+enum Reply {
+    Json(String),
+    Status(u16),
+    /// Answers the list after this many milliseconds.
+    Slow(u64, String),
+}
+
+struct Steered {
+    port: u16,
+    reply: Arc<Mutex<Reply>>,
+    requests: Arc<Mutex<Vec<(Instant, Option<String>, String)>>>,
+    server: Arc<tiny_http::Server>,
+}
+
+impl Steered {
+    fn start(first: Reply) -> Steered {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let reply = Arc::new(Mutex::new(first));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (s, r, q) = (server.clone(), reply.clone(), requests.clone());
+        thread::spawn(move || {
+            for req in s.incoming_requests() {
+                let inm = req.headers().iter().find(|h| h.field.equiv("if-none-match")).map(|h| h.value.to_string());
+                let host = req.headers().iter().find(|h| h.field.equiv("host")).map(|h| h.value.to_string()).unwrap_or_default();
+                q.lock().unwrap().push((Instant::now(), inm, format!("{} {} host={host}", req.method(), req.url())));
+                let reply = r.lock().unwrap().clone();
+                thread::spawn(move || {
+                    let _ = match reply {
+                        Reply::Json(body) => req.respond(tiny_http::Response::from_string(body)),
+                        Reply::Status(code) => req.respond(tiny_http::Response::from_string("no").with_status_code(code)),
+                        Reply::Slow(ms, body) => {
+                            thread::sleep(Duration::from_millis(ms));
+                            req.respond(tiny_http::Response::from_string(body))
+                        }
+                    };
+                });
+            }
+        });
+        Steered { port, reply, requests, server }
+    }
+
+    fn set(&self, reply: Reply) {
+        *self.reply.lock().unwrap() = reply;
+    }
+
+    fn count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+}
+
+fn origins_json(list: &[&str]) -> String {
+    serde_json::json!({ "origins": list }).to_string()
+}
+
+/// docs/contract.md "Live origins": before the first good answer only the
+/// static list applies; a bad entry, a 500, a timeout and the service down
+/// each keep the last good set, count, and say why in one log line.
+#[test]
+fn a_bad_answer_or_no_answer_keeps_the_last_good_set() {
+    let upstream = Upstream::start();
+    let service = Steered::start(Reply::Status(500));
+    let envoy = envoy(&policy(1, 400), &upstream, service.port, 1);
+
+    eventually(10, "a failed fetch", || metric(&envoy, "updates_failed") >= 1);
+    assert_eq!(preflight_status(&envoy, SHOP), 403, "fail closed: no answer applied yet");
+    assert_eq!(preflight_status(&envoy, APP), 204);
+    assert!(envoy.log().contains("failed: status 500 (the service must answer 200 with the list, or 304); no answer applied yet, so only the static allow_origins apply"), "{}", envoy.log());
+    let first = service.requests.lock().unwrap()[0].2.clone();
+    assert_eq!(first, "GET /cors/origins host=tenants.internal", "the policy's path and authority");
+
+    service.set(Reply::Json(origins_json(&[SHOP, "https://*.tenants.example"])));
+    eventually(5, "the good answer applied", || preflight_status(&envoy, SHOP) == 204);
+    assert_eq!(preflight_status(&envoy, "https://a.tenants.example"), 204);
+
+    // One bad entry refuses the whole answer: the new good entry is not
+    // applied either, and the last good set keeps serving.
+    let refused = metric(&envoy, "updates_refused");
+    service.set(Reply::Json(origins_json(&[SHOP, "https://new.example", "http://plain.example"])));
+    eventually(5, "the bad answer refused", || metric(&envoy, "updates_refused") > refused);
+    assert!(
+        envoy.log().contains("refused: origins[2] = \"http://plain.example\": is a plain-HTTP origin while allow_credentials is true"),
+        "{}",
+        envoy.log()
+    );
+    assert!(envoy.log().contains("the last good set (2 origins) keeps serving"), "{}", envoy.log());
+    assert_eq!((preflight_status(&envoy, SHOP), preflight_status(&envoy, "https://new.example")), (204, 403));
+
+    for (reply, line) in [
+        (Reply::Status(500), "failed: status 500"),
+        (Reply::Slow(1500, origins_json(&["https://slow.example"])), "failed: no answer within timeout_ms (400 ms)"),
+        (Reply::Status(503), "failed: status 503: the service is unavailable, or the proxy could not connect"),
+    ] {
+        let failed = metric(&envoy, "updates_failed");
+        service.set(reply);
+        eventually(6, line, || metric(&envoy, "updates_failed") > failed);
+        assert!(envoy.log().contains(line), "{line}: {}", envoy.log());
+        assert_eq!((preflight_status(&envoy, SHOP), preflight_status(&envoy, "https://slow.example")), (204, 403));
+    }
+    let slow_ok = metric(&envoy, "updates_applied");
+    // The service down: connections refused.
+    service.server.unblock();
+    drop(service);
+    let failed = metric(&envoy, "updates_failed");
+    eventually(6, "a failure with the service down", || metric(&envoy, "updates_failed") > failed + 1);
+    assert!(envoy.log().contains("could not connect to cluster \"tenant_origins\" (is the service up?)"), "{}", envoy.log());
+    assert_eq!(preflight_status(&envoy, SHOP), 204, "still the last good set");
+    assert_eq!(metric(&envoy, "updates_applied"), slow_ok, "nothing applied meanwhile");
+    assert_eq!(metric(&envoy, "origins"), 2);
+    envoy.stop();
+}
+
+/// docs/contract.md "Live origins": each rule may have its own source.
+#[test]
+fn a_rule_has_its_own_source() {
+    let upstream = Upstream::start();
+    let service = Steered::start(Reply::Json(origins_json(&[SHOP])));
+    let policy = format!(
+        r#"{{"allow_origins": ["{APP}"],
+            "allow_origins_from": {{"cluster": "tenant_origins", "path": "/default", "refresh_seconds": 1}},
+            "rules": [{{"name": "partners", "match": {{"path_prefix": "/api/partners/"}}, "allow_origins": [],
+                        "allow_origins_from": {{"cluster": "tenant_origins", "path": "/partners", "refresh_seconds": 1}}}}]}}"#
+    );
+    let envoy = envoy(&policy, &upstream, service.port, 1);
+    let status = |path: &str, origin: &str| preflight(&envoy.url("live", path), origin, "GET", None).status;
+    // The worker serving requests applies what any VM fetched on its next
+    // tick: wait for the effect, not the counter.
+    eventually(10, "both sources applied", || status("/api/x", SHOP) == 204 && status("/api/partners/x", SHOP) == 204);
+    let s = envoy.stats();
+    assert!(stat(&s, "edge_cors.origins_source.default.updates_applied") >= Some(1), "{s}");
+    assert!(stat(&s, "edge_cors.origins_source.partners.updates_applied") >= Some(1), "{s}");
+    let paths: Vec<String> = service.requests.lock().unwrap().iter().map(|r| r.2.clone()).collect();
+    assert!(paths.iter().any(|p| p.starts_with("GET /default ")) && paths.iter().any(|p| p.starts_with("GET /partners ")), "{paths:?}");
+    assert_eq!((status("/api/x", APP), status("/api/partners/x", APP)), (204, 403), "a rule does not inherit the default's origins");
+    service.set(Reply::Json(origins_json(&[])));
+    eventually(5, "both sources emptied", || status("/api/x", SHOP) == 403 && status("/api/partners/x", SHOP) == 403);
+    envoy.stop();
+}
+
+/// docs/contract.md "Live origins": one fetch per refresh per proxy, not per
+/// worker; every worker serves the fetched set.
+#[test]
+fn two_workers_share_one_fetch_per_refresh() {
+    let upstream = Upstream::start();
+    let service = Steered::start(Reply::Json(origins_json(&[SHOP])));
+    let envoy = envoy(&policy(1, 2000), &upstream, service.port, 2);
+    eventually(10, "the first answer", || metric(&envoy, "updates_applied") >= 1);
+    let (start, before) = (Instant::now(), service.count());
+    thread::sleep(Duration::from_secs(6));
+    let fetches = service.count() - before;
+    let secs = start.elapsed().as_secs_f64();
+    // With one VM per worker fetching on its own, this would be about 12.
+    assert!((4..=8).contains(&fetches), "{fetches} fetches in {secs:.1} s with refresh_seconds 1 and 2 workers");
+    // Connections land on both workers; each must have applied the set.
+    let allowed = (0..40).filter(|_| preflight_status(&envoy, SHOP) == 204).count();
+    assert_eq!(allowed, 40);
+    let total = metric(&envoy, "updates_applied") + metric(&envoy, "updates_unchanged");
+    assert_eq!(total as usize, service.count(), "every fetch counted once, by the VM that made it");
+    assert_eq!(metric(&envoy, "updates_applied"), 1, "the same body again is unchanged");
+    envoy.stop();
+}
