@@ -325,3 +325,62 @@ fn two_workers_share_one_fetch_per_refresh() {
     assert_eq!(metric(&envoy, "updates_applied"), 1, "the same body again is unchanged");
     envoy.stop();
 }
+
+/// docs/contract.md "Live origins": an answer of 10,000 origins, changing
+/// every refresh, applied by two workers while requests flow: not one
+/// request fails or loses its CORS headers, and each new origin arrives.
+/// (The latency during updates is measured by `make bench-live`.)
+#[test]
+fn ten_thousand_origins_update_under_load_without_a_failed_request() {
+    let upstream = Upstream::start();
+    let tenants: Vec<String> = (0..10_000).map(|i| format!("https://tenant{i}.customers.example")).collect();
+    let list = |extra: usize| {
+        let mut l: Vec<&str> = tenants.iter().map(String::as_str).collect();
+        let new = format!("https://new{extra}.customers.example");
+        l.push(&new);
+        origins_json(&l)
+    };
+    let service = Steered::start(Reply::Json(list(0)));
+    let envoy = envoy(&policy(1, 2000), &upstream, service.port, 2);
+    let url = envoy.url("live", "/api/x");
+    eventually(15, "10,000 origins applied", || preflight(&url, "https://tenant9999.customers.example", "PUT", None).status == 204);
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..4)
+        .map(|t| {
+            let (url, stop) = (url.clone(), stop.clone());
+            thread::spawn(move || {
+                let (mut sent, mut bad) = (0u32, Vec::new());
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let origin = format!("https://tenant{}.customers.example", (sent * 7 + t * 1000) % 10_000);
+                    let r = get(&url, &[("origin", &origin)]);
+                    sent += 1;
+                    if r.status != 200 || r.one("access-control-allow-origin") != Some(origin.as_str()) {
+                        bad.push(format!("{} {:?}", r.status, r.one("access-control-allow-origin")));
+                    }
+                }
+                (sent, bad)
+            })
+        })
+        .collect();
+    let applied = metric(&envoy, "updates_applied");
+    for n in 1..=4 {
+        service.set(Reply::Json(list(n)));
+        let new = format!("https://new{n}.customers.example");
+        eventually(6, "the new origin arrives", || preflight(&url, &new, "PUT", None).status == 204);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut sent, mut bad) = (0, Vec::new());
+    for h in load {
+        let (s, b) = h.join().unwrap();
+        sent += s;
+        bad.extend(b);
+    }
+    println!("{sent} requests during 4 updates of 10,001 origins, {} failed", bad.len());
+    assert!(bad.is_empty(), "{} of {sent} failed: {:?}", bad.len(), &bad[..bad.len().min(5)]);
+    assert!(sent > 100, "only {sent} requests");
+    assert!(metric(&envoy, "updates_applied") >= applied + 4);
+    assert_eq!(metric(&envoy, "updates_refused") + metric(&envoy, "updates_failed"), 0, "{}", envoy.log());
+    assert_eq!(metric(&envoy, "origins"), 10_001);
+    envoy.stop();
+}

@@ -238,6 +238,8 @@ fn profile(name: &str, config: &str, overrides: Value) -> Value {
         "host_header": false,
         "local_reply_callback": true,
         "serve_after_failed_configure": false,
+        "timers": "ok",
+        "shared_data": "ok",
     });
     for (k, v) in overrides.as_object().unwrap() {
         p[k] = v.clone();
@@ -261,10 +263,16 @@ fn profiles() -> Vec<Value> {
             "apisix",
             POLICY,
             json!({"metrics": "stub", "time": "unimplemented", "header_count": "zero",
-                   "authority_in_pairs": false, "host_header": true, "local_reply_callback": false}),
+                   "authority_in_pairs": false, "host_header": true, "local_reply_callback": false,
+                   "timers": "unimplemented", "shared_data": "unimplemented"}),
         ),
-        // Service Extensions: no custom metrics, no properties (Unimplemented).
-        profile("service-extensions", POLICY, json!({"metrics": "unimplemented", "set_property_status": 12})),
+        // Service Extensions: no custom metrics, properties, timers or shared
+        // data (Unimplemented).
+        profile(
+            "service-extensions",
+            POLICY,
+            json!({"metrics": "unimplemented", "set_property_status": 12, "timers": "unimplemented", "shared_data": "unimplemented"}),
+        ),
         // HTTP/2 through nginx: no Host header and no `:authority` in the
         // list; only asking by name finds the tenant rule.
         profile("authority-by-name-only", POLICY, json!({"authority_in_pairs": false, "host_header": false, "metrics": "stub"})),
@@ -455,6 +463,64 @@ fn every_host_profile_answers_like_envoy_and_never_traps() {
         assert!(median < 1000.0, "{key}: median {median} µs is over the 1 ms budget");
     }
     assert!(failures.is_empty(), "host profiles failed: {failures:?}");
+}
+
+/// docs/contract.md "Live origins": a policy with `allow_origins_from` is
+/// refused at configure time, with the reason, on a host that cannot fetch
+/// (no timers or no shared data); elsewhere it loads, asks for a tick and
+/// creates its lease, and fetches nothing before the first tick.
+#[test]
+fn origin_sources_are_refused_where_the_host_cannot_fetch() {
+    let live = r#"{"allow_origins": ["https://app.example.com"],
+        "allow_origins_from": {"cluster": "tenant_origins", "path": "/cors/origins"}}"#;
+    let profiles: Vec<Value> = profiles()
+        .into_iter()
+        .filter(|p| p["name"] != "empty-configuration")
+        .map(|mut p| {
+            p["config"] = json!(live);
+            p
+        })
+        .chain([profile("timers-only", live, json!({"shared_data": "unimplemented"}))])
+        .collect();
+    let out = run_node(&json!({"wasm": wasm_path(), "scenarios": [], "profiles": profiles}));
+    let mut failures = Vec::new();
+    println!("\na policy with allow_origins_from, per host profile:");
+    for (p, profile) in out["profiles"].as_array().unwrap().iter().zip(&profiles) {
+        let name = p["name"].as_str().unwrap();
+        let can_fetch = profile["timers"] == "ok" && profile["shared_data"] == "ok";
+        let logs: Vec<&str> = p["logs"].as_array().unwrap().iter().filter_map(|l| l[1].as_str()).collect();
+        let refusal = logs.iter().find(|m| m.contains("this host cannot fetch origins"));
+        let mut problems = Vec::new();
+        if let Some(trap) = p["trap"].as_str() {
+            problems.push(format!("trapped in {trap}"));
+        }
+        if p["configured"].as_bool() != Some(can_fetch) {
+            problems.push(format!("configured={}, expected {can_fetch}: {logs:?}", p["configured"]));
+        }
+        match (can_fetch, refusal) {
+            (true, Some(r)) => problems.push(format!("refused on a host that can fetch: {r}")),
+            (false, None) => problems.push(format!("no line saying why: {logs:?}")),
+            (false, Some(r)) if !r.starts_with("invalid edge-cors configuration: allow_origins_from (rule default)") => {
+                problems.push(format!("the line does not name the field: {r}"))
+            }
+            _ => {}
+        }
+        if can_fetch && p["tick_period"].as_u64() != Some(1000) {
+            problems.push(format!("asked for a tick of {} ms", p["tick_period"]));
+        }
+        if p["calls"].get("env.proxy_http_call").is_some() {
+            problems.push("fetched during configure".into());
+        }
+        let verdict = if problems.is_empty() { "ok  " } else { "FAIL" };
+        println!("  {verdict} {name:<26} configured={:<5} {}", p["configured"], refusal.copied().unwrap_or(""));
+        for pr in &problems {
+            println!("         {pr}");
+        }
+        if !problems.is_empty() {
+            failures.push(name.to_string());
+        }
+    }
+    assert!(failures.is_empty(), "profiles failed: {failures:?}");
 }
 
 fn calls_summary(calls: &Value) -> String {

@@ -21,6 +21,7 @@ const { performance } = require('node:perf_hooks');
 const OK = 0;
 const NOT_FOUND = 1;
 const UNIMPLEMENTED = 12; // proxy-wasm-cpp-host WasmResult::Unimplemented
+const CAS_MISMATCH = 8;
 const REQUEST_HEADERS = 0;
 const RESPONSE_HEADERS = 2;
 const PLUGIN_CONFIGURATION = 7;
@@ -47,6 +48,9 @@ class Vm {
     this.localReply = null;
     this.nextMetric = 1;
     this.dead = null;
+    this.tickPeriod = 0; // what the module asked for (live origins)
+    this.shared = new Map(); // shared data: key -> [bytes, cas]
+    this.nextCas = 1;
 
     const imports = {};
     for (const imp of WebAssembly.Module.imports(module)) {
@@ -218,6 +222,34 @@ class Vm {
         this.metrics.increments += 1;
         return OK;
       },
+      // Timers and shared data: what live origins (allow_origins_from)
+      // need. Service Extensions and APISIX have neither (Unimplemented).
+      proxy_set_tick_period_milliseconds: (ms) => {
+        if (p.timers === 'unimplemented') return UNIMPLEMENTED;
+        this.tickPeriod = ms;
+        return OK;
+      },
+      proxy_get_shared_data: (kPtr, kSize, retPtr, retSize, retCas) => {
+        if (p.shared_data === 'unimplemented') return UNIMPLEMENTED;
+        const hit = this.shared.get(this.str(kPtr, kSize));
+        if (!hit) return NOT_FOUND;
+        this.view().setUint32(retCas, hit[1], true);
+        return this.give(hit[0], retPtr, retSize);
+      },
+      proxy_set_shared_data: (kPtr, kSize, vPtr, vSize, cas) => {
+        if (p.shared_data === 'unimplemented') return UNIMPLEMENTED;
+        const key = this.str(kPtr, kSize);
+        const hit = this.shared.get(key);
+        if (hit && cas !== 0 && cas !== hit[1]) return CAS_MISMATCH;
+        this.shared.set(key, [this.mem().slice(vPtr, vPtr + vSize), this.nextCas++]);
+        return OK;
+      },
+      proxy_record_metric: (id, value) => {
+        // Gauges (live origins' count and age).
+        if (p.metrics === 'unimplemented' || p.metrics === 'increment-fails') return UNIMPLEMENTED;
+        this.metrics.records = (this.metrics.records || 0) + 1;
+        return OK;
+      },
       proxy_get_current_time_nanoseconds: (retPtr) => {
         if (p.time === 'unimplemented') return UNIMPLEMENTED;
         this.view().setBigUint64(retPtr, 1700000000000000000n, true);
@@ -307,6 +339,7 @@ function runProfile(module, profile, scenarios) {
   return {
     name: profile.name,
     configured,
+    tick_period: vm.tickPeriod,
     trap: vm.dead,
     calls: vm.calls,
     logs: vm.logs,
