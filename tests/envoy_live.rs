@@ -171,10 +171,13 @@ enum Reply {
     Slow(u64, String),
 }
 
+/// What the service saw: when, the `If-None-Match` sent, and the request line.
+type Fetch = (Instant, Option<String>, String);
+
 struct Steered {
     port: u16,
     reply: Arc<Mutex<Reply>>,
-    requests: Arc<Mutex<Vec<(Instant, Option<String>, String)>>>,
+    requests: Arc<Mutex<Vec<Fetch>>>,
     server: Arc<tiny_http::Server>,
 }
 

@@ -480,7 +480,10 @@ fn origin_sources_are_refused_where_the_host_cannot_fetch() {
             p["config"] = json!(live);
             p
         })
-        .chain([profile("timers-only", live, json!({"shared_data": "unimplemented"}))])
+        .chain([
+            profile("timers-only", live, json!({"shared_data": "unimplemented"})),
+            profile("shared-data-only", live, json!({"timers": "unimplemented"})),
+        ])
         .collect();
     let out = run_node(&json!({"wasm": wasm_path(), "scenarios": [], "profiles": profiles}));
     let mut failures = Vec::new();
@@ -502,6 +505,12 @@ fn origin_sources_are_refused_where_the_host_cannot_fetch() {
             (false, None) => problems.push(format!("no line saying why: {logs:?}")),
             (false, Some(r)) if !r.starts_with("invalid edge-cors configuration: allow_origins_from (rule default)") => {
                 problems.push(format!("the line does not name the field: {r}"))
+            }
+            (false, Some(r)) => {
+                let missing = if profile["timers"] != "ok" { "it has no timers" } else { "it has no shared data" };
+                if !r.contains(missing) {
+                    problems.push(format!("the line does not say {missing:?}: {r}"));
+                }
             }
             _ => {}
         }

@@ -1,0 +1,370 @@
+//! Live origins (`allow_origins_from`) with a real browser as the judge: a
+//! page on a tenant origin fails, the tenant is added to the reference
+//! origin service (envoy/origin_service.py), and the same call from the same
+//! page then succeeds, with neither Envoy nor the service restarted; removed,
+//! it fails again. Headless Chromium loads tests/browser/page.html, as in
+//! tests/browser.rs. Run just this part with
+//! `cargo test --test browser_live -- --nocapture`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::chromium::{case, Case, Expect};
+use common::*;
+use serde_json::{json, Value};
+
+// ------------------------------------------------- the reference service
+
+/// envoy/origin_service.py on a fresh, empty SQLite file (as in tests/envoy_live.rs).
+struct Reference {
+    child: Child,
+    port: u16,
+    db: PathBuf,
+}
+
+impl Reference {
+    fn start() -> Reference {
+        let dir = repo().join("target/envoy-tests").join(unique(&format!("browser-origins-{}", std::process::id())));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("tenants.sqlite");
+        let _ = std::fs::remove_file(&db);
+        let mut child = Command::new("python3")
+            .arg(repo().join("envoy/origin_service.py"))
+            .args(["serve", "--port", "0", "--quiet", "--db"])
+            .arg(&db)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 envoy/origin_service.py");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        // "origin service on http://127.0.0.1:PORT/cors/origins (db ...)"
+        let port = first
+            .split("127.0.0.1:")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected start line of the origin service: {first:?}"));
+        Reference { child, port, db }
+    }
+
+    /// `origin_service.py add|remove ORIGIN --db FILE`, as an operator would.
+    fn run(&self, args: &[&str]) {
+        let out =
+            Command::new("python3").arg(repo().join("envoy/origin_service.py")).args(args).arg("--db").arg(&self.db).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Reference {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ------------------------------------------------- Envoy
+
+/// The test clusters plus `tenant_origins`, the origin service on `port`.
+fn with_origin_cluster(bootstrap: String, port: u16) -> String {
+    format!(
+        r#"{bootstrap}  - name: tenant_origins
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: tenant_origins
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }} }}
+"#
+    )
+}
+
+fn metric(envoy: &Envoy, what: &str) -> u64 {
+    stat(&envoy.stats(), &format!("edge_cors.origins_source.default.{what}")).unwrap_or(0)
+}
+
+fn alive(pid: u32) -> bool {
+    // Signal 0: only whether the process exists (the spawner thread reaps
+    // Envoy when it exits, so a dead one is gone, not a zombie).
+    unsafe { libc::kill(pid as i32, 0) == 0 }
+}
+
+/// Polls `check` every 100 ms for up to `secs`; how long it took, or None.
+fn within(secs: u64, mut check: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    loop {
+        if check() {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() > Duration::from_secs(secs) {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+// ------------------------------------------------- the page (as tests/browser.rs)
+
+/// The cases as the page reads them from its URL's fragment.
+fn requests(cases: &[Case]) -> Value {
+    cases
+        .iter()
+        .map(|c| {
+            let mut r = c.request.clone();
+            r["name"] = json!(c.name);
+            r["read"] = json!(c.headers.iter().map(|(h, _)| *h).collect::<Vec<_>>());
+            r
+        })
+        .collect()
+}
+
+/// Loads the page at `page_origin` in a fresh Chromium with these cases and
+/// returns what it observed.
+fn run_page(page_origin: &str, cases: &[Case]) -> Value {
+    let url = format!("{page_origin}/");
+    let hash = percent_encoding::utf8_percent_encode(&serde_json::to_string(&requests(cases)).unwrap(), percent_encoding::NON_ALPHANUMERIC)
+        .to_string();
+    let flags = vec!["--host-resolver-rules=MAP *.test 127.0.0.1".to_string(), "--dump-dom".to_string()];
+    let out = chromium::run(&format!("{url}#{hash}"), &flags, |_| {}, Duration::from_secs(90));
+    chromium::page_result(&out, &url)
+}
+
+/// Compares, prints one line per case, and returns the failures.
+fn judge(label: &str, page: &str, observed: &Value, cases: &[Case]) -> Vec<String> {
+    let mut failures = vec![];
+    assert_eq!(observed["origin"], json!(page), "the page ran on the wrong origin");
+    let results = observed["results"].as_array().cloned().unwrap_or_default();
+    for c in cases {
+        let r = results.iter().find(|r| r["name"] == json!(c.name)).cloned().unwrap_or(Value::Null);
+        let said = format!(
+            "resolved={} status={} error={} body={:?} headers={}",
+            r["resolved"],
+            r["status"],
+            r["error"],
+            r["body"].as_str().unwrap_or(""),
+            r["headers"]
+        );
+        let mut wrong = vec![];
+        match c.expect {
+            Expect::Blocked => {
+                if r["resolved"] != json!(false) || !r["error"].as_str().unwrap_or("").contains("TypeError") {
+                    wrong.push("expected a TypeError".to_string());
+                }
+            }
+            Expect::Readable { status, body } => {
+                if r["resolved"] != json!(true) {
+                    wrong.push("expected the response to be readable".into());
+                } else {
+                    if r["status"] != json!(status) {
+                        wrong.push(format!("expected status {status}"));
+                    }
+                    if r["body"] != json!(body) {
+                        wrong.push(format!("expected body {body:?}"));
+                    }
+                }
+                for (h, readable) in c.headers {
+                    if r["headers"][h].is_null() == *readable {
+                        wrong.push(format!("expected {h} to be {}", if *readable { "readable" } else { "hidden" }));
+                    }
+                }
+            }
+        }
+        let line = format!("[{label} {page}] {}", c.name);
+        if wrong.is_empty() {
+            println!("ok    {line}");
+        } else {
+            println!("FAIL  {line}: {}; the browser said: {said}", wrong.join(", "));
+            failures.push(format!("{line}: {}; the browser said: {said}", wrong.join(", ")));
+        }
+    }
+    failures
+}
+
+/// One ok/FAIL line for a check outside [`judge`].
+fn check(label: &str, name: &str, ok: bool, detail: &str, failures: &mut Vec<String>) {
+    if ok {
+        println!("ok    [{label}] {name}");
+    } else {
+        println!("FAIL  [{label}] {name}: {detail}");
+        failures.push(format!("[{label}] {name}: {detail}"));
+    }
+}
+
+/// A string built at run time, for the `&'static str` fields of a [`Case`].
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// The header the page's PUT sends: not CORS-safelisted, so together with
+/// the method it makes Chromium send a preflight first.
+const CUSTOM: &str = "x-tenant-call";
+
+/// "after 1.2 s", or "within 10 s" when it did not happen.
+fn after(took: Option<Duration>) -> String {
+    took.map_or("within 10 s".to_string(), |t| format!("after {:.1} s", t.as_secs_f64()))
+}
+
+/// The two calls a page makes: a preflighted, credentialed PUT with a custom
+/// header, whose ETag the page must be able to read (and x-internal not),
+/// and a simple GET. `tag` keeps each load's paths apart at the upstream.
+fn calls(at: &dyn Fn(&str) -> String, tag: &str, allowed: bool) -> Vec<Case> {
+    let put_path = format!("/api/live-{tag}-put");
+    let get_path = format!("/api/live-{tag}-get");
+    let (put_expect, get_expect) = if allowed {
+        (
+            Expect::Readable { status: 200, body: leak(format!("upstream saw {put_path}\n")) },
+            Expect::Readable { status: 200, body: leak(format!("upstream saw {get_path}\n")) },
+        )
+    } else {
+        (Expect::Blocked, Expect::Blocked)
+    };
+    let verdict = if allowed { "readable" } else { "blocked" };
+    vec![
+        case(leak(format!("preflighted PUT ({CUSTOM}, credentials: include) {verdict}")), at(&put_path), put_expect)
+            .with("method", json!("PUT"))
+            .with("headers", json!({ CUSTOM: tag }))
+            .with("credentials", json!("include"))
+            .with("body", json!("{\"plan\":\"pro\"}"))
+            .reads(if allowed { &[("etag", true), ("x-internal", false)] } else { &[] }),
+        case(leak(format!("simple GET {verdict}")), at(&get_path), get_expect),
+    ]
+}
+
+/// What the upstream received for `path`: the number of requests and the
+/// last one's Origin and custom header.
+fn at_upstream(upstream: &Upstream, path: &str) -> (usize, Option<String>, Option<String>) {
+    let seen = upstream.seen(path);
+    let header = |name: &str| seen.last().and_then(|s| s.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()));
+    (seen.len(), header("origin"), header(CUSTOM))
+}
+
+#[test]
+fn chromium_sees_a_tenant_added_to_the_origin_service_without_a_restart() {
+    let started = Instant::now();
+    let page_port = chromium::serve_page("tests/browser/page.html");
+    let upstream = Upstream::start();
+    let mut service = Reference::start();
+
+    // The tenant's page is served on http://127.0.0.1:PORT. With
+    // allow_credentials (the issue's policy) a plain-http origin is accepted
+    // only on loopback, for the static list and the fetched one alike; a
+    // loopback tenant keeps the policy exactly as it runs in production (no
+    // allow_insecure_origins, credentials on), so the test also proves that
+    // a fetched origin gets Access-Control-Allow-Credentials. The static
+    // list holds the issue's https://app.example.com (no page of ours can
+    // have that origin without TLS) and http://localhost:PORT, the same
+    // page under another loopback name, which shows that the calls
+    // themselves are allowed by the policy and only the origin differs.
+    let tenant = format!("http://127.0.0.1:{page_port}");
+    let static_page = format!("http://localhost:{page_port}");
+    let policy = format!(
+        r#"{{"allow_origins": ["https://app.example.com", "{static_page}"], "allow_credentials": true,
+            "allow_methods": ["GET", "PUT"], "allow_headers": ["content-type", "{CUSTOM}"], "expose_headers": ["etag"], "max_age": 0,
+            "allow_origins_from": {{"cluster": "tenant_origins", "path": "/cors/origins", "refresh_seconds": 1}}}}"#
+    );
+    let listener = Listener { name: "live", config: &policy };
+    let envoy = match Envoy::start_bootstrap(
+        |_| with_origin_cluster(bootstrap_yaml(&[listener_yaml(&listener, &wasm_path())], upstream.port), service.port),
+        1,
+        &[],
+    ) {
+        Started::Running(e) => e,
+        Started::Exited { code, log } => panic!("envoy exited ({code:?}) during start-up:\n{log}"),
+    };
+    let pid = envoy.pid();
+    // Envoy is called as http://localhost:<its port>: another origin than
+    // either page's (another port, or another host).
+    let at = |path: &str| envoy.url("live", path).replace("127.0.0.1", "localhost");
+    // What curl would see: a preflight like the page's, from the tenant.
+    let poll_url = envoy.url("live", "/api/live-poll");
+    let tenant_preflight = || preflight(&poll_url, &tenant, "PUT", Some(CUSTOM)).status;
+    let mut failures = vec![];
+
+    // The service's first (empty) answer applied: from here on the fetched
+    // set is live, so phase 1 fails because the tenant is not in it, not
+    // because nothing was fetched yet.
+    let first = within(10, || metric(&envoy, "updates_applied") >= 1);
+    check("setup", "the service's first (empty) answer applied", first.is_some(), "no answer applied within 10 s", &mut failures);
+
+    // Phase 1: the tenant is unknown.
+    let cases = calls(&at, "static", true);
+    failures.extend(judge("static", &static_page, &run_page(&static_page, &cases), &cases));
+    let cases = calls(&at, "before", false);
+    failures.extend(judge("1 unknown", &tenant, &run_page(&tenant, &cases), &cases));
+    let (n, _, _) = at_upstream(&upstream, "/api/live-before-put");
+    check(
+        "1 unknown",
+        "the refused preflight kept Chromium from sending the PUT",
+        n == 0,
+        &format!("{n} PUT(s) reached the upstream"),
+        &mut failures,
+    );
+
+    // Phase 2: the operator adds the tenant; nothing is restarted.
+    service.run(&["add", &tenant]);
+    let took = within(10, || tenant_preflight() == 204);
+    check(
+        "2 added",
+        &format!("`origin_service.py add {tenant}`: Envoy allows its preflight {}", after(took)),
+        took.is_some(),
+        "the preflight was still refused after 10 s",
+        &mut failures,
+    );
+    let cases = calls(&at, "after", true);
+    failures.extend(judge("2 added", &tenant, &run_page(&tenant, &cases), &cases));
+    let (n, origin, custom) = at_upstream(&upstream, "/api/live-after-put");
+    check(
+        "2 added",
+        &format!(
+            "the PUT reached the upstream with Origin: {} and {CUSTOM}: {}",
+            origin.as_deref().unwrap_or("-"),
+            custom.as_deref().unwrap_or("-")
+        ),
+        n == 1 && origin.as_deref() == Some(tenant.as_str()) && custom.as_deref() == Some("after"),
+        &format!("{n} request(s)"),
+        &mut failures,
+    );
+    check(
+        "2 added",
+        &format!("the same Envoy (pid {pid}) and origin service throughout"),
+        envoy.pid() == pid && alive(pid) && service.running(),
+        &format!("Envoy pid {} alive={}, service running={}", envoy.pid(), alive(pid), service.running()),
+        &mut failures,
+    );
+
+    // Phase 3: removed, the tenant is refused again.
+    service.run(&["remove", &tenant]);
+    let took = within(10, || tenant_preflight() == 403);
+    check(
+        "3 removed",
+        &format!("`origin_service.py remove {tenant}`: Envoy refuses its preflight {}", after(took)),
+        took.is_some(),
+        "the preflight was still allowed after 10 s",
+        &mut failures,
+    );
+    let cases = calls(&at, "removed", false);
+    failures.extend(judge("3 removed", &tenant, &run_page(&tenant, &cases), &cases));
+    check(
+        "3 removed",
+        "still the same Envoy and origin service",
+        envoy.pid() == pid && alive(pid) && service.running(),
+        "a process was restarted or is gone",
+        &mut failures,
+    );
+    let refused = metric(&envoy, "updates_refused") + metric(&envoy, "updates_failed");
+    check("3 removed", "no fetch refused or failed", refused == 0, &envoy.log(), &mut failures);
+
+    envoy.stop();
+    println!("browser_live: {:.1} s", started.elapsed().as_secs_f64());
+    assert!(failures.is_empty(), "{} browser_live check(s) wrong:\n{}", failures.len(), failures.join("\n"));
+}
