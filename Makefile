@@ -21,7 +21,7 @@ WASM_OPT := .tools/node_modules/.bin/wasm-opt
 WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-mutable-globals --enable-multivalue --enable-reference-types
 
-.PHONY: help all setup wasm run test lint unit integration portability cli-tests observability browser chromium size bench bench-engine bench-modules bench-smoke wrk cli clean \
+.PHONY: help all setup wasm run test lint unit integration portability cli-tests observability browser chromium size bench bench-engine bench-modules bench-smoke bench-live wrk cli clean \
   .rust-target host-tools image test-inventory
 
 .DEFAULT_GOAL := help
@@ -155,7 +155,7 @@ INTEGRATION_TESTS := envoy envoy_config envoy_rules envoy_hardening envoy_hostil
 PORTABILITY_TESTS := imports hosts image
 CLI_TESTS := cli deploy render_run docs
 OBSERVABILITY_TESTS := observability
-BROWSER_TESTS := browser browser_tls playground grpc_web
+BROWSER_TESTS := browser browser_tls playground grpc_web browser_live
 # Long runs, #[ignore]d: make soak.
 LONG_TESTS := soak
 tests_args = $(foreach t,$(1),--test $(t))
@@ -252,6 +252,11 @@ bench-smoke: wasm $(ENVOY) wrk h2load bench-modules
 
 bench-engine:
 	@cargo bench --bench engine
+
+# Latency while 10,000 live origins change every second (allow_origins_from),
+# against the same Envoy while they do not (~1 min).
+bench-live: wasm $(ENVOY) wrk ## p50/p99 latency while live origins (10,000) change, vs unchanged
+	@python3 bench/live_update.py
 
 # The `edge-cors` command line (also: cargo install --path . --features cli).
 cli: ## the edge-cors command line (target/release/edge-cors)
