@@ -8,10 +8,12 @@ listener in the same Envoy:
   none    no CORS filter at all
   native  Envoy's envoy.filters.http.cors with the equivalent policy
   edge    edge-cors (release wasm, V8)
-  empty   an empty proxy-wasm filter (SDK boilerplate only): the wasm floor
+  empty   an empty proxy-wasm filter (the SDK's boilerplate only, as users
+          write one): the wasm floor; edge-cors itself no longer uses the
+          SDK's dispatcher (src/abi.rs)
   floor   examples/abi_floor.rs: the host calls edge-cors makes for each
-          scenario with fixed answers and no policy engine: the ABI's price
-          for the work itself
+          scenario with fixed answers and no policy engine, behind the same
+          exports (src/abi.rs): the ABI's price for the work itself
 
 wrk (pinned to core 1) drives each variant in turn for each scenario,
 rotating the order every round. Reported: the median requests/s per

@@ -7,12 +7,13 @@
 //! above the empty filter is the ABI's price for the work itself.
 #![cfg(target_arch = "wasm32")]
 
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType};
-
-// edge-cors's own host-call wrappers and header-map codec, compiled in by
-// path (linking the edge-cors crate would bring its filter's exports along),
-// so the floor crosses into Envoy exactly as edge-cors does.
+// edge-cors's own exports, host-call wrappers and header-map codec, compiled
+// in by path (linking the edge-cors crate would bring its filter's exports
+// along), so the floor is dispatched and crosses into Envoy exactly as
+// edge-cors is and does.
+#[path = "../src/abi.rs"]
+#[allow(dead_code)]
+mod abi;
 #[path = "../src/host.rs"]
 #[allow(dead_code)]
 mod host;
@@ -31,48 +32,44 @@ extern "C" {
 
 const ORIGIN: &[u8] = b"https://app.example.com";
 
-proxy_wasm::main! {{
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { counter: 0 }) });
-}}
+use abi::{CONTINUE, PAUSE};
 
+abi::export_abi!(Root);
+
+#[derive(Default)]
 struct Root {
     counter: u32,
 }
 
-impl Context for Root {}
+impl abi::Root for Root {
+    type Stream = Stream;
 
-impl RootContext for Root {
-    fn on_configure(&mut self, _: usize) -> bool {
+    fn on_configure(&mut self) -> bool {
         let name = "abi_floor.requests";
         unsafe { proxy_define_metric(0, name.as_ptr(), name.len(), &mut self.counter) };
         true
     }
 
-    fn create_http_context(&self, _: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Stream { counter: self.counter, own_reply: false, allowed: false }))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
+    fn create_stream(&mut self) -> Stream {
+        Stream { counter: self.counter, own_reply: false, allowed: false }
     }
 }
 
+#[derive(Default)]
 struct Stream {
     counter: u32,
     own_reply: bool,
     allowed: bool,
 }
 
-impl Context for Stream {}
-
 /// The value of `name` in a serialised header map.
 fn find<'a>(pairs: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     host::pairs(pairs).find(|(k, _)| *k == name).map(|(_, v)| v)
 }
 
-impl HttpContext for Stream {
-    fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
-        let headers = host::header_pairs(Map::RequestHeaders);
+impl abi::Stream for Stream {
+    fn on_request_headers(&mut self) -> u32 {
+        let headers = host::header_pairs(Map::Request);
         let origin = find(&headers, b"origin");
         if origin.is_some() {
             unsafe { proxy_increment_metric(self.counter, 1) };
@@ -91,21 +88,21 @@ impl HttpContext for Stream {
             ];
             host::send_local_response(204, "edge_cors_preflight_allowed", &reply, "");
             self.own_reply = true;
-            return Action::Pause;
+            return PAUSE;
         }
-        Action::Continue
+        CONTINUE
     }
 
-    fn on_http_response_headers(&mut self, _: usize, _: bool) -> Action {
+    fn on_response_headers(&mut self) -> u32 {
         if self.own_reply {
-            return Action::Continue;
+            return CONTINUE;
         }
-        let _headers = host::header_pairs(Map::ResponseHeaders);
+        let _headers = host::header_pairs(Map::Response);
         if self.allowed {
-            host::set_header(Map::ResponseHeaders, "access-control-allow-origin", ORIGIN);
-            host::set_header(Map::ResponseHeaders, "access-control-expose-headers", b"etag, x-request-id");
+            host::set_header(Map::Response, "access-control-allow-origin", ORIGIN);
+            host::set_header(Map::Response, "access-control-expose-headers", b"etag, x-request-id");
         }
-        host::set_header(Map::ResponseHeaders, "vary", b"Origin");
-        Action::Continue
+        host::set_header(Map::Response, "vary", b"Origin");
+        CONTINUE
     }
 }

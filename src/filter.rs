@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use crate::abi::{CONTINUE, PAUSE};
+use crate::abi::{self, export_abi, CONTINUE, PAUSE};
 use crate::config::Mode;
 use crate::fetcher::Fetchers;
 use crate::host::{self, Level, Map};
@@ -15,6 +15,8 @@ use crate::report;
 use crate::response::{HeaderSink, Stamp};
 use crate::rules::{RuleIndex, Ruleset};
 use crate::stats::Counter;
+
+export_abi!(CorsRoot);
 
 // No panic hook of our own: should a panic ever happen (the request path has
 // no unwrap and no panicking index), std's default hook, linked in either
@@ -36,14 +38,16 @@ pub struct CorsRoot {
     fetchers: Option<Fetchers>,
 }
 
-impl CorsRoot {
-    pub fn on_http_call_response(&mut self, token: u32, num_headers: usize, body_size: usize) {
+impl abi::Root for CorsRoot {
+    type Stream = CorsStream;
+
+    fn on_http_call_response(&mut self, token: u32, num_headers: usize, body_size: usize) {
         if let (Some(shared), Some(fetchers)) = (self.shared.as_deref(), self.fetchers.as_mut()) {
             fetchers.answer(&shared.ruleset, &shared.metrics, token, num_headers, body_size);
         }
     }
 
-    pub fn on_configure(&mut self) -> bool {
+    fn on_configure(&mut self) -> bool {
         match Ruleset::from_json(&host::plugin_configuration()) {
             Ok(ruleset) => {
                 // Per-rule counters exist only when there are rules (or, in
@@ -72,13 +76,13 @@ impl CorsRoot {
         }
     }
 
-    pub fn on_tick(&mut self) {
+    fn on_tick(&mut self) {
         if let (Some(shared), Some(fetchers)) = (self.shared.as_deref(), self.fetchers.as_mut()) {
             fetchers.tick(&shared.ruleset, &shared.metrics, true);
         }
     }
 
-    pub fn create_stream(&mut self) -> CorsStream {
+    fn create_stream(&mut self) -> CorsStream {
         CorsStream { shared: self.shared.clone(), state: State::Untouched }
     }
 }
@@ -112,10 +116,10 @@ impl Default for CorsStream {
     }
 }
 
-impl CorsStream {
+impl abi::Stream for CorsStream {
     /// Decode: route, then either answer the preflight here or remember what
     /// the response will need.
-    pub fn on_request_headers(&mut self) -> u32 {
+    fn on_request_headers(&mut self) -> u32 {
         let Some(shared) = self.shared.clone() else {
             return CONTINUE;
         };
@@ -144,7 +148,7 @@ impl CorsStream {
     }
 
     /// Encode: stamp the response of a forwarded request, whoever produced it.
-    pub fn on_response_headers(&mut self) -> u32 {
+    fn on_response_headers(&mut self) -> u32 {
         let Some(shared) = self.shared.as_deref() else {
             return CONTINUE;
         };
@@ -175,7 +179,9 @@ impl CorsStream {
         }
         CONTINUE
     }
+}
 
+impl CorsStream {
     /// Sends the engine's answer to a preflight; counts, records and
     /// explains it.
     fn answer_preflight(
