@@ -51,7 +51,8 @@ fn injected_policy() -> String {
 }
 
 /// The host functions edge-cors itself calls. Anything else the module
-/// imports is declared by the SDK's dispatcher and must never be called.
+/// imports (std's WASI functions; live origins' calls, tested on their
+/// own below) must never be called here.
 const USED: [&str; 10] = [
     "env.proxy_log",
     "env.proxy_set_property",

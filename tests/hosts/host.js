@@ -7,7 +7,7 @@
 //
 // What this host does on purpose:
 // - every import edge-cors calls is implemented as the profile says;
-// - every other import (the SDK's dispatcher declares them) traps when
+// - every other import (std's WASI functions, which edge-cors never calls) traps when
 //   called, and every call is recorded, so a filter that starts calling
 //   timers, time, shared data or properties fails the test;
 // - a trap anywhere is caught, reported with the callback it happened in,
@@ -70,7 +70,7 @@ class Vm {
       } else if (imp.module === 'wasi_snapshot_preview1' && wasi[imp.name]) {
         f = wasi[imp.name];
       } else {
-        // Declared by the SDK for features edge-cors never uses. Kong's
+        // Declared for features edge-cors never uses here. Kong's
         // not-yet-implemented host functions trap the same way.
         f = () => {
           throw new Trap(`called ${key}, which edge-cors must never need`);
