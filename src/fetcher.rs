@@ -20,7 +20,7 @@ struct Fetcher {
     route: RuleIndex,
     rule: String,
     keys: Keys,
-    /// CAS token of the shared answer applied last (0: none).
+    /// CAS token of the shared version applied last (0: none).
     seen: u32,
     /// Our call in flight: its token and when it left.
     pending: Option<(u32, u64)>,
@@ -116,11 +116,12 @@ impl Fetchers {
 impl Fetcher {
     /// Applies the shared answer if another worker stored a new one.
     fn sync(&mut self, policy: &Policy, source: &Source, metrics: &Metrics) {
-        let Ok((value, cas)) = host::shared_get(&self.keys.origins) else { return };
+        let Ok((_, cas)) = host::shared_get(&self.keys.version) else { return };
         if cas == self.seen {
             return;
         }
         self.seen = cas;
+        let Ok((value, _)) = host::shared_get(&self.keys.origins) else { return };
         let (_, body) = live::split_stored(&value);
         match crate::config::fetched_origins(body, policy.allows_credentials(), source.insecure) {
             Ok(entries) => {
@@ -156,10 +157,10 @@ impl Fetcher {
         if host::shared_set(&self.keys.lease, next.as_bytes(), due).is_err() {
             return;
         }
-        let etag = host::shared_get(&self.keys.origins).ok().and_then(|(v, cas)| {
-            let (etag, _) = live::split_stored(&v);
-            (cas == self.seen && !etag.is_empty()).then(|| String::from_utf8_lossy(etag).into_owned())
-        });
+        // The ETag of what this worker applied, if it is still the shared one.
+        let etag = host::shared_get(&self.keys.version)
+            .ok()
+            .and_then(|(v, cas)| (cas == self.seen && !v.is_empty()).then(|| String::from_utf8_lossy(&v).into_owned()));
         let spec = &source.spec;
         match host::dispatch_get(&spec.cluster, &spec.authority, &spec.path, etag.as_deref(), spec.timeout_ms) {
             Ok(token) => self.pending = Some((token, now)),
@@ -182,7 +183,8 @@ impl Fetcher {
             Verdict::Applied(entries, body) => {
                 source.live.replace(entries);
                 let _ = host::shared_set(&self.keys.origins, &live::stored(etag, body), 0);
-                self.seen = host::shared_get(&self.keys.origins).map_or(0, |(_, cas)| cas);
+                let _ = host::shared_set(&self.keys.version, live::usable_etag(etag), 0);
+                self.seen = host::shared_get(&self.keys.version).map_or(0, |(_, cas)| cas);
                 let _ = host::shared_set(&self.keys.checked, now.to_string().as_bytes(), 0);
                 count(|m| m.applied);
                 if let Some(m) = &m {

@@ -147,6 +147,10 @@ pub struct Keys {
     pub lease: String,
     /// The last good answer: [`stored`].
     pub origins: String,
+    /// Rewritten after `origins` with the answer's ETag: a small value whose
+    /// CAS token the workers compare every tick, so they copy the large one
+    /// out of the host only when it changed.
+    pub version: String,
     /// When the last good answer (200 or 304) arrived, milliseconds.
     pub checked: String,
 }
@@ -160,13 +164,23 @@ pub fn keys(rule: &str, spec: &SourceSpec, credentials: bool, insecure: bool) ->
         if credentials { 'c' } else { 'p' },
         if insecure { 'i' } else { 's' }
     );
-    Keys { lease: format!("{base}/lease"), origins: format!("{base}/origins"), checked: format!("{base}/checked") }
+    Keys {
+        lease: format!("{base}/lease"),
+        origins: format!("{base}/origins"),
+        version: format!("{base}/version"),
+        checked: format!("{base}/checked"),
+    }
+}
+
+/// An ETag as kept and sent back: printable ASCII up to 256 bytes, else none.
+pub fn usable_etag(etag: Option<&[u8]>) -> &[u8] {
+    etag.filter(|e| e.len() <= 256 && e.iter().all(|b| (b' '..=b'~').contains(b))).unwrap_or(b"")
 }
 
 /// The last good answer as shared: its ETag (if usable) on the first line,
 /// then the body.
 pub fn stored(etag: Option<&[u8]>, body: &[u8]) -> Vec<u8> {
-    let etag = etag.filter(|e| e.len() <= 256 && e.iter().all(|b| (b' '..=b'~').contains(b))).unwrap_or(b"");
+    let etag = usable_etag(etag);
     let mut out = Vec::with_capacity(etag.len() + 1 + body.len());
     out.extend_from_slice(etag);
     out.push(b'\n');
