@@ -1,30 +1,48 @@
 //! deploy/observability/ against what it describes: a real Envoy, started
 //! with the shipped stats-tags fragment, runs traffic that moves every
-//! edge-cors counter; every metric and label the dashboard and the alert
-//! rules query must then be in its `/stats/prometheus`, and promtool must
-//! accept the rules and pass their unit tests (`make observability`).
+//! edge-cors counter, and fetches live origins from the reference origin
+//! service until every origin-source outcome has happened; every metric and
+//! label the dashboard and the alert rules query must then be in its
+//! `/stats/prometheus`, and promtool must accept the rules and pass their
+//! unit tests (`make observability`).
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use common::*;
 
 /// Rules by path, and one by route name: the test's routes have no names,
-/// so every request counts as route-name-unavailable.
+/// so every request counts as route-name-unavailable. Three origin sources
+/// on the reference service, which lists [`SOURCE_ORIGINS`]: the default's
+/// answer is applied, then unchanged (304); `partners` has credentials, so
+/// the plain-HTTP entry gets its answers refused; `resellers` asks a path
+/// the service answers 404 for, so its updates fail. No request goes to
+/// those two rules (they only hold sources).
 const POLICY: &str = r#"{
     "allow_origins": ["https://app.example.com"],
     "allow_methods": ["GET", "POST"],
     "allow_headers": ["content-type"],
+    "allow_origins_from": {"cluster": "tenant_origins", "path": "/cors/origins", "refresh_seconds": 1},
     "rules": [
         {"name": "tenants", "match": {"path_prefix": "/api/tenants/"},
          "allow_origins": ["https://*.tenant.test"], "allow_methods": ["GET", "PUT"]},
-        {"name": "payments", "match": {"routes": ["payments"]}, "allow_origins": ["https://pay.example.com"]}
+        {"name": "payments", "match": {"routes": ["payments"]}, "allow_origins": ["https://pay.example.com"]},
+        {"name": "partners", "match": {"path_prefix": "/api/partners/"}, "allow_origins": [], "allow_credentials": true,
+         "allow_origins_from": {"cluster": "tenant_origins", "path": "/cors/origins", "refresh_seconds": 1}},
+        {"name": "resellers", "match": {"path_prefix": "/api/resellers/"}, "allow_origins": [],
+         "allow_origins_from": {"cluster": "tenant_origins", "path": "/cors/resellers", "refresh_seconds": 1}}
     ]
 }"#;
+
+/// What the origin service lists: valid for the default policy, refused
+/// under `partners`' credentials (`origins[0]`, the list is sorted).
+const SOURCE_ORIGINS: [&str; 2] = ["http://plain.example", "https://shop.acme.example"];
 
 const REPORT: &str = r#"{
     "mode": "report",
@@ -47,6 +65,62 @@ fn read(file: &str) -> String {
     std::fs::read_to_string(dir().join(file)).unwrap_or_else(|e| panic!("deploy/observability/{file}: {e}"))
 }
 
+// ------------------------------------------------------------ the origin service
+
+/// envoy/origin_service.py on a free port, with its own SQLite file
+/// holding `origins` (as tests/envoy_live.rs starts it).
+struct OriginService {
+    child: Child,
+    port: u16,
+}
+
+impl OriginService {
+    fn start(origins: &[&str]) -> OriginService {
+        let script = repo().join("envoy/origin_service.py");
+        let dir = repo().join("target/envoy-tests").join(unique("obs-origins"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("tenants.sqlite");
+        let out = Command::new("python3").arg(&script).arg("add").args(origins).arg("--db").arg(&db).output().expect("python3");
+        assert!(out.status.success(), "origin_service.py add: {}", String::from_utf8_lossy(&out.stderr));
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .args(["serve", "--quiet", "--port", "0", "--db"])
+            .arg(&db)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 envoy/origin_service.py");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        // "origin service on http://127.0.0.1:PORT/cors/origins (db ...)"
+        let port = first.split("127.0.0.1:").nth(1).and_then(|r| r.split('/').next()).and_then(|p| p.parse().ok());
+        let port = port.unwrap_or_else(|| panic!("origin_service.py said {first:?}"));
+        OriginService { child, port }
+    }
+}
+
+impl Drop for OriginService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The cluster `allow_origins_from` names, appended to the test clusters.
+fn with_origin_cluster(bootstrap: String, port: u16) -> String {
+    format!(
+        r#"{bootstrap}  - name: tenant_origins
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: tenant_origins
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }} }}
+"#
+    )
+}
+
 // ------------------------------------------------------------ the scrape
 
 struct Sample {
@@ -61,6 +135,7 @@ fn scrape() -> &'static [Sample] {
     static SCRAPE: OnceLock<Vec<Sample>> = OnceLock::new();
     SCRAPE.get_or_init(|| {
         let upstream = Upstream::start();
+        let origins = OriginService::start(&SOURCE_ORIGINS);
         let wasm = wasm_path();
         let listeners = [
             listener_yaml(&Listener { name: "cors", config: POLICY }, &wasm),
@@ -68,7 +143,8 @@ fn scrape() -> &'static [Sample] {
         ];
         let tags = read("envoy-stats-tags.yaml");
         let port = upstream.port;
-        let envoy = match Envoy::start_bootstrap(|_| format!("{tags}\n{}", bootstrap_yaml(&listeners, port)), listeners.len(), &[]) {
+        let bootstrap = |_: &_| format!("{tags}\n{}", with_origin_cluster(bootstrap_yaml(&listeners, port), origins.port));
+        let envoy = match Envoy::start_bootstrap(bootstrap, listeners.len(), &[]) {
             Started::Running(e) => e,
             Started::Exited { code, log } => panic!("Envoy refused the stats tags or the policy ({code:?}):\n{log}"),
         };
@@ -100,6 +176,32 @@ fn scrape() -> &'static [Sample] {
             let r = get(&envoy.url("report", path), &[("Origin", origin)]);
             assert_eq!(r.one("access-control-allow-origin"), Some("*"), "report mode changes nothing");
         }
+
+        // Every origin-source outcome, with refresh_seconds 1: applied, then
+        // unchanged (the service's ETag, a 304); refused and failed on every
+        // fetch; a source without a good answer ages from the policy's load.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let source = |stats: &str, rule: &str, what: &str| stat(stats, &format!("edge_cors.origins_source.{rule}.{what}")).unwrap_or(0);
+        let want = [
+            ("default", "updates_applied"),
+            ("default", "updates_unchanged"),
+            ("default", "origins"),
+            ("partners", "updates_refused"),
+            ("resellers", "updates_failed"),
+            ("resellers", "seconds_since_update"),
+        ];
+        loop {
+            let stats = envoy.stats();
+            let missing: Vec<_> = want.iter().filter(|(rule, what)| source(&stats, rule, what) == 0).collect();
+            if missing.is_empty() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "origin sources: still 0 after 15 s: {missing:?}\n{stats}\n{}", envoy.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // What alerts.yaml's EdgeCorsOriginSourceRefused tells to look for.
+        let refused = "edge-cors: origins from cluster \"tenant_origins\" /cors/origins (rule partners) refused: origins[0] = \"http://plain.example\"";
+        assert!(envoy.log().contains(refused), "{refused}\n{}", envoy.log());
 
         let text = std::mem::take(&mut get(&format!("http://{}/stats/prometheus", envoy.admin), &[]).body);
         envoy.stop();
@@ -461,8 +563,22 @@ fn the_rule_is_a_label() {
     for kind in ["missing", "extra", "different"] {
         assert!(rule(&format!("edge_cors_report_{kind}"), "tenants").is_some_and(|v| v > 0.0), "report {kind}: {}", edge_cors_lines());
     }
+    // Origin sources: a series per rule with a source, counters and gauges.
+    let at_least_one = |name: &str, r: &str| assert!(rule(name, r).is_some_and(|v| v >= 1.0), "{name} {r}: {}", edge_cors_lines());
+    at_least_one("edge_cors_origins_source_updates_applied", "default");
+    at_least_one("edge_cors_origins_source_updates_unchanged", "default");
+    at_least_one("edge_cors_origins_source_updates_refused", "partners");
+    at_least_one("edge_cors_origins_source_updates_failed", "resellers");
+    at_least_one("edge_cors_origins_source_seconds_since_update", "resellers");
+    assert_eq!(rule("edge_cors_origins_source_origins", "default"), Some(SOURCE_ORIGINS.len() as f64));
+    assert_eq!(rule("edge_cors_origins_source_origins", "partners"), Some(0.0), "a refused answer is never loaded");
+    assert_eq!(rule("edge_cors_origins_source_updates_applied", "resellers"), Some(0.0));
+    assert_eq!(rule("edge_cors_origins_source_updates_applied", "tenants"), None, "no source, no series");
     for family in families() {
-        assert!(!["default", "tenants", "payments"].iter().any(|r| family.contains(r)), "{family}: a rule name left in the metric name");
+        assert!(
+            !["default", "tenants", "payments", "partners", "resellers"].iter().any(|r| family.contains(r)),
+            "{family}: a rule name left in the metric name"
+        );
     }
     // The traffic moved every counter (so the dashboard has data for each).
     for family in families() {
@@ -516,9 +632,27 @@ fn every_dashboard_panel_queries_the_chosen_data_source() {
             assert!(t["expr"].as_str().is_some_and(|e| !e.trim().is_empty()), "{title}: empty expr");
         }
     }
-    // The live-origins row: a placeholder until that feature has metrics.
+    // The live-origins row holds the origin-source panels, and every
+    // origin-source metric is on one of them.
     let top = d["panels"].as_array().unwrap();
     let at = top.iter().position(|p| p["type"] == "row" && p["title"] == "Origin source (live origins)").expect("the live-origins row");
     let below: Vec<_> = top[at + 1..].iter().take_while(|p| p["type"] != "row").collect();
-    assert!(below.len() == 1 && below[0]["type"] == "text", "the live-origins row holds one text panel: {below:?}");
+    let mut read = BTreeSet::new();
+    for p in &below {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            let metrics = promql_uses(t["expr"].as_str().unwrap_or("")).metrics;
+            assert!(
+                metrics.iter().all(|m| m.starts_with("edge_cors_origins_source_")),
+                "{}: {metrics:?} in the live-origins row",
+                p["title"]
+            );
+            read.extend(metrics);
+        }
+    }
+    let expected: BTreeSet<String> =
+        ["origins", "seconds_since_update", "updates_applied", "updates_unchanged", "updates_refused", "updates_failed"]
+            .iter()
+            .map(|m| format!("edge_cors_origins_source_{m}"))
+            .collect();
+    assert_eq!(read, expected, "what the live-origins row reads");
 }
