@@ -119,14 +119,16 @@ size: wasm ## the module's size against its budget
 
 # `make run POLICY=file` (JSON or YAML): Envoy running that policy, rendered by
 # `edge-cors render --target envoy-bootstrap`, in front of the demo upstream or
-# UPSTREAM=host:port, on PORT and ADMIN_PORT (envoy/run.py). The ports are
+# UPSTREAM=host:port, on PORT and ADMIN_PORT (envoy/run.py). A policy with
+# allow_origins_from fetches its live origins from the reference origin service
+# (envoy/origin_service.py, started on a free port) or ORIGINS=host:port. The ports are
 # checked before anything is built. Without POLICY, the demo (envoy/envoy.yaml)
 # on the same ports. Both serve the playground (envoy/playground.html) on
 # http://localhost:PLAYGROUND_PORT.
 PORT ?= 10000
 ADMIN_PORT ?= 9901
 PLAYGROUND_PORT ?= 8080
-RUN_ARGS = --policy '$(POLICY)' --upstream '$(UPSTREAM)' --port '$(PORT)' --admin-port '$(ADMIN_PORT)' --playground-port '$(PLAYGROUND_PORT)'
+RUN_ARGS = --policy '$(POLICY)' --upstream '$(UPSTREAM)' --origins '$(ORIGINS)' --port '$(PORT)' --admin-port '$(ADMIN_PORT)' --playground-port '$(PLAYGROUND_PORT)'
 DEMO_ARGS = --config envoy/envoy.yaml --port '$(PORT)' --admin-port '$(ADMIN_PORT)' --playground-port '$(PLAYGROUND_PORT)'
 ifdef POLICY
 run:
@@ -134,7 +136,7 @@ run:
 	@$(MAKE) --no-print-directory wasm cli $(ENVOY)
 	@exec python3 envoy/run.py $(RUN_ARGS)
 else
-run: wasm $(ENVOY) ## Envoy with edge-cors and the demo policy on :10000, a playground page on :8080 (PORT=, ADMIN_PORT=, PLAYGROUND_PORT=); POLICY=file runs yours (UPSTREAM=)
+run: wasm $(ENVOY) ## Envoy with edge-cors and the demo policy on :10000, a playground page on :8080 (PORT=, ADMIN_PORT=, PLAYGROUND_PORT=); POLICY=file runs yours (UPSTREAM=, ORIGINS= for allow_origins_from)
 	@python3 envoy/run.py --check-ports $(DEMO_ARGS)
 	@echo "==> Envoy with edge-cors on http://localhost:$(PORT) (admin :$(ADMIN_PORT)); Ctrl-C stops it. Try:"
 	@echo "  curl -si -X OPTIONS localhost:$(PORT)/api/hello -H 'Origin: https://app.example.com' -H 'Access-Control-Request-Method: POST' -H 'Access-Control-Request-Headers: content-type,authorization'"

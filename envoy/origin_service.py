@@ -74,6 +74,10 @@ def answer(db):
 
 
 def handler(db, path, quiet):
+    """The request handler; `path` is one path or several (a policy whose
+    sources name the same cluster with different paths)."""
+    paths = (path,) if isinstance(path, str) else tuple(path)
+
     class Origins(BaseHTTPRequestHandler):
         # HTTP/1.1 so Envoy can keep its connection to the service open.
         protocol_version = "HTTP/1.1"
@@ -93,8 +97,8 @@ def handler(db, path, quiet):
                 print(f"{when} {self.command} {self.path} {status}{n}", file=sys.stderr, flush=True)
 
         def do_GET(self):
-            if urlsplit(self.path).path != path:
-                return self.send(404, [("content-type", "text/plain")], f"not found: the origins are at {path}\n".encode())
+            if urlsplit(self.path).path not in paths:
+                return self.send(404, [("content-type", "text/plain")], f"not found: the origins are at {', '.join(paths)}\n".encode())
             try:
                 body, etag, count = answer(db)
             except sqlite3.Error as e:

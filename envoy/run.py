@@ -3,6 +3,7 @@
 
   make run POLICY=my-policy.json            # JSON or YAML, checked like `edge-cors check`
   make run POLICY=my-policy.yaml UPSTREAM=127.0.0.1:3000 PORT=8000 ADMIN_PORT=8001 PLAYGROUND_PORT=8081
+  make run POLICY=live.json ORIGINS=127.0.0.1:8081   # allow_origins_from: your origin service
   make run                                  # the demo: --config envoy/envoy.yaml
 
 The Envoy configuration is `edge-cors render --target envoy-bootstrap`
@@ -12,6 +13,15 @@ demo upstream `make run` uses (envoy/envoy.yaml's stand-in: 200 with `etag`,
 on a free loopback port. Prints curl commands that fit the policy (its first
 allowed origin, a preflight with its methods and headers, a refused origin),
 then runs Envoy until Ctrl-C.
+
+A policy with `allow_origins_from` (at the top level or in a rule) fetches
+its live origins from an Envoy cluster: each cluster it names is rendered
+(`--cluster NAME=HOST:PORT`) to the reference origin service
+(envoy/origin_service.py), started here on a free loopback port with a
+fresh target/run/tenants.sqlite, or to ORIGINS=host:port (--origins), your
+own service. The printed lines then show a made-up tenant's preflight
+refused, the command that adds it, and the same preflight allowed once the
+filter has fetched the list again.
 
 Either way it also serves the playground (envoy/playground.html) on
 http://localhost:PLAYGROUND_PORT, a second origin: buttons that call the API
@@ -28,6 +38,11 @@ from a browser and show what JavaScript saw.
                   thing said)
   --print-only    check, render and print the curl commands; start nothing
                   (the playground's port is not checked)
+  --origins HOST:PORT   with POLICY: the origin service for every cluster the
+                  policy's allow_origins_from names (default: the reference
+                  service, started here)
+  --tenants-db FILE     with POLICY: the reference service's database
+                  (default target/run/tenants.sqlite, emptied at start)
 """
 
 import argparse
@@ -60,6 +75,9 @@ TENANTS_DB = origin_service.DEFAULT_DB
 TENANTS_PATH = "/cors/origins"
 TENANTS_PORT = 10002
 REFUSED = "https://not-allowed.example"
+# Made-up tenants for the live-origins example: the first one the policy's
+# static list does not already allow.
+TENANTS = ("https://shop.acme.example", "https://shop.tenant-demo.example")
 SAFELISTED = ("GET", "HEAD", "POST")
 PR_SET_PDEATHSIG = 1
 
@@ -168,20 +186,83 @@ def start_playground(port, api, base, policy_html):
     return server
 
 
-def start_origin_service():
-    """envoy/origin_service.py's server on a free loopback port, in this
-    process like the playground, so it ends with run.py. The database starts
-    empty on every run: the demo's first preflight from a tenant is then
+def reset_tenants(db):
+    """An empty tenants' database: the first preflight from a tenant is then
     always refused, and a tenant added in an earlier session cannot make the
-    printed examples lie. Quiet: Envoy asks every 2 s."""
-    for stale in (TENANTS_DB, TENANTS_DB + "-journal"):
+    printed examples lie."""
+    for stale in (db, db + "-journal"):
         if os.path.exists(stale):
             os.remove(stale)
-    origin_service.connect(TENANTS_DB).close()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), origin_service.handler(TENANTS_DB, TENANTS_PATH, quiet=True))
+    origin_service.connect(db).close()
+
+
+def serve_origins(db, paths):
+    """envoy/origin_service.py's server on a free loopback port, in this
+    process like the playground, so it ends with run.py. Quiet: Envoy asks
+    every refresh."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), origin_service.handler(db, paths, quiet=True))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def start_origin_service():
+    """The demo's origin service (envoy/envoy.yaml's tenant_origins)."""
+    reset_tenants(TENANTS_DB)
+    return serve_origins(TENANTS_DB, TENANTS_PATH)
+
+
+def live_sources(policy):
+    """(rule index or None for the top level, its policy object, its
+    allow_origins_from) for every policy of the file that has one."""
+    out = []
+    if isinstance(policy.get("allow_origins_from"), dict):
+        out.append((None, policy, policy["allow_origins_from"]))
+    for i, rule in enumerate(policy.get("rules") or []):
+        if isinstance(rule, dict) and isinstance(rule.get("allow_origins_from"), dict):
+            out.append((i, rule, rule["allow_origins_from"]))
+    return out
+
+
+def request_target(index, obj, base_path):
+    """(path, Host or None) of a request the policy at `index` answers, or
+    None when only a route name selects it (the rendered route has none)."""
+    if index is None:
+        return base_path, None
+    match = obj.get("match") or {}
+    if match.get("routes"):
+        return None
+    prefix = match.get("path_prefix")
+    path = prefix + ("hello" if prefix.endswith("/") else "/hello") if prefix else base_path
+    host = None
+    if match.get("hosts"):
+        host = match["hosts"][0]
+        host = "app." + host[2:] if host.startswith("*.") else host
+        host = host[:-2] if host.endswith(":*") else host
+    return path, host
+
+
+def tenant_flip(a, policy, base_path):
+    """The live-origins example: a made-up tenant origin, a method and a
+    request that a policy with allow_origins_from allows only once its origin
+    service lists that origin. `edge-cors explain` (the filter's own engine)
+    picks it: its verdict is "not decided" exactly then."""
+    for index, obj, source in live_sources(policy):
+        target = request_target(index, obj, base_path)
+        if not target:
+            continue
+        path, host = target
+        method = pick_method(obj)
+        for origin in TENANTS:
+            cmd = [a.cli, "explain", a.policy, "--origin", origin, "--method", method, "--path", path] + (["--host", host] if host else [])
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            if out.returncode == 1 and any(l.startswith("not decided:") for l in out.stdout.splitlines()):
+                return {"index": index, "obj": obj, "source": source, "path": path, "host": host, "method": method, "origin": origin}
+    return None
+
+
+def shell(cmd):
+    return " ".join(shlex.quote(c) for c in cmd)
 
 
 def allows(origins, origin):
@@ -236,17 +317,22 @@ def allowed_origin(origins):
     return "null" if "null" in origins else None
 
 
+def pick_method(policy):
+    """The policy's first non-safelisted method (a preflight is then needed),
+    else POST when allowed, else its first."""
+    methods = [m.upper() for m in policy.get("allow_methods") or [] if m != "*"]
+    if "*" in (policy.get("allow_methods") or []):
+        return "PUT"
+    return next((m for m in methods if m not in SAFELISTED), "POST" if "POST" in methods or not methods else methods[0])
+
+
 def curl_lines(policy, port, demo):
     """(comment, curl command) pairs that fit the policy."""
     base = f"localhost:{port}"
     path = "/api/hello" if demo else "/"
     origins = policy.get("allow_origins") or []
     origin = allowed_origin(origins)
-    methods = [m.upper() for m in policy.get("allow_methods") or [] if m != "*"]
-    if "*" in (policy.get("allow_methods") or []):
-        method = "PUT"
-    else:
-        method = next((m for m in methods if m not in SAFELISTED), "POST" if "POST" in methods or not methods else methods[0])
+    method = pick_method(policy)
     headers = [h.lower() for h in policy.get("allow_headers") or [] if h != "*"]
     if not headers and "*" in (policy.get("allow_headers") or []) and not policy.get("allow_credentials"):
         headers = ["x-custom-header"]
@@ -290,6 +376,8 @@ def main():
     ap.add_argument("--playground-port", type=int, default=8080, help="the playground page (0: none)")
     ap.add_argument("--check-ports", action="store_true")
     ap.add_argument("--print-only", action="store_true")
+    ap.add_argument("--origins", default="", help="HOST:PORT of your origin service (allow_origins_from); default: the reference one")
+    ap.add_argument("--tenants-db", default=TENANTS_DB, help="the reference origin service's database (emptied at start)")
     a = ap.parse_args()
 
     check_ports(a.port, a.admin_port, 0 if a.print_only else a.playground_port, demo=bool(a.config))
@@ -304,11 +392,32 @@ def main():
         if not os.path.exists(path):
             fail(f"{path} is missing: build {what}", 2)
 
+    if a.origins and not re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}", a.origins):
+        fail(f"ORIGINS={a.origins}: write HOST:PORT, where your origin service listens (e.g. 127.0.0.1:8081)", 2)
+
+    # The clusters the policy's allow_origins_from name, read from the
+    # policy as edge-cors reads it (JSON, YAML, templates...).
+    first = subprocess.run([a.cli, "render", "--target", "envoy", a.policy, "--module", a.module], capture_output=True, text=True)
+    if first.returncode != 0:
+        sys.stderr.write(first.stderr)
+        sys.exit(first.returncode)
+    sources = live_sources(embedded_policy(first.stdout))
+    clusters = {}  # cluster name -> the paths its sources fetch
+    for _, _, source in sources:
+        clusters.setdefault(source["cluster"], []).append(source["path"])
+
     demo = None if a.upstream else start_demo_upstream()
     upstream = a.upstream or f"127.0.0.1:{demo.server_address[1]}"
+    services = {}  # cluster -> the reference service started for it
+    if clusters and not a.origins and not a.print_only:
+        reset_tenants(a.tenants_db)
+        services = {c: serve_origins(a.tenants_db, paths) for c, paths in clusters.items()}
+    # In --print-only nothing is started: the address only has to render.
+    addr = {c: a.origins or (f"127.0.0.1:{services[c].server_address[1]}" if c in services else f"127.0.0.1:{TENANTS_PORT}")
+            for c in clusters}
     render = subprocess.run(
         [a.cli, "render", "--target", "envoy-bootstrap", a.policy, "--upstream", upstream, "--port", str(a.port),
-         "--admin-port", str(a.admin_port), "--module", a.module],
+         "--admin-port", str(a.admin_port), "--module", a.module] + [f"--cluster={c}={addr[c]}" for c in clusters],
         capture_output=True, text=True)
     if render.returncode != 0:
         sys.stderr.write(render.stderr)
@@ -321,7 +430,11 @@ def main():
     for comment, cmd in curl_lines(policy, a.port, demo is not None):
         print(f"  # {comment}")
         if cmd:
-            print("  " + " ".join(shlex.quote(c) for c in cmd))
+            print("  " + shell(cmd))
+    if clusters:
+        print_live_origins(a, policy, clusters, services, "/api/hello" if demo else "/")
+    elif a.origins:
+        print(f"  note: ORIGINS={a.origins} is not used: the policy has no allow_origins_from")
     playground = None
     if a.playground_port:
         origin = f"http://localhost:{a.playground_port}"
@@ -347,9 +460,52 @@ def main():
         f.write(render.stdout)
     cmd = [a.envoy, "-c", config, "--disable-hot-restart", "--log-level", "warn", "--component-log-level", "wasm:info"]
     sys.stdout.flush()
-    if not demo and not playground:
+    if not demo and not playground and not services:
         os.execv(a.envoy, cmd)
     run_envoy(cmd)
+
+
+def print_live_origins(a, policy, clusters, services, base_path):
+    """Where the live origins come from, and the tenant flip: a made-up
+    tenant refused, the command that lists it, the same preflight allowed."""
+    db = os.path.relpath(a.tenants_db, ROOT)
+    db = db if not db.startswith("..") else os.path.abspath(a.tenants_db)
+    more = [] if os.path.abspath(a.tenants_db) == os.path.abspath(TENANTS_DB) else ["--db", db]
+    for c, paths in clusters.items():
+        if a.origins:
+            where = f"your origin service on {a.origins}"
+        elif c in services:
+            where = f"envoy/origin_service.py on http://127.0.0.1:{services[c].server_address[1]}{paths[0]}"
+        else:
+            where = "envoy/origin_service.py on a free loopback port"
+        print(f"  # live origins (allow_origins_from, cluster {c}): {where}"
+              + ("" if a.origins else f", from {db}, empty at start: python3 envoy/origin_service.py add|remove|list"
+                                    + "".join(" " + shlex.quote(m) for m in more)))
+    if a.origins:
+        host, _, p = a.origins.rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(p)), timeout=1).close()
+        except (OSError, ValueError):
+            print(f"  note: nothing answers on {a.origins} yet: until it does, only allow_origins applies")
+    flip = tenant_flip(a, policy, base_path)
+    if not flip:
+        print("  # no made-up tenant preflight fits this policy: `edge-cors explain` found none that only the origin service decides")
+        return
+    origin, source = flip["origin"], flip["source"]
+    within = int(source.get("refresh_seconds", 30)) + 1
+    status = flip["obj"].get("preflight_status", 204)
+    rule = "" if flip["index"] is None else f" (rule {flip['obj'].get('name', flip['index'])!r})"
+    pre = ["curl", "-si", "-X", "OPTIONS", f"localhost:{a.port}{flip['path']}"] + (["-H", f"Host: {flip['host']}"] if flip["host"] else []) \
+        + ["-H", f"Origin: {origin}", "-H", f"Access-Control-Request-Method: {flip['method']}"]
+    listed = "your origin service does not list it" if a.origins else "not a tenant yet"
+    print(f"  # a preflight from a made-up tenant{rule}: 403 while {listed}")
+    print("  " + shell(pre))
+    if a.origins:
+        print(f"  # add {origin} to the list your service answers GET {source['path']} with: then the same preflight: {status} within {within} s")
+        return
+    print("  " + shell(["python3", "envoy/origin_service.py", "add", origin] + more)
+          + f"      # then the same preflight: {status} within {within} s")
+    print("  " + shell(["python3", "envoy/origin_service.py", "remove", origin] + more) + "   # and 403 again")
 
 
 def run_config(a):

@@ -1160,3 +1160,177 @@ fn import_names_gateway_api_and_envoy_gateway() {
         assert!(r.stderr.contains(hint), "--from {from} {file}: wanted {hint:?} in:\n{}", r.stderr);
     }
 }
+
+// ------------------------------------------------------------------ live origins (allow_origins_from)
+
+// tests/cli-fixtures/live-policy.json: a top level with static origins and
+// a source (credentials), and a rule whose origins all come from its own
+// source; live-origins.json a saved answer of the service.
+const TENANT: &str = "https://shop.acme.example";
+
+/// `check` says where each policy's live origins come from, and that a
+/// rule with no static origins has only those.
+#[test]
+fn check_shows_each_policys_live_origins() {
+    let r = edge_cors(&["check", &fixture("live-policy.json")]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let (top, rule) = r.stdout.split_once("rule \"partners\"").unwrap();
+    assert!(
+        line(top, "live origins  GET").ends_with(
+            "live origins  GET /cors/origins from cluster \"tenant_origins\" (authority tenants.internal) every 30 s, timeout 2000 ms; added to allow_origins"
+        ),
+        "{top}"
+    );
+    assert!(line(top, "origins ").ends_with("https://app.example.com"), "{top}");
+    assert_has(
+        &r,
+        &["one bad entry refuses it whole and the last good list stays", "until the first good answer, only allow_origins applies"],
+    );
+    // The rule's own source (the authority defaults to the cluster's name).
+    assert!(
+        line(rule, "live origins  GET").ends_with(
+            "GET /origins from cluster \"partner_origins\" (authority partner_origins) every 5 s, timeout 2000 ms; added to allow_origins"
+        ),
+        "{rule}"
+    );
+    assert!(line(rule, "origins ").ends_with("none of its own: only the live origins below"), "{rule}");
+    // No source, no row.
+    let r = edge_cors(&["check", &fixture("policy.json")]);
+    assert!(!r.stdout.contains("live origins"), "{}", r.stdout);
+}
+
+/// Without the origin service's list, `explain` never says "allowed" for an
+/// origin only that list could allow: it says it cannot see the list, and
+/// exits 1 (so CI does not pass on it). What the service could never list,
+/// or what fails for another reason, is still "blocked".
+#[test]
+fn explain_cannot_see_live_origins_and_never_claims_allowed() {
+    let p = &fixture("live-policy.json");
+    let r = edge_cors(&["explain", p, "--origin", TENANT, "--method", "PUT"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    let origin = line(&r.stdout, "origin     ");
+    assert!(
+        origin.ends_with(
+            "not in allow_origins (https://app.example.com); allowed only if the origin service lists it: the proxy fetches \
+             GET /cors/origins from cluster \"tenant_origins\" every 30 s at run time, and explain cannot see that list \
+             (--live-origins FILE decides with a saved answer)"
+        ),
+        "{origin}"
+    );
+    assert!(!origin.contains("not allowed"), "{origin}");
+    assert!(line(&r.stdout, "if listed").contains("until then it refuses it like any origin not allowed"), "{}", r.stdout);
+    // What it shows is the engine's answer once listed, said as such.
+    assert_has(
+        &r,
+        &[
+            "preflight response (from edge-cors; the upstream never sees the preflight), once the origin service lists the origin",
+            "access-control-allow-origin: https://shop.acme.example",
+        ],
+    );
+    let verdict = r.stdout.lines().last().unwrap();
+    assert_eq!(
+        verdict,
+        "not decided: PUT from https://shop.acme.example is allowed only if the origin service lists it (the proxy fetches that list \
+         at run time; explain cannot see it): pass --live-origins FILE with a saved answer to decide"
+    );
+    assert!(!r.stdout.lines().any(|l| l.starts_with("allowed:") || l.starts_with("blocked:")), "{}", r.stdout);
+
+    // A rule's own source, with no static origins at all.
+    let r = edge_cors(&["explain", p, "--origin", TENANT, "--path", "/partners/x"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert_has(&r, &["rule: rules[0] (\"partners\")", "not in allow_origins (empty)", "from cluster \"partner_origins\" every 5 s"]);
+    assert!(r.stdout.lines().last().unwrap().starts_with("not decided: GET from"), "{}", r.stdout);
+
+    // Blocked whatever the service lists: a method the policy refuses...
+    let r = edge_cors(&["explain", p, "--origin", TENANT, "--method", "DELETE"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stdout
+            .lines()
+            .last()
+            .unwrap()
+            .ends_with("DELETE is not in allow_methods (GET, PUT) (whether or not the origin service lists the origin)"),
+        "{}",
+        r.stdout
+    );
+    // ...or an origin the filter would refuse in any answer (plain HTTP with credentials).
+    let r = edge_cors(&["explain", p, "--origin", "http://shop.acme.example"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        line(&r.stdout, "origin     ").contains("the origin service cannot add it: the filter refuses an answer that lists it"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.lines().last().unwrap().starts_with("blocked: GET from http://shop.acme.example"), "{}", r.stdout);
+    // An origin in the static list is allowed, whatever the service lists.
+    let r = edge_cors(&["explain", p, "--origin", "https://app.example.com", "--method", "PUT"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.lines().last().unwrap().starts_with("allowed:"), "{}", r.stdout);
+}
+
+/// `--live-origins FILE`: a saved answer, checked as the filter checks one
+/// (under the policy's credentials), joins allow_origins; one the filter
+/// would refuse is an error naming the problem (exit 2).
+#[test]
+fn explain_decides_with_a_saved_live_origins_answer() {
+    let p = &fixture("live-policy.json");
+    let answer = &fixture("live-origins.json");
+    let r = edge_cors(&["explain", p, "--origin", TENANT, "--method", "PUT", "--live-origins", answer]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        line(&r.stdout, "origin     ")
+            .ends_with(&format!("allowed: matches \"https://shop.acme.example\" in the origin service's list ({answer})")),
+        "{}",
+        r.stdout
+    );
+    assert_has(&r, &["access-control-allow-origin: https://shop.acme.example", "access-control-allow-credentials: true"]);
+    assert!(r.stdout.lines().last().unwrap().starts_with("allowed: the browser lets this PUT from https://shop.acme.example"));
+    // A pattern of the answer, at any depth.
+    let r = edge_cors(&["explain", p, "--origin", "https://a.b.tenants.example", "--live-origins", answer]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_has(&r, &["matches \"https://*.tenants.example\" in the origin service's list"]);
+    // In neither list: blocked, saying both.
+    let r = edge_cors(&["explain", p, "--origin", "https://evil.test", "--live-origins", answer]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stdout.lines().last().unwrap().ends_with(&format!(
+            "https://evil.test is not in allow_origins (https://app.example.com) nor in the origin service's list ({answer}: 2 origins)"
+        )),
+        "{}",
+        r.stdout
+    );
+
+    // Answers the filter refuses, whole: each is an error naming the problem.
+    let refused: &[(&str, &str)] = &[
+        // "*" is refused with allow_credentials, as in allow_origins.
+        (r#"{"origins": ["*"]}"#, "origins[0] = \"*\": allows every origin while allow_credentials is true"),
+        (r#"{"origins": ["https://shop.acme.example/"]}"#, "origins[0] = \"https://shop.acme.example/\": is not an origin"),
+        (r#"{"tenants": []}"#, "the answer must be a JSON object with a list \"origins\""),
+        (r#"{"origins": ["#, "the answer is not valid JSON"),
+    ];
+    for (body, problem) in refused {
+        let f = tmp_file("refused-answer.json", body);
+        let r = edge_cors(&["explain", p, "--origin", TENANT, "--live-origins", f.to_str().unwrap()]);
+        assert_eq!(r.code, 2, "{body}: {}", r.all());
+        assert!(r.stdout.is_empty(), "{body}: {}", r.stdout);
+        let want = format!(
+            "edge-cors: error: --live-origins {}: the filter would refuse this answer (and keep its last good list): {problem}",
+            f.display()
+        );
+        assert!(r.stderr.starts_with(&want), "{body}: wanted {want:?} in:\n{}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    }
+    // Without credentials "*" is a valid answer: the same file is accepted
+    // for the rule (no allow_credentials there).
+    let star = tmp_file("star-answer.json", r#"{"origins": ["*"]}"#);
+    let r =
+        edge_cors(&["explain", p, "--origin", "https://any.example", "--path", "/partners/x", "--live-origins", star.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    // A missing file, and a policy that fetches nothing (a note, not an error).
+    let r = edge_cors(&["explain", p, "--origin", TENANT, "--live-origins", "/nonexistent/answer.json"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(r.stderr.starts_with("edge-cors: error: cannot read --live-origins /nonexistent/answer.json"), "{}", r.stderr);
+    let r = edge_cors(&["explain", &fixture("policy.json"), "--origin", "https://app.example.com", "--live-origins", answer]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_has(&r, &[&format!("the policy that applies has no allow_origins_from: --live-origins {answer} changes nothing")]);
+}

@@ -417,3 +417,325 @@ fn make_run_prints_curl_lines_that_fit_the_policy() {
     let o = "https://app.shop.test";
     assert_eq!(answers, [format!("204 {o}"), format!("200 {o}"), format!("401 {o}"), "403 -".to_string()]);
 }
+
+// ------------------------------------------------------------ live origins (allow_origins_from)
+
+const TENANT: &str = "https://shop.acme.example";
+
+/// A policy whose live origins come from cluster `tenant_origins` every second.
+const LIVE_POLICY: &str = r#"{"allow_origins": ["https://app.example.com"], "allow_methods": ["GET", "PUT"],
+  "allow_origins_from": {"cluster": "tenant_origins", "path": "/cors/origins", "authority": "tenants.internal", "refresh_seconds": 1}}"#;
+
+/// The reference origin service (envoy/origin_service.py) on a free port
+/// with its own database, as `make run` starts it (tests/envoy_live.rs has
+/// the same for its own tests).
+struct Reference {
+    child: std::process::Child,
+    port: u16,
+    db: PathBuf,
+    /// Its request log: one line per request, such as "... GET /cors/origins 200 (0 origins)".
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Reference {
+    fn start(dir: &Path) -> Reference {
+        use std::io::{BufRead, BufReader};
+        let db = dir.join("tenants.sqlite");
+        let mut child = Command::new("python3")
+            .arg(repo().join("envoy/origin_service.py"))
+            .args(["serve", "--port", "0", "--db"])
+            .arg(&db)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 envoy/origin_service.py");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        // "origin service on http://127.0.0.1:PORT/cors/origins (db ...)"
+        let port = first
+            .split("127.0.0.1:")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{first}"));
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (stderr, sink) = (child.stderr.take().unwrap(), log.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Reference { child, port, db, log }
+    }
+
+    fn run(&self, args: &[&str]) {
+        let out =
+            Command::new("python3").arg(repo().join("envoy/origin_service.py")).args(args).arg("--db").arg(&self.db).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn answered(&self) -> bool {
+        self.log.lock().unwrap().iter().any(|l| l.contains("GET /cors/origins 200"))
+    }
+}
+
+impl Drop for Reference {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` every 100 ms for up to `secs`; how long it took.
+fn within(secs: f64, what: &str, mut check: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed().as_secs_f64() < secs, "not within {secs} s: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    start.elapsed()
+}
+
+/// `--cluster tenant_origins=127.0.0.1:PORT` renders the origin service's
+/// cluster; Envoy runs the bootstrap as printed, fetches from the reference
+/// service, and a tenant added there turns 403 into 204 without a reload.
+#[test]
+fn render_envoy_bootstrap_with_a_live_origins_cluster_runs_in_envoy() {
+    let dir = tmp_dir("live");
+    let service = Reference::start(&dir);
+    let upstream = Upstream::start();
+    let up = format!("127.0.0.1:{}", upstream.port);
+    let wasm = wasm_path();
+    let policy = write(&dir, "live.json", LIVE_POLICY);
+    let cluster = format!("tenant_origins=127.0.0.1:{}", service.port);
+    let r = edge_cors(&[&render_args("envoy-bootstrap", &policy, &up, "0", wasm.to_str().unwrap())[..], &["--cluster", &cluster]].concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    assert!(r.stdout.contains(&format!("#   cluster tenant_origins: 127.0.0.1:{} (allow_origins_from's origin service)", service.port)));
+    let doc = yaml(&r.stdout);
+    let clusters = doc["static_resources"]["clusters"].as_sequence().unwrap();
+    let names: Vec<&str> = clusters.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["upstream", "tenant_origins"]);
+    assert_eq!(clusters[1]["type"].as_str(), Some("STATIC"), "an IP");
+    assert_eq!(clusters[1]["load_assignment"]["cluster_name"].as_str(), Some("tenant_origins"));
+
+    let envoy = running(Envoy::start_bootstrap(|_| r.stdout.clone(), 1, &[]));
+    let url = envoy.url("edge_cors", "/api/live");
+    let status = |origin: &str| preflight(&url, origin, "PUT", None).status;
+    within(10.0, "the first answer from the origin service", || service.answered());
+    assert_eq!(status(TENANT), 403, "not a tenant yet");
+    assert_eq!(status(APP), 204, "the static list");
+    service.run(&["add", TENANT]);
+    let took = within(5.0, "the added tenant allowed", || status(TENANT) == 204);
+    let r = get(&url, &[("Origin", TENANT)]);
+    assert_eq!(r.one("access-control-allow-origin"), Some(TENANT));
+    assert_eq!(status(APP), 204, "the union: the static list still applies");
+    service.run(&["remove", TENANT]);
+    within(5.0, "the removed tenant refused", || status(TENANT) == 403);
+    let log = service.log.lock().unwrap().clone();
+    envoy.stop();
+    assert!(upstream.seen("/cors/origins").is_empty(), "the fetch went to the upstream cluster");
+    eprintln!("tenant allowed {took:?} after `origin_service.py add`; the service saw {} requests", log.len());
+}
+
+/// A policy naming a cluster the bootstrap would not define is refused in
+/// one line naming the cluster and the flag; `upstream` needs no flag; for
+/// the targets that render no cluster, a note says where it must exist.
+#[test]
+fn render_refuses_a_live_policy_without_its_cluster() {
+    let dir = tmp_dir("live-refused");
+    let policy = write(&dir, "live.json", LIVE_POLICY);
+    let out = dir.join("out");
+    for target in ["envoy-bootstrap", "envoy-lds"] {
+        let r = edge_cors(&["render", "--target", target, &policy, "--out", out.to_str().unwrap()]);
+        assert_eq!(r.code, 2, "{target}: {}", r.stderr);
+        assert_eq!(
+            r.stderr,
+            "edge-cors: error: allow_origins_from names cluster \"tenant_origins\", which this bootstrap does not define: \
+             add --cluster tenant_origins=HOST:PORT\n"
+        );
+        assert!(r.stdout.is_empty() && !out.exists(), "{target}: rendered anyway");
+        // A --cluster for another name does not count (and is warned of when the render goes through).
+        let r = edge_cors(&["render", "--target", target, &policy, "--cluster", "tenants=127.0.0.1:8081"]);
+        assert_eq!(r.code, 2, "{target}: {}", r.stderr);
+        assert!(r.stderr.contains("add --cluster tenant_origins=HOST:PORT"), "{}", r.stderr);
+    }
+    // A rule's own source counts too, and every missing cluster is named.
+    let rules = write(
+        &dir,
+        "rules.json",
+        r#"{"allow_origins": ["https://app.example.com"],
+            "rules": [{"name": "a", "match": {"path_prefix": "/a/"}, "allow_origins_from": {"cluster": "a_origins", "path": "/o"}},
+                      {"name": "b", "match": {"path_prefix": "/b/"}, "allow_origins_from": {"cluster": "b_origins", "path": "/o"}},
+                      {"name": "c", "match": {"path_prefix": "/c/"}, "allow_origins_from": {"cluster": "upstream", "path": "/o"}}]}"#,
+    );
+    let r = edge_cors(&["render", "--target", "envoy-bootstrap", &rules]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.ends_with(
+            "allow_origins_from names clusters \"a_origins\" and \"b_origins\", which this bootstrap does not define: \
+             add --cluster a_origins=HOST:PORT --cluster b_origins=HOST:PORT\n"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = edge_cors(&[
+        "render",
+        "--target",
+        "envoy-bootstrap",
+        &rules,
+        "--cluster",
+        "a_origins=127.0.0.1:1",
+        "--cluster",
+        "b_origins=origins.internal:80",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc = yaml(&r.stdout);
+    let b = &doc["static_resources"]["clusters"][2];
+    assert_eq!((b["name"].as_str(), b["type"].as_str()), (Some("b_origins"), Some("STRICT_DNS")), "a name");
+    // Bad flags.
+    for (flag, problem) in [
+        ("tenant_origins", "write NAME=HOST:PORT"),
+        ("tenant_origins=http://t:80", "a host and port, not a URL"),
+        ("upstream=127.0.0.1:1", "\"upstream\" is the cluster every request is routed to"),
+    ] {
+        let r = edge_cors(&["render", "--target", "envoy-bootstrap", &policy, "--cluster", flag]);
+        assert_eq!(r.code, 2, "{flag}: {}", r.stderr);
+        assert!(r.stderr.contains(problem), "{flag}: {}", r.stderr);
+    }
+    let r = edge_cors(&["render", "--target", "istio", &policy, "--cluster", "tenant_origins=127.0.0.1:1"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--cluster is for --target envoy-bootstrap or envoy-lds"), "{}", r.stderr);
+    // The other targets render no cluster: a note (not an error) says where it must be.
+    for (target, note) in [
+        ("envoy", "define it in this Envoy's clusters (static_resources or CDS)"),
+        ("istio", "Istio names a Service's cluster outbound|PORT||HOST, e.g. outbound|8080||tenants.default.svc.cluster.local"),
+        ("envoy-gateway", "Envoy Gateway creates no such cluster; define it in your EnvoyProxy's bootstrap"),
+    ] {
+        let r = edge_cors(&["render", "--target", target, &policy, "--module", "m"]);
+        assert_eq!(r.code, 0, "{target}: {}", r.stderr);
+        let line = r.stderr.lines().find(|l| l.starts_with("note: allow_origins_from")).unwrap_or_else(|| panic!("{target}: {}", r.stderr));
+        assert!(line.starts_with("note: allow_origins_from fetches from cluster \"tenant_origins\": "), "{line}");
+        assert!(line.contains(note), "{target}: {line}");
+    }
+    let r = edge_cors(&["render", "--target", "istio", &fixture("policy.json")]);
+    assert!(!r.stderr.contains("allow_origins_from"), "no source, no note: {}", r.stderr);
+}
+
+/// `make run POLICY=` with a live policy (envoy/run.py): the printed lines
+/// name the origin service and show the tenant flip; run for real, each
+/// printed line does what it says: 403, the add command, 204 within the
+/// printed time.
+#[test]
+fn make_run_shows_the_tenant_flip_for_a_live_policy() {
+    let dir = tmp_dir("run-live");
+    let policy = write(&dir, "live.json", LIVE_POLICY);
+    let db = dir.join("tenants.sqlite");
+    let (port, admin) = (free_port().to_string(), free_port().to_string());
+    let cli_bin = env!("CARGO_BIN_EXE_edge-cors");
+    let wasm = wasm_path();
+    let args = |more: &[&str]| -> Vec<String> {
+        let base = ["--policy", &policy, "--port", &port, "--admin-port", &admin, "--playground-port", "0", "--cli", cli_bin];
+        base.iter()
+            .chain(["--module", wasm.to_str().unwrap(), "--tenants-db", db.to_str().unwrap()].iter())
+            .chain(more)
+            .map(|s| s.to_string())
+            .collect()
+    };
+
+    // --print-only: the lines, nothing started.
+    let printed = |more: &[&str]| {
+        let r = script(&args(&[&["--print-only"], more].concat()).iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        r.stdout
+    };
+    let out = printed(&[]);
+    let flip = format!("curl -si -X OPTIONS localhost:{port}/api/hello -H 'Origin: {TENANT}' -H 'Access-Control-Request-Method: PUT'");
+    // Printed relative to the repository, where `make run` runs.
+    let add = format!("python3 envoy/origin_service.py add {TENANT} --db {}", db.strip_prefix(repo()).unwrap().display());
+    let rel = db.strip_prefix(repo()).unwrap().display().to_string();
+    assert!(
+        out.contains(&format!(
+            "  # live origins (allow_origins_from, cluster tenant_origins): envoy/origin_service.py on a free loopback port, \
+             from {rel}, empty at start: python3 envoy/origin_service.py add|remove|list --db {rel}\n"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("# a preflight from a made-up tenant: 403 while not a tenant yet\n"), "{out}");
+    assert!(out.contains(&format!("  {flip}\n  {add}      # then the same preflight: 204 within 2 s\n")), "{out}");
+    assert!(!db.exists(), "--print-only touched the database");
+    // ORIGINS=host:port: the user's service, no add command of ours.
+    let out = printed(&["--origins", "127.0.0.1:9"]);
+    assert!(out.contains("cluster tenant_origins): your origin service on 127.0.0.1:9"), "{out}");
+    assert!(out.contains("note: nothing answers on 127.0.0.1:9 yet"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "add {TENANT} to the list your service answers GET /cors/origins with: then the same preflight: 204 within 2 s"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("origin_service.py add"), "{out}");
+    let bad = args(&["--print-only", "--origins", "http://x"]);
+    let r = script(&bad.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.starts_with("ORIGINS=http://x: write HOST:PORT"), "{}", r.stderr);
+
+    // For real: run.py starts the reference service and Envoy; the printed lines work.
+    let mut child = Command::new("python3")
+        .arg(repo().join("envoy/run.py"))
+        .args(args(&[]))
+        .current_dir(repo())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(dir.join("run.log")).unwrap())
+        .spawn()
+        .expect("python3 envoy/run.py");
+    struct Stop(u32);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            // run.py stops its Envoy on TERM.
+            unsafe { libc::kill(self.0 as i32, libc::SIGTERM) };
+        }
+    }
+    let _stop = Stop(child.id());
+    let mut lines = Vec::new();
+    {
+        use std::io::BufRead;
+        let reader = std::io::BufReader::new(child.stdout.take().unwrap());
+        for l in reader.lines().map_while(Result::ok) {
+            let done = l.contains("# and 403 again");
+            lines.push(l);
+            if done {
+                break;
+            }
+        }
+    }
+    let text = lines.join("\n");
+    assert!(
+        text.contains("# live origins (allow_origins_from, cluster tenant_origins): envoy/origin_service.py on http://127.0.0.1:"),
+        "{text}"
+    );
+    let line_of = |start: &str| {
+        lines.iter().map(|l| l.trim()).find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("{start:?} in:\n{text}")).to_string()
+    };
+    let flip = line_of(&flip);
+    let add = line_of(&add);
+    let sh = |cmd: &str| {
+        let out = Command::new("bash").arg("-c").arg(cmd).current_dir(repo()).output().expect("bash");
+        (out.status.success(), out.stdout)
+    };
+    let flip_status = || parse_response(&sh(&format!("{flip} --max-time 5")).1).status;
+    // Envoy is up and has the service's first (empty) answer when the static origin passes and the tenant is refused.
+    within(30.0, "Envoy answering", || sh(&format!("curl -s -o /dev/null --max-time 2 localhost:{port}/")).0);
+    assert_eq!(flip_status(), 403, "{text}");
+    let (ok, said) = sh(&add);
+    assert!(ok, "{add}: {}", String::from_utf8_lossy(&said));
+    // The promise plus slack for a loaded CI machine (the timer can run late).
+    let took = within(2.0 + 3.0, "the printed promise: 204 within 2 s", || flip_status() == 204);
+    assert!(took <= Duration::from_millis(3500), "204 after {took:?}, printed: within 2 s (1.5 s slack for a loaded machine)");
+    let remove = line_of("python3 envoy/origin_service.py remove");
+    let remove = remove.split("   #").next().unwrap();
+    assert!(sh(remove).0, "{remove}");
+    within(3.0, "403 again", || flip_status() == 403);
+    drop(_stop);
+    let _ = child.wait();
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use edge_cors::config::{self, ConfigSpec, Mode, Names, PolicySpec, RuleSpec};
+use edge_cors::config::{self, ConfigSpec, Mode, Names, PolicySpec, RuleSpec, SourceSpec};
 use edge_cors::origin::{OriginEntry, Port, Scheme};
 use edge_cors::ConfigError;
 
@@ -273,7 +273,10 @@ fn names(n: &Names, default: &str) -> String {
 /// What a valid policy allows, in words.
 /// Rows at `indent`, with `extra` rows after.
 fn summary_rows(indent: &str, spec: &PolicySpec, extra: Vec<(String, String)>) -> String {
-    let origins: Vec<String> = spec.origins.iter().map(describe_origin).collect();
+    let mut origins: Vec<String> = spec.origins.iter().map(describe_origin).collect();
+    if origins.is_empty() && spec.source.is_some() {
+        origins.push("none of its own: only the live origins below".into());
+    }
     let methods = match &spec.methods {
         Names::List(l) if l.iter().map(String::as_str).eq(config::DEFAULT_METHODS) => "GET, HEAD, POST (the default)".into(),
         m => names(m, ""),
@@ -287,11 +290,31 @@ fn summary_rows(indent: &str, spec: &PolicySpec, extra: Vec<(String, String)>) -
         ("credentials".to_string(), if spec.credentials { "yes (cookies, HTTP auth)".into() } else { "no".into() }),
     ];
     let mut rows = rows;
+    if let Some(source) = &spec.source {
+        rows.insert(1, ("live origins".into(), describe_source(source)));
+    }
     if spec.private_network {
         rows.push(("private network".into(), "answered when asked".into()));
     }
     rows.extend(extra);
     out::rows(indent, &rows)
+}
+
+/// Where a policy's live origins come from, and how they apply.
+pub fn describe_source(source: &SourceSpec) -> String {
+    format!(
+        "{}\neach answer is checked like allow_origins; one bad entry refuses it whole and the last good list stays\n\
+         until the first good answer, only allow_origins applies",
+        source_line(source)
+    )
+}
+
+/// `GET /cors/origins from cluster "tenant_origins" (authority ...) every 30 s, timeout 2000 ms; added to allow_origins`
+pub fn source_line(source: &SourceSpec) -> String {
+    let SourceSpec { cluster, path, authority, refresh_seconds, timeout_ms } = source;
+    format!(
+        "GET {path} from cluster {cluster:?} (authority {authority}) every {refresh_seconds} s, timeout {timeout_ms} ms; added to allow_origins"
+    )
 }
 
 pub fn describe_origin(e: &OriginEntry) -> String {

@@ -5,8 +5,7 @@
 use std::path::Path;
 
 use clap::Args;
-use edge_cors::config::PolicySpec;
-use edge_cors::config::{Mode, Names};
+use edge_cors::config::{fetched_origins, Mode, Names, PolicySpec, Refusal, SourceSpec, MAX_BODY_BYTES};
 use edge_cors::fetch;
 use edge_cors::origin::{OriginEntry, OriginSet, Port, Scheme};
 use edge_cors::{Decision, HeaderSink, Policy, Rejection, Request, Stamp};
@@ -108,8 +107,59 @@ fn select(c: &Checked, spec: PolicySpec, target: &RouteTarget, style: &Style) ->
     }
 }
 
-/// `status` is the actual response's, upstream's or the proxy's own.
-pub fn run(path: &Path, page: &PageRequest, status: u16, target: &RouteTarget) -> Result<Report, Fatal> {
+/// What explain knows of the selected policy's live origins
+/// (`allow_origins_from`).
+enum Live {
+    /// The policy has no source.
+    NoSource,
+    /// It has one, and no saved answer was given: the proxy fetches the list
+    /// at run time, and explain cannot see it.
+    Unknown(SourceSpec),
+    /// `--live-origins FILE`: a saved answer, checked as the filter checks it.
+    Given { file: String, entries: Vec<OriginEntry> },
+}
+
+/// How the origin fares: allowed, refused, or allowed only if the origin
+/// service lists it (what follows is then explained as if it did).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OriginStatus {
+    Allowed,
+    Refused,
+    IfListed,
+}
+
+/// The selected policy's live origins: `--live-origins FILE` read and
+/// checked under the policy's `allow_credentials` and
+/// `allow_insecure_origins`, exactly as the filter checks an answer.
+fn live_input(spec: &PolicySpec, file: Option<&Path>, style: &Style, s: &mut String) -> Result<Live, Fatal> {
+    let Some(source) = &spec.source else {
+        if let Some(file) = file {
+            s.push_str(&format!(
+                "{} the policy that applies has no allow_origins_from: --live-origins {} changes nothing\n",
+                style.dim("note:"),
+                file.display()
+            ));
+        }
+        return Ok(Live::NoSource);
+    };
+    let Some(file) = file else { return Ok(Live::Unknown(source.clone())) };
+    let name = file.display().to_string();
+    let bytes = std::fs::read(file).map_err(|e| Fatal(format!("cannot read --live-origins {name}: {e}")))?;
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(Fatal(format!(
+            "--live-origins {name}: {} bytes, over the filter's limit of {MAX_BODY_BYTES} (4 MiB): the filter refuses such an answer unread",
+            bytes.len()
+        )));
+    }
+    let entries = fetched_origins(&bytes, spec.credentials, spec.insecure).map_err(|Refusal(why)| {
+        Fatal(format!("--live-origins {name}: the filter would refuse this answer (and keep its last good list): {why}"))
+    })?;
+    Ok(Live::Given { file: name, entries })
+}
+
+/// `status` is the actual response's, upstream's or the proxy's own;
+/// `live_origins` a saved answer of the policy's origin service.
+pub fn run(path: &Path, page: &PageRequest, status: u16, target: &RouteTarget, live_origins: Option<&Path>) -> Result<Report, Fatal> {
     let style = Style::stdout();
     let page_headers = fetch_check::parse_headers(&page.headers)?;
     if !(100..=599).contains(&status) {
@@ -133,6 +183,7 @@ pub fn run(path: &Path, page: &PageRequest, status: u16, target: &RouteTarget) -
         Err(off) => return Ok(Report { stdout: off, stderr: String::new(), ok: true }),
     };
     let origin = origin_as_sent(&page.origin, &style, &mut s)?;
+    let live = live_input(&spec, live_origins, &style, &mut s)?;
     let call = Call { origin: &origin, method, credentials: page.credentials };
     let need = fetch_check::preflight_need(method, &page_headers);
     // Report mode: the filter forwards everything and changes no header;
@@ -154,8 +205,17 @@ pub fn run(path: &Path, page: &PageRequest, status: u16, target: &RouteTarget) -
         style.bold("request  "),
         if header_names.is_empty() { String::new() } else { format!(", headers: {}", header_names.join(", ")) }
     ));
-    let (origin_allowed, origin_line) = origin_verdict(&spec, &c, &origin);
+    let (origin_status, origin_line, live_entries) = origin_verdict(&spec, &c, &origin, &live);
+    let origin_allowed = origin_status != OriginStatus::Refused;
+    let if_listed = origin_status == OriginStatus::IfListed;
     s.push_str(&format!("{}  {origin_line}\n", style.bold("origin   ")));
+    if if_listed {
+        s.push_str(&format!(
+            "{}  the answers below are edge-cors's once the origin service lists {origin}; until then it refuses it like any \
+             origin not allowed (a preflight gets 403, a response no Access-Control-Allow-Origin)\n",
+            style.bold("if listed")
+        ));
+    }
     if need.needed {
         s.push_str(&format!("{}  yes: {}\n", style.bold("preflight"), need.reasons.join("; ")));
     } else {
@@ -172,12 +232,17 @@ pub fn run(path: &Path, page: &PageRequest, status: u16, target: &RouteTarget) -
         ));
     }
 
+    // The filter's own union: the static list, then the live set it holds
+    // (the saved answer, or the origin itself when explaining "if listed").
     let policy = Policy::new(spec.clone());
+    if let Some(source) = policy.source() {
+        source.live.replace(&live_entries);
+    }
     let mut checks: Vec<Check> = Vec::new();
     let mut refusal: Option<String> = None;
     let mut preflight_allowed = true;
     if need.needed {
-        let (judged, rejected) = preflight(&policy, &call, &need, report, &style, &mut s)?;
+        let (judged, rejected) = preflight(&policy, &call, &need, report, if_listed, &style, &mut s)?;
         preflight_allowed = fetch_check::allowed(&judged);
         checks.extend(judged);
         refusal = rejected.map(|why| match why {
@@ -187,10 +252,11 @@ pub fn run(path: &Path, page: &PageRequest, status: u16, target: &RouteTarget) -
         });
     }
 
+    let once = if if_listed { ", once the origin service lists the origin" } else { "" };
     let title = if report {
-        format!("actual response (status {status}): the headers enforce mode would set (report mode sets none)")
+        format!("actual response (status {status}): the headers enforce mode would set (report mode sets none){once}")
     } else {
-        format!("actual response (status {status}, from the upstream or the proxy)")
+        format!("actual response (status {status}, from the upstream or the proxy){once}")
     };
     s.push_str(&format!("\n{}\n", style.bold(&title)));
     if preflight_allowed {
@@ -211,7 +277,9 @@ pub fn run(path: &Path, page: &PageRequest, status: u16, target: &RouteTarget) -
              from {origin} through (see them with `edge-cors probe <url> --origin {origin}`)"
         )));
         s.push('\n');
-        let once = if ok {
+        let once = if ok && if_listed {
+            "allowed only if the origin service lists it (explain cannot see that list)".to_string()
+        } else if ok {
             "allowed".to_string()
         } else {
             format!("blocked ({})", verdict_reason(refusal, origin_allowed, &origin_line, &checks))
@@ -219,14 +287,21 @@ pub fn run(path: &Path, page: &PageRequest, status: u16, target: &RouteTarget) -
         s.push_str(&format!("{} {once}\n", style.dim("once \"mode\" is \"enforce\":")));
         return Ok(Report { stdout: s, stderr: String::new(), ok: true });
     }
-    if ok {
+    if ok && if_listed {
+        // Not a pass: the list the decision hangs on is not known here.
+        s.push_str(&style.warn(&format!(
+            "not decided: {method} from {origin} is allowed only if the origin service lists it (the proxy fetches that list \
+             at run time; explain cannot see it): pass --live-origins FILE with a saved answer to decide"
+        )));
+    } else if ok {
         s.push_str(&style.ok(&format!("allowed: the browser lets this {method} from {origin} through")));
     } else {
         let why = verdict_reason(refusal, origin_allowed, &origin_line, &checks);
-        s.push_str(&style.fail(&format!("blocked: {method} from {origin}: {why}")));
+        let whatever = if if_listed { " (whether or not the origin service lists the origin)" } else { "" };
+        s.push_str(&style.fail(&format!("blocked: {method} from {origin}: {why}{whatever}")));
     }
     s.push('\n');
-    Ok(Report { stdout: s, stderr: String::new(), ok })
+    Ok(Report { stdout: s, stderr: String::new(), ok: ok && !if_listed })
 }
 
 /// Why the browser blocks the call: the engine's refusal, else the origin,
@@ -273,6 +348,7 @@ fn preflight(
     call: &Call<'_>,
     need: &PreflightNeed,
     report: bool,
+    if_listed: bool,
     style: &Style,
     s: &mut String,
 ) -> Result<(Vec<Check>, Option<Rejection>), Fatal> {
@@ -304,7 +380,8 @@ fn preflight(
     } else {
         "preflight response (from edge-cors; the upstream never sees the preflight)"
     };
-    s.push_str(&format!("\n{}\n", style.bold(title)));
+    let once = if if_listed { ", once the origin service lists the origin" } else { "" };
+    s.push_str(&format!("\n{}\n", style.bold(&format!("{title}{once}"))));
     s.push_str(&format!("  {}{}\n", if report { "would be " } else { "" }, status_line(resp.status)));
     for (n, v) in &resp.headers {
         s.push_str(&format!("  {n}: {v}\n"));
@@ -340,30 +417,77 @@ fn actual(policy: &Policy, call: &Call<'_>, status: u16, s: &mut String) -> Resu
     Ok(judged.into_iter().filter(|c| c.name != "error status" || status >= 400).collect())
 }
 
-/// Which `allow_origins` entry matches, or precisely why none does.
-fn origin_verdict(spec: &PolicySpec, c: &Checked, origin: &str) -> (bool, String) {
+/// Which `allow_origins` entry (or live origin) matches, or precisely why
+/// none does; and the live set the filter would hold for this explanation.
+fn origin_verdict(spec: &PolicySpec, c: &Checked, origin: &str, live: &Live) -> (OriginStatus, String, Vec<OriginEntry>) {
     let raw: Vec<String> = ["allow_origins", "AllowOrigins"]
         .iter()
         .filter_map(|k| c.found.object.get(*k))
         .filter_map(|v| v.as_array())
         .flat_map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)))
         .collect();
-    for e in &spec.origins {
-        if OriginSet::new(std::slice::from_ref(e)).allows(origin.as_bytes()) {
-            let shown = raw.iter().find(|r| OriginEntry::parse(r).as_ref() == Ok(e)).cloned().unwrap_or_else(|| e.to_string());
-            return (true, format!("allowed: matches allow_origins entry {shown:?}"));
-        }
+    let matches = |e: &OriginEntry| OriginSet::new(std::slice::from_ref(e)).allows(origin.as_bytes());
+    let given = match live {
+        Live::Given { entries, .. } => entries.clone(),
+        _ => Vec::new(),
+    };
+    if let Some(e) = spec.origins.iter().find(|e| matches(e)) {
+        let shown = raw.iter().find(|r| OriginEntry::parse(r).as_ref() == Ok(e)).cloned().unwrap_or_else(|| e.to_string());
+        return (OriginStatus::Allowed, format!("allowed: matches allow_origins entry {shown:?}"), given);
     }
-    let mut reasons = Vec::new();
-    for e in &spec.origins {
-        if let Some(r) = near_miss(e, origin) {
-            reasons.push(r);
+    let static_list = if spec.origins.is_empty() {
+        "empty".to_string()
+    } else {
+        spec.origins.iter().map(OriginEntry::to_string).collect::<Vec<_>>().join(", ")
+    };
+    match live {
+        Live::Given { file, entries } => {
+            if let Some(e) = entries.iter().find(|e| matches(e)) {
+                return (OriginStatus::Allowed, format!("allowed: matches \"{e}\" in the origin service's list ({file})"), given);
+            }
+            let near = spec.origins.iter().chain(entries).find_map(|e| near_miss(e, origin));
+            let line = match near {
+                Some(r) => format!("not allowed: {r}"),
+                None => format!(
+                    "not allowed: {origin} is not in allow_origins ({static_list}) nor in the origin service's list ({file}: {})",
+                    crate::out::plural(entries.len(), "origin", "origins")
+                ),
+            };
+            (OriginStatus::Refused, line, given)
         }
-    }
-    let all: Vec<String> = spec.origins.iter().map(OriginEntry::to_string).collect();
-    match reasons.first() {
-        Some(r) => (false, format!("not allowed: {r}")),
-        None => (false, format!("not allowed: {origin} is not in allow_origins ({})", all.join(", "))),
+        Live::Unknown(source) => {
+            // Whether the service could list it at all: the filter refuses an
+            // answer with an entry allow_origins could not hold.
+            let answer = serde_json::json!({ "origins": [origin] }).to_string();
+            match fetched_origins(answer.as_bytes(), spec.credentials, spec.insecure) {
+                Ok(entries) => (
+                    OriginStatus::IfListed,
+                    format!(
+                        "not in allow_origins ({static_list}); allowed only if the origin service lists it: the proxy fetches \
+                         GET {} from cluster {:?} every {} s at run time, and explain cannot see that list \
+                         (--live-origins FILE decides with a saved answer)",
+                        source.path, source.cluster, source.refresh_seconds
+                    ),
+                    entries,
+                ),
+                Err(Refusal(why)) => (
+                    OriginStatus::Refused,
+                    format!(
+                        "not allowed: {origin} is not in allow_origins ({static_list}), and the origin service cannot add it: \
+                         the filter refuses an answer that lists it ({why})"
+                    ),
+                    Vec::new(),
+                ),
+            }
+        }
+        Live::NoSource => {
+            let near = spec.origins.iter().find_map(|e| near_miss(e, origin));
+            let line = match near {
+                Some(r) => format!("not allowed: {r}"),
+                None => format!("not allowed: {origin} is not in allow_origins ({static_list})"),
+            };
+            (OriginStatus::Refused, line, Vec::new())
+        }
     }
 }
 

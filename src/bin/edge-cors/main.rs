@@ -29,7 +29,8 @@ use render::RenderTarget;
     about = "Check, explain, probe, import and render edge-cors CORS policies",
     long_about = "Check, explain, probe, import and render edge-cors CORS policies.\n\n\
         Every answer comes from the same engine as the proxy-wasm filter.\n\
-        Exit codes: 0 ok, 1 problems found (invalid policy, blocked call, refused import), 2 usage or I/O error."
+        Exit codes: 0 ok, 1 problems found (invalid policy, blocked call or one explain cannot decide, refused import), \
+        2 usage or I/O error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -76,6 +77,12 @@ enum Command {
         status: u16,
         #[command(flatten)]
         target: RouteTarget,
+        /// A saved answer of the policy's origin service (allow_origins_from),
+        /// {"origins": [...]}: checked as the filter checks one, its origins
+        /// then count with allow_origins. Without it, an origin only the
+        /// service could allow is "not decided" (exit 1)
+        #[arg(long, value_name = "FILE")]
+        live_origins: Option<PathBuf>,
     },
     /// Send the preflight and the actual request to a live endpoint and judge
     /// both as a browser would
@@ -177,7 +184,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         _ if module_notes.is_err() => module_notes.clone().map(|_| Report::default()),
         Command::Check { policy } => check::run(&policy),
-        Command::Explain { policy, page, status, target } => explain::run(&policy, &page, status, &target),
+        Command::Explain { policy, page, status, target, live_origins } => {
+            explain::run(&policy, &page, status, &target, live_origins.as_deref())
+        }
         Command::Probe { url, page, json, timeout } => probe::run(&url, &page, json, timeout),
         Command::Import { from, file, accept_wider } => import::run(from, &file, accept_wider),
         Command::Render { target, policy, module, host, .. } if target.is_envoy_host() || host.first_given().is_some() => {

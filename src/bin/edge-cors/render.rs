@@ -122,7 +122,47 @@ pub fn run(
         RenderTarget::EnvoyBootstrap | RenderTarget::EnvoyLds => return run_host(target, path, module, &HostArgs::default()),
     };
     let note = style.dim(&format!("# policy from {} checked with the filter's own code: valid", path.display()));
-    Ok(Report { stdout: text, stderr: format!("{note}\n"), ok: true })
+    let mut stderr = format!("{note}\n");
+    let clusters = source_clusters(&c);
+    if !clusters.is_empty() {
+        stderr.push_str(&format!("{} {}\n", style.dim("note:"), cluster_note(target, &clusters)));
+    }
+    Ok(Report { stdout: text, stderr, ok: true })
+}
+
+/// Every cluster the policy's `allow_origins_from` fetches from (top level
+/// and rules), each once, in the order they appear.
+fn source_clusters(c: &check::Checked) -> Vec<String> {
+    let Some(config) = &c.config else { return Vec::new() };
+    let mut out: Vec<String> = Vec::new();
+    let policies = std::iter::once(&config.default).chain(config.rules.iter().filter_map(|r| r.policy.as_ref()));
+    for cluster in policies.filter_map(|p| p.source.as_ref()).map(|s| &s.cluster) {
+        if !out.contains(cluster) {
+            out.push(cluster.clone());
+        }
+    }
+    out
+}
+
+/// Where the proxy must have the sources' clusters (`--target envoy`,
+/// `istio`, `envoy-gateway`: edge-cors renders no cluster there).
+fn cluster_note(target: RenderTarget, clusters: &[String]) -> String {
+    let names: Vec<String> = clusters.iter().map(|c| format!("{c:?}")).collect();
+    let (what, it) = if names.len() == 1 { ("cluster", "it") } else { ("clusters", "them") };
+    let head = format!("allow_origins_from fetches from {what} {}", names.join(", "));
+    match target {
+        RenderTarget::Istio => format!(
+            "{head}: the gateway's Envoy must have {it}, and Istio names a Service's cluster outbound|PORT||HOST, \
+             e.g. outbound|8080||tenants.default.svc.cluster.local (istioctl proxy-config clusters POD lists them)"
+        ),
+        RenderTarget::EnvoyGateway => format!(
+            "{head}: Envoy Gateway creates no such cluster; define {it} in your EnvoyProxy's bootstrap \
+             (spec.bootstrap, type Merge) or with an EnvoyPatchPolicy"
+        ),
+        _ => format!(
+            "{head}: define {it} in this Envoy's clusters (static_resources or CDS), or every fetch fails and only allow_origins applies"
+        ),
+    }
 }
 
 /// `--sha256`: a SHA-256 digest, 64 hex digits (a `sha256:` prefix allowed),
@@ -329,6 +369,11 @@ pub struct HostArgs {
     /// Envoy admin's port, on 127.0.0.1 (envoy-bootstrap, envoy-lds; default 9901)
     #[arg(long, value_name = "N")]
     pub admin_port: Option<u16>,
+    /// A cluster for the policy's allow_origins_from (the origin service),
+    /// NAME=HOST:PORT, repeatable (envoy-bootstrap, envoy-lds): an IP gives a
+    /// STATIC cluster, a name STRICT_DNS
+    #[arg(long = "cluster", value_name = "NAME=HOST:PORT")]
+    pub clusters: Vec<String>,
     /// Write envoy.yaml (and lds.yaml for envoy-lds) into DIR and print how
     /// to start Envoy; again with a new policy, lds.yaml is replaced by
     /// rename, which a running Envoy reloads
@@ -343,6 +388,7 @@ impl HostArgs {
             (self.upstream.is_some(), "--upstream"),
             (self.port.is_some(), "--port"),
             (self.admin_port.is_some(), "--admin-port"),
+            (!self.clusters.is_empty(), "--cluster"),
             (self.out.is_some(), "--out"),
         ]
         .into_iter()
@@ -375,7 +421,12 @@ impl std::fmt::Display for UpstreamAddr {
 }
 
 fn parse_upstream(s: &str) -> Result<UpstreamAddr, Fatal> {
-    let bad = |why: &str| Fatal(format!("--upstream {s:?}: {why}; write HOST:PORT, e.g. 127.0.0.1:8080, api.internal:80 or [::1]:8080"));
+    parse_addr("--upstream", s, s)
+}
+
+/// HOST:PORT `s`, given as `shown` to `flag`.
+fn parse_addr(flag: &str, shown: &str, s: &str) -> Result<UpstreamAddr, Fatal> {
+    let bad = |why: &str| Fatal(format!("{flag} {shown:?}: {why}; write HOST:PORT, e.g. 127.0.0.1:8080, api.internal:80 or [::1]:8080"));
     if s.contains("://") || s.contains('/') {
         return Err(bad("a host and port, not a URL"));
     }
@@ -397,6 +448,18 @@ fn parse_upstream(s: &str) -> Result<UpstreamAddr, Fatal> {
 /// Every line of `text` indented by `indent` (empty lines stay empty).
 fn indent_lines(text: &str, indent: &str) -> String {
     text.lines().map(|l| if l.is_empty() { "\n".to_string() } else { format!("{indent}{l}\n") }).collect()
+}
+
+/// A cluster name in YAML: bare when plain (`upstream`), else quoted.
+fn yaml_name(name: &str) -> String {
+    let plain = name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && !["true", "false", "null", "yes", "no", "on", "off", "y", "n"].contains(&name.to_ascii_lowercase().as_str());
+    if plain {
+        name.to_string()
+    } else {
+        quoted(name)
+    }
 }
 
 /// A YAML (JSON) double-quoted string.
@@ -432,8 +495,84 @@ fn listener(fields: &[(String, Value)], module: &str, port: u16, lds: bool) -> S
     )
 }
 
-/// The `upstream` cluster, under `static_resources:`.
-fn upstream_cluster(up: &UpstreamAddr) -> String {
+/// A `--cluster NAME=HOST:PORT`: the origin service of an `allow_origins_from`.
+struct ExtraCluster {
+    name: String,
+    addr: UpstreamAddr,
+    /// Whether an `allow_origins_from` fetches from it.
+    used: bool,
+}
+
+fn parse_cluster(s: &str) -> Result<ExtraCluster, Fatal> {
+    let Some((name, addr)) = s.split_once('=') else {
+        return Err(Fatal(format!(
+            "--cluster {s:?}: write NAME=HOST:PORT, the cluster's name as allow_origins_from spells it, e.g. tenant_origins=127.0.0.1:8081"
+        )));
+    };
+    // The engine's rule for allow_origins_from.cluster.
+    if name.is_empty() || name.len() > 255 || name.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(Fatal(format!("--cluster {s:?}: {name:?} is not a cluster name (1 to 255 characters, no spaces)")));
+    }
+    if name == "upstream" {
+        return Err(Fatal(format!(
+            "--cluster {s:?}: \"upstream\" is the cluster every request is routed to (--upstream); give the origin service another name"
+        )));
+    }
+    Ok(ExtraCluster { name: name.to_string(), addr: parse_addr("--cluster", s, addr)?, used: false })
+}
+
+/// The `--cluster`s, checked against the clusters the policy fetches from:
+/// each source cluster must be one of them or `upstream`. Also a warning
+/// for each `--cluster` no source names.
+fn extra_clusters(given: &[String], sources: &[String], style: &Style, stderr: &mut String) -> Result<Vec<ExtraCluster>, Fatal> {
+    let mut out: Vec<ExtraCluster> = Vec::new();
+    for s in given {
+        let c = parse_cluster(s)?;
+        if out.iter().any(|o| o.name == c.name) {
+            return Err(Fatal(format!("--cluster {}: given twice; keep one", c.name)));
+        }
+        out.push(c);
+    }
+    let missing: Vec<&String> = sources.iter().filter(|s| *s != "upstream" && !out.iter().any(|c| &c.name == *s)).collect();
+    if !missing.is_empty() {
+        let names: Vec<String> = missing.iter().map(|m| format!("{m:?}")).collect();
+        let flags: Vec<String> = missing.iter().map(|m| format!("--cluster {m}=HOST:PORT")).collect();
+        let (what, names) = match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => ("clusters", format!("{} and {last}", rest.join(", "))),
+            _ => ("cluster", names.join("")),
+        };
+        return Err(Fatal(format!(
+            "allow_origins_from names {what} {names}, which this bootstrap does not define: add {}",
+            flags.join(" ")
+        )));
+    }
+    for c in &mut out {
+        c.used = sources.contains(&c.name);
+    }
+    for c in out.iter().filter(|c| !c.used) {
+        let named = if sources.is_empty() {
+            "the policy has no allow_origins_from".to_string()
+        } else {
+            format!("allow_origins_from names {}", sources.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", "))
+        };
+        stderr.push_str(&style.warn(&format!("warning: --cluster {}: no allow_origins_from fetches from it ({named})", c.name)));
+        stderr.push('\n');
+    }
+    Ok(out)
+}
+
+/// Every cluster under `static_resources:`: `upstream`, then the `--cluster`s.
+fn clusters_yaml(up: &UpstreamAddr, extra: &[ExtraCluster]) -> String {
+    let mut s = String::from("  clusters:\n");
+    s.push_str(&cluster_yaml("upstream", up));
+    for c in extra {
+        s.push_str(&cluster_yaml(&c.name, &c.addr));
+    }
+    s
+}
+
+/// One cluster, a list item under `clusters:`.
+fn cluster_yaml(name: &str, up: &UpstreamAddr) -> String {
     let (kind, dns) = if up.ip {
         ("STATIC", "")
     } else {
@@ -442,16 +581,16 @@ fn upstream_cluster(up: &UpstreamAddr) -> String {
         ("STRICT_DNS", "\n    dns_lookup_family: V4_PREFERRED")
     };
     format!(
-        r#"  clusters:
-  - name: upstream
+        r#"  - name: {name}
     type: {kind}{dns}
     connect_timeout: 2s
     load_assignment:
-      cluster_name: upstream
+      cluster_name: {name}
       endpoints:
       - lb_endpoints:
         - endpoint: {{ address: {{ socket_address: {{ address: {host}, port_value: {port} }} }} }}
 "#,
+        name = yaml_name(name),
         host = quoted(&up.host),
         port = up.port
     )
@@ -461,29 +600,44 @@ fn admin(port: u16) -> String {
     format!("admin:\n  address:\n    socket_address: {{ address: 127.0.0.1, port_value: {port} }}\n")
 }
 
-fn header(target: &str, policy: &Path, up: &UpstreamAddr, port: u16, admin_port: u16) -> String {
-    format!(
+fn header(target: &str, policy: &Path, up: &UpstreamAddr, extra: &[ExtraCluster], port: u16, admin_port: u16) -> String {
+    let mut s = format!(
         "# envoy.yaml: Envoy with edge-cors (edge-cors render --target {target}).\n\
          # Policy: {policy}, checked with the filter's own code.\n\
-         #   :{port}  edge-cors first, then every path to {up} (plain HTTP)\n\
-         #   127.0.0.1:{admin_port}  Envoy admin (curl -s localhost:{admin_port}/stats | grep wasm)\n",
+         #   :{port}  edge-cors first, then every path to {up} (plain HTTP)\n",
         policy = policy.display()
-    )
+    );
+    for c in extra {
+        let why = if c.used { " (allow_origins_from's origin service)" } else { "" };
+        s.push_str(&format!("#   cluster {}: {}{why}\n", c.name, c.addr));
+    }
+    s.push_str(&format!("#   127.0.0.1:{admin_port}  Envoy admin (curl -s localhost:{admin_port}/stats | grep wasm)\n"));
+    s
 }
 
 /// `--target envoy-bootstrap`: one file, everything static.
-fn envoy_bootstrap(fields: &[(String, Value)], module: &str, policy: &Path, up: &UpstreamAddr, port: u16, admin_port: u16) -> String {
+fn envoy_bootstrap(fields: &[(String, Value)], module: &str, policy: &Path, host: &Host) -> String {
+    let Host { up, extra, port, admin_port } = host;
     format!(
         "{head}# Start: envoy -c envoy.yaml --disable-hot-restart\n{admin}static_resources:\n  listeners:\n{listener}{clusters}",
-        head = header("envoy-bootstrap", policy, up, port, admin_port),
-        admin = admin(admin_port),
-        listener = indent_lines(&listener(fields, module, port, false), "  "),
-        clusters = upstream_cluster(up),
+        head = header("envoy-bootstrap", policy, up, extra, *port, *admin_port),
+        admin = admin(*admin_port),
+        listener = indent_lines(&listener(fields, module, *port, false), "  "),
+        clusters = clusters_yaml(up, extra),
     )
 }
 
+/// What the bootstrap holds besides the listener.
+struct Host {
+    up: UpstreamAddr,
+    extra: Vec<ExtraCluster>,
+    port: u16,
+    admin_port: u16,
+}
+
 /// `--target envoy-lds`: the bootstrap, which takes its listener from `lds`.
-fn envoy_lds_bootstrap(policy: &Path, up: &UpstreamAddr, port: u16, admin_port: u16, lds: &Path) -> String {
+fn envoy_lds_bootstrap(policy: &Path, host: &Host, lds: &Path) -> String {
+    let Host { up, extra, port, admin_port } = host;
     let dir = lds.parent().unwrap_or(Path::new("/"));
     format!(
         r#"{head}# Start: envoy -c envoy.yaml --disable-hot-restart
@@ -500,12 +654,12 @@ node: {{ id: edge-cors, cluster: edge-cors }}
       watched_directory: {{ path: {dir_q} }}
 static_resources:
 {clusters}"#,
-        head = header("envoy-lds", policy, up, port, admin_port),
+        head = header("envoy-lds", policy, up, extra, *port, *admin_port),
         lds = lds.display(),
         lds_q = quoted(&lds.display().to_string()),
         dir_q = quoted(&dir.display().to_string()),
-        admin = admin(admin_port),
-        clusters = upstream_cluster(up),
+        admin = admin(*admin_port),
+        clusters = clusters_yaml(up, extra),
     )
 }
 
@@ -554,6 +708,9 @@ pub fn run_host(target: RenderTarget, path: &Path, module: Option<&str>, host: &
     let port = host.port.unwrap_or(DEFAULT_PORT);
     let admin_port = host.admin_port.unwrap_or(DEFAULT_ADMIN_PORT);
     let mut stderr = String::new();
+    let extra = extra_clusters(&host.clusters, &source_clusters(&c), &style, &mut stderr)?;
+    let out = host.out.clone();
+    let host = Host { up, extra, port, admin_port };
     let module = match module {
         Some(m) => m.to_string(),
         None if Path::new(CHECKOUT_MODULE).is_file() => CHECKOUT_MODULE.to_string(),
@@ -567,16 +724,16 @@ pub fn run_host(target: RenderTarget, path: &Path, module: Option<&str>, host: &
         }
     };
     let fields = canonical(&c.found.object);
-    let out_dir = host.out.as_deref().map(absolute).transpose()?;
+    let out_dir = out.as_deref().map(absolute).transpose()?;
     let lds_path = match &out_dir {
         Some(dir) => dir.join("lds.yaml"),
         None => absolute(Path::new("lds.yaml"))?,
     };
     let (bootstrap, lds) = match target {
         RenderTarget::EnvoyLds => {
-            (envoy_lds_bootstrap(path, &up, port, admin_port, &lds_path), Some(envoy_lds_file(&fields, &module, path, port, &lds_path)))
+            (envoy_lds_bootstrap(path, &host, &lds_path), Some(envoy_lds_file(&fields, &module, path, port, &lds_path)))
         }
-        _ => (envoy_bootstrap(&fields, &module, path, &up, port, admin_port), None),
+        _ => (envoy_bootstrap(&fields, &module, path, &host), None),
     };
     stderr.push_str(&style.dim(&format!("# policy from {} checked with the filter's own code: valid", path.display())));
     stderr.push('\n');
