@@ -8,86 +8,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::chromium::{case, Case, Expect};
+use common::origins::{with_origin_cluster, OriginService};
 use common::*;
 use serde_json::{json, Value};
 
-// ------------------------------------------------- the reference service
-
-/// envoy/origin_service.py on a fresh, empty SQLite file (as in tests/envoy_live.rs).
-struct Reference {
-    child: Child,
-    port: u16,
-    db: PathBuf,
-}
-
-impl Reference {
-    fn start() -> Reference {
-        let dir = repo().join("target/envoy-tests").join(unique(&format!("browser-origins-{}", std::process::id())));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = dir.join("tenants.sqlite");
-        let _ = std::fs::remove_file(&db);
-        let mut child = Command::new("python3")
-            .arg(repo().join("envoy/origin_service.py"))
-            .args(["serve", "--port", "0", "--quiet", "--db"])
-            .arg(&db)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 envoy/origin_service.py");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-        // "origin service on http://127.0.0.1:PORT/cors/origins (db ...)"
-        let port = first
-            .split("127.0.0.1:")
-            .nth(1)
-            .and_then(|r| r.split('/').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected start line of the origin service: {first:?}"));
-        Reference { child, port, db }
-    }
-
-    /// `origin_service.py add|remove ORIGIN --db FILE`, as an operator would.
-    fn run(&self, args: &[&str]) {
-        let out =
-            Command::new("python3").arg(repo().join("envoy/origin_service.py")).args(args).arg("--db").arg(&self.db).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    fn running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-}
-
-impl Drop for Reference {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 // ------------------------------------------------- Envoy
-
-/// The test clusters plus `tenant_origins`, the origin service on `port`.
-fn with_origin_cluster(bootstrap: String, port: u16) -> String {
-    format!(
-        r#"{bootstrap}  - name: tenant_origins
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: tenant_origins
-      endpoints:
-      - lb_endpoints:
-        - endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }} }}
-"#
-    )
-}
 
 fn metric(envoy: &Envoy, what: &str) -> u64 {
     stat(&envoy.stats(), &format!("edge_cors.origins_source.default.{what}")).unwrap_or(0)
@@ -253,7 +182,7 @@ fn chromium_sees_a_tenant_added_to_the_origin_service_without_a_restart() {
     let started = Instant::now();
     let page_port = chromium::serve_page("tests/browser/page.html");
     let upstream = Upstream::start();
-    let mut service = Reference::start();
+    let mut service = OriginService::start(&[]);
 
     // The tenant's page is served on http://127.0.0.1:PORT. With
     // allow_credentials (the issue's policy) a plain-http origin is accepted

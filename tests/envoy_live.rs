@@ -6,31 +6,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::origins::{with_origin_cluster, OriginService};
 use common::*;
 
 const APP: &str = "https://app.example.com";
 const SHOP: &str = "https://shop.acme.example";
-
-/// A cluster named `tenant_origins` on `port`, appended to the test clusters.
-fn with_origin_cluster(bootstrap: String, port: u16) -> String {
-    format!(
-        r#"{bootstrap}  - name: tenant_origins
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: tenant_origins
-      endpoints:
-      - lb_endpoints:
-        - endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }} }}
-"#
-    )
-}
 
 /// Envoy with one listener `live` running `policy`, the test upstream and
 /// the origin service on `origins_port`, with `workers` worker threads.
@@ -72,68 +56,13 @@ fn metric(envoy: &Envoy, what: &str) -> u64 {
     stat(&envoy.stats(), &format!("edge_cors.origins_source.default.{what}")).unwrap_or(0)
 }
 
-// ------------------------------------------------- the reference service
-
-struct Reference {
-    child: Child,
-    port: u16,
-    db: std::path::PathBuf,
-    /// Its request log: "GET /cors/origins 304 ..." lines.
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Reference {
-    fn start() -> Reference {
-        let dir = repo().join("target/envoy-tests").join(unique("origins"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = dir.join("tenants.sqlite");
-        let mut child = Command::new("python3")
-            .arg(repo().join("envoy/origin_service.py"))
-            .args(["serve", "--port", "0", "--db"])
-            .arg(&db)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("python3 envoy/origin_service.py");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-        // "origin service on http://127.0.0.1:PORT/cors/origins (db ...)"
-        let port = first
-            .split("127.0.0.1:")
-            .nth(1)
-            .and_then(|r| r.split('/').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("{first}"));
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (stderr, sink) = (child.stderr.take().unwrap(), log.clone());
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Reference { child, port, db, log }
-    }
-
-    fn run(&self, args: &[&str]) {
-        let out =
-            Command::new("python3").arg(repo().join("envoy/origin_service.py")).args(args).arg("--db").arg(&self.db).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-}
-
-impl Drop for Reference {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
 /// docs/contract.md "Live origins": a tenant added to the service is allowed
 /// without a reload, removed is refused again; the static list stays; the
 /// service's ETag turns unchanged answers into 304s.
 #[test]
 fn tenants_added_and_removed_apply_without_a_reload() {
     let upstream = Upstream::start();
-    let service = Reference::start();
+    let service = OriginService::start(&[]);
     let envoy = envoy(&policy(1, 2000), &upstream, service.port, 1);
 
     eventually(10, "the first (empty) answer applied", || metric(&envoy, "updates_applied") >= 1);
@@ -149,7 +78,7 @@ fn tenants_added_and_removed_apply_without_a_reload() {
 
     // Unchanged answers are 304s: the filter sends the ETag it applied.
     eventually(5, "a 304", || metric(&envoy, "updates_unchanged") >= 1);
-    assert!(service.log.lock().unwrap().iter().any(|l| l.contains(" 304")), "{:?}", service.log.lock().unwrap());
+    assert!(service.log().iter().any(|l| l.contains(" 304")), "{:?}", service.log());
 
     service.run(&["remove", SHOP]);
     eventually(5, "the removed tenant refused", || preflight_status(&envoy, SHOP) == 403);

@@ -9,12 +9,12 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use common::origins::{with_origin_cluster, OriginService};
 use common::*;
 
 /// Rules by path, and one by route name: the test's routes have no names,
@@ -63,62 +63,6 @@ fn dir() -> PathBuf {
 
 fn read(file: &str) -> String {
     std::fs::read_to_string(dir().join(file)).unwrap_or_else(|e| panic!("deploy/observability/{file}: {e}"))
-}
-
-// ------------------------------------------------------------ the origin service
-
-/// envoy/origin_service.py on a free port, with its own SQLite file
-/// holding `origins` (as tests/envoy_live.rs starts it).
-struct OriginService {
-    child: Child,
-    port: u16,
-}
-
-impl OriginService {
-    fn start(origins: &[&str]) -> OriginService {
-        let script = repo().join("envoy/origin_service.py");
-        let dir = repo().join("target/envoy-tests").join(unique("obs-origins"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = dir.join("tenants.sqlite");
-        let out = Command::new("python3").arg(&script).arg("add").args(origins).arg("--db").arg(&db).output().expect("python3");
-        assert!(out.status.success(), "origin_service.py add: {}", String::from_utf8_lossy(&out.stderr));
-        let mut child = Command::new("python3")
-            .arg(&script)
-            .args(["serve", "--quiet", "--port", "0", "--db"])
-            .arg(&db)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 envoy/origin_service.py");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-        // "origin service on http://127.0.0.1:PORT/cors/origins (db ...)"
-        let port = first.split("127.0.0.1:").nth(1).and_then(|r| r.split('/').next()).and_then(|p| p.parse().ok());
-        let port = port.unwrap_or_else(|| panic!("origin_service.py said {first:?}"));
-        OriginService { child, port }
-    }
-}
-
-impl Drop for OriginService {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The cluster `allow_origins_from` names, appended to the test clusters.
-fn with_origin_cluster(bootstrap: String, port: u16) -> String {
-    format!(
-        r#"{bootstrap}  - name: tenant_origins
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: tenant_origins
-      endpoints:
-      - lb_endpoints:
-        - endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }} }}
-"#
-    )
 }
 
 // ------------------------------------------------------------ the scrape

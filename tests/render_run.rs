@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::origins::OriginService;
 use common::{get, parse_response, preflight, repo, wasm_path, Envoy, Started, Upstream};
 
 struct Run {
@@ -426,66 +427,6 @@ const TENANT: &str = "https://shop.acme.example";
 const LIVE_POLICY: &str = r#"{"allow_origins": ["https://app.example.com"], "allow_methods": ["GET", "PUT"],
   "allow_origins_from": {"cluster": "tenant_origins", "path": "/cors/origins", "authority": "tenants.internal", "refresh_seconds": 1}}"#;
 
-/// The reference origin service (envoy/origin_service.py) on a free port
-/// with its own database, as `make run` starts it (tests/envoy_live.rs has
-/// the same for its own tests).
-struct Reference {
-    child: std::process::Child,
-    port: u16,
-    db: PathBuf,
-    /// Its request log: one line per request, such as "... GET /cors/origins 200 (0 origins)".
-    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl Reference {
-    fn start(dir: &Path) -> Reference {
-        use std::io::{BufRead, BufReader};
-        let db = dir.join("tenants.sqlite");
-        let mut child = Command::new("python3")
-            .arg(repo().join("envoy/origin_service.py"))
-            .args(["serve", "--port", "0", "--db"])
-            .arg(&db)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3 envoy/origin_service.py");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-        // "origin service on http://127.0.0.1:PORT/cors/origins (db ...)"
-        let port = first
-            .split("127.0.0.1:")
-            .nth(1)
-            .and_then(|r| r.split('/').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("{first}"));
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (stderr, sink) = (child.stderr.take().unwrap(), log.clone());
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Reference { child, port, db, log }
-    }
-
-    fn run(&self, args: &[&str]) {
-        let out =
-            Command::new("python3").arg(repo().join("envoy/origin_service.py")).args(args).arg("--db").arg(&self.db).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    fn answered(&self) -> bool {
-        self.log.lock().unwrap().iter().any(|l| l.contains("GET /cors/origins 200"))
-    }
-}
-
-impl Drop for Reference {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Polls `check` every 100 ms for up to `secs`; how long it took.
 fn within(secs: f64, what: &str, mut check: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
@@ -502,7 +443,7 @@ fn within(secs: f64, what: &str, mut check: impl FnMut() -> bool) -> Duration {
 #[test]
 fn render_envoy_bootstrap_with_a_live_origins_cluster_runs_in_envoy() {
     let dir = tmp_dir("live");
-    let service = Reference::start(&dir);
+    let service = OriginService::start_in(&dir, &[]);
     let upstream = Upstream::start();
     let up = format!("127.0.0.1:{}", upstream.port);
     let wasm = wasm_path();
@@ -522,7 +463,7 @@ fn render_envoy_bootstrap_with_a_live_origins_cluster_runs_in_envoy() {
     let envoy = running(Envoy::start_bootstrap(|_| r.stdout.clone(), 1, &[]));
     let url = envoy.url("edge_cors", "/api/live");
     let status = |origin: &str| preflight(&url, origin, "PUT", None).status;
-    within(10.0, "the first answer from the origin service", || service.answered());
+    within(10.0, "the first answer from the origin service", || service.log().iter().any(|l| l.contains("GET /cors/origins 200")));
     assert_eq!(status(TENANT), 403, "not a tenant yet");
     assert_eq!(status(APP), 204, "the static list");
     service.run(&["add", TENANT]);
@@ -532,7 +473,7 @@ fn render_envoy_bootstrap_with_a_live_origins_cluster_runs_in_envoy() {
     assert_eq!(status(APP), 204, "the union: the static list still applies");
     service.run(&["remove", TENANT]);
     within(5.0, "the removed tenant refused", || status(TENANT) == 403);
-    let log = service.log.lock().unwrap().clone();
+    let log = service.log();
     envoy.stop();
     assert!(upstream.seen("/cors/origins").is_empty(), "the fetch went to the upstream cluster");
     eprintln!("tenant allowed {took:?} after `origin_service.py add`; the service saw {} requests", log.len());

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod chromium;
+pub mod origins;
 
 use std::fs;
 use std::io::Read;
