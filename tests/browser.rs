@@ -5,89 +5,20 @@
 
 mod common;
 
-use std::time::Duration;
 
-use common::chromium::{case, Case, Expect};
+use common::chromium::{case, check, load, requests, Case, Expect};
 use common::*;
 use serde_json::{json, Value};
 
-/// The cases as the page reads them from its URL's fragment.
-fn requests(cases: &[Case]) -> Value {
-    cases
-        .iter()
-        .map(|c| {
-            let mut r = c.request.clone();
-            r["name"] = json!(c.name);
-            r["read"] = json!(c.headers.iter().map(|(h, _)| *h).collect::<Vec<_>>());
-            r
-        })
-        .collect()
+/// Compares, prints one line per case, and returns the failures.
+fn judge(page: &str, observed: &Value, cases: &[Case]) -> Vec<String> {
+    assert_eq!(observed["origin"], json!(page), "the page ran on the wrong origin");
+    chromium::judge(page, observed, cases, false)
 }
 
 /// Loads the page at `page_origin` with these cases and returns what it observed.
 fn run_page(page_origin: &str, cases: &[Case]) -> Value {
     load(&format!("{page_origin}/"), &requests(cases), &[])
-}
-
-/// Loads the page at `url` with `spec` (see page.html) as its fragment and
-/// returns what it observed; `extra` are more Chromium flags.
-fn load(url: &str, spec: &Value, extra: &[&str]) -> Value {
-    let hash = percent_encoding::utf8_percent_encode(&serde_json::to_string(spec).unwrap(), percent_encoding::NON_ALPHANUMERIC).to_string();
-    // Host names for the wildcard cases all resolve to this machine.
-    let mut flags = vec!["--host-resolver-rules=MAP *.test 127.0.0.1".to_string(), "--dump-dom".to_string()];
-    flags.extend(extra.iter().map(|f| f.to_string()));
-    let out = chromium::run(&format!("{url}#{hash}"), &flags, |_| {}, Duration::from_secs(90));
-    chromium::page_result(&out, url)
-}
-
-/// Compares, prints one line per case, and returns the failures.
-fn judge(page: &str, observed: &Value, cases: &[Case]) -> Vec<String> {
-    let mut failures = vec![];
-    assert_eq!(observed["origin"], json!(page), "the page ran on the wrong origin");
-    let results = observed["results"].as_array().cloned().unwrap_or_default();
-    for c in cases {
-        let r = results.iter().find(|r| r["name"] == json!(c.name)).cloned().unwrap_or(Value::Null);
-        let said = format!(
-            "resolved={} status={} error={} body={:?} headers={}",
-            r["resolved"],
-            r["status"],
-            r["error"],
-            r["body"].as_str().unwrap_or(""),
-            r["headers"]
-        );
-        let mut wrong = vec![];
-        match c.expect {
-            Expect::Blocked => {
-                if r["resolved"] != json!(false) || !r["error"].as_str().unwrap_or("").contains("TypeError") {
-                    wrong.push("expected a TypeError".to_string());
-                }
-            }
-            Expect::Readable { status, body } => {
-                if r["resolved"] != json!(true) {
-                    wrong.push("expected the response to be readable".into());
-                } else {
-                    if r["status"] != json!(status) {
-                        wrong.push(format!("expected status {status}"));
-                    }
-                    if r["body"] != json!(body) {
-                        wrong.push(format!("expected body {body:?}"));
-                    }
-                }
-                for (h, readable) in c.headers {
-                    if r["headers"][h].is_null() == *readable {
-                        wrong.push(format!("expected {h} to be {}", if *readable { "readable" } else { "hidden" }));
-                    }
-                }
-            }
-        }
-        if wrong.is_empty() {
-            println!("ok    [{page}] {}", c.name);
-        } else {
-            println!("FAIL  [{page}] {}: {}; the browser said: {said}", c.name, wrong.join(", "));
-            failures.push(format!("[{page}] {}: {}; the browser said: {said}", c.name, wrong.join(", ")));
-        }
-    }
-    failures
 }
 
 #[test]
@@ -190,16 +121,6 @@ fn chromium_enforces_what_edge_cors_sends() {
 /// A case name built at run time.
 fn named(name: String) -> &'static str {
     Box::leak(name.into_boxed_str())
-}
-
-/// One ok/FAIL line for a check outside [`judge`].
-fn check(page: &str, name: &str, ok: bool, detail: &str, failures: &mut Vec<String>) {
-    if ok {
-        println!("ok    [{page}] {name}");
-    } else {
-        println!("FAIL  [{page}] {name}: {detail}");
-        failures.push(format!("[{page}] {name}: {detail}"));
-    }
 }
 
 /// Envoy with these listeners, or a FAIL line with the filter's refusal.

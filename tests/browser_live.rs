@@ -11,7 +11,7 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::chromium::{case, Case, Expect};
+use common::chromium::{case, check, Case, Expect};
 use common::origins::{with_origin_cluster, OriginService};
 use common::*;
 use serde_json::{json, Value};
@@ -44,89 +44,17 @@ fn within(secs: u64, mut check: impl FnMut() -> bool) -> Option<Duration> {
 
 // ------------------------------------------------- the page (as tests/browser.rs)
 
-/// The cases as the page reads them from its URL's fragment.
-fn requests(cases: &[Case]) -> Value {
-    cases
-        .iter()
-        .map(|c| {
-            let mut r = c.request.clone();
-            r["name"] = json!(c.name);
-            r["read"] = json!(c.headers.iter().map(|(h, _)| *h).collect::<Vec<_>>());
-            r
-        })
-        .collect()
-}
-
 /// Loads the page at `page_origin` in a fresh Chromium with these cases and
 /// returns what it observed.
 fn run_page(page_origin: &str, cases: &[Case]) -> Value {
-    let url = format!("{page_origin}/");
-    let hash = percent_encoding::utf8_percent_encode(&serde_json::to_string(&requests(cases)).unwrap(), percent_encoding::NON_ALPHANUMERIC)
-        .to_string();
-    let flags = vec!["--host-resolver-rules=MAP *.test 127.0.0.1".to_string(), "--dump-dom".to_string()];
-    let out = chromium::run(&format!("{url}#{hash}"), &flags, |_| {}, Duration::from_secs(90));
-    chromium::page_result(&out, &url)
+    chromium::load(&format!("{page_origin}/"), &chromium::requests(cases), &[])
 }
 
-/// Compares, prints one line per case, and returns the failures.
+/// Compares, prints one line per case under `label` and the page, and
+/// returns the failures.
 fn judge(label: &str, page: &str, observed: &Value, cases: &[Case]) -> Vec<String> {
-    let mut failures = vec![];
     assert_eq!(observed["origin"], json!(page), "the page ran on the wrong origin");
-    let results = observed["results"].as_array().cloned().unwrap_or_default();
-    for c in cases {
-        let r = results.iter().find(|r| r["name"] == json!(c.name)).cloned().unwrap_or(Value::Null);
-        let said = format!(
-            "resolved={} status={} error={} body={:?} headers={}",
-            r["resolved"],
-            r["status"],
-            r["error"],
-            r["body"].as_str().unwrap_or(""),
-            r["headers"]
-        );
-        let mut wrong = vec![];
-        match c.expect {
-            Expect::Blocked => {
-                if r["resolved"] != json!(false) || !r["error"].as_str().unwrap_or("").contains("TypeError") {
-                    wrong.push("expected a TypeError".to_string());
-                }
-            }
-            Expect::Readable { status, body } => {
-                if r["resolved"] != json!(true) {
-                    wrong.push("expected the response to be readable".into());
-                } else {
-                    if r["status"] != json!(status) {
-                        wrong.push(format!("expected status {status}"));
-                    }
-                    if r["body"] != json!(body) {
-                        wrong.push(format!("expected body {body:?}"));
-                    }
-                }
-                for (h, readable) in c.headers {
-                    if r["headers"][h].is_null() == *readable {
-                        wrong.push(format!("expected {h} to be {}", if *readable { "readable" } else { "hidden" }));
-                    }
-                }
-            }
-        }
-        let line = format!("[{label} {page}] {}", c.name);
-        if wrong.is_empty() {
-            println!("ok    {line}");
-        } else {
-            println!("FAIL  {line}: {}; the browser said: {said}", wrong.join(", "));
-            failures.push(format!("{line}: {}; the browser said: {said}", wrong.join(", ")));
-        }
-    }
-    failures
-}
-
-/// One ok/FAIL line for a check outside [`judge`].
-fn check(label: &str, name: &str, ok: bool, detail: &str, failures: &mut Vec<String>) {
-    if ok {
-        println!("ok    [{label}] {name}");
-    } else {
-        println!("FAIL  [{label}] {name}: {detail}");
-        failures.push(format!("[{label}] {name}: {detail}"));
-    }
+    chromium::judge(&format!("{label} {page}"), observed, cases, false)
 }
 
 /// A string built at run time, for the `&'static str` fields of a [`Case`].

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::chromium::{case, Case, Expect};
+use common::chromium::{case, check, Case, Expect};
 use common::*;
 use serde_json::{json, Value};
 
@@ -288,16 +288,6 @@ impl Browser<'_> {
     }
 }
 
-/// One ok/FAIL line.
-fn check(page: &str, name: &str, ok: bool, detail: &str, failures: &mut Vec<String>) {
-    if ok {
-        println!("ok    [{page}] {name}");
-    } else {
-        println!("FAIL  [{page}] {name}: {detail}");
-        failures.push(format!("[{page}] {name}: {detail}"));
-    }
-}
-
 /// Compares, prints one line per case (and one for the page itself), and
 /// returns the failures.
 fn judge(page: &str, observed: &Value, cases: &[Case]) -> Vec<String> {
@@ -309,50 +299,7 @@ fn judge(page: &str, observed: &Value, cases: &[Case]) -> Vec<String> {
         &format!("origin={} secure={} nextHopProtocol={}", observed["origin"], observed["secure"], observed["protocol"]),
         &mut failures,
     );
-    let results = observed["results"].as_array().cloned().unwrap_or_default();
-    for c in cases {
-        let r = results.iter().find(|r| r["name"] == json!(c.name)).cloned().unwrap_or(Value::Null);
-        let said = format!(
-            "resolved={} status={} error={} body={:?} headers={} nextHopProtocol={}",
-            r["resolved"],
-            r["status"],
-            r["error"],
-            r["body"].as_str().unwrap_or(""),
-            r["headers"],
-            r["protocol"]
-        );
-        let mut wrong = vec![];
-        let name = match c.expect {
-            Expect::Blocked => {
-                if r["resolved"] != json!(false) || !r["error"].as_str().unwrap_or("").contains("TypeError") {
-                    wrong.push("expected a TypeError".to_string());
-                }
-                c.name.to_string()
-            }
-            Expect::Readable { status, body } => {
-                if r["resolved"] != json!(true) {
-                    wrong.push("expected the response to be readable".into());
-                } else {
-                    if r["status"] != json!(status) {
-                        wrong.push(format!("expected status {status}"));
-                    }
-                    if r["body"] != json!(body) {
-                        wrong.push(format!("expected body {body:?}"));
-                    }
-                    if r["protocol"] != json!("h2") {
-                        wrong.push("expected nextHopProtocol h2".into());
-                    }
-                }
-                for (h, readable) in c.headers {
-                    if r["headers"][h].is_null() == *readable {
-                        wrong.push(format!("expected {h} to be {}", if *readable { "readable" } else { "hidden" }));
-                    }
-                }
-                format!("{} (h2)", c.name)
-            }
-        };
-        check(page, &name, wrong.is_empty(), &format!("{}; the browser said: {said}", wrong.join(", ")), &mut failures);
-    }
+    failures.extend(chromium::judge(page, observed, cases, true));
     failures
 }
 

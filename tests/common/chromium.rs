@@ -141,3 +141,95 @@ impl Case {
         self
     }
 }
+
+// ------------------------------------------------- the results page (page.html)
+
+/// The cases as the page reads them from its URL's fragment.
+pub fn requests(cases: &[Case]) -> Value {
+    cases
+        .iter()
+        .map(|c| {
+            let mut r = c.request.clone();
+            r["name"] = json!(c.name);
+            r["read"] = json!(c.headers.iter().map(|(h, _)| *h).collect::<Vec<_>>());
+            r
+        })
+        .collect()
+}
+
+/// Loads the page at `url` in a fresh Chromium with `spec` (see page.html)
+/// as its fragment and returns what it observed; `extra` are more flags.
+/// Host names under `.test` resolve to this machine.
+pub fn load(url: &str, spec: &Value, extra: &[&str]) -> Value {
+    let hash = percent_encoding::utf8_percent_encode(&serde_json::to_string(spec).unwrap(), percent_encoding::NON_ALPHANUMERIC).to_string();
+    let mut flags = vec!["--host-resolver-rules=MAP *.test 127.0.0.1".to_string(), "--dump-dom".to_string()];
+    flags.extend(extra.iter().map(|f| f.to_string()));
+    let out = run(&format!("{url}#{hash}"), &flags, |_| {}, Duration::from_secs(90));
+    page_result(&out, url)
+}
+
+/// One ok/FAIL line under `label`; a FAIL is also added to `failures`.
+pub fn check(label: &str, name: &str, ok: bool, detail: &str, failures: &mut Vec<String>) {
+    if ok {
+        println!("ok    [{label}] {name}");
+    } else {
+        println!("FAIL  [{label}] {name}: {detail}");
+        failures.push(format!("[{label}] {name}: {detail}"));
+    }
+}
+
+/// Compares each case with what the page observed, one ok/FAIL line each
+/// under `label`, and returns the failures. With `h2`, a readable answer
+/// must also have come over HTTP/2 (`nextHopProtocol`).
+pub fn judge(label: &str, observed: &Value, cases: &[Case], h2: bool) -> Vec<String> {
+    let mut failures = vec![];
+    let results = observed["results"].as_array().cloned().unwrap_or_default();
+    for c in cases {
+        let r = results.iter().find(|r| r["name"] == json!(c.name)).cloned().unwrap_or(Value::Null);
+        let mut said = format!(
+            "resolved={} status={} error={} body={:?} headers={}",
+            r["resolved"],
+            r["status"],
+            r["error"],
+            r["body"].as_str().unwrap_or(""),
+            r["headers"]
+        );
+        if h2 {
+            said.push_str(&format!(" nextHopProtocol={}", r["protocol"]));
+        }
+        let mut wrong = vec![];
+        let mut name = c.name.to_string();
+        match c.expect {
+            Expect::Blocked => {
+                if r["resolved"] != json!(false) || !r["error"].as_str().unwrap_or("").contains("TypeError") {
+                    wrong.push("expected a TypeError".to_string());
+                }
+            }
+            Expect::Readable { status, body } => {
+                if r["resolved"] != json!(true) {
+                    wrong.push("expected the response to be readable".into());
+                } else {
+                    if r["status"] != json!(status) {
+                        wrong.push(format!("expected status {status}"));
+                    }
+                    if r["body"] != json!(body) {
+                        wrong.push(format!("expected body {body:?}"));
+                    }
+                    if h2 && r["protocol"] != json!("h2") {
+                        wrong.push("expected nextHopProtocol h2".into());
+                    }
+                }
+                for (h, readable) in c.headers {
+                    if r["headers"][h].is_null() == *readable {
+                        wrong.push(format!("expected {h} to be {}", if *readable { "readable" } else { "hidden" }));
+                    }
+                }
+                if h2 {
+                    name.push_str(" (h2)");
+                }
+            }
+        }
+        check(label, &name, wrong.is_empty(), &format!("{}; the browser said: {said}", wrong.join(", ")), &mut failures);
+    }
+    failures
+}
