@@ -5,7 +5,6 @@
 
 mod common;
 
-
 use common::chromium::{case, check, load, requests, Case, Expect};
 use common::*;
 use serde_json::{json, Value};

@@ -316,3 +316,54 @@ fn ten_thousand_origins_update_under_load_without_a_failed_request() {
     assert_eq!(metric(&envoy, "origins"), 10_001);
     envoy.stop();
 }
+
+/// docs/contract.md "Live origins": a new version of the policy (an LDS
+/// update) serves the origins fetched so far from its first request: the
+/// workers' new VMs-contexts read the shared answer when they configure,
+/// with no fail-closed gap and no extra fetch.
+#[test]
+fn a_reloaded_policy_serves_the_fetched_origins_at_once() {
+    let upstream = Upstream::start();
+    let service = OriginService::start(&[SHOP]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let source = r#""allow_origins_from": {"cluster": "tenant_origins", "path": "/cors/origins", "refresh_seconds": 300}"#;
+    let first = format!(r#"{{"allow_origins": ["{APP}"], "allow_methods": ["GET", "PUT"], {source}}}"#);
+    let second = format!(r#"{{"allow_origins": ["{APP}"], "allow_methods": ["GET", "PUT"], "max_age": 600, {source}}}"#);
+    let envoy = match Envoy::start_bootstrap(
+        |dir| {
+            let lds_dir = dir.join("lds");
+            std::fs::create_dir_all(&lds_dir).unwrap();
+            std::fs::write(lds_dir.join("lds.yaml"), lds_yaml("live", port, &first)).unwrap();
+            with_origin_cluster(lds_bootstrap(&lds_dir, &clusters_yaml(upstream.port)), service.port)
+        },
+        1,
+        &[],
+    ) {
+        Started::Running(e) => e,
+        Started::Exited { code, log } => panic!("envoy exited ({code:?}):\n{log}"),
+    };
+    let url = format!("http://127.0.0.1:{port}/api/x");
+    eventually(10, "the tenant allowed", || preflight(&url, SHOP, "PUT", None).status == 204);
+    let fetches = service.log().iter().filter(|l| l.contains("GET /cors/origins")).count();
+
+    publish_lds(&envoy.dir.join("lds"), &lds_yaml("live", port, &second));
+    // Until the new version answers (its max-age), and for a while after,
+    // every preflight from the tenant must pass.
+    let (deadline, mut seen_new, mut checked) = (Instant::now() + Duration::from_secs(15), None, 0);
+    while seen_new.is_none_or(|at: Instant| at.elapsed() < Duration::from_secs(2)) {
+        assert!(Instant::now() < deadline, "the new policy never answered");
+        let r = preflight(&url, SHOP, "PUT", None);
+        checked += 1;
+        assert_eq!(r.status, 204, "the tenant refused during the reload (after {checked} preflights): {:?}", r.headers);
+        if seen_new.is_none() && r.one("access-control-max-age") == Some("600") {
+            seen_new = Some(Instant::now());
+        }
+    }
+    println!("{checked} preflights from the tenant across the reload, all 204");
+    assert_eq!(
+        service.log().iter().filter(|l| l.contains("GET /cors/origins")).count(),
+        fetches,
+        "the reload fetched again instead of using the shared answer"
+    );
+    envoy.stop();
+}

@@ -42,42 +42,15 @@ const NEW: &str = "https://new.example.com";
 const CLIENTS: usize = 4;
 const PHASE: Duration = Duration::from_secs(6);
 
-/// The LDS resource: the harness's listener (edge-cors, then the router) on `port`.
 fn lds(port: u16, policy: &str) -> String {
-    let listener = listener_yaml_on(&Listener { name: "reload", config: policy }, &wasm_path(), port);
-    // The harness writes a list item under `listeners:`; an LDS file lists
-    // the same item under `resources:`, one level up, with its type.
-    let item: Vec<&str> = listener.trim_start_matches('\n').lines().map(|l| l.strip_prefix("  ").unwrap_or(l)).collect();
-    format!("resources:\n{}\n  \"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n", item.join("\n"))
+    lds_yaml("reload", port, policy)
 }
 
 fn bootstrap(dir: &Path, upstream_port: u16, listener_port: u16) -> String {
     let lds_dir = dir.join("lds");
     fs::create_dir_all(&lds_dir).unwrap();
     fs::write(lds_dir.join("lds.yaml"), lds(listener_port, POLICY_A)).unwrap();
-    format!(
-        r#"node: {{ id: edge-cors-reload, cluster: edge-cors }}
-admin:
-  address: {{ socket_address: {{ address: 127.0.0.1, port_value: 0 }} }}
-dynamic_resources:
-  lds_config:
-    resource_api_version: V3
-    path_config_source:
-      path: {lds}
-      watched_directory: {{ path: {dir} }}
-static_resources:
-{clusters}"#,
-        lds = lds_dir.join("lds.yaml").display(),
-        clusters = clusters_yaml(upstream_port),
-        dir = lds_dir.display(),
-    )
-}
-
-/// Replaces the LDS file atomically: written aside, then renamed over it.
-fn publish(dir: &Path, yaml: &str) {
-    let tmp = dir.join("lds/.lds.yaml.next");
-    fs::write(&tmp, yaml).unwrap();
-    fs::rename(&tmp, dir.join("lds/lds.yaml")).unwrap();
+    lds_bootstrap(&lds_dir, &clusters_yaml(upstream_port))
 }
 
 fn counter(stats: &str, name: &str) -> u64 {
@@ -243,11 +216,11 @@ fn policies_swap_under_load_without_failed_requests() {
             if valid {
                 // Either policy may answer until the update is applied and old connections drained.
                 set(version, false);
-                publish(&envoy.dir, &lds(port, policy));
+                publish_lds(&envoy.dir.join("lds"), &lds(port, policy));
                 applied.push(wait_for("listener_manager.lds.update_success", ok));
                 thread::sleep(Duration::from_secs(1));
             } else {
-                publish(&envoy.dir, &lds(port, policy));
+                publish_lds(&envoy.dir.join("lds"), &lds(port, policy));
                 rejected.push(wait_for("listener_manager.lds.update_rejected", refused));
             }
             set(version, true);

@@ -245,6 +245,45 @@ pub fn listener_yaml_full(l: &Listener<'_>, wasm: &Path, port: u16, virtual_host
     )
 }
 
+/// An LDS file holding the harness's listener `name` (edge-cors with
+/// `policy`, then the router) on `port`.
+pub fn lds_yaml(name: &str, port: u16, policy: &str) -> String {
+    let listener = listener_yaml_on(&Listener { name, config: policy }, &wasm_path(), port);
+    // The harness writes a list item under `listeners:`; an LDS file lists
+    // the same item under `resources:`, one level up, with its type.
+    let item: Vec<&str> = listener.trim_start_matches('\n').lines().map(|l| l.strip_prefix("  ").unwrap_or(l)).collect();
+    format!("resources:\n{}\n  \"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n", item.join("\n"))
+}
+
+/// A bootstrap taking its listeners from `lds_dir/lds.yaml` (file-based LDS,
+/// reloaded when the file is replaced; see [`publish_lds`]), with `clusters`
+/// (from [`clusters_yaml`]) and an admin on a free port.
+pub fn lds_bootstrap(lds_dir: &Path, clusters: &str) -> String {
+    format!(
+        r#"node: {{ id: edge-cors-reload, cluster: edge-cors }}
+admin:
+  address: {{ socket_address: {{ address: 127.0.0.1, port_value: 0 }} }}
+dynamic_resources:
+  lds_config:
+    resource_api_version: V3
+    path_config_source:
+      path: {lds}
+      watched_directory: {{ path: {dir} }}
+static_resources:
+{clusters}"#,
+        lds = lds_dir.join("lds.yaml").display(),
+        dir = lds_dir.display(),
+    )
+}
+
+/// Replaces `lds_dir/lds.yaml` atomically: written aside, then renamed over
+/// it (Envoy reacts to the move).
+pub fn publish_lds(lds_dir: &Path, yaml: &str) {
+    let tmp = lds_dir.join(".lds.yaml.next");
+    fs::write(&tmp, yaml).unwrap();
+    fs::rename(&tmp, lds_dir.join("lds.yaml")).unwrap();
+}
+
 fn envoy_yaml(listeners: &[Listener<'_>], upstream_port: u16) -> String {
     let wasm = wasm_path();
     let yamls: Vec<String> = listeners.iter().map(|l| listener_yaml(l, &wasm)).collect();
