@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,9 @@ import threading
 import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run import free_port, listener, wasm_filter  # noqa: E402  (bench/run.py's Envoy config helpers)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENVOY = os.path.join(ROOT, ".venv/bin/envoy")
@@ -76,66 +78,37 @@ def serve_origins(origins):
     return server.server_address[1]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def static_cluster(name, port):
+    return {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}}}]}],
+        },
+    }
 
 
 def envoy_config(port, upstream_port, origins_port, admin_port):
+    """The benchmark's listeners (bench/run.py's helpers): edge-cors with a
+    live-origin policy, and the direct_response upstream."""
     policy = json.dumps({
         "allow_origins": ["https://app.example.com"],
         "allow_credentials": True,
         "allow_origins_from": {"cluster": "tenant_origins", "path": "/cors/origins", "refresh_seconds": 1},
     })
-    return f"""
-admin: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {admin_port} }} }} }}
-static_resources:
-  listeners:
-  - name: edge
-    address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: edge
-          route_config:
-            virtual_hosts: [{{ name: all, domains: ["*"], routes: [{{ match: {{ prefix: "/" }}, route: {{ cluster: upstream }} }}] }}]
-          http_filters:
-          - name: envoy.filters.http.wasm
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: edge_cors
-                root_id: edge_cors
-                vm_config: {{ vm_id: edge_cors, runtime: envoy.wasm.runtime.v8, code: {{ local: {{ filename: "{WASM}" }} }} }}
-                configuration: {{ "@type": type.googleapis.com/google.protobuf.StringValue, value: {json.dumps(policy)} }}
-          - name: envoy.filters.http.router
-            typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }}
-  - name: upstream
-    address: {{ socket_address: {{ address: 127.0.0.1, port_value: {upstream_port} }} }}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: upstream
-          route_config:
-            virtual_hosts: [{{ name: all, domains: ["*"], routes: [{{ match: {{ prefix: "/" }}, direct_response: {{ status: 200, body: {{ inline_string: "ok" }} }} }}] }}]
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }}
-  clusters:
-  - name: upstream
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment: {{ cluster_name: upstream, endpoints: [{{ lb_endpoints: [{{ endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {upstream_port} }} }} }} }}] }}] }}
-  - name: tenant_origins
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment: {{ cluster_name: tenant_origins, endpoints: [{{ lb_endpoints: [{{ endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {origins_port} }} }} }} }}] }}] }}
-"""
+    upstream_route = {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}
+    listeners = [listener("edge", [wasm_filter("edge_cors", WASM, policy)]), listener("upstream", [], route=upstream_route)]
+    for l, p in zip(listeners, (port, upstream_port)):
+        l["address"]["socket_address"]["port_value"] = p
+    return json.dumps({
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
+        "static_resources": {
+            "listeners": listeners,
+            "clusters": [static_cluster("upstream", upstream_port), static_cluster("tenant_origins", origins_port)],
+        },
+    })
 
 
 def stat(admin_port, name):
@@ -179,7 +152,7 @@ def main():
     origins_port = serve_origins(origins)
     port, upstream_port, admin_port = free_port(), free_port(), free_port()
     workdir = tempfile.mkdtemp(prefix="edge-cors-live-")
-    config = os.path.join(workdir, "envoy.yaml")
+    config = os.path.join(workdir, "envoy.json")
     with open(config, "w") as f:
         f.write(envoy_config(port, upstream_port, origins_port, admin_port))
     envoy = subprocess.Popen([ENVOY, "-c", config, "--concurrency", "2", "--disable-hot-restart", "--log-level", "warn"],
