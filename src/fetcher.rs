@@ -54,7 +54,7 @@ impl Fetchers {
             let Some((policy, source)) = source_of(ruleset, route) else { continue };
             let rule = ruleset.rule_name(route).to_string();
             host::set_tick_period(TICK_MS).map_err(|s| cannot_fetch(&rule, "timers", s))?;
-            let now = host::now_ms().ok_or_else(|| cannot_fetch(&rule, "clock", 12))?;
+            let now = host::now_ms().map_err(|s| cannot_fetch(&rule, "clock", s))?;
             let keys = live::keys(&rule, &source.spec, policy.allows_credentials(), source.insecure);
             // Create the lease now: Envoy configures a throwaway copy of the
             // VM on the main thread before the workers, so they all find it
@@ -81,7 +81,7 @@ impl Fetchers {
     /// Applies new shared answers, sets the gauges and, when `fetch`, sends
     /// the calls that are due.
     pub fn tick(&mut self, ruleset: &Ruleset, metrics: &Metrics, fetch: bool) {
-        let Some(now) = host::now_ms() else { return };
+        let Ok(now) = host::now_ms() else { return };
         for f in &mut self.0 {
             let Some((policy, source)) = source_of(ruleset, f.route) else { continue };
             f.sync(policy, source, metrics);
@@ -174,11 +174,14 @@ impl Fetcher {
     /// Counts and logs an outcome; applies and shares a good answer.
     fn settle(&mut self, source: &Source, metrics: &Metrics, verdict: Verdict, etag: Option<&[u8]>, now: u64) {
         let m = self.metrics;
-        let count = |pick: fn(&SourceMetrics) -> u32| {
-            if let Some(m) = &m {
-                metrics.bump_id(pick(m));
-            }
-        };
+        if let Some(m) = &m {
+            metrics.bump_id(match &verdict {
+                Verdict::Applied(..) => m.applied,
+                Verdict::Unchanged => m.unchanged,
+                Verdict::Refused(_) => m.refused,
+                Verdict::Failed(_) => m.failed,
+            });
+        }
         match &verdict {
             Verdict::Applied(entries, body) => {
                 source.live.replace(entries);
@@ -186,7 +189,6 @@ impl Fetcher {
                 let _ = host::shared_set(&self.keys.version, live::usable_etag(etag), 0);
                 self.seen = host::shared_get(&self.keys.version).map_or(0, |(_, cas)| cas);
                 let _ = host::shared_set(&self.keys.checked, now.to_string().as_bytes(), 0);
-                count(|m| m.applied);
                 if let Some(m) = &m {
                     metrics.record(m.origins, entries.len() as u64);
                     metrics.record(m.age, 0);
@@ -195,10 +197,8 @@ impl Fetcher {
             }
             Verdict::Unchanged => {
                 let _ = host::shared_set(&self.keys.checked, now.to_string().as_bytes(), 0);
-                count(|m| m.unchanged);
             }
             Verdict::Refused(_) | Verdict::Failed(_) => {
-                count(if matches!(verdict, Verdict::Refused(_)) { |m: &SourceMetrics| m.refused } else { |m: &SourceMetrics| m.failed });
                 let applied = self.seen != 0;
                 if let Some(line) = live::not_applied_line(&self.rule, &source.spec, &verdict, source.live.len(), applied) {
                     host::log(Level::Error, &line);

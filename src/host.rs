@@ -186,11 +186,14 @@ pub fn set_tick_period(ms: u32) -> Result<(), u32> {
     }
 }
 
-/// The host's clock in milliseconds since the epoch; None where the host has
-/// none (APISIX answers Unimplemented, on which the SDK's helper panics).
-pub fn now_ms() -> Option<u64> {
+/// The host's clock in milliseconds since the epoch, or the host's status
+/// where it has none (APISIX answers Unimplemented).
+pub fn now_ms() -> Result<u64, u32> {
     let mut nanos = 0u64;
-    (unsafe { proxy_get_current_time_nanoseconds(&mut nanos) } == OK).then_some(nanos / 1_000_000)
+    match unsafe { proxy_get_current_time_nanoseconds(&mut nanos) } {
+        OK => Ok(nanos / 1_000_000),
+        status => Err(status),
+    }
 }
 
 /// A shared-data value (process-wide, per `vm_id`) and its CAS token.

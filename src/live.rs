@@ -69,18 +69,6 @@ pub enum Verdict {
     Failed(String),
 }
 
-impl Verdict {
-    /// The outcome's name in counters and logs.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Verdict::Applied(..) => "applied",
-            Verdict::Unchanged => "unchanged",
-            Verdict::Refused(_) => "refused",
-            Verdict::Failed(_) => "failed",
-        }
-    }
-}
-
 /// The answer to a fetch, as the host gives it: `status` is None when the
 /// call failed without a response (Envoy: reset, timeout, no healthy host).
 pub struct Answer<'a> {

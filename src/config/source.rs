@@ -14,7 +14,7 @@ use super::policy::origins;
 use crate::origin::OriginEntry;
 
 /// A validated `allow_origins_from`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceSpec {
     /// The proxy's upstream cluster the request goes to.
     pub cluster: String,
