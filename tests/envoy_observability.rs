@@ -33,6 +33,14 @@ struct Rig {
     logs: PathBuf,
 }
 
+/// The tests share one Envoy, whose counters add up every listener's
+/// requests: a test that measures a counter's change holds this, and so does
+/// every test that sends requests, so none lands inside another's window.
+fn counters_to_myself() -> std::sync::MutexGuard<'static, ()> {
+    static COUNTERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    COUNTERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn rig() -> &'static Rig {
     static RIG: OnceLock<Rig> = OnceLock::new();
     RIG.get_or_init(|| {
@@ -80,6 +88,7 @@ const APP: &str = "https://app.example.com";
 /// One request per decision kind; the exact record and details for each.
 #[test]
 fn every_decision_is_in_the_access_log() {
+    let _counters = counters_to_myself();
     let url = |path: &str| rig().envoy.url("logged", path);
     type Send = fn(&str) -> Resp;
     let cases: [(&str, Send, &str, &str, &str); 10] = [
@@ -164,6 +173,7 @@ fn every_decision_is_in_the_access_log() {
 /// the totals still count everything.
 #[test]
 fn per_rule_counters() {
+    let _counters = counters_to_myself();
     let url = |path: &str| rig().envoy.url("logged", &format!("{path}/{}", unique("c")));
     let before = rig().envoy.stats();
     let n = |stats: &str, name: &str| stat(stats, name).unwrap_or(0);
@@ -192,6 +202,7 @@ fn per_rule_counters() {
 /// the default policy, without it, never does.
 #[test]
 fn debug_header_only_where_enabled() {
+    let _counters = counters_to_myself();
     let url = |path: &str| rig().envoy.url("logged", path);
     let r = preflight(&url("/api/tenants/dbg"), "https://a.tenant.test", "DELETE", None);
     assert_eq!(
