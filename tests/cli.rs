@@ -377,63 +377,60 @@ fn probe_against_real_envoy() {
 
 /// A server that gets CORS wrong in the classic ways, one per path.
 fn misconfigured_server() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let server = tiny_http::Server::http("127.0.0.1:0").expect("bind");
-    let port = server.server_addr().to_ip().unwrap().port();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&seen);
-    thread::spawn(move || {
-        for req in server.incoming_requests() {
-            let origin = req.headers().iter().find(|h| h.field.equiv("Origin")).map(|h| h.value.to_string()).unwrap_or_default();
-            let preflight = req.method().as_str() == "OPTIONS";
-            let path = req.url().to_string();
-            log.lock().unwrap().push(format!("{} {path}", req.method()));
-            let mut status = if preflight { 204 } else { 200 };
-            let mut headers: Vec<(&str, String)> = Vec::new();
-            match path.as_str() {
-                // Proxy and backend both add CORS.
-                "/duplicate-origin" => {
-                    headers.push(("Access-Control-Allow-Origin", origin.clone()));
-                    headers.push(("Access-Control-Allow-Origin", "*".into()));
-                    headers.push(("Access-Control-Allow-Methods", "GET, PUT".into()));
-                    headers.push(("Vary", "Origin".into()));
-                }
-                "/star-credentials" => {
-                    headers.push(("Access-Control-Allow-Origin", "*".into()));
-                    headers.push(("Access-Control-Allow-Credentials", "true".into()));
-                    headers.push(("Access-Control-Allow-Methods", "*".into()));
-                }
-                "/authorization-not-listed" => {
-                    headers.push(("Access-Control-Allow-Origin", origin.clone()));
-                    headers.push(("Access-Control-Allow-Methods", "GET, POST".into()));
-                    headers.push(("Access-Control-Allow-Headers", "content-type, x-request-id".into()));
-                    headers.push(("Vary", "Origin".into()));
-                }
-                // The auth layer answers before CORS is added.
-                "/no-cors-on-401" => {
-                    if preflight {
-                        headers.push(("Access-Control-Allow-Origin", origin.clone()));
-                        headers.push(("Access-Control-Allow-Headers", "authorization".into()));
-                    } else {
-                        status = 401;
-                    }
-                }
-                "/missing-vary" => {
-                    headers.push(("Access-Control-Allow-Origin", origin.clone()));
-                }
-                "/correct" => {
+    let port = common::http_server::serve(move |req| {
+        let origin = req.header("Origin").unwrap_or_default().to_string();
+        let preflight = req.method == "OPTIONS";
+        let path = req.url.clone();
+        log.lock().unwrap().push(format!("{} {path}", req.method));
+        let mut status = if preflight { 204 } else { 200 };
+        let mut headers: Vec<(&str, String)> = Vec::new();
+        match path.as_str() {
+            // Proxy and backend both add CORS.
+            "/duplicate-origin" => {
+                headers.push(("Access-Control-Allow-Origin", origin.clone()));
+                headers.push(("Access-Control-Allow-Origin", "*".into()));
+                headers.push(("Access-Control-Allow-Methods", "GET, PUT".into()));
+                headers.push(("Vary", "Origin".into()));
+            }
+            "/star-credentials" => {
+                headers.push(("Access-Control-Allow-Origin", "*".into()));
+                headers.push(("Access-Control-Allow-Credentials", "true".into()));
+                headers.push(("Access-Control-Allow-Methods", "*".into()));
+            }
+            "/authorization-not-listed" => {
+                headers.push(("Access-Control-Allow-Origin", origin.clone()));
+                headers.push(("Access-Control-Allow-Methods", "GET, POST".into()));
+                headers.push(("Access-Control-Allow-Headers", "content-type, x-request-id".into()));
+                headers.push(("Vary", "Origin".into()));
+            }
+            // The auth layer answers before CORS is added.
+            "/no-cors-on-401" => {
+                if preflight {
                     headers.push(("Access-Control-Allow-Origin", origin.clone()));
                     headers.push(("Access-Control-Allow-Headers", "authorization".into()));
-                    headers.push(("Vary", "Origin".into()));
+                } else {
+                    status = 401;
                 }
-                _ => status = 404,
             }
-            let mut resp = tiny_http::Response::from_string("{}").with_status_code(status);
-            for (k, v) in headers {
-                resp.add_header(tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap());
+            "/missing-vary" => {
+                headers.push(("Access-Control-Allow-Origin", origin.clone()));
             }
-            let _ = req.respond(resp);
+            "/correct" => {
+                headers.push(("Access-Control-Allow-Origin", origin.clone()));
+                headers.push(("Access-Control-Allow-Headers", "authorization".into()));
+                headers.push(("Vary", "Origin".into()));
+            }
+            _ => status = 404,
         }
-    });
+        let mut resp = common::http_server::Response::new(status, "{}");
+        for (k, v) in headers {
+            resp = resp.header(k, v);
+        }
+        resp
+    })
+    .forever();
     (port, seen)
 }
 

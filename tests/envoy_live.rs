@@ -107,35 +107,26 @@ struct Steered {
     port: u16,
     reply: Arc<Mutex<Reply>>,
     requests: Arc<Mutex<Vec<Fetch>>>,
-    server: Arc<tiny_http::Server>,
+    /// Held so the service lives as long as this value (dropped: down).
+    _server: http_server::Server,
 }
 
 impl Steered {
     fn start(first: Reply) -> Steered {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-        let port = server.server_addr().to_ip().unwrap().port();
         let reply = Arc::new(Mutex::new(first));
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let (s, r, q) = (server.clone(), reply.clone(), requests.clone());
-        thread::spawn(move || {
-            for req in s.incoming_requests() {
-                let inm = req.headers().iter().find(|h| h.field.equiv("if-none-match")).map(|h| h.value.to_string());
-                let host = req.headers().iter().find(|h| h.field.equiv("host")).map(|h| h.value.to_string()).unwrap_or_default();
-                q.lock().unwrap().push((Instant::now(), inm, format!("{} {} host={host}", req.method(), req.url())));
-                let reply = r.lock().unwrap().clone();
-                thread::spawn(move || {
-                    let _ = match reply {
-                        Reply::Json(body) => req.respond(tiny_http::Response::from_string(body)),
-                        Reply::Status(code) => req.respond(tiny_http::Response::from_string("no").with_status_code(code)),
-                        Reply::Slow(ms, body) => {
-                            thread::sleep(Duration::from_millis(ms));
-                            req.respond(tiny_http::Response::from_string(body))
-                        }
-                    };
-                });
+        let (r, q) = (reply.clone(), requests.clone());
+        let server = http_server::serve(move |req| {
+            let inm = req.header("if-none-match").map(str::to_string);
+            let host = req.header("host").unwrap_or_default();
+            q.lock().unwrap().push((Instant::now(), inm, format!("{} {} host={host}", req.method, req.url)));
+            match r.lock().unwrap().clone() {
+                Reply::Json(body) => http_server::Response::new(200, body),
+                Reply::Status(code) => http_server::Response::new(code, "no"),
+                Reply::Slow(ms, body) => http_server::Response::new(200, body).delay(Duration::from_millis(ms)),
             }
         });
-        Steered { port, reply, requests, server }
+        Steered { port: server.port, reply, requests, _server: server }
     }
 
     fn set(&self, reply: Reply) {
@@ -196,8 +187,7 @@ fn a_bad_answer_or_no_answer_keeps_the_last_good_set() {
         assert_eq!((preflight_status(&envoy, SHOP), preflight_status(&envoy, "https://slow.example")), (204, 403));
     }
     let slow_ok = metric(&envoy, "updates_applied");
-    // The service down: connections refused.
-    service.server.unblock();
+    // The service down: dropping it closes its listener and connections.
     drop(service);
     let failed = metric(&envoy, "updates_failed");
     eventually(6, "a failure with the service down", || metric(&envoy, "updates_failed") > failed + 1);
@@ -289,10 +279,18 @@ fn ten_thousand_origins_update_under_load_without_a_failed_request() {
                 let (mut sent, mut bad) = (0u32, Vec::new());
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let origin = format!("https://tenant{}.customers.example", (sent * 7 + t * 1000) % 10_000);
-                    let r = get(&url, &[("origin", &origin)]);
+                    let t0 = Instant::now();
+                    // Tagged, so a failure can say whether the upstream saw it.
+                    let tagged = format!("{url}?load={t}-{sent}");
+                    let r = common::try_send("GET", &tagged, &[("origin", &origin)]);
+                    let ms = t0.elapsed().as_millis();
                     sent += 1;
-                    if r.status != 200 || r.one("access-control-allow-origin") != Some(origin.as_str()) {
-                        bad.push(format!("{} {:?}", r.status, r.one("access-control-allow-origin")));
+                    match r {
+                        Err(e) => bad.push(format!("{e} after {ms} ms")),
+                        Ok(r) if r.status != 200 || r.one("access-control-allow-origin") != Some(origin.as_str()) => {
+                            bad.push(format!("{} {:?}", r.status, r.one("access-control-allow-origin")));
+                        }
+                        Ok(_) => {}
                     }
                 }
                 (sent, bad)
@@ -313,6 +311,28 @@ fn ten_thousand_origins_update_under_load_without_a_failed_request() {
         bad.extend(b);
     }
     println!("{sent} requests during 4 updates of 10,001 origins, {} failed", bad.len());
+    if !bad.is_empty() {
+        // Where did a failed request stop: before the upstream, or after?
+        // (The CI failure that replaced tiny_http: not seen upstream.)
+        for b in bad.iter().take(5) {
+            let tag = b.split("?load=").nth(1).and_then(|t| t.split(':').next()).unwrap_or("");
+            println!("{b}: upstream saw it: {}", !tag.is_empty() && !upstream.seen(&format!("load={tag}")).is_empty());
+        }
+        let stats = envoy.stats();
+        let wanted = [
+            "downstream_rq_active",
+            "downstream_rq_timeout",
+            "upstream_rq_active",
+            "upstream_rq_pending",
+            "upstream_rq_timeout",
+            "upstream_cx_active",
+            "upstream_cx_destroy",
+            "wasm",
+        ];
+        stats.lines().filter(|l| wanted.iter().any(|w| l.contains(w))).for_each(|l| println!("{l}"));
+        let log = envoy.log();
+        println!("{}", log.get(log.len().saturating_sub(4000)..).unwrap_or(&log));
+    }
     assert!(bad.is_empty(), "{} of {sent} failed: {:?}", bad.len(), &bad[..bad.len().min(5)]);
     assert!(sent > 100, "only {sent} requests");
     assert!(metric(&envoy, "updates_applied") >= applied + 4);
@@ -370,4 +390,34 @@ fn a_reloaded_policy_serves_the_fetched_origins_at_once() {
         "the reload fetched again instead of using the shared answer"
     );
     envoy.stop();
+}
+
+/// The harness's own servers answer every connection while the others stay
+/// open, as Envoy keeps its upstream connections: tiny_http, used before,
+/// left up to 4 of 8 such connections unserved (the cause of a CI failure of
+/// the 10,000-origin test), which this catches.
+#[test]
+fn the_test_servers_answer_connections_opened_together() {
+    use std::io::{Read, Write};
+    for _ in 0..10 {
+        let server = http_server::serve(|_| http_server::Response::new(200, "ok"));
+        let barrier = Arc::new(std::sync::Barrier::new(8));
+        let connections: Vec<_> = (0..8)
+            .map(|_| {
+                let (barrier, port) = (barrier.clone(), server.port);
+                thread::spawn(move || {
+                    barrier.wait();
+                    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+                    let mut buf = [0u8; 64];
+                    let answered = matches!(s.read(&mut buf), Ok(n) if n > 0);
+                    barrier.wait(); // every connection stays open until all have an answer or gave up
+                    answered
+                })
+            })
+            .collect();
+        let unanswered = connections.into_iter().map(|c| c.join().unwrap()).filter(|a| !a).count();
+        assert_eq!(unanswered, 0, "{unanswered} of 8 connections opened together were never answered");
+    }
 }

@@ -29,19 +29,15 @@ pub fn chromium() -> PathBuf {
 /// `Origin: null`.
 pub fn serve_page(file: &str) -> u16 {
     let page = std::sync::Arc::new(fs::read_to_string(repo().join(file)).unwrap());
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let port = server.server_addr().to_ip().unwrap().port();
-    thread::spawn(move || {
-        for req in server.incoming_requests() {
-            let ct = tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"text/html; charset=utf-8"[..]).unwrap();
-            let mut resp = tiny_http::Response::from_string(page.as_str()).with_header(ct);
-            if req.url().starts_with("/sandboxed") {
-                resp.add_header(tiny_http::Header::from_bytes(&b"Content-Security-Policy"[..], &b"sandbox allow-scripts"[..]).unwrap());
-            }
-            let _ = req.respond(resp);
+    super::http_server::serve(move |req| {
+        let resp = super::http_server::Response::new(200, page.as_str()).header("Content-Type", "text/html; charset=utf-8");
+        if req.url.starts_with("/sandboxed") {
+            resp.header("Content-Security-Policy", "sandbox allow-scripts")
+        } else {
+            resp
         }
-    });
-    port
+    })
+    .forever()
 }
 
 /// What Chromium printed (`--dump-dom` writes the page to stdout).

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod chromium;
+pub mod http_server;
 pub mod origins;
 
 use std::fs;
@@ -78,56 +79,38 @@ pub struct Seen {
 pub struct Upstream {
     pub port: u16,
     seen: Arc<Mutex<Vec<Seen>>>,
+    _server: http_server::Server,
 }
 
 impl Upstream {
     pub fn start() -> Upstream {
-        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind upstream");
-        let port = server.server_addr().to_ip().expect("ip listener").port();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&seen);
-        thread::spawn(move || {
-            for req in server.incoming_requests() {
-                let url = req.url().to_string();
-                log.lock().unwrap().push(Seen {
-                    method: req.method().to_string(),
-                    url: url.clone(),
-                    headers: req.headers().iter().map(|h| (h.field.to_string().to_ascii_lowercase(), h.value.to_string())).collect(),
-                });
-                let path = url.split('?').next().unwrap_or("").to_string();
-                let h = |k: &str, v: &str| tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap();
-                let mut status = 200;
-                let mut body = format!("upstream saw {path}\n");
-                let mut headers = vec![];
-                if let Some(code) = path.rsplit_once("/status/").and_then(|(_, c)| c.parse::<u16>().ok()) {
-                    status = code;
-                    body = format!("upstream says {code}\n");
-                } else if path.ends_with("/upstream-cors") {
-                    headers.push(h("Access-Control-Allow-Origin", "*"));
-                    headers.push(h("Access-Control-Allow-Credentials", "true"));
-                    headers.push(h("Access-Control-Allow-Methods", "GET, PUT, DELETE"));
-                    headers.push(h("Access-Control-Expose-Headers", "x-secret"));
-                    headers.push(h("Vary", "Accept-Encoding"));
-                } else if path.ends_with("/vary-origin") {
-                    headers.push(h("Vary", "Accept-Encoding, origin"));
-                } else if path.ends_with("/vary-star") {
-                    headers.push(h("Vary", "*"));
-                } else if path.ends_with("/vary-trailing-comma") {
-                    headers.push(h("Vary", "Accept,"));
-                } else if path.ends_with("/timing") {
-                    headers.push(h("Timing-Allow-Origin", "*"));
-                }
-                headers.push(h("ETag", "\"v1\""));
-                headers.push(h("X-Request-Id", "req-1"));
-                headers.push(h("X-Internal", "hidden"));
-                let mut resp = tiny_http::Response::from_string(body).with_status_code(status);
-                for hd in headers {
-                    resp.add_header(hd);
-                }
-                let _ = req.respond(resp);
+        let server = http_server::serve(move |req| {
+            log.lock().unwrap().push(Seen { method: req.method.clone(), url: req.url.clone(), headers: req.headers.clone() });
+            let path = req.url.split('?').next().unwrap_or("");
+            let mut resp = http_server::Response::new(200, format!("upstream saw {path}\n"));
+            if let Some(code) = path.rsplit_once("/status/").and_then(|(_, c)| c.parse::<u16>().ok()) {
+                resp = http_server::Response::new(code, format!("upstream says {code}\n"));
+            } else if path.ends_with("/upstream-cors") {
+                resp = resp
+                    .header("Access-Control-Allow-Origin", "*")
+                    .header("Access-Control-Allow-Credentials", "true")
+                    .header("Access-Control-Allow-Methods", "GET, PUT, DELETE")
+                    .header("Access-Control-Expose-Headers", "x-secret")
+                    .header("Vary", "Accept-Encoding");
+            } else if path.ends_with("/vary-origin") {
+                resp = resp.header("Vary", "Accept-Encoding, origin");
+            } else if path.ends_with("/vary-star") {
+                resp = resp.header("Vary", "*");
+            } else if path.ends_with("/vary-trailing-comma") {
+                resp = resp.header("Vary", "Accept,");
+            } else if path.ends_with("/timing") {
+                resp = resp.header("Timing-Allow-Origin", "*");
             }
+            resp.header("ETag", "\"v1\"").header("X-Request-Id", "req-1").header("X-Internal", "hidden")
         });
-        Upstream { port, seen }
+        Upstream { port: server.port, seen, _server: server }
     }
 
     /// Requests whose URL contains `needle`.
@@ -498,18 +481,23 @@ fn agent() -> ureq::Agent {
 }
 
 pub fn send(method: &str, url: &str, headers: &[(&str, &str)]) -> Resp {
+    try_send(method, url, headers).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `send`, with a transport error (refused, reset, timed out) as `Err`.
+pub fn try_send(method: &str, url: &str, headers: &[(&str, &str)]) -> Result<Resp, String> {
     let mut b = ureq::http::Request::builder().method(method).uri(url);
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
     let req = b.body(()).unwrap();
-    let mut resp = agent().run(req).unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let mut resp = agent().run(req).map_err(|e| format!("{method} {url}: {e}"))?;
     let status = resp.status().as_u16();
     let headers =
         resp.headers().iter().map(|(n, v)| (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
     let mut body = String::new();
     let _ = resp.body_mut().as_reader().read_to_string(&mut body);
-    Resp { status, headers, body }
+    Ok(Resp { status, headers, body })
 }
 
 pub fn get(url: &str, headers: &[(&str, &str)]) -> Resp {
