@@ -90,8 +90,9 @@ RUSTC_COMMIT := $(shell rustc -vV 2>/dev/null | sed -n 's/commit-hash: //p')
 export CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS := --remap-path-prefix=$(CARGO_HOME_DIR)=/cargo \
   --remap-path-prefix=$(RUST_SYSROOT)/lib/rustlib/src/rust=/rustc/$(RUSTC_COMMIT) --remap-path-prefix=$(CURDIR)=.
 
-# After cargo: wasm-metadce drops the SDK exports no HTTP filter receives
-# (build/README.md says which and why), then wasm-opt. cargo re-links its
+# After cargo: wasm-metadce keeps only the exports in build/exports.json (the
+# SDK-built baselines export more than an HTTP filter receives; build/README.md
+# says which and why), then wasm-opt. cargo re-links its
 # artifact on every build, so the result is cached by the hash of cargo's
 # output, the export list and the flags, and copied over cargo's file.
 WASM_METADCE := .tools/node_modules/.bin/wasm-metadce
@@ -103,7 +104,7 @@ define finish_wasm
 	    before=$$(stat -c %s $(1)); out=target/wasm-opt/$$sum; \
 	    $(WASM_METADCE) $(WASM_FEATURES) $(1) --graph-file build/exports.json -o $$out.dce.wasm >/dev/null && \
 	    $(WASM_OPT) $(WASM_OPT_FLAGS) $(WASM_FEATURES) $$out.dce.wasm -o $$out.tmp && mv $$out.tmp $$out.wasm && rm -f $$out.dce.wasm; \
-	    echo "    $(notdir $(1)): unused SDK exports dropped, wasm-opt $(WASM_OPT_FLAGS): $$before -> $$(stat -c %s $$out.wasm) bytes"; fi; \
+	    echo "    $(notdir $(1)): exports outside build/exports.json dropped, wasm-opt $(WASM_OPT_FLAGS): $$before -> $$(stat -c %s $$out.wasm) bytes"; fi; \
 	  cp target/wasm-opt/$$sum.wasm $(1).tmp && mv $(1).tmp $(1); fi
 endef
 wasm: .rust-target $(WASM_OPT) ## build the release module (target/wasm32-wasip1/release/edge_cors.wasm)
@@ -277,7 +278,7 @@ cli: ## the edge-cors command line (target/release/edge-cors)
 # fuzz/artifacts/TARGET/; copy it to fuzz/regressions/TARGET/ (replayed by
 # tests/fuzz_corpus.rs under cargo test) and fix the bug.
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS ?= config origin decision
+FUZZ_TARGETS ?= config origin decision answer
 FUZZ_FLAGS ?=
 cargo-fuzz:
 	@command -v cargo-fuzz >/dev/null || { echo "==> installing cargo-fuzz from crates.io"; cargo install cargo-fuzz --locked; }
