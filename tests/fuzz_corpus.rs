@@ -42,3 +42,8 @@ fn origin_seeds_and_regressions() {
 fn decision_seeds_and_regressions() {
     replay("decision", fuzz::decision);
 }
+
+#[test]
+fn answer_seeds_and_regressions() {
+    replay("answer", fuzz::answer);
+}

@@ -239,3 +239,59 @@ fn check_headers(policy: &Policy, req: &Request<'_>, headers: &[(&[u8], &[u8])],
         assert!(covered, "no Vary: Origin on an answer that depends on the origin");
     }
 }
+
+/// An answer of the origin service (`allow_origins_from`): any status and
+/// any body, as fetched. Byte 0 picks the policy's flags and the status;
+/// the rest is the body. What is applied must be exactly what `allow_origins`
+/// would accept under the same flags; a refusal is one log line of bounded
+/// length, whatever the answer holds; and the shared-data encoding of an
+/// answer gives back its ETag and body.
+pub fn answer(data: &[u8]) {
+    use edge_cors::config::SourceSpec;
+    use edge_cors::live::{self, Answer, Verdict};
+
+    let Some((&head, body)) = data.split_first() else {
+        return;
+    };
+    let (credentials, insecure) = (head & 1 != 0, head & 2 != 0);
+    let statuses: [Option<&[u8]>; 8] =
+        [Some(b"200"), Some(b"200"), Some(b"200"), Some(b"304"), Some(b"503"), Some(b"504"), None, Some(body.get(..3).unwrap_or(body))];
+    let status = statuses[usize::from(head >> 2) % statuses.len()];
+    let spec = SourceSpec {
+        cluster: "tenant_origins".into(),
+        path: "/cors/origins".into(),
+        authority: "tenants.internal".into(),
+        refresh_seconds: 30,
+        timeout_ms: 2000,
+    };
+    let waited_ms = u64::from(head >> 5) * 400;
+    let answer = Answer { status, body_size: body.len(), waited_ms };
+    let verdict = live::judge(&answer, &spec, credentials, insecure, None, || body.to_vec());
+    match verdict {
+        Verdict::Applied(entries, applied) => {
+            assert_eq!(status, Some(&b"200"[..]), "applied an answer that was not a 200");
+            assert_eq!(applied, body, "shared another body than the one judged");
+            if !entries.is_empty() {
+                // The same entries as a static list, under the same flags, must load.
+                let list: Vec<String> = entries.iter().map(ToString::to_string).collect();
+                let policy = serde_json::json!({
+                    "allow_origins": list, "allow_credentials": credentials, "allow_insecure_origins": insecure,
+                });
+                if let Err(e) = Ruleset::from_json(policy.to_string().as_bytes()) {
+                    panic!("applied entries that allow_origins refuses: {e}");
+                }
+            }
+        }
+        Verdict::Unchanged => assert_eq!(status, Some(&b"304"[..])),
+        Verdict::Refused(why) | Verdict::Failed(why) => {
+            assert!(!why.contains(['\n', '\r']), "a refusal of more than one line: {why:?}");
+            let chars = why.chars().count();
+            assert!(chars <= 1024, "a refusal line of {chars} characters: the answer's content is not cut: {why:.400}");
+        }
+    }
+
+    let etag = body.get(..body.len().min(40));
+    let stored = live::stored(etag, body);
+    assert_eq!(live::split_stored(&stored), (live::usable_etag(etag), body), "the shared answer does not read back");
+    let _ = live::millis(body);
+}

@@ -91,13 +91,27 @@ pub(super) fn show(v: &Value) -> String {
         }
         Value::Object(_) => "{...}".to_string(),
     };
-    if s.chars().count() > 80 {
-        let cut: String = s.chars().take(77).collect();
-        format!("{cut}...")
+    shortened(s)
+}
+
+/// At most 80 characters: longer text is cut to 77 and `...`.
+pub(super) fn shortened(s: String) -> String {
+    cut(s, 80)
+}
+
+/// At most `max` characters, the last three `...` when cut.
+fn cut(s: String, max: usize) -> String {
+    if s.chars().count() > max {
+        let kept: String = s.chars().take(max - 3).collect();
+        format!("{kept}...")
     } else {
         s
     }
 }
+
+/// Our longest problem or fix is under 200 characters; past this, the text
+/// carries a long piece of the input (an origin's host, say).
+const TEXT_MAX: usize = 400;
 
 pub(super) struct Errors(pub(super) Vec<ConfigError>);
 
@@ -116,6 +130,20 @@ pub(super) fn one_line(s: String) -> String {
 
 impl Errors {
     pub(super) fn push(&mut self, field: impl Into<String>, value: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) {
-        self.0.push(ConfigError { field: field.into(), value: value.into(), problem: problem.into(), fix: fix.into() });
+        self.push_bounded(field.into(), value.into(), problem.into(), fix.into());
+    }
+
+    /// Bounded here, once for every check: an origin list fetched from a
+    /// service is as hostile as a request, and its refusal is logged on
+    /// every refresh. (Not generic, so the module has one copy.)
+    #[inline(never)]
+    fn push_bounded(&mut self, field: String, value: String, problem: String, fix: String) {
+        self.0.push(ConfigError {
+            field,
+            value: shortened(value),
+            // Escaped before cutting: an escape is six characters long.
+            problem: cut(one_line(problem), TEXT_MAX),
+            fix: cut(one_line(fix), TEXT_MAX),
+        });
     }
 }

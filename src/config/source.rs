@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value};
 
-use super::errors::{one_line, quote, show, ConfigError, Errors};
+use super::errors::{one_line, quote, shortened, show, ConfigError, Errors};
 use super::keys::edit_distance;
 use super::policy::origins;
 use crate::origin::OriginEntry;
@@ -138,7 +138,9 @@ pub struct Refusal(pub String);
 pub fn fetched_origins(body: &[u8], credentials: bool, insecure: bool) -> Result<Vec<OriginEntry>, Refusal> {
     let parsed = crate::json::parse(body).map_err(|e| Refusal(format!("the answer is not valid JSON ({e})")))?;
     if let Some((path, _)) = parsed.repeated.first() {
-        return Err(Refusal(one_line(format!("{path} is given twice in the answer"))));
+        // The key is the service's: shortened, so a hostile answer cannot
+        // write a line of megabytes into the proxy's log on every refresh.
+        return Err(Refusal(format!("{} is given twice in the answer", shortened(one_line(path.clone())))));
     }
     let list = match &parsed.value {
         Value::Object(obj) => obj.get("origins"),

@@ -335,3 +335,27 @@ fn fetched_origins_are_checked_like_static_ones() {
     // A control character cannot split the log line.
     assert!(!refused("{\"origins\": [\"https://a.example\\n\"]}", false).contains('\n'));
 }
+
+/// docs/contract.md "Live origins": a refusal quotes at most 80 characters of
+/// anything from the answer, so a hostile answer cannot fill the log (it is
+/// logged on every refresh). Found by the `answer` fuzz target.
+#[test]
+fn fetched_origins_refusals_stay_short_whatever_the_answer() {
+    let long = "a".repeat(100_000);
+    let refusals = [
+        format!(r#"{{"origins": ["{long}"]}}"#),
+        format!(r#"{{"origins": ["http://plain.{long}.example"]}}"#),
+        format!(r#"{{"origins": ["https://*.{long}"]}}"#),
+        format!(r#"{{"origins": ["https://a.example:{long}"]}}"#),
+        format!(r#"{{"origins": [" https://{long}.example"]}}"#),
+        format!(r#"{{"{long}": 1, "{long}": 2, "origins": []}}"#),
+        // Control characters, each escaped as six: cut after escaping.
+        format!(r#"{{"origins": ["https://a.example:aaa{}"]}}"#, r"\u007f".repeat(10_000)),
+        format!(r#"{{"aaa{0}": 1, "aaa{0}": 2, "origins": []}}"#, r"\u0001".repeat(10_000)),
+    ];
+    for body in &refusals {
+        let why = fetched_origins(body.as_bytes(), true, false).unwrap_err().0;
+        assert!(why.len() < 1000, "{} bytes: {:.200}", why.len(), why);
+        assert!(why.contains("..."), "the long part is cut, visibly: {why:.200}");
+    }
+}
