@@ -100,7 +100,11 @@ pub fn serve(handler: impl Fn(&Request) -> Response + Send + Sync + 'static) -> 
             let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
             let accept = async {
                 loop {
-                    let Ok((stream, _)) = listener.accept().await else { continue };
+                    let Ok((stream, _)) = listener.accept().await else {
+                        // Out of file descriptors, say: wait rather than spin.
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    };
                     let handler = handler.clone();
                     tokio::spawn(async move {
                         let service = hyper::service::service_fn(move |req| {
