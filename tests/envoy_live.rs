@@ -237,13 +237,18 @@ fn two_workers_share_one_fetch_per_refresh() {
     thread::sleep(Duration::from_secs(6));
     let fetches = service.count() - before;
     let secs = start.elapsed().as_secs_f64();
-    // With one VM per worker fetching on its own, this would be about 12.
-    assert!((4..=8).contains(&fetches), "{fetches} fetches in {secs:.1} s with refresh_seconds 1 and 2 workers");
+    // With one VM per worker fetching on its own, this would be 12 or more;
+    // one per refresh is about 6 (a tick late under load: fewer).
+    assert!((3..=9).contains(&fetches), "{fetches} fetches in {secs:.1} s with refresh_seconds 1 and 2 workers");
     // Connections land on both workers; each must have applied the set.
     let allowed = (0..40).filter(|_| preflight_status(&envoy, SHOP) == 204).count();
     assert_eq!(allowed, 40);
-    let total = metric(&envoy, "updates_applied") + metric(&envoy, "updates_unchanged");
-    assert_eq!(total as usize, service.count(), "every fetch counted once, by the VM that made it");
+    // A fetch in flight is seen by the service before the VM counts it:
+    // compare between fetches.
+    eventually(3, "every fetch counted once, by the VM that made it", || {
+        let total = metric(&envoy, "updates_applied") + metric(&envoy, "updates_unchanged");
+        total as usize == service.count()
+    });
     assert_eq!(metric(&envoy, "updates_applied"), 1, "the same body again is unchanged");
     envoy.stop();
 }
