@@ -70,18 +70,18 @@ fn tenants_added_and_removed_apply_without_a_reload() {
     assert_eq!(preflight_status(&envoy, APP), 204, "the static list applies");
 
     service.run(&["add", SHOP]);
-    eventually(5, "the added tenant allowed", || preflight_status(&envoy, SHOP) == 204);
+    eventually(10, "the added tenant allowed", || preflight_status(&envoy, SHOP) == 204);
     let r = get(&envoy.url("live", "/api/x"), &[("origin", SHOP)]);
     assert_eq!((r.one("access-control-allow-origin"), r.one("access-control-allow-credentials")), (Some(SHOP), Some("true")));
     assert_eq!(preflight_status(&envoy, APP), 204, "the union: static origins still allowed");
     assert_eq!(metric(&envoy, "origins"), 1);
 
     // Unchanged answers are 304s: the filter sends the ETag it applied.
-    eventually(5, "a 304", || metric(&envoy, "updates_unchanged") >= 1);
+    eventually(10, "a 304", || metric(&envoy, "updates_unchanged") >= 1);
     assert!(service.log().iter().any(|l| l.contains(" 304")), "{:?}", service.log());
 
     service.run(&["remove", SHOP]);
-    eventually(5, "the removed tenant refused", || preflight_status(&envoy, SHOP) == 403);
+    eventually(10, "the removed tenant refused", || preflight_status(&envoy, SHOP) == 403);
     assert_eq!(metric(&envoy, "origins"), 0);
     assert_eq!(metric(&envoy, "updates_refused") + metric(&envoy, "updates_failed"), 0, "{}", envoy.log());
     // The request went where the policy says, as the policy says.
@@ -159,14 +159,14 @@ fn a_bad_answer_or_no_answer_keeps_the_last_good_set() {
     assert_eq!(first, "GET /cors/origins host=tenants.internal", "the policy's path and authority");
 
     service.set(Reply::Json(origins_json(&[SHOP, "https://*.tenants.example"])));
-    eventually(5, "the good answer applied", || preflight_status(&envoy, SHOP) == 204);
+    eventually(10, "the good answer applied", || preflight_status(&envoy, SHOP) == 204);
     assert_eq!(preflight_status(&envoy, "https://a.tenants.example"), 204);
 
     // One bad entry refuses the whole answer: the new good entry is not
     // applied either, and the last good set keeps serving.
     let refused = metric(&envoy, "updates_refused");
     service.set(Reply::Json(origins_json(&[SHOP, "https://new.example", "http://plain.example"])));
-    eventually(5, "the bad answer refused", || metric(&envoy, "updates_refused") > refused);
+    eventually(10, "the bad answer refused", || metric(&envoy, "updates_refused") > refused);
     assert!(
         envoy.log().contains("refused: origins[2] = \"http://plain.example\": is a plain-HTTP origin while allow_credentials is true"),
         "{}",
@@ -182,7 +182,7 @@ fn a_bad_answer_or_no_answer_keeps_the_last_good_set() {
     ] {
         let failed = metric(&envoy, "updates_failed");
         service.set(reply);
-        eventually(6, line, || metric(&envoy, "updates_failed") > failed);
+        eventually(10, line, || metric(&envoy, "updates_failed") > failed);
         assert!(envoy.log().contains(line), "{line}: {}", envoy.log());
         assert_eq!((preflight_status(&envoy, SHOP), preflight_status(&envoy, "https://slow.example")), (204, 403));
     }
@@ -190,7 +190,7 @@ fn a_bad_answer_or_no_answer_keeps_the_last_good_set() {
     // The service down: dropping it closes its listener and connections.
     drop(service);
     let failed = metric(&envoy, "updates_failed");
-    eventually(6, "a failure with the service down", || metric(&envoy, "updates_failed") > failed + 1);
+    eventually(10, "a failure with the service down", || metric(&envoy, "updates_failed") > failed + 1);
     assert!(envoy.log().contains("could not connect to cluster \"tenant_origins\" (is the service up?)"), "{}", envoy.log());
     assert_eq!(preflight_status(&envoy, SHOP), 204, "still the last good set");
     assert_eq!(metric(&envoy, "updates_applied"), slow_ok, "nothing applied meanwhile");
@@ -221,7 +221,7 @@ fn a_rule_has_its_own_source() {
     assert!(paths.iter().any(|p| p.starts_with("GET /default ")) && paths.iter().any(|p| p.starts_with("GET /partners ")), "{paths:?}");
     assert_eq!((status("/api/x", APP), status("/api/partners/x", APP)), (204, 403), "a rule does not inherit the default's origins");
     service.set(Reply::Json(origins_json(&[])));
-    eventually(5, "both sources emptied", || status("/api/x", SHOP) == 403 && status("/api/partners/x", SHOP) == 403);
+    eventually(10, "both sources emptied", || status("/api/x", SHOP) == 403 && status("/api/partners/x", SHOP) == 403);
     envoy.stop();
 }
 
@@ -306,7 +306,7 @@ fn ten_thousand_origins_update_under_load_without_a_failed_request() {
     for n in 1..=4 {
         service.set(Reply::Json(list(n)));
         let new = format!("https://new{n}.customers.example");
-        eventually(6, "the new origin arrives", || preflight(&url, &new, "PUT", None).status == 204);
+        eventually(10, "the new origin arrives", || preflight(&url, &new, "PUT", None).status == 204);
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (mut sent, mut bad) = (0, Vec::new());
