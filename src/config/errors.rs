@@ -133,15 +133,17 @@ impl Errors {
         self.push_bounded(field.into(), value.into(), problem.into(), fix.into());
     }
 
-    /// Bounded here, once for every check: an origin list fetched from a
-    /// service is as hostile as a request, and its refusal is logged on
-    /// every refresh. (Not generic, so the module has one copy.)
+    /// Every message is made one bounded line here, once for every check:
+    /// keys and origins can carry control characters (escaped, so no message
+    /// spans lines), and an origin list fetched from a service is as hostile
+    /// as a request, its refusal logged on every refresh (cut, after
+    /// escaping: an escape is six characters long). Not generic, so the
+    /// module has one copy.
     #[inline(never)]
     fn push_bounded(&mut self, field: String, value: String, problem: String, fix: String) {
         self.0.push(ConfigError {
-            field,
-            value: shortened(value),
-            // Escaped before cutting: an escape is six characters long.
+            field: one_line(field),
+            value: shortened(one_line(value)),
             problem: cut(one_line(problem), TEXT_MAX),
             fix: cut(one_line(fix), TEXT_MAX),
         });

@@ -18,7 +18,7 @@ mod source;
 use serde_json::Value;
 
 use crate::token;
-use errors::{one_line, quote, show, Errors, EXAMPLE};
+use errors::{quote, show, Errors, EXAMPLE};
 pub use errors::{ConfigError, ConfigErrors};
 use policy::parse_policy;
 pub use policy::{Names, PolicySpec, DEFAULT_METHODS, MAX_AGE_LIMIT};
@@ -38,16 +38,8 @@ pub fn parse_config(bytes: &[u8]) -> Result<ConfigSpec, ConfigErrors> {
     let spec = parse_inner(bytes, &mut errs);
     match spec {
         Some(spec) if errs.0.is_empty() => Ok(spec),
-        _ => {
-            // Keys and origins can carry control characters: escape them in
-            // one place, so no message ever spans lines.
-            for e in &mut errs.0 {
-                for part in [&mut e.field, &mut e.value, &mut e.problem, &mut e.fix] {
-                    *part = one_line(std::mem::take(part));
-                }
-            }
-            Err(ConfigErrors(errs.0))
-        }
+        // Each error is already one line (`Errors::push`).
+        _ => Err(ConfigErrors(errs.0)),
     }
 }
 

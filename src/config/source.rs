@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value};
 
-use super::errors::{one_line, quote, shortened, show, ConfigError, Errors};
+use super::errors::{one_line, quote, shortened, show, Errors};
 use super::keys::edit_distance;
 use super::policy::origins;
 use crate::origin::OriginEntry;
@@ -159,6 +159,7 @@ pub fn fetched_origins(body: &[u8], credentials: bool, insecure: bool) -> Result
     let entries = origins("origins", list, credentials, insecure, &mut errs);
     match errs.0.into_iter().next() {
         None => Ok(entries),
-        Some(ConfigError { field, value, problem, fix }) => Err(Refusal(one_line(format!("{field} = {value}: {problem}; fix: {fix}")))),
+        // Each part is one bounded line already (`Errors::push`).
+        Some(error) => Err(Refusal(error.to_string())),
     }
 }
