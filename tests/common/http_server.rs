@@ -58,32 +58,21 @@ impl Response {
     }
 }
 
-/// A running server; it stops (listener and open connections closed) when
-/// dropped or stopped.
+/// A running server. Dropped, it stops: the listener and every open
+/// connection close, and clients see a refused connection, as from a
+/// service that is down.
 pub struct Server {
     pub port: u16,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Dropping the sender ends the server's task (its receiver resolves).
+    _running: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Server {
-    /// Closes the listener and every open connection: clients then see a
-    /// refused connection, as from a service that is down.
-    pub fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-
     /// Keeps the server for the rest of the test process.
-    pub fn forever(mut self) -> u16 {
-        std::mem::forget(self.stop.take());
-        self.port
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
+    pub fn forever(self) -> u16 {
+        let port = self.port;
+        std::mem::forget(self);
+        port
     }
 }
 
@@ -92,7 +81,7 @@ pub fn serve(handler: impl Fn(&Request) -> Response + Send + Sync + 'static) -> 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a test server");
     let port = listener.local_addr().expect("local address").port();
     listener.set_nonblocking(true).expect("non-blocking listener");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (running, stopped) = tokio::sync::oneshot::channel::<()>();
     let handler = Arc::new(handler);
     thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
@@ -123,7 +112,7 @@ pub fn serve(handler: impl Fn(&Request) -> Response + Send + Sync + 'static) -> 
         });
         // Dropping the runtime drops every connection task: the sockets close.
     });
-    Server { port, stop: Some(stop) }
+    Server { port, _running: running }
 }
 
 async fn answer(
