@@ -11,9 +11,9 @@ WASM := target/wasm32-wasip1/release/edge_cors.wasm
 # apt needs root; use sudo when we are not.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 CHROMIUM ?= /usr/bin/chromium
-# Budget for the release module: 184 KiB through this round (172,785 bytes
-# before the hardening; BENCHMARKS.md says where the bytes are).
-WASM_MAX_BYTES := 188416
+# Budget for the release module: 256 KiB this round, for the Public Suffix
+# List (176,571 bytes before it; BENCHMARKS.md says where the bytes are).
+WASM_MAX_BYTES := 262144
 # Binaryen's wasm-opt, from npm, shrinks the module by a fifth after rustc.
 BINARYEN_VERSION := 132.0.0
 WASM_OPT := .tools/node_modules/.bin/wasm-opt
@@ -21,7 +21,7 @@ WASM_OPT := .tools/node_modules/.bin/wasm-opt
 WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-mutable-globals --enable-multivalue --enable-reference-types
 
-.PHONY: help all setup wasm run test lint unit integration portability cli-tests observability browser chromium size bench bench-engine bench-modules bench-smoke bench-live wrk cli clean \
+.PHONY: help all setup wasm run test lint unit integration portability cli-tests observability browser chromium size bench bench-engine bench-modules bench-smoke bench-live wrk cli psl clean \
   .rust-target host-tools image test-inventory
 
 .DEFAULT_GOAL := help
@@ -134,7 +134,7 @@ DEMO_ARGS = --config envoy/envoy.yaml --port '$(PORT)' --admin-port '$(ADMIN_POR
 ifdef POLICY
 run:
 	@python3 envoy/run.py --check-ports $(RUN_ARGS)
-	@$(MAKE) --no-print-directory wasm cli $(ENVOY)
+	@$(MAKE) --no-print-directory wasm cli-debug $(ENVOY)
 	@exec python3 envoy/run.py $(RUN_ARGS)
 else
 run: wasm $(ENVOY) ## Envoy with edge-cors and the demo policy on :10000, a playground page on :8080 (PORT=, ADMIN_PORT=, PLAYGROUND_PORT=); POLICY=file runs yours (UPSTREAM=, ORIGINS= for allow_origins_from)
@@ -261,11 +261,33 @@ bench-engine:
 bench-live: wasm $(ENVOY) wrk ## p50/p99 latency while live origins (10,000) change, vs unchanged
 	@python3 bench/live_update.py
 
+# `make run POLICY=` uses the command line's debug build: the one `make test`
+# has built already (a release build would compile every dependency again).
+.PHONY: cli-debug
+cli-debug:
+	@cargo build --quiet --features cli --bin edge-cors
+
 # The `edge-cors` command line (also: cargo install --path . --features cli).
 cli: ## the edge-cors command line (target/release/edge-cors)
 	@echo "==> building the edge-cors command line"
 	@cargo build --release --features cli --bin edge-cors
 	@echo "    target/release/edge-cors"
+
+# The Public Suffix List built into the engine (src/psl.rs reads src/psl/list.bin;
+# src/psl/VERSION says which list): PyPI's publicsuffixlist ships the list, and
+# build/psl.py compacts it. Bump PSL_PACKAGE_VERSION to refresh, run `make psl`,
+# commit src/psl/.
+PSL_PACKAGE_VERSION := 1.1.2.20261023
+PSL_DIR := .tools/psl
+psl: ## the built-in Public Suffix List (src/psl/) from PyPI's publicsuffixlist (bump PSL_PACKAGE_VERSION to refresh)
+	@echo "==> Public Suffix List from PyPI's publicsuffixlist==$(PSL_PACKAGE_VERSION)"
+	@command -v pip >/dev/null || { $(call apt_install,python3-pip); }
+	@pip download --quiet --disable-pip-version-check --no-deps publicsuffixlist==$(PSL_PACKAGE_VERSION) -d $(PSL_DIR)
+	@rm -rf $(PSL_DIR)/$(PSL_PACKAGE_VERSION) && \
+	  python3 -m zipfile -e $(PSL_DIR)/publicsuffixlist-$(PSL_PACKAGE_VERSION)-py3-none-any.whl $(PSL_DIR)/$(PSL_PACKAGE_VERSION)
+	@python3 build/psl.py --package publicsuffixlist==$(PSL_PACKAGE_VERSION) \
+	  $(PSL_DIR)/$(PSL_PACKAGE_VERSION)/publicsuffixlist/public_suffix_list.dat src/psl
+	@sed 's/^/    /' src/psl/VERSION
 
 # ---- Reliability: fuzzing, long property runs, soak, live reload.
 .PHONY: cargo-fuzz fuzz fuzz-properties

@@ -12,6 +12,7 @@ pub mod log_line;
 pub mod origin;
 pub mod outcome;
 pub mod policy;
+pub mod psl;
 pub mod report;
 pub mod response;
 pub mod rules;
