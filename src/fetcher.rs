@@ -22,8 +22,12 @@ struct Fetcher {
     keys: Keys,
     /// CAS token of the shared version applied last (0: none).
     seen: u32,
-    /// Our call in flight: its token and when it left.
-    pending: Option<(u32, u64)>,
+    /// Our call in flight: its token, when it left, and whether it carried
+    /// `If-None-Match`.
+    pending: Option<(u32, u64, bool)>,
+    /// Updates that failed or were refused since the last good answer this
+    /// worker had (a recovery is logged).
+    failures: u32,
     metrics: Option<SourceMetrics>,
     /// When the policy was loaded: the age reported before any good answer.
     loaded_ms: u64,
@@ -65,7 +69,7 @@ impl Fetchers {
                 Err(s) => return Err(cannot_fetch(&rule, "shared data", s)),
             }
             let metrics = metrics.define_source(&rule);
-            list.push(Fetcher { route, rule, keys, seen: 0, pending: None, metrics, loaded_ms: now });
+            list.push(Fetcher { route, rule, keys, seen: 0, pending: None, failures: 0, metrics, loaded_ms: now });
         }
         let mut fetchers = Fetchers(list);
         if !fetchers.is_empty() {
@@ -98,17 +102,18 @@ impl Fetchers {
 
     /// The answer to one of our calls.
     pub fn answer(&mut self, ruleset: &Ruleset, metrics: &Metrics, token: u32, num_headers: usize, body_size: usize) {
-        let Some(f) = self.0.iter_mut().find(|f| f.pending.is_some_and(|(t, _)| t == token)) else { return };
-        let sent = f.pending.take().map_or(0, |(_, at)| at);
+        let Some(f) = self.0.iter_mut().find(|f| f.pending.is_some_and(|(t, _, _)| t == token)) else { return };
+        let (sent, conditional) = f.pending.take().map_or((0, false), |(_, at, conditional)| (at, conditional));
         let Some((policy, source)) = source_of(ruleset, f.route) else { return };
         let now = host::now_ms().unwrap_or(sent);
         let headers = if num_headers > 0 { host::header_pairs(Map::CallResponse) } else { Vec::new() };
         let header = |name: &[u8]| host::pairs(&headers).find(|(n, _)| *n == name).map(|(_, v)| v);
-        let answer = Answer { status: header(b":status"), body_size, waited_ms: now.saturating_sub(sent) };
+        let answer = Answer { status: header(b":status"), body_size, waited_ms: now.saturating_sub(sent), conditional };
         let stored = if answer.status == Some(b"200") { host::shared_get(&f.keys.origins).ok() } else { None };
         let last = stored.as_ref().map(|(v, _)| live::split_stored(v).1);
-        let verdict =
-            live::judge(&answer, &source.spec, policy.allows_credentials(), source.insecure, last, || host::call_response_body(body_size));
+        let verdict = live::judge(&answer, &source.spec, policy.allows_credentials(), source.insecure, last, &source.live, || {
+            host::call_response_body(body_size)
+        });
         f.settle(source, metrics, verdict, header(b"etag"), now);
     }
 }
@@ -133,13 +138,13 @@ impl Fetcher {
             // Checked by the worker that stored it under the same key: only
             // a host fault gets here.
             Err(refusal) => {
-                host::log(Level::Error, &format!("edge-cors: the shared origins of rule {} cannot be applied: {}", self.rule, refusal.0))
+                host::log(Level::Error, &format!("edge-cors: the shared origins of rule {} cannot be applied: {}", self.rule, refusal.why))
             }
         }
     }
 
     fn fetch_if_due(&mut self, source: &Source, metrics: &Metrics, now: u64) {
-        if let Some((_, sent)) = self.pending {
+        if let Some((_, sent, _)) = self.pending {
             // The host answers every call, with a failure at worst; this
             // only guards against one that never does.
             if now < sent + u64::from(source.spec.timeout_ms) + 10_000 {
@@ -163,7 +168,7 @@ impl Fetcher {
             .and_then(|(v, cas)| (cas == self.seen && !v.is_empty()).then(|| String::from_utf8_lossy(&v).into_owned()));
         let spec = &source.spec;
         match host::dispatch_get(&spec.cluster, &spec.authority, &spec.path, etag.as_deref(), spec.timeout_ms) {
-            Ok(token) => self.pending = Some((token, now)),
+            Ok(token) => self.pending = Some((token, now, etag.is_some())),
             Err(status) => {
                 let why = format!("the proxy refused to send the request (status {status}): is \"{}\" one of its clusters?", spec.cluster);
                 self.settle(source, metrics, Verdict::Failed(why), None, now);
@@ -178,9 +183,22 @@ impl Fetcher {
             metrics.bump_id(match &verdict {
                 Verdict::Applied(..) => m.applied,
                 Verdict::Unchanged => m.unchanged,
-                Verdict::Refused(_) => m.refused,
+                Verdict::Refused(_) | Verdict::Shrunk { .. } => m.refused,
                 Verdict::Failed(_) => m.failed,
             });
+            if let Verdict::Shrunk { .. } = verdict {
+                metrics.bump_id(m.removals);
+            }
+        }
+        let recovered = match &verdict {
+            Verdict::Applied(..) | Verdict::Unchanged => std::mem::take(&mut self.failures),
+            _ => {
+                self.failures = self.failures.saturating_add(1);
+                0
+            }
+        };
+        if recovered > 0 {
+            host::log(Level::Info, &live::recovered_line(&self.rule, &source.spec, recovered));
         }
         match &verdict {
             Verdict::Applied(entries, body) => {
@@ -197,6 +215,21 @@ impl Fetcher {
             }
             Verdict::Unchanged => {
                 let _ = host::shared_set(&self.keys.checked, now.to_string().as_bytes(), 0);
+            }
+            // Removals only: shared as a body of its own without an ETag, so
+            // the next fetch asks for the whole list again. Not a good
+            // answer: the source stays stale (`checked` is not moved).
+            Verdict::Shrunk { kept, .. } => {
+                source.live.replace(kept);
+                let _ = host::shared_set(&self.keys.origins, &live::stored(None, &live::shrunk_body(kept)), 0);
+                let _ = host::shared_set(&self.keys.version, b"", 0);
+                self.seen = host::shared_get(&self.keys.version).map_or(0, |(_, cas)| cas);
+                if let Some(m) = &m {
+                    metrics.record(m.origins, kept.len() as u64);
+                }
+                if let Some(line) = live::not_applied_line(&self.rule, &source.spec, &verdict, kept.len(), true) {
+                    host::log(Level::Error, &line);
+                }
             }
             Verdict::Refused(_) | Verdict::Failed(_) => {
                 let applied = self.seen != 0;

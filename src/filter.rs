@@ -234,7 +234,7 @@ impl CorsStream {
 }
 
 /// Where a response's decision is shown when the policy says `debug`.
-const DEBUG_HEADER: &str = "x-edge-cors";
+const DEBUG_HEADER: &str = crate::policy::header::DEBUG;
 
 /// Counts the outcome (in total and for its rule) and leaves the access-log
 /// record in the proxy (Envoy: filter state `wasm.edge_cors`, read as

@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use crate::config::{fetched_origins, SourceSpec, MAX_BODY_BYTES};
+use crate::config::{fetched_origins, Refusal, SourceSpec, MAX_BODY_BYTES};
 use crate::origin::{OriginEntry, OriginSet};
 
 /// The set fetched last; empty until the first good answer (fail closed:
@@ -46,6 +46,16 @@ impl LiveOrigins {
         self.count.store(entries.len(), Ordering::Relaxed);
     }
 
+    /// The entries of `candidates` that are in the set now: what a refused
+    /// answer leaves of it (none before the first good answer).
+    pub fn kept(&self, candidates: &[OriginEntry]) -> Vec<OriginEntry> {
+        let set = self.set.lock().unwrap_or_else(PoisonError::into_inner);
+        match set.as_ref() {
+            Some(set) => candidates.iter().filter(|e| set.contains(e)).cloned().collect(),
+            None => Vec::new(),
+        }
+    }
+
     /// The number of entries applied (0 before the first good answer).
     pub fn len(&self) -> usize {
         self.count.load(Ordering::Relaxed)
@@ -63,6 +73,10 @@ pub enum Verdict {
     Applied(Vec<OriginEntry>, Vec<u8>),
     /// 304: what we have is current.
     Unchanged,
+    /// An answer with an invalid entry, whose valid entries leave out some
+    /// of the applied ones: the set shrinks to `kept` (the applied set
+    /// intersected with the answer's valid entries; never an addition).
+    Shrunk { kept: Vec<OriginEntry>, removed: usize, why: String },
     /// An answer whose content cannot be applied (JSON, an entry, size).
     Refused(String),
     /// No usable answer (status, timeout, network, the call not sent).
@@ -76,17 +90,24 @@ pub struct Answer<'a> {
     pub body_size: usize,
     /// Milliseconds from sending to this answer (tells a timeout apart).
     pub waited_ms: u64,
+    /// The request carried `If-None-Match` (an applied answer's ETag): only
+    /// then is a 304 an answer.
+    pub conditional: bool,
 }
 
 /// Judges an answer. `body` is read only for a 200 within the size limit;
 /// `last` is the body applied last: the same body again is unchanged (a
 /// service without ETags), so nobody re-reads thousands of origins.
+/// `current` is the set applied now, which an answer with a bad entry can
+/// only shrink.
+#[allow(clippy::too_many_arguments)]
 pub fn judge(
     answer: &Answer<'_>,
     spec: &SourceSpec,
     credentials: bool,
     insecure: bool,
     last: Option<&[u8]>,
+    current: &LiveOrigins,
     body: impl FnOnce() -> Vec<u8>,
 ) -> Verdict {
     let timed_out = answer.waited_ms + 50 >= u64::from(spec.timeout_ms);
@@ -96,12 +117,20 @@ pub fn judge(
         return Verdict::Failed(if timed_out {
             format!("no answer within timeout_ms ({} ms)", spec.timeout_ms)
         } else {
-            format!("no answer: the request to cluster \"{}\" failed (connection refused or reset, or no healthy host)", spec.cluster)
+            format!(
+                "no answer: the request to cluster \"{}\" failed (connection refused or reset, no healthy host, or an answer larger than the proxy buffers: about 32 MiB in Envoy)",
+                spec.cluster
+            )
         });
     };
     match status {
         b"200" => {}
-        b"304" => return Verdict::Unchanged,
+        b"304" if answer.conditional => return Verdict::Unchanged,
+        // Nothing was asked to be compared: the service has no list to give
+        // (and the source must not look healthy while nothing is applied).
+        b"304" => {
+            return Verdict::Failed("status 304 to a request without If-None-Match: the service must answer 200 with the list".into())
+        }
         b"504" if timed_out => return Verdict::Failed(format!("no answer within timeout_ms ({} ms)", spec.timeout_ms)),
         b"503" => {
             return Verdict::Failed(format!(
@@ -123,8 +152,39 @@ pub fn judge(
     }
     match fetched_origins(&body, credentials, insecure) {
         Ok(entries) => Verdict::Applied(entries, body),
-        Err(refusal) => Verdict::Refused(refusal.0),
+        Err(Refusal { why, valid: Some(valid) }) => {
+            let kept = current.kept(&valid);
+            match current.len().saturating_sub(kept.len()) {
+                0 => Verdict::Refused(why),
+                removed => Verdict::Shrunk { kept, removed, why },
+            }
+        }
+        Err(Refusal { why, valid: None }) => Verdict::Refused(why),
     }
+}
+
+/// The body shared for a set that shrank: what the workers apply, as if the
+/// service had answered it.
+/// Written by hand: serde_json's serializer would add kilobytes to the
+/// module for this one use. Canonical entries are printable ASCII; `"` and
+/// `\\` are escaped all the same.
+pub fn shrunk_body(kept: &[OriginEntry]) -> Vec<u8> {
+    let mut out = String::from("{\"origins\": [");
+    for (i, e) in kept.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push('"');
+        for c in e.to_string().chars() {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
+    }
+    out.push_str("]}");
+    out.into_bytes()
 }
 
 /// The shared-data keys of one policy's source. The rule's name and the
@@ -132,6 +192,10 @@ pub fn judge(
 /// sharing a `vm_id` never apply an answer checked under other rules.
 pub struct Keys {
     /// When the next fetch is due (milliseconds since the epoch, decimal).
+    /// One per refresh and timeout: a configuration update that shortens the
+    /// refresh gets a lease of its own, due at once, instead of waiting out
+    /// the old one; two listeners with different refreshes each keep theirs.
+    /// (The answer's keys below are shared by all of them.)
     pub lease: String,
     /// The last good answer: [`stored`].
     pub origins: String,
@@ -153,7 +217,7 @@ pub fn keys(rule: &str, spec: &SourceSpec, credentials: bool, insecure: bool) ->
         if insecure { 'i' } else { 's' }
     );
     Keys {
-        lease: format!("{base}/lease"),
+        lease: format!("{base}/lease/{}s/{}ms", spec.refresh_seconds, spec.timeout_ms),
         origins: format!("{base}/origins"),
         version: format!("{base}/version"),
         checked: format!("{base}/checked"),
@@ -204,6 +268,13 @@ pub fn describe(rule: &str, spec: &SourceSpec) -> String {
 /// The one log line of an update that did not apply.
 pub fn not_applied_line(rule: &str, spec: &SourceSpec, verdict: &Verdict, serving: usize, ever_applied: bool) -> Option<String> {
     let (what, why) = match verdict {
+        Verdict::Shrunk { kept, removed, why } => {
+            return Some(format!(
+                "edge-cors: {} refused for additions: {why}; its removals applied: {removed} origins removed, {} keep serving; new origins wait for an answer without errors",
+                describe(rule, spec),
+                kept.len()
+            ))
+        }
         Verdict::Refused(why) => ("refused", why),
         Verdict::Failed(why) => ("failed", why),
         _ => return None,
@@ -214,6 +285,11 @@ pub fn not_applied_line(rule: &str, spec: &SourceSpec, verdict: &Verdict, servin
         "no answer applied yet, so only the static allow_origins apply".to_string()
     };
     Some(format!("edge-cors: {} {what}: {why}; {kept}", describe(rule, spec)))
+}
+
+/// The log line of a source's first good answer after failures.
+pub fn recovered_line(rule: &str, spec: &SourceSpec, failures: u32) -> String {
+    format!("edge-cors: {} recovered after {failures} failed or refused updates", describe(rule, spec))
 }
 
 /// The log line of an applied update.

@@ -139,6 +139,7 @@ impl Metrics {
                 applied: define(&name("updates_applied"))?,
                 unchanged: define(&name("updates_unchanged"))?,
                 refused: define(&name("updates_refused"))?,
+                removals: define(&name("updates_removals_applied"))?,
                 failed: define(&name("updates_failed"))?,
                 origins: define_kind(GAUGE, &name("origins"))?,
                 age: define_kind(GAUGE, &name("seconds_since_update"))?,
@@ -171,6 +172,8 @@ pub struct SourceMetrics {
     pub applied: u32,
     pub unchanged: u32,
     pub refused: u32,
+    /// Refused answers whose removals were applied (also in `refused`).
+    pub removals: u32,
     pub failed: u32,
     pub origins: u32,
     pub age: u32,

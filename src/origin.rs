@@ -540,6 +540,22 @@ impl OriginSet {
         set
     }
 
+    /// Whether this very entry is in the set (not whether it matches an
+    /// origin): what a refused live answer may keep of the set.
+    pub fn contains(&self, entry: &OriginEntry) -> bool {
+        match entry {
+            OriginEntry::Any => self.any,
+            OriginEntry::Null => self.null,
+            OriginEntry::AnyOfScheme(Scheme::Http) => self.any_http,
+            OriginEntry::AnyOfScheme(Scheme::Https) => self.any_https,
+            OriginEntry::Exact(o) => self.exact.contains(o.as_str()),
+            OriginEntry::ExactAnyPort(o) => self.any_port.contains(o.as_str()),
+            OriginEntry::Subdomains { scheme, base, port } => {
+                self.subdomains.get(base.as_str()).is_some_and(|v| v.contains(&(*scheme, *port)))
+            }
+        }
+    }
+
     /// `*` is in the list: every origin, `null` included, is allowed.
     pub fn allows_any(&self) -> bool {
         self.any

@@ -87,8 +87,16 @@ pub fn record(rule: &str, outcome: Outcome, origin: Option<&[u8]>, detail: Optio
         push_escaped(&mut out, origin.get(..MAX_ORIGIN).unwrap_or(origin));
     }
     if let Some(detail) = detail {
+        // The request's value, cut as the reply body cuts it: a hostile
+        // 40 KB header name must not become a 40 KB log line or header.
         out.push_str(" detail=");
-        push_escaped(&mut out, detail.as_bytes());
+        match detail.as_bytes().get(..crate::policy::MAX_DETAIL) {
+            Some(cut) if detail.len() > crate::policy::MAX_DETAIL => {
+                push_escaped(&mut out, cut);
+                out.push_str("...");
+            }
+            _ => push_escaped(&mut out, detail.as_bytes()),
+        }
     }
     out
 }
@@ -110,6 +118,19 @@ fn push_escaped(out: &mut String, value: &[u8]) {
 #[cfg(test)]
 #[allow(clippy::type_complexity)]
 mod tests {
+    /// docs/contract.md "Access log": a detail is cut at 64 bytes of the
+    /// request's value, visibly, in the record (and so in `x-edge-cors`).
+    #[test]
+    fn details_are_cut_at_64_bytes() {
+        let long = "x".repeat(40_000);
+        let rec = super::record("default", super::Outcome::PreflightRejected(crate::Rejection::Header), None, Some(&long));
+        let want = format!("rule=default decision=preflight_rejected reason=header detail={}...", "x".repeat(64));
+        assert_eq!(rec, want);
+        let exact = "y".repeat(64);
+        let rec = super::record("default", super::Outcome::PreflightRejected(crate::Rejection::Header), None, Some(&exact));
+        assert!(rec.ends_with(&format!("detail={exact}")), "{rec}");
+    }
+
     use super::*;
 
     #[test]

@@ -24,6 +24,9 @@ pub mod header {
     pub const TIMING_ALLOW_ORIGIN: &str = "timing-allow-origin";
     pub const VARY: &str = "vary";
     pub const CONTENT_TYPE: &str = "content-type";
+    /// The decision, on responses of `debug` policies. Only the filter
+    /// writes it: an upstream's own is removed, so it cannot be forged.
+    pub const DEBUG: &str = "x-edge-cors";
 }
 
 /// `Vary` on every preflight answer, allowed or not: the answer depends on all three.
@@ -102,7 +105,7 @@ fn strip_prefix_ignore_case<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> 
 }
 
 /// The longest method or header name a 403 body repeats in full.
-const MAX_DETAIL: usize = 64;
+pub(crate) const MAX_DETAIL: usize = 64;
 
 /// Which part of a preflight was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

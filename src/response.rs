@@ -92,6 +92,8 @@ impl Policy {
                 sink.remove(name);
             } else if name.eq_ignore_ascii_case(b"vary") {
                 vary.push(value);
+            } else if name.eq_ignore_ascii_case(header::DEBUG.as_bytes()) {
+                sink.remove(name);
             }
         }
 

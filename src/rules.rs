@@ -9,6 +9,7 @@ pub struct Rule {
     pub name: Box<str>,
     hosts: Vec<HostPattern>,
     path_prefix: Option<Box<str>>,
+    case_sensitive: bool,
     routes: Vec<Box<str>>,
     /// None: `"cors": "off"`.
     pub policy: Option<Policy>,
@@ -23,6 +24,9 @@ pub struct Ruleset {
     pub rules: Vec<Rule>,
     /// Some rule matches on route names (known at configure time).
     route_names: bool,
+    /// `ignore_port_in_host_matching`: the request's port plays no part in
+    /// `match.hosts`, as in an Envoy route table with that option.
+    ignore_port: bool,
 }
 
 /// `:authority` (or `Host`) split into host and port, exactly as sent: the
@@ -51,6 +55,7 @@ impl Ruleset {
             mode: spec.mode,
             default: Policy::new(spec.default),
             route_names,
+            ignore_port: spec.ignore_port_in_host_matching,
             rules: spec
                 .rules
                 .into_iter()
@@ -58,6 +63,7 @@ impl Ruleset {
                     name: r.name.into_boxed_str(),
                     hosts: r.hosts,
                     path_prefix: r.path_prefix.map(String::into_boxed_str),
+                    case_sensitive: r.case_sensitive,
                     routes: r.routes.into_iter().map(String::into_boxed_str).collect(),
                     policy: r.policy.map(Policy::new),
                 })
@@ -102,11 +108,14 @@ impl Ruleset {
         if self.rules.is_empty() {
             return None;
         }
-        let host = authority.and_then(host_of);
+        let host = authority.and_then(host_of).map(|(h, port)| (h, if self.ignore_port { None } else { port }));
         let path = path.map(path_of).unwrap_or(b"/");
         self.rules.iter().position(|r| {
             let host_ok = r.hosts.is_empty() || host.is_some_and(|(h, port)| r.hosts.iter().any(|p| p.matches(h, port)));
-            let path_ok = r.path_prefix.as_deref().is_none_or(|p| path.starts_with(p.as_bytes()));
+            let path_ok = r.path_prefix.as_deref().is_none_or(|p| match r.case_sensitive {
+                true => path.starts_with(p.as_bytes()),
+                false => path.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes())),
+            });
             let route_ok = r.routes.is_empty() || route_name.is_some_and(|n| r.routes.iter().any(|want| want.as_bytes() == n));
             host_ok && path_ok && route_ok
         })

@@ -1174,19 +1174,22 @@ fn check_shows_each_policys_live_origins() {
     let (top, rule) = r.stdout.split_once("rule \"partners\"").unwrap();
     assert!(
         line(top, "live origins  GET").ends_with(
-            "live origins  GET /cors/origins from cluster \"tenant_origins\" (authority tenants.internal) every 30 s, timeout 2000 ms; added to allow_origins"
+            "live origins  GET /cors/origins from cluster \"tenant_origins\" (Host: tenants.internal) every 30 s, timeout 2000 ms; added to allow_origins"
         ),
         "{top}"
     );
     assert!(line(top, "origins ").ends_with("https://app.example.com"), "{top}");
     assert_has(
         &r,
-        &["one bad entry refuses it whole and the last good list stays", "until the first good answer, only allow_origins applies"],
+        &[
+            "an answer with a bad entry adds nothing, but the origins it no longer lists are removed",
+            "until the first good answer, only allow_origins applies",
+        ],
     );
     // The rule's own source (the authority defaults to the cluster's name).
     assert!(
         line(rule, "live origins  GET").ends_with(
-            "GET /origins from cluster \"partner_origins\" (authority partner_origins) every 5 s, timeout 2000 ms; added to allow_origins"
+            "GET /origins from cluster \"partner_origins\" (Host: partner_origins) every 5 s, timeout 2000 ms; added to allow_origins"
         ),
         "{rule}"
     );
@@ -1299,8 +1302,8 @@ fn explain_decides_with_a_saved_live_origins_answer() {
 
     // Answers the filter refuses, whole: each is an error naming the problem.
     let refused: &[(&str, &str)] = &[
-        // "*" is refused with allow_credentials, as in allow_origins.
-        (r#"{"origins": ["*"]}"#, "origins[0] = \"*\": allows every origin while allow_credentials is true"),
+        // "*" is never a tenant's site (docs/contract.md "Live origins").
+        (r#"{"origins": ["*"]}"#, "origins[0] = \"*\": is not a site"),
         (r#"{"origins": ["https://shop.acme.example/"]}"#, "origins[0] = \"https://shop.acme.example/\": is not an origin"),
         (r#"{"tenants": []}"#, "the answer must be a JSON object with a list \"origins\""),
         (r#"{"origins": ["#, "the answer is not valid JSON"),
@@ -1311,18 +1314,19 @@ fn explain_decides_with_a_saved_live_origins_answer() {
         assert_eq!(r.code, 2, "{body}: {}", r.all());
         assert!(r.stdout.is_empty(), "{body}: {}", r.stdout);
         let want = format!(
-            "edge-cors: error: --live-origins {}: the filter would refuse this answer (and keep its last good list): {problem}",
+            "edge-cors: error: --live-origins {}: the filter would refuse this answer's additions (it only removes the origins it no longer lists): {problem}",
             f.display()
         );
         assert!(r.stderr.starts_with(&want), "{body}: wanted {want:?} in:\n{}", r.stderr);
         assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     }
-    // Without credentials "*" is a valid answer: the same file is accepted
-    // for the rule (no allow_credentials there).
+    // Without credentials "*" is refused too: fetched entries are sites,
+    // whatever the rule's credentials (no allow_credentials there).
     let star = tmp_file("star-answer.json", r#"{"origins": ["*"]}"#);
     let r =
         edge_cors(&["explain", p, "--origin", "https://any.example", "--path", "/partners/x", "--live-origins", star.to_str().unwrap()]);
-    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(r.stderr.contains("origins[0] = \"*\": is not a site"), "{}", r.stderr);
     // A missing file, and a policy that fetches nothing (a note, not an error).
     let r = edge_cors(&["explain", p, "--origin", TENANT, "--live-origins", "/nonexistent/answer.json"]);
     assert_eq!(r.code, 2, "{}", r.all());

@@ -1026,6 +1026,14 @@ fn upstream_cors_headers_are_replaced() {
             upstream: &[(":status", "200"), ("access-control-allow-origin", "*")],
             want: &[(":status", "200"), (ACAO, APP), (ACEH, "etag, x-request-id"), (VARY, "Origin")],
         },
+        // docs/contract.md "Debug header": only the filter writes x-edge-cors.
+        Case {
+            name: "an upstream's own x-edge-cors removed (it could claim any decision)",
+            policy: STRICT,
+            origin: b"https://app.example.com",
+            upstream: &[(":status", "200"), ("X-Edge-Cors", "rule=default decision=allowed reason=origin")],
+            want: &[(":status", "200"), (ACAO, APP), (ACEH, "etag, x-request-id"), (VARY, "Origin")],
+        },
         Case {
             name: "two upstream origins, mixed case, replaced by one",
             policy: STRICT,

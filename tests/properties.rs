@@ -276,4 +276,54 @@ proptest! {
         let want: Vec<(&[u8], &[u8])> = refs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())).collect();
         prop_assert_eq!(back, want);
     }
+
+    /// docs/contract.md "Live origins": an answer with a bad entry never
+    /// adds an origin; the set becomes the applied set intersected with the
+    /// answer's valid entries (it can only shrink). An answer without a bad
+    /// entry is applied as it is.
+    #[test]
+    fn live_answers_grow_only_when_entirely_valid(
+        applied in prop::collection::vec(entry(), 0..6),
+        kept in prop::collection::vec(any::<bool>(), 6),
+        added in prop::collection::vec(entry(), 0..4),
+        (credentials, insecure) in (any::<bool>(), any::<bool>()),
+    ) {
+        use edge_cors::config::fetched_origins;
+        use edge_cors::live::{judge, Answer, LiveOrigins, Verdict};
+        let body = |list: &[String]| serde_json::json!({ "origins": list }).to_string().into_bytes();
+        let one = |o: &String| fetched_origins(&body(std::slice::from_ref(o)), credentials, insecure);
+        // What was applied: the generated entries a fetch would take.
+        let applied: Vec<String> = applied.iter().filter_map(|e| e.display()).collect();
+        let applied: Vec<String> = applied.into_iter().filter(|o| one(o).is_ok()).collect();
+        let before = fetched_origins(&body(&applied), credentials, insecure).unwrap_or_default();
+        let current = LiveOrigins::default();
+        current.replace(&before);
+        // The next answer: some of those, and new entries, good or bad.
+        let mut next: Vec<String> = applied.iter().zip(&kept).filter(|(_, k)| **k).map(|(o, _)| o.clone()).collect();
+        next.extend(added.iter().map(|e| e.display().unwrap_or_else(|| "ftp://bad.example".into())));
+        let answer = body(&next);
+        let spec = edge_cors::config::SourceSpec {
+            cluster: "t".into(), path: "/o".into(), authority: "t".into(), refresh_seconds: 30, timeout_ms: 2000,
+        };
+        let status = Answer { status: Some(b"200"), body_size: answer.len(), waited_ms: 1, conditional: true };
+        let verdict = judge(&status, &spec, credentials, insecure, None, &current, || answer.clone());
+        let valid_in_answer: Vec<OriginEntry> = next.iter().filter_map(|o| one(o).ok()).flatten().collect();
+        match verdict {
+            Verdict::Applied(entries, _) => {
+                prop_assert!(next.iter().all(|o| one(o).is_ok()), "applied an answer with a bad entry: {:?}", next);
+                prop_assert_eq!(entries.len(), valid_in_answer.iter().collect::<std::collections::HashSet<_>>().len());
+            }
+            Verdict::Shrunk { kept, removed, .. } => {
+                prop_assert!(removed > 0);
+                prop_assert!(kept.iter().all(|e| before.contains(e)), "added {:?} from a refused answer", kept);
+                prop_assert!(kept.iter().all(|e| valid_in_answer.contains(e)), "kept {:?}, which the answer no longer lists", kept);
+                prop_assert_eq!(kept.len() + removed, before.len());
+            }
+            Verdict::Refused(_) => {
+                // Nothing to remove: every applied entry is still listed.
+                prop_assert!(before.iter().all(|e| valid_in_answer.contains(e)), "{:?} gone but not removed", before);
+            }
+            other => prop_assert!(false, "{:?}", other),
+        }
+    }
 }

@@ -244,11 +244,12 @@ fn check_headers(policy: &Policy, req: &Request<'_>, headers: &[(&[u8], &[u8])],
 /// any body, as fetched. Byte 0 picks the policy's flags and the status;
 /// the rest is the body. What is applied must be exactly what `allow_origins`
 /// would accept under the same flags; a refusal is one log line of bounded
-/// length, whatever the answer holds; and the shared-data encoding of an
-/// answer gives back its ETag and body.
+/// length, whatever the answer holds; an answer with a bad entry can only
+/// shrink the applied set, to entries the answer lists; and the shared-data
+/// encoding of an answer gives back its ETag and body.
 pub fn answer(data: &[u8]) {
     use edge_cors::config::SourceSpec;
-    use edge_cors::live::{self, Answer, Verdict};
+    use edge_cors::live::{self, Answer, LiveOrigins, Verdict};
 
     let Some((&head, body)) = data.split_first() else {
         return;
@@ -265,8 +266,16 @@ pub fn answer(data: &[u8]) {
         timeout_ms: 2000,
     };
     let waited_ms = u64::from(head >> 5) * 400;
-    let answer = Answer { status, body_size: body.len(), waited_ms };
-    let verdict = live::judge(&answer, &spec, credentials, insecure, None, || body.to_vec());
+    // The set applied before this answer: one the fuzzer's bodies often
+    // repeat (the seeds use these names).
+    let current = LiveOrigins::default();
+    let before: Vec<OriginEntry> = ["https://a.example", "https://b.example", "https://*.c.example", "http://localhost:*"]
+        .iter()
+        .filter_map(|o| OriginEntry::parse(o).ok())
+        .collect();
+    current.replace(&before);
+    let answer = Answer { status, body_size: body.len(), waited_ms, conditional: head & 0x80 != 0 };
+    let verdict = live::judge(&answer, &spec, credentials, insecure, None, &current, || body.to_vec());
     match verdict {
         Verdict::Applied(entries, applied) => {
             assert_eq!(status, Some(&b"200"[..]), "applied an answer that was not a 200");
@@ -282,7 +291,28 @@ pub fn answer(data: &[u8]) {
                 }
             }
         }
-        Verdict::Unchanged => assert_eq!(status, Some(&b"304"[..])),
+        Verdict::Unchanged => {
+            assert_eq!(status, Some(&b"304"[..]));
+            assert!(answer.conditional, "a 304 to a request without If-None-Match counted as current");
+        }
+        Verdict::Shrunk { kept, removed, why } => {
+            assert_eq!(status, Some(&b"200"[..]), "removals applied from an answer that was not a 200");
+            assert!(removed > 0 && kept.len() + removed == before.len(), "{removed} removed, {} kept of {}", kept.len(), before.len());
+            assert!(kept.iter().all(|e| before.contains(e)), "a refused answer added an origin: {kept:?}");
+            let listed = serde_json::from_slice::<serde_json::Value>(body).ok();
+            let strings: Vec<String> = listed
+                .as_ref()
+                .and_then(|v| v.get("origins"))
+                .and_then(|v| v.as_array())
+                .map(|a| a.iter().filter_map(|s| s.as_str()).filter_map(|s| OriginEntry::parse(s).ok()).map(|e| e.to_string()).collect())
+                .unwrap_or_default();
+            assert!(kept.iter().all(|e| strings.contains(&e.to_string())), "kept an origin the answer no longer lists: {kept:?}");
+            assert!(!why.contains(['\n', '\r']));
+            // What the workers are given reads back as exactly the kept set.
+            let shared = live::shrunk_body(&kept);
+            let reread = edge_cors::config::fetched_origins(&shared, credentials, insecure).expect("the shrunk set reads back");
+            assert_eq!(reread, kept, "the shared shrunk set differs from the applied one");
+        }
         Verdict::Refused(why) | Verdict::Failed(why) => {
             assert!(!why.contains(['\n', '\r']), "a refusal of more than one line: {why:?}");
             let chars = why.chars().count();

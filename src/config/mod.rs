@@ -24,7 +24,7 @@ use policy::parse_policy;
 pub use policy::{Names, PolicySpec, DEFAULT_METHODS, MAX_AGE_LIMIT};
 use rules::{higress_rules, rules};
 pub use rules::{split_authority, HostPattern, RuleSpec};
-pub use source::{fetched_origins, Refusal, SourceSpec, MAX_BODY_BYTES};
+pub use source::{default_authority, fetched_origins, Refusal, SourceSpec, MAX_BODY_BYTES};
 
 /// Parses and validates a plugin configuration, returning its top-level
 /// (default) policy. Rules and mode are validated too; see [`parse_config`].
@@ -43,6 +43,9 @@ pub fn parse_config(bytes: &[u8]) -> Result<ConfigSpec, ConfigErrors> {
     }
 }
 
+/// The top-level key mirroring Envoy's route-configuration option.
+const IGNORE_PORT: &str = "ignore_port_in_host_matching";
+
 /// `enforce` (the default) or `report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
@@ -58,6 +61,9 @@ pub struct ConfigSpec {
     pub default: PolicySpec,
     pub rules: Vec<RuleSpec>,
     pub mode: Mode,
+    /// Mirrors Envoy's route-configuration option of that name: rules'
+    /// `match.hosts` ignore the request's port.
+    pub ignore_port_in_host_matching: bool,
 }
 
 fn policy_required(errs: &mut Errors, value: &str) {
@@ -118,7 +124,20 @@ fn parse_inner(bytes: &[u8], errs: &mut Errors) -> Option<ConfigSpec> {
             return None;
         }
     };
-    let default = parse_policy(obj, "", &["mode", "rules"], errs);
+    let default = parse_policy(obj, "", &["mode", "rules", IGNORE_PORT], errs);
+    let ignore_port = match obj.get(IGNORE_PORT) {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            errs.push(
+                IGNORE_PORT,
+                show(other),
+                "must be true or false",
+                "write true when the proxy's route configuration sets ignore_port_in_host_matching: true, else leave it out",
+            );
+            false
+        }
+    };
     let mode = match obj.get("mode") {
         None => Mode::Enforce,
         Some(Value::String(m)) if m == "enforce" => Mode::Enforce,
@@ -146,8 +165,22 @@ fn parse_inner(bytes: &[u8], errs: &mut Errors) -> Option<ConfigSpec> {
             errs.push("rules", show(other), "must be a list of rules", "write \"rules\": [{\"match\": {...}, ...}]");
         }
     }
+    if ignore_port {
+        // The proxy strips the port before it compares: a host entry with a
+        // port would match nothing there, so it must not match here either.
+        for (field, rule) in &placed {
+            for h in rule.hosts.iter().filter(|h| matches!(h.port, crate::origin::Port::Is(_))) {
+                errs.push(
+                    format!("{field}.match.hosts"),
+                    quote(&h.to_string()),
+                    "names a port, but ignore_port_in_host_matching is true: the proxy ignores the request's port, so this would never match",
+                    format!("write \"{}{}\" (any port)", if h.subdomains { "*." } else { "" }, h.name),
+                );
+            }
+        }
+    }
     let rules = placed.into_iter().map(|(_, r)| r).collect();
-    default.map(|default| ConfigSpec { default, rules, mode })
+    default.map(|default| ConfigSpec { default, rules, mode, ignore_port_in_host_matching: ignore_port })
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::errors::{quote, show, Errors, EXAMPLE};
 use super::keys::{self, Key};
 use super::source::{parse_source, SourceSpec};
-use crate::origin::{OriginEntry, Scheme};
+use crate::origin::{OriginEntry, Port, Scheme};
 use crate::token;
 
 /// A list that is either explicit names or `["*"]`.
@@ -62,8 +62,10 @@ pub(super) fn parse_policy(obj: &Map<String, Value>, prefix: &str, extra: &[&str
     let origins = match (get(Key::AllowOrigins), &source) {
         // With a source, the static list may be empty or absent: the
         // tenants' origins are all there is.
-        (Some((_, Value::Array(a))), Some(_)) if a.is_empty() => Vec::new(),
-        (Some((f, v)), _) => origins(&f, v, credentials, insecure, errs),
+        // (A source refused above still counts: its own error says what is
+        // wrong, and an empty list beside it is not a second problem.)
+        (Some((_, Value::Array(a))), _) if a.is_empty() && get(Key::AllowOriginsFrom).is_some() => Vec::new(),
+        (Some((f, v)), _) => origins(&f, v, Origins::Static { credentials, insecure }, errs),
         // A source given (even one refused above) is the policy's origins.
         (None, _) if get(Key::AllowOriginsFrom).is_some() => Vec::new(),
         (None, _) => required_origins(prefix, errs),
@@ -215,13 +217,45 @@ pub(super) fn strings<'f, 'v>(field: &'f str, v: &'v Value, errs: &mut Errors) -
     for (i, item) in items.iter().enumerate() {
         match item {
             Value::String(s) => out.push((At { list: field, index: i }, s.as_str())),
+            // A list inside the list is a mistake of shape, not of quoting.
+            Value::Array(_) | Value::Object(_) => errs.push(
+                format!("{field}[{i}]"),
+                show(item),
+                "must be a string (lists do not nest)",
+                "write each entry as a string of the one list",
+            ),
             other => errs.push(format!("{field}[{i}]"), show(other), "must be a string", "quote it"),
         }
     }
     out
 }
 
-pub(super) fn origins(field: &str, v: &Value, credentials: bool, insecure: bool, errs: &mut Errors) -> Vec<OriginEntry> {
+/// Where an origin list comes from: the checks differ only in what a fetched
+/// list may hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Origins {
+    /// `allow_origins`, written by the policy's owner.
+    Static { credentials: bool, insecure: bool },
+    /// An answer of `allow_origins_from`: tenants' sites, so never `*`,
+    /// `null` or a scheme wildcard, whatever the credentials (one such entry
+    /// would make the rule public).
+    Fetched { credentials: bool, insecure: bool },
+}
+
+impl Origins {
+    fn flags(self) -> (bool, bool) {
+        match self {
+            Origins::Static { credentials, insecure } | Origins::Fetched { credentials, insecure } => (credentials, insecure),
+        }
+    }
+}
+
+/// An origin list, checked entry by entry. The entries returned are the
+/// valid ones (for a fetched list, exactly those: a refused answer's
+/// removals are applied from them).
+pub(super) fn origins(field: &str, v: &Value, from: Origins, errs: &mut Errors) -> Vec<OriginEntry> {
+    let (credentials, insecure) = from.flags();
+    let fetched = matches!(from, Origins::Fetched { .. });
     let items = strings(field, v, errs);
     if items.is_empty() && matches!(v, Value::Array(a) if a.is_empty()) {
         errs.push(
@@ -241,11 +275,21 @@ pub(super) fn origins(field: &str, v: &Value, credentials: bool, insecure: bool,
         let entry = match OriginEntry::parse(raw) {
             Ok(e) => e,
             Err(e) => {
-                errs.push(f, quote(raw), e.problem, e.fix);
+                // "or \"*\"" is no advice for a tenant's entry.
+                let fix = if fetched && e.fix.contains('*') { FETCHED_FIX.to_string() } else { e.fix };
+                errs.push(f, quote(raw), e.problem, fix);
                 continue;
             }
         };
-        if credentials && entry == OriginEntry::Null {
+        let before = errs.0.len();
+        if fetched && matches!(entry, OriginEntry::Any | OriginEntry::Null | OriginEntry::AnyOfScheme(_)) {
+            errs.push(
+                f,
+                quote(raw),
+                "is not a site: fetched origins are tenants' sites, never \"*\", \"null\" or a scheme wildcard (one such entry would make the rule public)",
+                format!("remove it from the service's answer and {FETCHED_FIX}; a public rule says \"*\" in its own allow_origins"),
+            );
+        } else if credentials && entry == OriginEntry::Null {
             errs.push(
                 f,
                 quote(raw),
@@ -266,6 +310,16 @@ pub(super) fn origins(field: &str, v: &Value, credentials: bool, insecure: bool,
                 "is a plain-HTTP origin while allow_credentials is true: cookies over HTTP can be read and forged on the network",
                 "use the https:// origin, or add \"allow_insecure_origins\": true if you accept that risk",
             );
+        }
+        if let OriginEntry::Subdomains { scheme, base, port } = &entry {
+            if let Some((section, children)) = crate::psl::open_for_registration(base) {
+                public_suffix_error(errs, f.into(), raw, scheme.as_str(), base, *port, section, children);
+            }
+        }
+        // A fetched list keeps only its valid entries (see above); a static
+        // list with an error is refused whole anyway.
+        if fetched && errs.0.len() > before {
+            continue;
         }
         let hash = std::hash::BuildHasher::hash_one(&crate::origin::FastHash::default(), &entry);
         match seen.entry(hash) {
@@ -291,6 +345,36 @@ pub(super) fn origins(field: &str, v: &Value, credentials: bool, insecure: bool,
         );
     }
     out
+}
+
+/// What to write instead of a bad fetched entry.
+const FETCHED_FIX: &str = "list each tenant's origin, such as \"https://shop.example\" or \"https://*.shop.example\"";
+
+/// `https://*.github.io`: anyone can register a name under a public suffix,
+/// so the wildcard allows sites the owner does not control (static and
+/// fetched entries alike; the command line says the same).
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn public_suffix_error(
+    errs: &mut Errors,
+    field: String,
+    raw: &str,
+    scheme: &str,
+    base: &str,
+    port: Port,
+    section: crate::psl::Section,
+    children: bool,
+) {
+    let what = if children { format!("every name under \"{base}\" is a public suffix") } else { format!("\"{base}\" is a public suffix") };
+    errs.push(
+        field,
+        quote(raw),
+        format!(
+            "{what} ({} section of the Public Suffix List): anyone can register a name under it, so this allows sites you do not control",
+            section.as_str()
+        ),
+        format!("list your own sites, e.g. \"{scheme}://yours.{base}{port}\", or \"{scheme}://*.yours.{base}{port}\" for their subdomains"),
+    );
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -82,6 +82,9 @@ pub struct RuleSpec {
     /// Empty: any host.
     pub hosts: Vec<HostPattern>,
     pub path_prefix: Option<String>,
+    /// `match.case_sensitive: false`: the prefix compares ignoring ASCII
+    /// case, as an Envoy route with `case_sensitive: false` does.
+    pub case_sensitive: bool,
     /// The proxy's route names (Envoy's `xds.route_name`); empty: any route.
     pub routes: Vec<String>,
     /// None: `"cors": "off"`, requests pass through untouched.
@@ -94,9 +97,13 @@ impl RuleSpec {
         let hosts =
             self.hosts.is_empty() || (!later.hosts.is_empty() && later.hosts.iter().all(|h| self.hosts.iter().any(|mine| mine.covers(h))));
         // Every path starts with "/", so no prefix is the prefix "/".
+        let later_path = later.path_prefix.as_deref().unwrap_or("/");
         let path = match &self.path_prefix {
             None => true,
-            Some(mine) => later.path_prefix.as_deref().unwrap_or("/").starts_with(mine.as_str()),
+            // Ignoring case, this prefix covers every spelling of the later one.
+            Some(mine) if !self.case_sensitive => later_path.get(..mine.len()).is_some_and(|head| head.eq_ignore_ascii_case(mine)),
+            // A later rule ignoring case matches spellings this one does not.
+            Some(mine) => later.case_sensitive && later_path.starts_with(mine.as_str()),
         };
         let routes = self.routes.is_empty() || (!later.routes.is_empty() && later.routes.iter().all(|r| self.routes.contains(r)));
         hosts && path && routes
@@ -156,7 +163,7 @@ pub(super) fn higress_rules(v: &Value, out: &mut Vec<(String, RuleSpec)>, errs: 
             );
         }
         let policy = parse_policy(obj, &format!("{field}."), &[], errs);
-        let rule = RuleSpec { name: format!("higress-{i}"), hosts, path_prefix: None, routes, policy };
+        let rule = RuleSpec { name: format!("higress-{i}"), hosts, path_prefix: None, case_sensitive: true, routes, policy };
         place(out, field, item, rule, errs);
     }
 }
@@ -184,7 +191,7 @@ pub(super) fn rules(items: &[Value], out: &mut Vec<(String, RuleSpec)>, errs: &m
         if out.iter().any(|(_, r)| r.name == name) || name == "default" {
             errs.push(format!("{field}.name"), quote(&name), "is used by another rule (or is \"default\")", "give each rule its own name");
         }
-        let RuleMatch { hosts, path_prefix, routes } = rule_match(&field, obj.get("match"), errs);
+        let RuleMatch { hosts, path_prefix, case_sensitive, routes } = rule_match(&field, obj.get("match"), errs);
         let policy = match obj.get("cors") {
             Some(Value::String(off)) if off == "off" => {
                 let extra: Vec<&String> = obj.keys().filter(|k| !k.starts_with('_') && !RULE_KEYS.contains(&k.as_str())).collect();
@@ -209,7 +216,7 @@ pub(super) fn rules(items: &[Value], out: &mut Vec<(String, RuleSpec)>, errs: &m
             }
             None => parse_policy(obj, &format!("{field}."), &RULE_KEYS, errs),
         };
-        let rule = RuleSpec { name, hosts, path_prefix, routes, policy };
+        let rule = RuleSpec { name, hosts, path_prefix, case_sensitive, routes, policy };
         place(out, field, obj.get("match").unwrap_or(&Value::Null), rule, errs);
     }
 }
@@ -219,13 +226,20 @@ pub(super) fn is_rule_name(n: &str) -> bool {
 }
 
 /// What a rule's `match` says.
-#[derive(Default)]
 pub(super) struct RuleMatch {
     hosts: Vec<HostPattern>,
     path_prefix: Option<String>,
+    case_sensitive: bool,
     routes: Vec<String>,
 }
 
+impl Default for RuleMatch {
+    fn default() -> RuleMatch {
+        RuleMatch { hosts: Vec::new(), path_prefix: None, case_sensitive: true, routes: Vec::new() }
+    }
+}
+
+/// The keys that select requests; `case_sensitive` only qualifies `path_prefix`.
 pub(super) const MATCH_KEYS: [&str; 3] = ["hosts", "path_prefix", "routes"];
 
 pub(super) fn rule_match(field: &str, v: Option<&Value>, errs: &mut Errors) -> RuleMatch {
@@ -241,10 +255,37 @@ pub(super) fn rule_match(field: &str, v: Option<&Value>, errs: &mut Errors) -> R
         return RuleMatch::default();
     };
     for (k, val) in m {
-        if !MATCH_KEYS.contains(&k.as_str()) {
-            errs.push(format!("{field}.match.{k}"), show(val), "is not a known key (known: hosts, path_prefix, routes)", "remove it");
+        if !MATCH_KEYS.contains(&k.as_str()) && k != "case_sensitive" {
+            errs.push(
+                format!("{field}.match.{k}"),
+                show(val),
+                "is not a known key (known: hosts, path_prefix, case_sensitive, routes)",
+                "remove it",
+            );
         }
     }
+    let case_sensitive = match m.get("case_sensitive") {
+        None => true,
+        Some(Value::Bool(b)) if m.contains_key("path_prefix") => *b,
+        Some(Value::Bool(_)) => {
+            errs.push(
+                format!("{field}.match.case_sensitive"),
+                show(m.get("case_sensitive").unwrap_or(&Value::Null)),
+                "has no effect without match.path_prefix (host names always compare ignoring case)",
+                "remove it, or add the path_prefix it qualifies",
+            );
+            true
+        }
+        Some(other) => {
+            errs.push(
+                format!("{field}.match.case_sensitive"),
+                show(other),
+                "must be true or false",
+                "write false when the proxy's route matches this prefix ignoring case (Envoy: case_sensitive: false)",
+            );
+            true
+        }
+    };
     let hosts = m.get("hosts").map(|h| host_patterns(&format!("{field}.match.hosts"), h, Port::Default, errs)).unwrap_or_default();
     let routes = m.get("routes").map(|r| route_names(&format!("{field}.match.routes"), r, errs)).unwrap_or_default();
     let path_prefix = match m.get("path_prefix") {
@@ -265,7 +306,7 @@ pub(super) fn rule_match(field: &str, v: Option<&Value>, errs: &mut Errors) -> R
     if MATCH_KEYS.iter().all(|k| m.get(*k).is_none()) {
         errs.push(format!("{field}.match"), "{}", "matches every request (no hosts, path_prefix or routes)", example);
     }
-    RuleMatch { hosts, path_prefix, routes }
+    RuleMatch { hosts, path_prefix, case_sensitive, routes }
 }
 
 /// `match.hosts`; `no_port` is what an entry without a port means.

@@ -259,9 +259,9 @@ fn origin_source_loads_with_defaults_and_refuses_bad_fields() {
     let src = spec.source.expect("source");
     assert_eq!((src.authority.as_str(), src.refresh_seconds, src.timeout_ms), ("tenant_origins", 30, 2000));
     let both = ok(r#"{"allow_origins": ["https://app.example.com"], "allow_credentials": true,
-        "allow_origins_from": {"cluster": "t", "path": "/o", "authority": "tenants.internal", "refresh_seconds": 1, "timeout_ms": 60000}}"#);
+        "allow_origins_from": {"cluster": "t", "path": "/o", "authority": "tenants.internal", "refresh_seconds": 60, "timeout_ms": 60000}}"#);
     let src = both.source.expect("source");
-    assert_eq!((src.authority.as_str(), src.refresh_seconds, src.timeout_ms), ("tenants.internal", 1, 60000));
+    assert_eq!((src.authority.as_str(), src.refresh_seconds, src.timeout_ms), ("tenants.internal", 60, 60000));
     assert_eq!(ok(r#"{"allow_origins": [], "allow_origins_from": {"cluster": "t", "path": "/o"}}"#).origins, vec![]);
 
     let cases: &[(&str, &str, &str)] = &[
@@ -318,9 +318,10 @@ fn fetched_origins_are_checked_like_static_ones() {
     assert_eq!(ok.len(), 2);
     assert_eq!(fetched_origins(br#"{"origins": []}"#, true, false).unwrap(), vec![]);
     assert_eq!(fetched_origins(br#"{"origins": [], "generated": "2026-12-02"}"#, false, false).unwrap(), vec![]);
-    let refused = |body: &str, credentials: bool| fetched_origins(body.as_bytes(), credentials, false).unwrap_err().0;
-    assert!(refused(r#"{"origins": ["https://a.example", "*"]}"#, true).starts_with("origins[1] = \"*\": allows every origin"));
-    assert!(refused(r#"{"origins": ["null"]}"#, true).starts_with("origins[0] = \"null\": allows the null origin"));
+    let refused = |body: &str, credentials: bool| fetched_origins(body.as_bytes(), credentials, false).unwrap_err().why;
+    // Never a site, whatever the credentials (fetched_entries_are_sites).
+    assert!(refused(r#"{"origins": ["https://a.example", "*"]}"#, true).starts_with("origins[1] = \"*\": is not a site"));
+    assert!(refused(r#"{"origins": ["null"]}"#, true).starts_with("origins[0] = \"null\": is not a site"));
     assert!(refused(r#"{"origins": ["https://a.example", "http://b.example"]}"#, true)
         .starts_with("origins[1] = \"http://b.example\": is a plain-HTTP origin"));
     assert!(refused(r#"{"origins": ["https://a.example/path"]}"#, false).starts_with("origins[0] = \"https://a.example/path\""));
@@ -329,8 +330,8 @@ fn fetched_origins_are_checked_like_static_ones() {
     assert!(refused(r#"["https://a.example"]"#, false).contains("must be a JSON object with a list \"origins\""));
     assert!(refused(r#"{"origins": ["https://a.example"]"#, false).starts_with("the answer is not valid JSON"));
     assert!(refused(r#"{"origins": [], "origins": ["https://a.example"]}"#, false).contains("origins is given twice"));
-    // Without credentials, plain HTTP and null are fine, as in allow_origins.
-    assert_eq!(fetched_origins(br#"{"origins": ["http://b.example", "null"]}"#, false, false).unwrap().len(), 2);
+    // Without credentials, plain HTTP is fine, as in allow_origins (null never: a fetched entry is a site).
+    assert_eq!(fetched_origins(br#"{"origins": ["http://b.example"]}"#, false, false).unwrap().len(), 1);
     assert!(fetched_origins(br#"{"origins": ["http://b.example"]}"#, true, true).is_ok(), "allow_insecure_origins applies too");
     // A control character cannot split the log line.
     assert!(!refused("{\"origins\": [\"https://a.example\\n\"]}", false).contains('\n'));
@@ -354,8 +355,159 @@ fn fetched_origins_refusals_stay_short_whatever_the_answer() {
         format!(r#"{{"aaa{0}": 1, "aaa{0}": 2, "origins": []}}"#, r"\u0001".repeat(10_000)),
     ];
     for body in &refusals {
-        let why = fetched_origins(body.as_bytes(), true, false).unwrap_err().0;
+        let why = fetched_origins(body.as_bytes(), true, false).unwrap_err().why;
         assert!(why.len() < 1000, "{} bytes: {:.200}", why.len(), why);
         assert!(why.contains("..."), "the long part is cut, visibly: {why:.200}");
     }
+}
+
+/// docs/contract.md "Origins": a wildcard over a public suffix (ICANN or
+/// private section) is refused with or without credentials, static or
+/// fetched, with the message the command line gives.
+#[test]
+fn wildcards_over_public_suffixes_are_refused() {
+    for (entry, base, section) in [
+        ("https://*.vercel.app", "vercel.app", "private"),
+        ("https://*.github.io", "github.io", "private"),
+        ("https://*.co.uk", "co.uk", "ICANN"),
+        ("http://*.github.io:*", "github.io", "private"),
+    ] {
+        for credentials in [false, true] {
+            let json = format!(r#"{{"allow_origins": ["{entry}"], "allow_credentials": {credentials}, "allow_insecure_origins": true}}"#);
+            let errs = errors(&json);
+            let e = errs.iter().find(|e| e.problem.contains("public suffix")).unwrap_or_else(|| panic!("{json}: {errs:?}"));
+            assert_eq!(e.field, "allow_origins[0]");
+            assert!(e.problem.starts_with(&format!("\"{base}\" is a public suffix ({section} section of the Public Suffix List)")), "{e}");
+            assert!(e.fix.contains(&format!("yours.{base}")), "{e}");
+        }
+        let body = format!(r#"{{"origins": ["https://shop.example", "{entry}"]}}"#);
+        let refusal = fetched_origins(body.as_bytes(), false, true).unwrap_err();
+        assert!(refusal.why.contains("is a public suffix"), "{}", refusal.why);
+        assert_eq!(refusal.valid.map(|v| v.len()), Some(1), "the valid entry is kept for removals");
+    }
+    // One label more is somebody's own domain.
+    for entry in ["https://*.myteam.github.io", "https://*.shop.co.uk", "https://*.acme.vercel.app", "https://*.example.com"] {
+        ok(&format!(r#"{{"allow_origins": ["{entry}"]}}"#));
+    }
+    // Hosts in match.hosts are the proxy's, not origins: no public-suffix rule.
+    assert!(crate::rules::Ruleset::from_json(
+        br#"{"allow_origins": ["https://a.example"], "rules": [{"match": {"hosts": ["*.github.io"]}, "cors": "off"}]}"#
+    )
+    .is_ok());
+}
+
+/// docs/contract.md "Live origins": fetched entries are sites, never `*`,
+/// `null` or a scheme wildcard, whatever the credentials; the fixes never
+/// suggest `"*"` there; shapes and encodings get a hint of their own.
+#[test]
+fn fetched_entries_are_sites() {
+    for entry in ["*", "null", "https://*", "http://*"] {
+        for credentials in [false, true] {
+            let body = format!(r#"{{"origins": ["https://a.example", "{entry}"]}}"#);
+            let refusal = fetched_origins(body.as_bytes(), credentials, false).unwrap_err();
+            assert!(refusal.why.starts_with(&format!("origins[1] = \"{entry}\": ")), "{}", refusal.why);
+            if !credentials {
+                assert!(refusal.why.contains("is not a site"), "{}", refusal.why);
+            }
+            assert_eq!(refusal.valid.unwrap().len(), 1);
+        }
+    }
+    for bad in ["ftp://a.example", "https://a.example:70000", "a.example", "https://a.*.example"] {
+        let why = fetched_origins(format!(r#"{{"origins": ["{bad}"]}}"#).as_bytes(), false, false).unwrap_err().why;
+        let fix = why.split("; fix: ").nth(1).unwrap_or_default();
+        assert!(!fix.contains("\"*\"") && !fix.contains("https://*\""), "{bad}: {why}");
+    }
+    let why = fetched_origins(br#"{"origins": [["https://a.example"]]}"#, false, false).unwrap_err().why;
+    assert!(why.contains("lists do not nest") && !why.contains("quote it"), "{why}");
+    let bom = fetched_origins(b"\xEF\xBB\xBF{\"origins\": []}", false, false).unwrap_err().why;
+    assert!(bom.contains("byte-order mark"), "{bom}");
+    let gzip = fetched_origins(b"\x1F\x8B\x08\x00\x00\x00", false, false).unwrap_err().why;
+    assert!(gzip.contains("gzip"), "{gzip}");
+    // Still fine for the policy's own list, without credentials.
+    ok(r#"{"allow_origins": ["https://*", "null"]}"#);
+}
+
+/// docs/contract.md "Live origins": Istio's cluster names are not hosts, so
+/// the default authority is their host part; a name that is neither needs
+/// `authority`. A timeout longer than the refresh is refused; a refused
+/// source does not make an empty allow_origins a second error.
+#[test]
+fn source_authority_and_timing() {
+    let src = |json: &str| ok(json).source.unwrap();
+    assert_eq!(
+        src(r#"{"allow_origins_from": {"cluster": "outbound|8080||tenants.default.svc.cluster.local", "path": "/o"}}"#).authority,
+        "tenants.default.svc.cluster.local"
+    );
+    assert_eq!(
+        src(r#"{"allow_origins_from": {"cluster": "outbound|8080|v1|tenants.prod.svc.cluster.local", "path": "/o"}}"#).authority,
+        "tenants.prod.svc.cluster.local"
+    );
+    assert_eq!(src(r#"{"allow_origins_from": {"cluster": "tenant_origins", "path": "/o"}}"#).authority, "tenant_origins");
+    assert_eq!(
+        src(r#"{"allow_origins_from": {"cluster": "outbound|8080||t.svc", "path": "/o", "authority": "t.internal:8080"}}"#).authority,
+        "t.internal:8080"
+    );
+    let errs = errors(r#"{"allow_origins_from": {"cluster": "tenants/origins", "path": "/o"}}"#);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].field, "allow_origins_from.authority");
+    assert!(errs[0].problem.contains("is not a host name"), "{}", errs[0]);
+    let errs = errors(r#"{"allow_origins_from": {"cluster": "t", "path": "/o", "refresh_seconds": 5, "timeout_ms": 6000}}"#);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].field == "allow_origins_from.timeout_ms" && errs[0].problem.contains("longer than refresh_seconds (5 s)"),
+        "{}",
+        errs[0]
+    );
+    assert_eq!(src(r#"{"allow_origins_from": {"cluster": "t", "path": "/o", "refresh_seconds": 1}}"#).timeout_ms, 1000, "the default fits");
+    let errs = errors(r#"{"allow_origins": [], "allow_origins_from": {"cluster": "t", "path": "/o", "refresh_seconds": 0}}"#);
+    assert_eq!(errs.len(), 1, "only the refresh is wrong: {errs:?}");
+    assert_eq!(errs[0].field, "allow_origins_from.refresh_seconds");
+}
+
+/// docs/contract.md "Rules": `ignore_port_in_host_matching` mirrors Envoy's
+/// option (hosts ignore the request's port; an entry with a port is refused
+/// as it would never match); `match.case_sensitive: false` mirrors a route's
+/// `case_sensitive: false`.
+#[test]
+fn route_table_options_are_mirrored() {
+    let rules = r#""rules": [{"name": "pay", "match": {"hosts": ["pay.example.com"]}, "allow_origins": ["https://checkout.example.com"]},
+                          {"name": "admin", "match": {"path_prefix": "/admin/", "case_sensitive": false}, "cors": "off"}]"#;
+    let plain = crate::rules::Ruleset::from_json(format!(r#"{{"allow_origins": ["https://a.example"], {rules}}}"#).as_bytes()).unwrap();
+    let ignoring = crate::rules::Ruleset::from_json(
+        format!(r#"{{"allow_origins": ["https://a.example"], "ignore_port_in_host_matching": true, {rules}}}"#).as_bytes(),
+    )
+    .unwrap();
+    let name = |r: &crate::rules::Ruleset, host: &str, path: &str| {
+        r.rule_name(r.route(Some(host.as_bytes()), Some(path.as_bytes()), None)).to_string()
+    };
+    assert_eq!(name(&plain, "pay.example.com:8443", "/"), "default");
+    assert_eq!(name(&ignoring, "pay.example.com:8443", "/"), "pay");
+    assert_eq!(name(&ignoring, "pay.example.com", "/"), "pay");
+    assert_eq!(name(&plain, "x", "/ADMIN/users"), "admin");
+    assert_eq!(name(&plain, "x", "/Admin/"), "admin");
+    assert_eq!(name(&plain, "x", "/admins"), "default");
+    let errs = errors(
+        r#"{"allow_origins": ["https://a.example"], "ignore_port_in_host_matching": true,
+        "rules": [{"match": {"hosts": ["pay.example.com:8443"]}, "cors": "off"}]}"#,
+    );
+    assert!(errs.iter().any(|e| e.field == "rules[0].match.hosts" && e.problem.contains("never match")), "{errs:?}");
+    let errs = errors(r#"{"allow_origins": ["https://a.example"], "ignore_port_in_host_matching": "yes"}"#);
+    assert_eq!(errs[0].field, "ignore_port_in_host_matching");
+    let errs = errors(
+        r#"{"allow_origins": ["https://a.example"], "rules": [{"match": {"hosts": ["a"], "case_sensitive": false}, "cors": "off"}]}"#,
+    );
+    assert!(errs.iter().any(|e| e.field == "rules[0].match.case_sensitive"), "{errs:?}");
+    // An earlier rule ignoring case hides a later one of any case; not the reverse.
+    let errs = errors(
+        r#"{"allow_origins": ["https://a.example"], "rules": [
+        {"match": {"path_prefix": "/API/", "case_sensitive": false}, "cors": "off"},
+        {"match": {"path_prefix": "/api/v1/"}, "cors": "off"}]}"#,
+    );
+    assert!(errs.iter().any(|e| e.problem.contains("can never match")), "{errs:?}");
+    assert!(crate::rules::Ruleset::from_json(
+        br#"{"allow_origins": ["https://a.example"], "rules": [
+        {"match": {"path_prefix": "/api/"}, "cors": "off"},
+        {"match": {"path_prefix": "/api/v1/", "case_sensitive": false}, "cors": "off"}]}"#
+    )
+    .is_ok());
 }

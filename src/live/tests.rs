@@ -14,18 +14,26 @@ fn spec() -> SourceSpec {
     }
 }
 
+/// An answer to a request that carried `If-None-Match`.
 fn answer(status: Option<&'static [u8]>, body_size: usize, waited_ms: u64) -> Answer<'static> {
-    Answer { status, body_size, waited_ms }
+    Answer { status, body_size, waited_ms, conditional: true }
+}
+
+fn none() -> LiveOrigins {
+    LiveOrigins::default()
 }
 
 #[test]
 fn answers_are_judged_as_a_whole() {
     let body = || br#"{"origins": ["https://shop.acme.example"]}"#.to_vec();
     assert!(
-        matches!(judge(&answer(Some(b"200"), 40, 3), &spec(), true, false, None, body), Verdict::Applied(e, b) if e.len() == 1 && b.len() == 42)
+        matches!(judge(&answer(Some(b"200"), 40, 3), &spec(), true, false, None, &none(), body), Verdict::Applied(e, b) if e.len() == 1 && b.len() == 42)
     );
-    assert_eq!(judge(&answer(Some(b"304"), 0, 3), &spec(), true, false, None, || panic!("a 304 has no body to read")), Verdict::Unchanged);
-    let failed = |a: Answer<'static>| match judge(&a, &spec(), true, false, None, || panic!("not read")) {
+    assert_eq!(
+        judge(&answer(Some(b"304"), 0, 3), &spec(), true, false, None, &none(), || panic!("a 304 has no body to read")),
+        Verdict::Unchanged
+    );
+    let failed = |a: Answer<'static>| match judge(&a, &spec(), true, false, None, &none(), || panic!("not read")) {
         Verdict::Failed(why) => why,
         other => panic!("{other:?}"),
     };
@@ -33,18 +41,19 @@ fn answers_are_judged_as_a_whole() {
     assert!(failed(answer(None, 0, 2000)).starts_with("no answer within timeout_ms (2000 ms)"));
     assert!(failed(answer(None, 0, 4)).contains("cluster \"tenant_origins\" failed"));
     assert!(failed(answer(Some(b"20\n0"), 0, 4)).starts_with("status 200 "), "shown without control characters");
-    let big = judge(&answer(Some(b"200"), MAX_BODY_BYTES + 1, 3), &spec(), true, false, None, || panic!("too large to read"));
+    let big = judge(&answer(Some(b"200"), MAX_BODY_BYTES + 1, 3), &spec(), true, false, None, &none(), || panic!("too large to read"));
     assert!(matches!(big, Verdict::Refused(why) if why.contains("over the limit")));
     assert_eq!(failed(answer(Some(b"504"), 24, 2000)), "no answer within timeout_ms (2000 ms)", "Envoy's own 504 after the timeout");
     assert!(failed(answer(Some(b"504"), 24, 30)).starts_with("status 504 "), "the service's own 504");
     assert!(failed(answer(Some(b"503"), 24, 3)).contains("could not connect to cluster \"tenant_origins\""));
     let same = br#"{"origins": []}"#;
     assert_eq!(
-        judge(&answer(Some(b"200"), 15, 3), &spec(), true, false, Some(same), || same.to_vec()),
+        judge(&answer(Some(b"200"), 15, 3), &spec(), true, false, Some(same), &none(), || same.to_vec()),
         Verdict::Unchanged,
         "the same body again"
     );
-    let bad = judge(&answer(Some(b"200"), 10, 3), &spec(), true, false, None, || br#"{"origins": ["https://a.example", "*"]}"#.to_vec());
+    let bad =
+        judge(&answer(Some(b"200"), 10, 3), &spec(), true, false, None, &none(), || br#"{"origins": ["https://a.example", "*"]}"#.to_vec());
     assert!(matches!(bad, Verdict::Refused(why) if why.starts_with("origins[1] = \"*\"")));
 }
 
@@ -60,7 +69,7 @@ fn shared_values_round_trip_and_hostile_ones_read_safely() {
         assert_eq!(millis(junk), 0, "{junk:?}");
     }
     let k = keys("default", &spec(), true, false);
-    assert_eq!(k.lease, "edge_cors.origins_source/default/tenant_origins/cors/origins/t/cs/lease");
+    assert_eq!(k.lease, "edge_cors.origins_source/default/tenant_origins/cors/origins/t/cs/lease/30s/2000ms");
     assert_ne!(keys("default", &spec(), false, false).origins, k.origins, "checked under other rules: another value");
 }
 
@@ -100,4 +109,67 @@ fn log_lines_say_what_keeps_serving() {
         .unwrap()
         .ends_with("failed: status 500; no answer applied yet, so only the static allow_origins apply"));
     assert_eq!(not_applied_line("t", &spec(), &Verdict::Unchanged, 0, false), None);
+}
+
+/// docs/contract.md "Live origins": a 304 to a request without
+/// `If-None-Match` is a failed fetch, never "unchanged" (it would look
+/// healthy while nothing is applied).
+#[test]
+fn a_304_without_if_none_match_is_a_failure() {
+    let unconditional = Answer { status: Some(b"304"), body_size: 0, waited_ms: 3, conditional: false };
+    match judge(&unconditional, &spec(), true, false, None, &none(), || panic!("a 304 has no body to read")) {
+        Verdict::Failed(why) => assert!(why.contains("without If-None-Match"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// docs/contract.md "Live origins": an answer with a bad entry never adds,
+/// but its removals apply: the set becomes the applied set intersected with
+/// the answer's valid entries.
+#[test]
+fn a_refused_answer_still_applies_its_removals() {
+    let current = LiveOrigins::default();
+    let applied =
+        crate::config::fetched_origins(br#"{"origins": ["https://a.example", "https://b.example", "https://*.c.example"]}"#, false, false)
+            .unwrap();
+    current.replace(&applied);
+    // b removed, d added, and one bad entry: only the removal applies.
+    let body = br#"{"origins": ["https://a.example", "ftp://bad.example", "https://*.c.example", "https://d.example"]}"#;
+    let verdict = judge(&answer(Some(b"200"), body.len(), 3), &spec(), false, false, None, &current, || body.to_vec());
+    let Verdict::Shrunk { kept, removed, why } = verdict else { panic!("{verdict:?}") };
+    let kept: Vec<String> = kept.iter().map(ToString::to_string).collect();
+    assert_eq!(kept, ["https://a.example", "https://*.c.example"]);
+    assert_eq!(removed, 1);
+    assert!(why.starts_with("origins[1] = \"ftp://bad.example\""), "{why}");
+    let line = not_applied_line("t", &spec(), &Verdict::Shrunk { kept: vec![], removed: 1, why: why.clone() }, 0, true).unwrap();
+    assert!(line.contains("refused for additions") && line.contains("removals applied: 1 origins removed"), "{line}");
+    // The same bad answer with nothing left to remove: refused, no change.
+    let body = br#"{"origins": ["https://a.example", "ftp://bad.example", "https://b.example", "https://*.c.example"]}"#;
+    assert!(matches!(
+        judge(&answer(Some(b"200"), body.len(), 3), &spec(), false, false, None, &current, || body.to_vec()),
+        Verdict::Refused(_)
+    ));
+    // Before any good answer there is nothing to shrink.
+    assert!(matches!(
+        judge(&answer(Some(b"200"), body.len(), 3), &spec(), false, false, None, &none(), || body.to_vec()),
+        Verdict::Refused(_)
+    ));
+    // An unreadable answer removes nothing.
+    assert!(matches!(
+        judge(&answer(Some(b"200"), 5, 3), &spec(), false, false, None, &current, || b"{\"ori".to_vec()),
+        Verdict::Refused(_)
+    ));
+    // The shared form of the shrunk set reads back as that set.
+    let shrunk = crate::config::fetched_origins(&shrunk_body(&current.kept(&applied)), false, false).unwrap();
+    assert_eq!(shrunk, applied);
+}
+
+/// docs/contract.md "Live origins": a changed refresh (or timeout) gets a
+/// lease of its own, so it applies at once; the answer's keys stay shared.
+#[test]
+fn a_changed_refresh_has_its_own_lease() {
+    let a = keys("r", &spec(), false, false);
+    let b = keys("r", &SourceSpec { refresh_seconds: 2, ..spec() }, false, false);
+    assert_ne!(a.lease, b.lease);
+    assert_eq!((a.origins, a.version, a.checked), (b.origins, b.version, b.checked));
 }

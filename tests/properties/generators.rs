@@ -42,6 +42,11 @@ const BAD_ENTRIES: &[&str] = &[
     "http://*.example.com:80:*",
 ];
 
+/// Wildcard bases on the Public Suffix List (ICANN and private sections),
+/// which the model refuses from its own copy of this short list
+/// (`model::PUBLIC_SUFFIXES`), not from the engine's.
+const SUFFIX_BASES: &[&str] = &["co.uk", "github.io", "vercel.app", "com.au", "run.app"];
+
 fn domain(labels: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = String> {
     prop::collection::vec(prop::sample::select(LABELS), labels).prop_map(|v| v.join("."))
 }
@@ -88,6 +93,8 @@ pub fn entry() -> impl Strategy<Value = Entry> {
         2 => (any::<bool>(), host()).prop_map(|(https, host)| Entry::ExactAnyPort { https, host }),
         5 => (any::<bool>(), domain(2..=2), port()).prop_map(|(https, base, port)| Entry::Sub { https, base, port }),
         2 => (any::<bool>(), domain(2..=2)).prop_map(|(https, base)| Entry::SubAnyPort { https, base }),
+        1 => (any::<bool>(), prop::sample::select(SUFFIX_BASES), port())
+            .prop_map(|(https, base, port)| Entry::Sub { https, base: base.to_string(), port }),
         2 => app_entry(),
         1 => prop::sample::select(BAD_ENTRIES).prop_map(Entry::Bad),
     ]

@@ -178,6 +178,9 @@ fn rules_json() -> J {
     ])
 }
 
+/// Public suffixes the generator uses as wildcard bases.
+pub const PUBLIC_SUFFIXES: [&str; 5] = ["co.uk", "github.io", "vercel.app", "com.au", "run.app"];
+
 #[derive(Clone, Debug)]
 pub struct Model {
     pub origins: Vec<(Entry, Spelling)>,
@@ -248,6 +251,8 @@ impl Model {
     }
 
     /// CONTRACT.md section 1's refusals, for the kinds of policy generated here.
+    /// (`PUBLIC_SUFFIXES`: the bases the generator picks from the Public
+    /// Suffix List; `run.app` only through its wildcard rule `*.run.app`.)
     pub fn valid(&self) -> bool {
         let has = |f: &dyn Fn(&Entry) -> bool| self.origins.iter().any(|(e, _)| f(e));
         let refused = [
@@ -263,6 +268,8 @@ impl Model {
             self.credentials && self.expose == Names::Any,
             // entries no rule accepts (app schemes with a port or wildcard, two ports...)
             has(&|e| matches!(e, Entry::Bad(_))),
+            // a wildcard over a public suffix, with or without credentials
+            has(&|e| matches!(e, Entry::Sub { base, .. } | Entry::SubAnyPort { base, .. } if PUBLIC_SUFFIXES.contains(&base.as_str()))),
             !self.timing_valid(),
             !self.status_valid(),
             // a key given twice in one object, at any depth
@@ -285,6 +292,7 @@ impl Model {
                 Entry::Null if self.credentials => "null origin",
                 Entry::Any | Entry::AnyOf { .. } if self.credentials => "every origin",
                 e if self.credentials && !self.insecure && e.insecure_http() => "plain-HTTP",
+                Entry::Sub { base, .. } | Entry::SubAnyPort { base, .. } if PUBLIC_SUFFIXES.contains(&base.as_str()) => "public suffix",
                 _ => continue,
             };
             out.push((format!("{key}[{i}]"), problem.into()));

@@ -49,7 +49,6 @@ pub fn check_found(found: Found) -> Checked {
     let spec = if found.problems.is_empty() { spec } else { None };
     let mut errors = found.problems.clone();
     errors.extend(engine_errors);
-    errors.extend(public_suffix_problems(&found.object));
     for e in &mut errors {
         e.field = shown_field(&found, &e.field);
     }
@@ -100,43 +99,6 @@ fn origin_strings(object: &Map<String, Value>) -> Vec<(String, String)> {
     out
 }
 
-/// `https://*.github.io` passes the filter's own checks (two labels), but
-/// anyone can register a name under a public suffix: such a wildcard allows
-/// sites the owner does not control.
-fn public_suffix_problems(object: &Map<String, Value>) -> Vec<ConfigError> {
-    let mut out = Vec::new();
-    for (field, raw) in origin_strings(object) {
-        let Ok(OriginEntry::Subdomains { scheme, base, port }) = OriginEntry::parse(&raw) else { continue };
-        if let Some(kind) = public_suffix(&base) {
-            let s = scheme.as_str();
-            out.push(ConfigError {
-                field,
-                value: format!("{raw:?}"),
-                problem: format!(
-                    "\"{base}\" is a public suffix ({kind} section of the Public Suffix List): anyone can register a name under it, \
-                     so this allows sites you do not control"
-                ),
-                fix: format!(
-                    "list your own sites, e.g. \"{s}://yours.{base}{port}\", or \"{s}://*.yours.{base}{port}\" for their subdomains"
-                ),
-            });
-        }
-    }
-    out
-}
-
-/// "ICANN" or "private" when `domain` is itself a public suffix.
-pub fn public_suffix(domain: &str) -> Option<&'static str> {
-    let suffix = psl::suffix(domain.as_bytes())?;
-    if !suffix.is_known() || suffix.as_bytes() != domain.as_bytes() {
-        return None;
-    }
-    Some(match suffix.typ() {
-        Some(psl::Type::Private) => "private",
-        _ => "ICANN",
-    })
-}
-
 fn null_origin_warnings(object: &Map<String, Value>) -> Vec<ConfigError> {
     origin_strings(object)
         .into_iter()
@@ -173,6 +135,15 @@ pub fn run(path: &Path) -> Result<Report, Fatal> {
         ))
     };
     s.push_str(&summary);
+    s.push('\n');
+    // Wildcards over public suffixes are judged by the list compiled in (the
+    // module holds the same copy): which one, so a user can tell a stale one.
+    s.push_str(
+        &style.dim(&format!(
+            "(the filter's own checks; Public Suffix List {} compiled in, refreshed by `make psl`)",
+            edge_cors::psl::VERSION
+        )),
+    );
     s.push('\n');
     Ok(Report { stdout: s, stderr: String::new(), ok: bad == 0 })
 }
@@ -216,6 +187,12 @@ pub fn describe(name: &str, c: &Checked, style: &Style) -> String {
         s.push_str(&summary_rows("       ", spec, extra));
     }
     if let Some(config) = &c.config {
+        if config.ignore_port_in_host_matching {
+            s.push_str(&out::rows(
+                "       ",
+                &[("hosts".into(), "matched without the request's port (ignore_port_in_host_matching, as the route table)".into())],
+            ));
+        }
         s.push_str(&rule_rows(config, style));
     }
     s
@@ -246,7 +223,7 @@ pub fn rule_match(rule: &RuleSpec) -> String {
         parts.push(format!("{} {}", if hosts.len() == 1 { "host" } else { "hosts" }, hosts.join(", ")));
     }
     if let Some(p) = &rule.path_prefix {
-        parts.push(format!("path prefix {p}"));
+        parts.push(format!("path prefix {p}{}", if rule.case_sensitive { "" } else { " (ignoring case)" }));
     }
     if !rule.routes.is_empty() {
         parts.push(format!("{} {}", if rule.routes.len() == 1 { "route" } else { "routes" }, rule.routes.join(", ")));
@@ -296,6 +273,14 @@ fn summary_rows(indent: &str, spec: &PolicySpec, extra: Vec<(String, String)>) -
     if spec.private_network {
         rows.push(("private network".into(), "answered when asked".into()));
     }
+    if spec.debug {
+        rows.push((
+            "debug".into(),
+            "on: every response carries x-edge-cors with the decision (rule, decision, reason);\n\
+             for development: anyone can read why a request was refused"
+                .into(),
+        ));
+    }
     rows.extend(extra);
     out::rows(indent, &rows)
 }
@@ -303,17 +288,23 @@ fn summary_rows(indent: &str, spec: &PolicySpec, extra: Vec<(String, String)>) -
 /// Where a policy's live origins come from, and how they apply.
 pub fn describe_source(source: &SourceSpec) -> String {
     format!(
-        "{}\neach answer is checked like allow_origins; one bad entry refuses it whole and the last good list stays\n\
+        "{}\neach answer is checked like allow_origins, and its entries must be sites (no *, null, https://*);\n\
+         an answer with a bad entry adds nothing, but the origins it no longer lists are removed\n\
          until the first good answer, only allow_origins applies",
         source_line(source)
     )
 }
 
-/// `GET /cors/origins from cluster "tenant_origins" (authority ...) every 30 s, timeout 2000 ms; added to allow_origins`
+/// `GET /cors/origins from cluster "tenant_origins" (Host: ...) every 30 s, timeout 2000 ms; added to allow_origins`
 pub fn source_line(source: &SourceSpec) -> String {
     let SourceSpec { cluster, path, authority, refresh_seconds, timeout_ms } = source;
+    let from_name = if authority != cluster && config::default_authority(cluster) == Some(authority.as_str()) {
+        " (the host part of the cluster's name)"
+    } else {
+        ""
+    };
     format!(
-        "GET {path} from cluster {cluster:?} (authority {authority}) every {refresh_seconds} s, timeout {timeout_ms} ms; added to allow_origins"
+        "GET {path} from cluster {cluster:?} (Host: {authority}{from_name}) every {refresh_seconds} s, timeout {timeout_ms} ms; added to allow_origins"
     )
 }
 

@@ -151,8 +151,8 @@ fn live_input(spec: &PolicySpec, file: Option<&Path>, style: &Style, s: &mut Str
             bytes.len()
         )));
     }
-    let entries = fetched_origins(&bytes, spec.credentials, spec.insecure).map_err(|Refusal(why)| {
-        Fatal(format!("--live-origins {name}: the filter would refuse this answer (and keep its last good list): {why}"))
+    let entries = fetched_origins(&bytes, spec.credentials, spec.insecure).map_err(|Refusal { why, .. }| {
+        Fatal(format!("--live-origins {name}: the filter would refuse this answer's additions (it only removes the origins it no longer lists): {why}"))
     })?;
     Ok(Live::Given { file: name, entries })
 }
@@ -470,7 +470,7 @@ fn origin_verdict(spec: &PolicySpec, c: &Checked, origin: &str, live: &Live) -> 
                     ),
                     entries,
                 ),
-                Err(Refusal(why)) => (
+                Err(Refusal { why, .. }) => (
                     OriginStatus::Refused,
                     format!(
                         "not allowed: {origin} is not in allow_origins ({static_list}), and the origin service cannot add it: \
