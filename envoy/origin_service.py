@@ -13,8 +13,13 @@ The contract (reimplement it on your own database in a few lines):
 
 The edge allows the union of the policy's static `allow_origins` and this list.
 The source is trusted like the configuration, yet the edge checks every entry
-with the same rules as `allow_origins`; one bad entry makes it refuse that whole
-update and keep the last good set. The check `add` makes here is only a courtesy.
+with the same rules as `allow_origins`, and more: an entry is a tenant's site,
+never "*", "null" or "https://*". An answer with a bad entry adds nothing, but
+its removals still apply (the edge keeps the entries of its set that the answer
+still lists). `add` refuses what the edge would refuse whatever the policy says
+(scheme, port, shape, site); what depends on the policy (plain http:// with
+credentials) or on the Public Suffix List (https://*.github.io) only the edge
+knows: `edge-cors check` tells.
 
   python3 envoy/origin_service.py serve --db FILE --port N [--host 127.0.0.1] [--path /cors/origins] [--quiet]
   python3 envoy/origin_service.py add ORIGIN [ORIGIN...] [--db FILE]
@@ -40,7 +45,28 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DB = os.path.join(ROOT, "target/run/tenants.sqlite")
 # scheme://host[:port], no path, no user: what a browser sends in Origin. The
 # host may start with `*.` and the port may be `*`, as in allow_origins.
-ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://((\*\.)?[a-z0-9_.-]+|\[[0-9a-f:.]+\])(:(\d{1,5}|\*))?$", re.I)
+ORIGIN = re.compile(r"^([a-z][a-z0-9+.-]*)://((\*\.)?[a-z0-9_.-]+|\[[0-9a-f:.]+\])(:(\d{1,5}|\*))?$", re.I)
+# Exact origins only (no wildcard host) for these app schemes, as at the edge.
+APP_SCHEMES = {"chrome-extension", "moz-extension", "safari-web-extension", "capacitor", "ionic", "tauri"}
+
+
+def problem(origin):
+    """Why the edge would refuse this entry whatever the policy, or None."""
+    if origin.lower() in ("*", "null") or re.fullmatch(r"https?://\*", origin, re.I):
+        return "is not a site: the edge never takes \"*\", \"null\" or a scheme wildcard from this service"
+    m = ORIGIN.match(origin)
+    if not m:
+        return "is not an origin: write scheme://host[:port] with no path, such as https://shop.acme.example or https://*.tenants.example"
+    scheme, host, port = m.group(1).lower(), m.group(2), m.group(5)
+    if scheme not in ("http", "https") and scheme not in APP_SCHEMES:
+        return f"has the scheme {scheme}: the edge takes http, https and the app schemes {', '.join(sorted(APP_SCHEMES))}"
+    if scheme in APP_SCHEMES and (host.startswith("*.") or port == "*"):
+        return "is an app origin with a wildcard: app origins are exact"
+    if port and port != "*" and not 1 <= int(port) <= 65535:
+        return f"has the port {port}: a port is 1 to 65535 (or * for any)"
+    if host.startswith("*.") and host.count(".") < 2:
+        return "is a wildcard over a top-level domain: name the registrable domain, such as https://*.example.com"
+    return None
 
 
 def counted(n):
@@ -141,10 +167,9 @@ def serve(a):
 
 
 def add(a):
-    bad = [o for o in a.origins if not ORIGIN.match(o)]
-    for o in bad:
-        print(f"{o!r} is not an origin: write scheme://host[:port] with no path, "
-              "such as https://shop.acme.example or https://*.tenants.example", file=sys.stderr)
+    bad = [(o, problem(o)) for o in a.origins if problem(o)]
+    for o, why in bad:
+        print(f"{o!r} {why}", file=sys.stderr)
     if bad:
         sys.exit(2)  # nothing is added when one is wrong, like the edge
     conn = connect(a.db)

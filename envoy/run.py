@@ -63,7 +63,8 @@ from urllib.parse import urlsplit
 import origin_service  # envoy/origin_service.py, beside this script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLI = os.path.join(ROOT, "target/release/edge-cors")
+# The debug build `make test` has made already (`make run` builds it if not).
+CLI = os.path.join(ROOT, "target/debug/edge-cors")
 ENVOY = os.path.join(ROOT, ".venv/bin/envoy")
 WASM = os.path.join(ROOT, "target/wasm32-wasip1/release/edge_cors.wasm")
 OUT_DIR = os.path.join(ROOT, "target/run")
@@ -388,7 +389,7 @@ def main():
         return
     if not a.policy:
         fail("no policy: make run POLICY=path/to/policy.json", 2)
-    for path, what in ((a.cli, "the edge-cors command line (make cli)"), (a.module, "the release module (make wasm)")):
+    for path, what in ((a.cli, "the edge-cors command line (cargo build --features cli)"), (a.module, "the release module (make wasm)")):
         if not os.path.exists(path):
             fail(f"{path} is missing: build {what}", 2)
 
@@ -559,7 +560,8 @@ def run_envoy(cmd, cwd=None):
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     code = envoy.wait()
-    sys.exit(stopped[0] if stopped else code)
+    # Stopped on purpose (Ctrl-C, TERM): a normal end, so make reports no error.
+    sys.exit(0 if stopped else code)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,12 @@ const INVALID: &[(&str, &str)] = &[
         "_rules_[0]._match_service_ = [\"s\"]: is a gateway match that edge-cors cannot apply",
     ),
     (r#"{"allow_origins": ["https://a.example"], "preflight_status": 201}"#, "preflight_status = 201: must be 204 or 200"),
+    // docs/contract.md "Origins": the module holds the Public Suffix List.
+    (
+        r#"{"allow_origins": ["https://*.vercel.app"], "allow_credentials": true}"#,
+        "allow_origins[0] = \"https://*.vercel.app\": \"vercel.app\" is a public suffix (private section of the Public Suffix List)",
+    ),
+    (r#"{"allow_origins": ["https://*.co.uk"]}"#, "\"co.uk\" is a public suffix (ICANN section of the Public Suffix List)"),
 ];
 
 #[test]

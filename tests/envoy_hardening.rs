@@ -54,6 +54,36 @@ const FORMS: &str = r#"{
     "preflight_status": 200
 }"#;
 
+/// Rules beside a route table that ignores the port and a route matching
+/// its prefix ignoring case: the policy says so, and agrees.
+const MIRRORED: &str = r#"{
+    "allow_origins": ["https://app.example.com"],
+    "ignore_port_in_host_matching": true,
+    "rules": [
+        {"name": "pay-host", "match": {"hosts": ["pay.example.com"]},
+         "allow_origins": ["https://checkout.example.com"], "allow_credentials": true},
+        {"name": "admin", "match": {"path_prefix": "/api/admin/", "case_sensitive": false}, "cors": "off"}
+    ]
+}"#;
+
+const MIRRORED_HOSTS: &str = r#"
+            - name: pay
+              domains: ["pay.example.com"]
+              routes:
+              - match: { prefix: "/api/" }
+                route: { cluster: upstream }
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: { prefix: "/api/admin/", case_sensitive: false }
+                route: { cluster: upstream }
+              - match: { prefix: "/api/" }
+                route: { cluster: upstream }"#;
+
+/// A debug policy: its decisions in `x-edge-cors`.
+const DEBUGGED: &str = r#"{"allow_origins": ["https://app.example.com"], "allow_headers": ["x-a"], "debug": true,
+    "rules": [{"name": "quiet", "match": {"path_prefix": "/api/quiet/"}, "allow_origins": ["https://app.example.com"]}]}"#;
+
 /// Report mode with a rule, to count per rule.
 const REPORT: &str = r#"{
     "mode": "report",
@@ -75,6 +105,10 @@ fn rig() -> &'static Rig {
             listener_yaml_with_hosts(&Listener { name: "routed", config: ROUTED }, &wasm, 0, ROUTED_HOSTS),
             listener_yaml(&Listener { name: "forms", config: FORMS }, &wasm),
             listener_yaml(&Listener { name: "report", config: REPORT }, &wasm),
+            // Envoy's option sits on the route configuration.
+            listener_yaml_with_hosts(&Listener { name: "mirrored", config: MIRRORED }, &wasm, 0, MIRRORED_HOSTS)
+                .replace("          route_config:\n", "          route_config:\n            ignore_port_in_host_matching: true\n"),
+            listener_yaml(&Listener { name: "debugged", config: DEBUGGED }, &wasm),
         ];
         let port = upstream.port;
         let envoy = match Envoy::start_bootstrap(|_| bootstrap_yaml(&listeners, port), listeners.len(), &[]) {
@@ -117,6 +151,65 @@ fn host_rules_follow_envoys_virtual_hosts() {
         let (got_acao, got_acac) = acao(host, &path, origin);
         assert_eq!((got_acao.as_deref(), got_acac.as_deref()), (want_acao, want_acac), "Host: {host}, Origin: {origin}");
     }
+}
+
+/// docs/contract.md "Rules": with Envoy's `ignore_port_in_host_matching`,
+/// `pay.example.com:8443` goes to pay's virtual host, and with
+/// `"ignore_port_in_host_matching": true` the pay rule applies there too (a
+/// foreign origin gets no CORS on pay's responses); a route matching its
+/// prefix ignoring case has its rule with `match.case_sensitive: false`.
+#[test]
+fn rules_mirror_envoys_route_options() {
+    let checkout = "https://checkout.example.com";
+    let app = "https://app.example.com";
+    let send = |host: &str, path: &str, origin: &str| {
+        let r = send_raw(&base("mirrored"), "GET", path, &[("Host", host), ("Origin", origin)]);
+        assert_eq!(r.status, 200, "{host} {path}: {:?} {}", r.headers, r.body);
+        (r.one("access-control-allow-origin").map(str::to_string), r.one("access-control-allow-credentials").map(str::to_string))
+    };
+    // (Host, path, Origin, the ACAO and ACAC wanted)
+    type Case<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
+    let cases: [Case; 6] = [
+        ("pay.example.com", "/api/x", checkout, Some(checkout), Some("true")),
+        ("pay.example.com:8443", "/api/x", checkout, Some(checkout), Some("true")),
+        ("pay.example.com:8443", "/api/x", app, None, None),
+        ("other.example.com", "/api/x", app, Some(app), None),
+        ("other.example.com", "/api/ADMIN/x", app, None, None),
+        ("other.example.com", "/api/Admin/x", app, None, None),
+    ];
+    for (host, path, origin, want_acao, want_acac) in cases {
+        let path = format!("{path}{}", unique("m"));
+        let got = send(host, &path, origin);
+        assert_eq!((got.0.as_deref(), got.1.as_deref()), (want_acao, want_acac), "Host: {host}, {path}, Origin: {origin}");
+    }
+}
+
+/// docs/contract.md "Debug header": a detail is cut at 64 bytes of the
+/// request's value in `x-edge-cors` (and the access-log record), and only
+/// the filter writes `x-edge-cors`: an upstream's own is removed, also
+/// under a rule without `debug`.
+#[test]
+fn the_debug_header_is_bounded_and_never_forged() {
+    let long = format!("x-{}", "b".repeat(40_000));
+    let r = send_raw(
+        &base("debugged"),
+        "OPTIONS",
+        "/api/x",
+        &[("Origin", "https://app.example.com"), ("Access-Control-Request-Method", "GET"), ("Access-Control-Request-Headers", &long)],
+    );
+    assert_eq!(r.status, 403, "{:?}", r.headers);
+    let debug = r.one("x-edge-cors").unwrap_or_else(|| panic!("no x-edge-cors: {:?}", r.headers));
+    let want = format!("detail=x-{}...", "b".repeat(62));
+    assert!(debug.ends_with(&want), "{} bytes: {debug:.300}", debug.len());
+    assert!(debug.len() < 200, "{} bytes", debug.len());
+    assert!(r.body.len() < 200, "the reply body is cut too: {} bytes", r.body.len());
+    for path in ["/api/forged-debug", "/api/quiet/forged-debug"] {
+        let r = send_raw(&base("debugged"), "GET", path, &[("Origin", "https://evil.example")]);
+        let values = r.all("x-edge-cors");
+        assert!(values.iter().all(|v| !v.contains("decision=allowed")), "{path}: the upstream's own x-edge-cors passed: {values:?}");
+    }
+    let r = send_raw(&base("debugged"), "GET", "/api/quiet/forged-debug", &[("Origin", "https://evil.example")]);
+    assert!(r.all("x-edge-cors").is_empty(), "{:?}", r.headers);
 }
 
 /// docs/contract.md "Rules": `routes` match Envoy's route name

@@ -162,10 +162,11 @@ fn a_bad_answer_or_no_answer_keeps_the_last_good_set() {
     eventually(10, "the good answer applied", || preflight_status(&envoy, SHOP) == 204);
     assert_eq!(preflight_status(&envoy, "https://a.tenants.example"), 204);
 
-    // One bad entry refuses the whole answer: the new good entry is not
-    // applied either, and the last good set keeps serving.
+    // One bad entry refuses the answer's additions: the new good entry is
+    // not applied either, and (nothing removed) the last good set keeps
+    // serving whole.
     let refused = metric(&envoy, "updates_refused");
-    service.set(Reply::Json(origins_json(&[SHOP, "https://new.example", "http://plain.example"])));
+    service.set(Reply::Json(origins_json(&[SHOP, "https://*.tenants.example", "https://new.example", "http://plain.example"])));
     eventually(10, "the bad answer refused", || metric(&envoy, "updates_refused") > refused);
     assert!(
         envoy.log().contains("refused: origins[2] = \"http://plain.example\": is a plain-HTTP origin while allow_credentials is true"),
@@ -186,7 +187,13 @@ fn a_bad_answer_or_no_answer_keeps_the_last_good_set() {
         assert!(envoy.log().contains(line), "{line}: {}", envoy.log());
         assert_eq!((preflight_status(&envoy, SHOP), preflight_status(&envoy, "https://slow.example")), (204, 403));
     }
+    // A good answer after failures is said once.
+    service.set(Reply::Json(origins_json(&[SHOP, "https://*.tenants.example"])));
+    eventually(10, "the recovery logged", || envoy.log().contains("(rule default) recovered after "));
     let slow_ok = metric(&envoy, "updates_applied");
+    let failed_before = metric(&envoy, "updates_failed");
+    service.set(Reply::Status(500));
+    eventually(10, "failing again", || metric(&envoy, "updates_failed") > failed_before);
     // The service down: dropping it closes its listener and connections.
     drop(service);
     let failed = metric(&envoy, "updates_failed");
@@ -195,6 +202,210 @@ fn a_bad_answer_or_no_answer_keeps_the_last_good_set() {
     assert_eq!(preflight_status(&envoy, SHOP), 204, "still the last good set");
     assert_eq!(metric(&envoy, "updates_applied"), slow_ok, "nothing applied meanwhile");
     assert_eq!(metric(&envoy, "origins"), 2);
+    envoy.stop();
+}
+
+/// docs/contract.md "Live origins": an answer with a bad entry (as the
+/// review's ftp:// tenant) never adds an origin, but its removals apply: a
+/// removed tenant is refused within the refresh, counted and logged; the
+/// next answer without errors adds again.
+#[test]
+fn a_bad_entry_never_freezes_revocation() {
+    let upstream = Upstream::start();
+    let gone = "https://gone.example";
+    let new = "https://new.example";
+    let service = Steered::start(Reply::Json(origins_json(&[SHOP, gone])));
+    let envoy = envoy(&policy(1, 400), &upstream, service.port, 1);
+    eventually(10, "the first answer applied", || preflight_status(&envoy, gone) == 204);
+
+    service.set(Reply::Json(origins_json(&[SHOP, "ftp://files.example", new, "https://shop.example:70000"])));
+    eventually(10, "the removed tenant refused", || preflight_status(&envoy, gone) == 403);
+    assert_eq!((preflight_status(&envoy, SHOP), preflight_status(&envoy, new)), (204, 403), "kept, and never added");
+    eventually(5, "counted", || metric(&envoy, "updates_removals_applied") >= 1);
+    assert!(metric(&envoy, "updates_refused") >= 1);
+    assert_eq!(metric(&envoy, "origins"), 1);
+    let log = envoy.log();
+    assert!(
+        log.contains("refused for additions: origins[1] = \"ftp://files.example\"")
+            && log.contains("its removals applied: 1 origins removed, 1 keep serving"),
+        "{log}"
+    );
+    // The tenant database fixed: the new tenant arrives.
+    service.set(Reply::Json(origins_json(&[SHOP, new])));
+    eventually(10, "the new tenant allowed", || preflight_status(&envoy, new) == 204);
+    envoy.stop();
+}
+
+/// docs/contract.md "Live origins": fetched entries are sites (never `*`,
+/// `null`, a scheme wildcard) and never a wildcard over a public suffix,
+/// without credentials too.
+#[test]
+fn fetched_public_entries_never_apply() {
+    let upstream = Upstream::start();
+    let service = Steered::start(Reply::Json(origins_json(&[SHOP, "*"])));
+    let open = format!(
+        r#"{{"allow_origins": ["{APP}"], "allow_methods": ["GET", "PUT"],
+            "allow_origins_from": {{"cluster": "tenant_origins", "path": "/cors/origins", "refresh_seconds": 1, "timeout_ms": 400}}}}"#
+    );
+    let envoy = envoy(&open, &upstream, service.port, 1);
+    for (entry, line) in [
+        ("*", "origins[1] = \"*\": is not a site"),
+        ("null", "origins[1] = \"null\": is not a site"),
+        ("https://*", "origins[1] = \"https://*\": is not a site"),
+        ("https://*.vercel.app", "\"vercel.app\" is a public suffix (private section of the Public Suffix List)"),
+    ] {
+        service.set(Reply::Json(origins_json(&[SHOP, entry])));
+        eventually(10, line, || envoy.log().contains(line));
+        for evil in ["https://evil.example", "https://attacker.vercel.app", "null"] {
+            assert_eq!(preflight_status(&envoy, evil), 403, "{entry}: {evil}");
+            let r = get(&envoy.url("live", "/api/x"), &[("origin", evil)]);
+            assert_eq!(r.one("access-control-allow-origin"), None, "{entry}: {evil}");
+        }
+    }
+    assert_eq!(metric(&envoy, "updates_applied"), 0);
+    envoy.stop();
+}
+
+/// docs/contract.md "Live origins": a 304 to a request without
+/// If-None-Match is a failure, and the source is stale from its start.
+#[test]
+fn a_304_before_any_answer_is_a_failure() {
+    let upstream = Upstream::start();
+    let service = Steered::start(Reply::Status(304));
+    let envoy = envoy(&policy(1, 400), &upstream, service.port, 1);
+    eventually(10, "two failures", || metric(&envoy, "updates_failed") >= 2);
+    eventually(10, "stale for 3 s", || metric(&envoy, "seconds_since_update") >= 3);
+    assert_eq!(metric(&envoy, "updates_unchanged"), 0);
+    assert!(envoy.log().contains("failed: status 304 to a request without If-None-Match"), "{}", envoy.log());
+    assert!(service.requests.lock().unwrap().iter().all(|r| r.1.is_none()), "no ETag was ever sent");
+    envoy.stop();
+}
+
+/// docs/contract.md "Live origins": with Istio's cluster names
+/// (`outbound|PORT||HOST`) the fetch carries `Host: HOST`. The service sits
+/// behind an Envoy listener, as behind a sidecar: `Host: outbound|...` would
+/// be refused there with 400 (http.invalid_authority).
+#[test]
+fn istio_cluster_names_send_the_host_part() {
+    let upstream = Upstream::start();
+    let service = Steered::start(Reply::Json(origins_json(&[SHOP])));
+    let sidecar = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let istio = "outbound|8080||tenants.default.svc.cluster.local";
+    let policy = format!(
+        r#"{{"allow_origins": ["{APP}"], "allow_methods": ["GET", "PUT"],
+            "allow_origins_from": {{"cluster": "{istio}", "path": "/cors/origins", "refresh_seconds": 1}}}}"#
+    );
+    let listener = Listener { name: "live", config: &policy };
+    let sidecar_listener = format!(
+        r#"
+  - name: sidecar
+    address: {{ socket_address: {{ address: 127.0.0.1, port_value: {sidecar} }} }}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: sidecar
+          route_config:
+            virtual_hosts:
+            - name: inbound
+              domains: ["*"]
+              routes:
+              - match: {{ prefix: "/" }}
+                route: {{ cluster: tenant_origins }}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+"#
+    );
+    let istio_cluster = format!(
+        r#"  - name: "{istio}"
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: "{istio}"
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {sidecar} }} }} }}
+"#
+    );
+    let envoy = match Envoy::start_bootstrap(
+        |_| {
+            let b = bootstrap_yaml(&[listener_yaml(&listener, &wasm_path()), sidecar_listener.clone()], upstream.port);
+            with_origin_cluster(b, service.port) + &istio_cluster
+        },
+        2,
+        &[],
+    ) {
+        Started::Running(e) => e,
+        Started::Exited { code, log } => panic!("envoy exited ({code:?}):\n{log}"),
+    };
+    eventually(10, "the tenant allowed through the sidecar", || preflight_status(&envoy, SHOP) == 204);
+    let first = service.requests.lock().unwrap()[0].2.clone();
+    assert_eq!(first, "GET /cors/origins host=tenants.default.svc.cluster.local");
+    envoy.stop();
+}
+
+/// docs/contract.md "Live origins": a shorter refresh through an LDS update
+/// applies within the new refresh + 1 s (not after the old lease), and two
+/// listeners sharing one VM id and source with different refreshes each
+/// keep their own.
+#[test]
+fn a_changed_refresh_applies_at_once() {
+    let upstream = Upstream::start();
+    let service = Steered::start(Reply::Json(origins_json(&[SHOP])));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let with = |refresh: u32| {
+        format!(
+            r#"{{"allow_origins": ["{APP}"], "allow_origins_from": {{"cluster": "tenant_origins", "path": "/cors/origins",
+                 "refresh_seconds": {refresh}, "timeout_ms": 500}}}}"#
+        )
+    };
+    let envoy = match Envoy::start_bootstrap(
+        |dir| {
+            let lds_dir = dir.join("lds");
+            std::fs::create_dir_all(&lds_dir).unwrap();
+            std::fs::write(lds_dir.join("lds.yaml"), lds_yaml("live", port, &with(600))).unwrap();
+            with_origin_cluster(lds_bootstrap(&lds_dir, &clusters_yaml(upstream.port)), service.port)
+        },
+        1,
+        &[],
+    ) {
+        Started::Running(e) => e,
+        Started::Exited { code, log } => panic!("envoy exited ({code:?}):\n{log}"),
+    };
+    let url = format!("http://127.0.0.1:{port}/api/x");
+    eventually(10, "the first fetch", || preflight(&url, SHOP, "GET", None).status == 204);
+    thread::sleep(Duration::from_secs(2));
+    let before = service.count();
+    assert_eq!(before, 1, "one fetch with a 600 s refresh");
+    publish_lds(&envoy.dir.join("lds"), &lds_yaml("live", port, &with(2)));
+    // Within the new refresh + 1 s of the update, then every 2 s.
+    eventually(10, "a fetch soon after the update", || service.count() > before);
+    let after_update = service.count();
+    thread::sleep(Duration::from_millis(6500));
+    let more = service.count() - after_update;
+    assert!((2..=5).contains(&more), "{more} fetches in 6.5 s with refresh_seconds 2");
+    envoy.stop();
+
+    // Two listeners, one VM id and source: 600 s and 1 s.
+    let service = Steered::start(Reply::Json(origins_json(&[])));
+    let wasm = wasm_path();
+    let (slow, fast) = (with(600), with(1));
+    let listeners: Vec<String> = [Listener { name: "slow", config: &slow }, Listener { name: "fast", config: &fast }]
+        .iter()
+        .map(|l| listener_yaml(l, &wasm).replace(&format!("vm_id: edge_cors_{}", l.name), "vm_id: edge_cors_shared"))
+        .collect();
+    let envoy = match Envoy::start_bootstrap(|_| with_origin_cluster(bootstrap_yaml(&listeners, upstream.port), service.port), 2, &[]) {
+        Started::Running(e) => e,
+        Started::Exited { code, log } => panic!("envoy exited ({code:?}):\n{log}"),
+    };
+    thread::sleep(Duration::from_secs(2));
+    service.set(Reply::Json(origins_json(&[SHOP])));
+    for l in ["fast", "slow"] {
+        eventually(10, l, || preflight(&envoy.url(l, "/api/x"), SHOP, "GET", None).status == 204);
+    }
     envoy.stop();
 }
 

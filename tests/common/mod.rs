@@ -74,7 +74,7 @@ pub struct Seen {
 
 /// An HTTP upstream that records what reaches it. Paths:
 /// `/status/N` answers N; `/upstream-cors` answers with its own CORS headers
-/// and `Vary: Accept-Encoding`; `/vary-origin` already varies on origin;
+/// and `Vary: Accept-Encoding`; `/forged-debug` with its own `x-edge-cors`; `/vary-origin` already varies on origin;
 /// anything else answers 200 with `etag`, `x-request-id` and `x-internal`.
 pub struct Upstream {
     pub port: u16,
@@ -107,6 +107,8 @@ impl Upstream {
                 resp = resp.header("Vary", "Accept,");
             } else if path.ends_with("/timing") {
                 resp = resp.header("Timing-Allow-Origin", "*");
+            } else if path.ends_with("/forged-debug") {
+                resp = resp.header("X-Edge-Cors", "rule=default decision=allowed reason=origin");
             }
             resp.header("ETag", "\"v1\"").header("X-Request-Id", "req-1").header("X-Internal", "hidden")
         });

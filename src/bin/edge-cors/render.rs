@@ -379,6 +379,11 @@ pub struct HostArgs {
     /// rename, which a running Envoy reloads
     #[arg(long, value_name = "DIR")]
     pub out: Option<std::path::PathBuf>,
+    /// Write Envoy's access log to PATH (/dev/stdout for the terminal), each
+    /// line with the filter's decision, %FILTER_STATE(wasm.edge_cors:PLAIN)%
+    /// (envoy-bootstrap, envoy-lds)
+    #[arg(long, value_name = "PATH")]
+    pub access_log: Option<String>,
 }
 
 impl HostArgs {
@@ -390,6 +395,7 @@ impl HostArgs {
             (self.admin_port.is_some(), "--admin-port"),
             (!self.clusters.is_empty(), "--cluster"),
             (self.out.is_some(), "--out"),
+            (self.access_log.is_some(), "--access-log"),
         ]
         .into_iter()
         .find_map(|(given, flag)| given.then_some(flag))
@@ -470,8 +476,9 @@ fn quoted(s: &str) -> String {
 /// The listener, a YAML list item at column 0: edge-cors first (the
 /// `--target envoy` filters, verbatim), then the router, every path routed
 /// to the `upstream` cluster. `lds`: with the `@type` an LDS resource needs.
-fn listener(fields: &[(String, Value)], module: &str, port: u16, lds: bool) -> String {
+fn listener(fields: &[(String, Value)], module: &str, port: u16, lds: bool, access_log: Option<&str>) -> String {
     let first = if lds { "\"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: edge_cors" } else { "name: edge_cors" };
+    let access_log = access_log.map(access_log_yaml).unwrap_or_default();
     format!(
         r#"- {first}
   address:
@@ -481,7 +488,7 @@ fn listener(fields: &[(String, Value)], module: &str, port: u16, lds: bool) -> S
     - name: envoy.filters.network.http_connection_manager
       typed_config:
         "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-        stat_prefix: edge_cors
+        stat_prefix: edge_cors{access_log}
         route_config:
           name: edge_cors
           virtual_hosts:
@@ -492,6 +499,24 @@ fn listener(fields: &[(String, Value)], module: &str, port: u16, lds: bool) -> S
               route: {{ cluster: upstream }}
 {filters}"#,
         filters = indent_lines(&envoy(fields, module), "        ")
+    )
+}
+
+/// The access log format docs/operating.md recommends: the request, the
+/// status, its details (`edge_cors_preflight_*` for the filter's own
+/// replies) and the filter's record.
+pub const ACCESS_LOG_FORMAT: &str =
+    "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%\" %RESPONSE_CODE% %RESPONSE_CODE_DETAILS% %FILTER_STATE(wasm.edge_cors:PLAIN)%\n";
+
+/// The HttpConnectionManager's `access_log` (`--access-log PATH`), indented
+/// to follow `stat_prefix`.
+fn access_log_yaml(path: &str) -> String {
+    format!(
+        "\n        access_log:\n        - name: envoy.access_loggers.file\n          typed_config:\n            \
+         \"@type\": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog\n            path: {}\n            \
+         log_format:\n              text_format_source:\n                inline_string: {}",
+        quoted(path),
+        quoted(ACCESS_LOG_FORMAT)
     )
 }
 
@@ -617,12 +642,12 @@ fn header(target: &str, policy: &Path, up: &UpstreamAddr, extra: &[ExtraCluster]
 
 /// `--target envoy-bootstrap`: one file, everything static.
 fn envoy_bootstrap(fields: &[(String, Value)], module: &str, policy: &Path, host: &Host) -> String {
-    let Host { up, extra, port, admin_port } = host;
+    let Host { up, extra, port, admin_port, .. } = host;
     format!(
         "{head}# Start: envoy -c envoy.yaml --disable-hot-restart\n{admin}static_resources:\n  listeners:\n{listener}{clusters}",
         head = header("envoy-bootstrap", policy, up, extra, *port, *admin_port),
         admin = admin(*admin_port),
-        listener = indent_lines(&listener(fields, module, *port, false), "  "),
+        listener = indent_lines(&listener(fields, module, *port, false, host.access_log.as_deref()), "  "),
         clusters = clusters_yaml(up, extra),
     )
 }
@@ -633,14 +658,19 @@ struct Host {
     extra: Vec<ExtraCluster>,
     port: u16,
     admin_port: u16,
+    /// `--access-log`: where Envoy writes its access log, if anywhere.
+    access_log: Option<String>,
 }
 
 /// `--target envoy-lds`: the bootstrap, which takes its listener from `lds`.
 fn envoy_lds_bootstrap(policy: &Path, host: &Host, lds: &Path) -> String {
-    let Host { up, extra, port, admin_port } = host;
+    let Host { up, extra, port, admin_port, .. } = host;
     let dir = lds.parent().unwrap_or(Path::new("/"));
     format!(
-        r#"{head}# Start: envoy -c envoy.yaml --disable-hot-restart
+        r#"{head}# Start: envoy -c envoy.yaml {LDS_START_FLAGS}
+# --drain-strategy immediate: on an update, the old listener's keep-alive
+# connections are closed at once instead of serving the old policy for the
+# whole drain time (docs/operating.md).
 # The listener (and the policy) come from {lds}: replace that file by
 # rename (write the new one aside, then mv it over) and Envoy reloads it live;
 # a policy the filter refuses is rejected and the last good one keeps serving.
@@ -663,14 +693,17 @@ static_resources:
     )
 }
 
+/// How an Envoy whose listener is reloaded through LDS must start.
+const LDS_START_FLAGS: &str = "--disable-hot-restart --drain-strategy immediate --drain-time-s 5";
+
 /// `--target envoy-lds`: the LDS file, the listener as its one resource.
-fn envoy_lds_file(fields: &[(String, Value)], module: &str, policy: &Path, port: u16, lds: &Path) -> String {
+fn envoy_lds_file(fields: &[(String, Value)], module: &str, policy: &Path, port: u16, lds: &Path, access_log: Option<&str>) -> String {
     format!(
         "# {}: the edge-cors listener for file-based LDS (edge-cors render --target envoy-lds).\n\
          # Policy: {}, checked with the filter's own code.\nresources:\n{}",
         lds.display(),
         policy.display(),
-        listener(fields, module, port, true)
+        listener(fields, module, port, true, access_log)
     )
 }
 
@@ -710,7 +743,7 @@ pub fn run_host(target: RenderTarget, path: &Path, module: Option<&str>, host: &
     let mut stderr = String::new();
     let extra = extra_clusters(&host.clusters, &source_clusters(&c), &style, &mut stderr)?;
     let out = host.out.clone();
-    let host = Host { up, extra, port, admin_port };
+    let host = Host { up, extra, port, admin_port, access_log: host.access_log.clone() };
     let module = match module {
         Some(m) => m.to_string(),
         None if Path::new(CHECKOUT_MODULE).is_file() => CHECKOUT_MODULE.to_string(),
@@ -731,7 +764,8 @@ pub fn run_host(target: RenderTarget, path: &Path, module: Option<&str>, host: &
     };
     let (bootstrap, lds) = match target {
         RenderTarget::EnvoyLds => {
-            (envoy_lds_bootstrap(path, &host, &lds_path), Some(envoy_lds_file(&fields, &module, path, port, &lds_path)))
+            let lds = envoy_lds_file(&fields, &module, path, port, &lds_path, host.access_log.as_deref());
+            (envoy_lds_bootstrap(path, &host, &lds_path), Some(lds))
         }
         _ => (envoy_bootstrap(&fields, &module, path, &host), None),
     };
@@ -760,7 +794,7 @@ pub fn run_host(target: RenderTarget, path: &Path, module: Option<&str>, host: &
             write_by_rename(&lds_path, &lds)?;
             stdout.push_str(&format!(
                 "wrote {} (the bootstrap) and {} (the listener with the policy)\n\
-                 start Envoy:    envoy -c {} --disable-hot-restart\n\
+                 start Envoy:    envoy -c {} {LDS_START_FLAGS}\n\
                  change policy:  edge-cors render --target envoy-lds NEW_POLICY --out {} \
                  (replaces lds.yaml by rename: a running Envoy reloads it)\n",
                 envoy_yaml.display(),
