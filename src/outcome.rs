@@ -118,7 +118,7 @@ fn push_escaped(out: &mut String, value: &[u8]) {
 #[cfg(test)]
 #[allow(clippy::type_complexity)]
 mod tests {
-    /// docs/contract.md "Access log": a detail is cut at 64 bytes of the
+    /// docs/contract.md "Observability": a detail is cut at 64 bytes of the
     /// request's value, visibly, in the record (and so in `x-edge-cors`).
     #[test]
     fn details_are_cut_at_64_bytes() {

@@ -225,3 +225,63 @@ fn chromium_sees_a_tenant_added_to_the_origin_service_without_a_restart() {
     println!("browser_live: {:.1} s", started.elapsed().as_secs_f64());
     assert!(failures.is_empty(), "{} browser_live check(s) wrong:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// docs/contract.md "Origins" and "Live origins": a wildcard over a public
+/// suffix never allows a page, even when the origin service lists it. Pages
+/// on `attacker.co.uk` and `app.myshop.co.uk` (Chromium resolves both to this
+/// machine): the service lists `http://*.co.uk:*`, which anyone under co.uk
+/// would match; the filter refuses that answer, so the attacker's page is
+/// blocked while the policy's own `http://*.myshop.co.uk:*` still works.
+/// (Envoy refuses the same entry in allow_origins: tests/envoy_config.rs.)
+#[test]
+fn chromium_on_a_public_suffix_subdomain_is_never_allowed_by_a_wildcard() {
+    let page_port = chromium::serve_page("tests/browser/page.html");
+    let upstream = Upstream::start();
+    let service = OriginService::start(&["http://*.co.uk:*"]);
+    let policy = r#"{"allow_origins": ["http://*.myshop.co.uk:*"], "allow_methods": ["GET", "PUT"], "allow_headers": ["x-tenant-call"],
+        "max_age": 0, "allow_origins_from": {"cluster": "tenant_origins", "path": "/cors/origins", "refresh_seconds": 1}}"#;
+    let listener = Listener { name: "live", config: policy };
+    let envoy = match Envoy::start_bootstrap(
+        |_| with_origin_cluster(bootstrap_yaml(&[listener_yaml(&listener, &wasm_path())], upstream.port), service.port),
+        1,
+        &[],
+    ) {
+        Started::Running(e) => e,
+        Started::Exited { code, log } => panic!("envoy exited ({code:?}) during start-up:\n{log}"),
+    };
+    let mut failures = vec![];
+    let refused = within(10, || metric(&envoy, "updates_refused") >= 1);
+    check(
+        "setup",
+        "the service's answer http://*.co.uk:* refused",
+        refused.is_some() && envoy.log().contains("\"co.uk\" is a public suffix (ICANN section of the Public Suffix List)"),
+        &envoy.log(),
+        &mut failures,
+    );
+    let at = |path: &str| envoy.url("live", path).replace("127.0.0.1", "localhost");
+    // No HTTPS upgrade of these real-looking names (the pages are plain HTTP).
+    let flags = ["--host-resolver-rules=MAP *.test 127.0.0.1, MAP *.co.uk 127.0.0.1", "--disable-features=HttpsUpgrades"];
+    for (label, host, allowed) in [("attacker", "attacker.co.uk", false), ("own", "app.myshop.co.uk", true)] {
+        let page = format!("http://{host}:{page_port}");
+        let (put, get) = (format!("/api/psl-{label}-put"), format!("/api/psl-{label}-get"));
+        let expect = |path: &str| {
+            if allowed {
+                Expect::Readable { status: 200, body: leak(format!("upstream saw {path}\n")) }
+            } else {
+                Expect::Blocked
+            }
+        };
+        let cases = vec![
+            case(leak(format!("preflighted PUT from {host}")), at(&put), expect(&put))
+                .with("method", json!("PUT"))
+                .with("headers", json!({ CUSTOM: label })),
+            case(leak(format!("simple GET from {host}")), at(&get), expect(&get)),
+        ];
+        let observed = chromium::load(&format!("{page}/"), &chromium::requests(&cases), &flags);
+        failures.extend(judge(label, &page, &observed, &cases));
+        let (n, _, _) = at_upstream(&upstream, &put);
+        check(label, "the PUT reached the upstream only when allowed", (n == 1) == allowed, &format!("{n} PUT(s)"), &mut failures);
+    }
+    envoy.stop();
+    assert!(failures.is_empty(), "{} check(s) wrong:\n{}", failures.len(), failures.join("\n"));
+}

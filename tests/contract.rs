@@ -1026,7 +1026,7 @@ fn upstream_cors_headers_are_replaced() {
             upstream: &[(":status", "200"), ("access-control-allow-origin", "*")],
             want: &[(":status", "200"), (ACAO, APP), (ACEH, "etag, x-request-id"), (VARY, "Origin")],
         },
-        // docs/contract.md "Debug header": only the filter writes x-edge-cors.
+        // docs/contract.md "Observability": only the filter writes x-edge-cors.
         Case {
             name: "an upstream's own x-edge-cors removed (it could claim any decision)",
             policy: STRICT,

@@ -184,7 +184,7 @@ fn rules_mirror_envoys_route_options() {
     }
 }
 
-/// docs/contract.md "Debug header": a detail is cut at 64 bytes of the
+/// docs/contract.md "Observability": a detail is cut at 64 bytes of the
 /// request's value in `x-edge-cors` (and the access-log record), and only
 /// the filter writes `x-edge-cors`: an upstream's own is removed, also
 /// under a rule without `debug`.
@@ -195,7 +195,12 @@ fn the_debug_header_is_bounded_and_never_forged() {
         &base("debugged"),
         "OPTIONS",
         "/api/x",
-        &[("Origin", "https://app.example.com"), ("Access-Control-Request-Method", "GET"), ("Access-Control-Request-Headers", &long)],
+        &[
+            ("Host", "api.example.com"),
+            ("Origin", "https://app.example.com"),
+            ("Access-Control-Request-Method", "GET"),
+            ("Access-Control-Request-Headers", &long),
+        ],
     );
     assert_eq!(r.status, 403, "{:?}", r.headers);
     let debug = r.one("x-edge-cors").unwrap_or_else(|| panic!("no x-edge-cors: {:?}", r.headers));
@@ -204,11 +209,12 @@ fn the_debug_header_is_bounded_and_never_forged() {
     assert!(debug.len() < 200, "{} bytes", debug.len());
     assert!(r.body.len() < 200, "the reply body is cut too: {} bytes", r.body.len());
     for path in ["/api/forged-debug", "/api/quiet/forged-debug"] {
-        let r = send_raw(&base("debugged"), "GET", path, &[("Origin", "https://evil.example")]);
+        let r = send_raw(&base("debugged"), "GET", path, &[("Host", "api.example.com"), ("Origin", "https://evil.example")]);
         let values = r.all("x-edge-cors");
         assert!(values.iter().all(|v| !v.contains("decision=allowed")), "{path}: the upstream's own x-edge-cors passed: {values:?}");
     }
-    let r = send_raw(&base("debugged"), "GET", "/api/quiet/forged-debug", &[("Origin", "https://evil.example")]);
+    let r =
+        send_raw(&base("debugged"), "GET", "/api/quiet/forged-debug", &[("Host", "api.example.com"), ("Origin", "https://evil.example")]);
     assert!(r.all("x-edge-cors").is_empty(), "{:?}", r.headers);
 }
 

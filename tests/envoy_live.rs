@@ -169,7 +169,7 @@ fn a_bad_answer_or_no_answer_keeps_the_last_good_set() {
     service.set(Reply::Json(origins_json(&[SHOP, "https://*.tenants.example", "https://new.example", "http://plain.example"])));
     eventually(10, "the bad answer refused", || metric(&envoy, "updates_refused") > refused);
     assert!(
-        envoy.log().contains("refused: origins[2] = \"http://plain.example\": is a plain-HTTP origin while allow_credentials is true"),
+        envoy.log().contains("refused: origins[3] = \"http://plain.example\": is a plain-HTTP origin while allow_credentials is true"),
         "{}",
         envoy.log()
     );

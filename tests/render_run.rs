@@ -154,6 +154,37 @@ fn render_envoy_bootstrap_runs_in_envoy() {
     assert_eq!(code["local"]["filename"].as_str(), Some(wasm.to_str().unwrap()));
 }
 
+/// `--access-log PATH`: the bootstrap writes Envoy's access log there, each
+/// line with the filter's record (docs/operating.md "The access log").
+#[test]
+fn render_envoy_bootstrap_adds_the_access_log() {
+    let upstream = Upstream::start();
+    let up = format!("127.0.0.1:{}", upstream.port);
+    let wasm = wasm_path();
+    let log = tmp_dir("access-log").join("access.log");
+    let policy = fixture("policy.json");
+    let args = render_args("envoy-bootstrap", &policy, &up, "0", wasm.to_str().unwrap());
+    let r = edge_cors(&[&args[..], &["--access-log", log.to_str().unwrap()]].concat());
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let envoy = running(Envoy::start_bootstrap(|_| r.stdout.clone(), 1, &["--file-flush-interval-msec", "50"]));
+    let path = format!("/api/{}", common::unique("logged"));
+    assert_eq!(preflight(&envoy.url("edge_cors", &path), APP, "POST", None).status, 204);
+    let want =
+        format!("\"OPTIONS {path}\" 204 edge_cors_preflight_allowed rule=default decision=preflight_allowed reason=none origin={APP}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut text = String::new();
+    while !text.contains(&want) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+    }
+    assert!(text.contains(&want), "wanted {want:?} in:\n{text}");
+    envoy.stop();
+    // Only for the targets that render a bootstrap.
+    let r = edge_cors(&["render", "--target", "envoy", &fixture("policy.json"), "--access-log", "/dev/stdout"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--access-log is for --target envoy-bootstrap or envoy-lds"), "{}", r.stderr);
+}
+
 #[test]
 fn render_envoy_bootstrap_takes_a_yaml_policy_and_a_named_upstream() {
     let dir = tmp_dir("yaml");
@@ -253,7 +284,15 @@ fn render_envoy_lds_out_dir_reloads_a_new_policy() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let envoy_yaml = out.join("envoy.yaml");
     let lds_yaml = out.join("lds.yaml");
-    assert!(r.stdout.contains(&format!("start Envoy:    envoy -c {} --disable-hot-restart", envoy_yaml.display())), "{}", r.stdout);
+    // docs/operating.md: an LDS-reloaded Envoy drains old connections at once.
+    assert!(
+        r.stdout.contains(&format!(
+            "start Envoy:    envoy -c {} --disable-hot-restart --drain-strategy immediate --drain-time-s 5",
+            envoy_yaml.display()
+        )),
+        "{}",
+        r.stdout
+    );
     let bootstrap = std::fs::read_to_string(&envoy_yaml).unwrap();
     let doc = yaml(&bootstrap);
     // Envoy refuses file-based LDS without them.
@@ -677,6 +716,10 @@ fn make_run_shows_the_tenant_flip_for_a_live_policy() {
     let remove = remove.split("   #").next().unwrap();
     assert!(sh(remove).0, "{remove}");
     within(3.0, "403 again", || flip_status() == 403);
-    drop(_stop);
-    let _ = child.wait();
+    // Ctrl-C (INT, as a terminal sends) is how a user ends `make run`: a
+    // normal end, exit 0, so make reports no error (it said Error 130/143).
+    std::mem::forget(_stop);
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "run.py after Ctrl-C: {status:?}");
 }
