@@ -1335,3 +1335,49 @@ fn explain_decides_with_a_saved_live_origins_answer() {
     assert_eq!(r.code, 0, "{}", r.all());
     assert_has(&r, &[&format!("the policy that applies has no allow_origins_from: --live-origins {answer} changes nothing")]);
 }
+
+/// `"debug": true` is said by check (a row), explain (the x-edge-cors header
+/// the filter adds, its record exact) and render (a warning); check shows the
+/// Host a live-origin fetch carries, Istio's host part included.
+#[test]
+fn debug_and_the_fetch_host_are_said() {
+    let p = tmp_file("debug.json", r#"{"allow_origins": ["https://app.example.com"], "allow_headers": ["x-a"], "debug": true}"#);
+    let p = p.to_str().unwrap();
+    let r = edge_cors(&["check", p]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("debug        on: every response carries x-edge-cors with the decision"), "{}", r.stdout);
+    let r = edge_cors(&["explain", p, "--origin", "https://app.example.com", "--method", "PUT"]);
+    assert!(
+        r.stdout
+            .contains("  x-edge-cors: rule=default decision=preflight_rejected reason=method origin=https://app.example.com detail=PUT\n"),
+        "{}",
+        r.stdout
+    );
+    let r = edge_cors(&["explain", p, "--origin", "https://app.example.com"]);
+    assert!(
+        r.stdout.contains("  x-edge-cors: rule=default decision=allowed reason=none origin=https://app.example.com\n"),
+        "{}",
+        r.stdout
+    );
+    let r = edge_cors(&["render", "--target", "envoy", p, "--module", "/m.wasm"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stderr.contains("warning: \"debug\": true in \"default\": every response there carries x-edge-cors"), "{}", r.stderr);
+    let quiet = tmp_file("quiet.json", r#"{"allow_origins": ["https://app.example.com"]}"#);
+    let r = edge_cors(&["render", "--target", "envoy", quiet.to_str().unwrap(), "--module", "/m.wasm"]);
+    assert!(!r.stderr.contains("debug"), "{}", r.stderr);
+
+    let istio = tmp_file(
+        "istio-source.json",
+        r#"{"allow_origins": [], "allow_origins_from": {"cluster": "outbound|8080||tenants.default.svc.cluster.local", "path": "/o"}}"#,
+    );
+    let r = edge_cors(&["check", istio.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains(
+            "from cluster \"outbound|8080||tenants.default.svc.cluster.local\" (Host: tenants.default.svc.cluster.local (the host part of the cluster's name))"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("Public Suffix List 2026-10-22_08-36-41_UTC compiled in"), "{}", r.stdout);
+}

@@ -24,6 +24,15 @@ pub struct Checked {
 }
 
 impl Checked {
+    /// The policies (`default` for the top level, else the rule's name) with
+    /// `"debug": true`: every response they handle carries `x-edge-cors`.
+    pub fn debug_policies(&self) -> Vec<String> {
+        let Some(config) = &self.config else { return Vec::new() };
+        let top = config.default.debug.then(|| "default".to_string());
+        let rules = config.rules.iter().filter(|r| r.policy.as_ref().is_some_and(|p| p.debug)).map(|r| r.name.clone());
+        top.into_iter().chain(rules).collect()
+    }
+
     pub fn is_ok(&self) -> bool {
         self.errors.is_empty() && self.spec.is_some()
     }

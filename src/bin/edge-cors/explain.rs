@@ -8,7 +8,9 @@ use clap::Args;
 use edge_cors::config::{fetched_origins, Mode, Names, PolicySpec, Refusal, SourceSpec, MAX_BODY_BYTES};
 use edge_cors::fetch;
 use edge_cors::origin::{OriginEntry, OriginSet, Port, Scheme};
-use edge_cors::{Decision, HeaderSink, Policy, Rejection, Request, Stamp};
+use edge_cors::outcome::{self, Outcome};
+use edge_cors::policy::header::DEBUG;
+use edge_cors::{Decision, Forward, HeaderSink, Policy, Rejection, Request, Stamp};
 
 use crate::check::{self, Checked};
 use crate::fetch_check::{self, check_lines, Check, PreflightNeed, Response};
@@ -51,13 +53,15 @@ impl RouteTarget {
 /// Picks the policy the filter would use for `target`: the default or the
 /// first matching rule's, with a line saying which. Err(message) when the
 /// rule turns CORS off.
-fn select(c: &Checked, spec: PolicySpec, target: &RouteTarget, style: &Style) -> Result<(PolicySpec, String), String> {
+/// The policy that applies, the note saying which, and the rule's name as
+/// the filter's record gives it (`default` for the top level).
+fn select(c: &Checked, spec: PolicySpec, target: &RouteTarget, style: &Style) -> Result<(PolicySpec, String, String), String> {
     let bytes = match &c.found.raw {
         Some(b) => b.clone(),
         None => serde_json::to_vec(&serde_json::Value::Object(c.found.object.clone())).unwrap_or_default(),
     };
     let Ok(full) = edge_cors::config::parse_config(&bytes) else {
-        return Ok((spec, String::new()));
+        return Ok((spec, String::new(), "default".into()));
     };
     if full.rules.is_empty() {
         let note = if target.is_given() {
@@ -65,7 +69,7 @@ fn select(c: &Checked, spec: PolicySpec, target: &RouteTarget, style: &Style) ->
         } else {
             String::new()
         };
-        return Ok((spec, note));
+        return Ok((spec, note, "default".into()));
     }
     let config = edge_cors::rules::Ruleset::new(full.clone());
     let [host, path, route_name] = [&target.host, &target.path, &target.route].map(|v| v.as_deref());
@@ -81,10 +85,10 @@ fn select(c: &Checked, spec: PolicySpec, target: &RouteTarget, style: &Style) ->
             if !target.is_given() {
                 note.push_str(&format!("{} the policy has rules: give --host, --path or --route to pick one\n", style.dim("note:")));
             }
-            Ok((spec, note))
+            Ok((spec, note, "default".into()))
         }
         Some(i) => {
-            let Some(rule) = full.rules.get(i) else { return Ok((spec, String::new())) };
+            let Some(rule) = full.rules.get(i) else { return Ok((spec, String::new(), "default".into())) };
             let mut parts = Vec::new();
             if !rule.hosts.is_empty() {
                 parts.push(format!("host {host}"));
@@ -98,7 +102,7 @@ fn select(c: &Checked, spec: PolicySpec, target: &RouteTarget, style: &Style) ->
             let how = if parts.is_empty() { "every request".to_string() } else { parts.join(" and ") };
             let line = format!("rule: rules[{i}] (\"{}\") matched {how}\n", rule.name);
             match &rule.policy {
-                Some(p) => Ok((p.clone(), line)),
+                Some(p) => Ok((p.clone(), line, rule.name.clone())),
                 None => Err(format!(
                     "{line}this rule has \"cors\": \"off\": edge-cors passes the request and the response through untouched, so the upstream's own CORS headers decide what the browser allows\n"
                 )),
@@ -178,7 +182,7 @@ pub fn run(path: &Path, page: &PageRequest, status: u16, target: &RouteTarget, l
         return Ok(Report { stdout: s, stderr: String::new(), ok: false });
     }
     let Some(spec) = c.spec.clone() else { return Err(Fatal("no policy".into())) };
-    let (spec, mut s) = match select(&c, spec, target, &style) {
+    let (spec, mut s, rule) = match select(&c, spec, target, &style) {
         Ok(picked) => picked,
         Err(off) => return Ok(Report { stdout: off, stderr: String::new(), ok: true }),
     };
@@ -242,7 +246,7 @@ pub fn run(path: &Path, page: &PageRequest, status: u16, target: &RouteTarget, l
     let mut refusal: Option<String> = None;
     let mut preflight_allowed = true;
     if need.needed {
-        let (judged, rejected) = preflight(&policy, &call, &need, report, if_listed, &style, &mut s)?;
+        let (judged, rejected) = preflight(&policy, &call, &need, report, if_listed, &rule, &style, &mut s)?;
         preflight_allowed = fetch_check::allowed(&judged);
         checks.extend(judged);
         refusal = rejected.map(|why| match why {
@@ -260,7 +264,7 @@ pub fn run(path: &Path, page: &PageRequest, status: u16, target: &RouteTarget, l
     };
     s.push_str(&format!("\n{}\n", style.bold(&title)));
     if preflight_allowed {
-        checks.extend(actual(&policy, &call, status, &mut s)?);
+        checks.extend(actual(&policy, &call, status, &rule, &mut s)?);
     } else {
         s.push_str("  not sent: the browser stops at the failed preflight\n");
     }
@@ -343,12 +347,14 @@ pub fn origin_as_sent(origin: &str, style: &Style, s: &mut String) -> Result<Str
 
 /// The preflight the browser sends and the engine's answer, written to `s`;
 /// the browser's checks of that answer, and what the engine refused.
+#[allow(clippy::too_many_arguments)]
 fn preflight(
     policy: &Policy,
     call: &Call<'_>,
     need: &PreflightNeed,
     report: bool,
     if_listed: bool,
+    rule: &str,
     style: &Style,
     s: &mut String,
 ) -> Result<(Vec<Check>, Option<Rejection>), Fatal> {
@@ -370,11 +376,12 @@ fn preflight(
     let Decision::Preflight(reply) = policy.decide(&req) else {
         return Err(Fatal("the engine did not treat the preflight as one".into()));
     };
-    let resp = Response {
-        status: reply.status as u16,
-        headers: reply.headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
-        body: reply.body.to_string(),
-    };
+    let mut headers: Vec<(String, String)> = reply.headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+    if policy.debug() && !report {
+        let outcome = reply.rejected.map_or(Outcome::PreflightAllowed, Outcome::PreflightRejected);
+        headers.push((DEBUG.into(), outcome::record(rule, outcome, Some(origin.as_bytes()), reply.detail)));
+    }
+    let resp = Response { status: reply.status as u16, headers, body: reply.body.to_string() };
     let title = if report {
         "what enforce mode would answer (report mode forwards the preflight instead, and logs where the upstream's answer differs)"
     } else {
@@ -394,7 +401,7 @@ fn preflight(
 
 /// The actual response with the engine's headers, written to `s`, and the
 /// browser's checks of it.
-fn actual(policy: &Policy, call: &Call<'_>, status: u16, s: &mut String) -> Result<Vec<Check>, Fatal> {
+fn actual(policy: &Policy, call: &Call<'_>, status: u16, rule: &str, s: &mut String) -> Result<Vec<Check>, Fatal> {
     let req = Request { method: call.method.as_bytes(), origin: Some(call.origin.as_bytes()), ..Request::default() };
     let forward = match policy.decide(&req) {
         Decision::Forward(f) => f,
@@ -407,6 +414,11 @@ fn actual(policy: &Policy, call: &Call<'_>, status: u16, s: &mut String) -> Resu
         existing.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
         &mut sink,
     );
+    // `"debug": true`: the decision in a header of its own, as the filter adds it.
+    if policy.debug() {
+        let outcome = if forward == Forward::Allowed { Outcome::Allowed } else { Outcome::Rejected };
+        sink.0.push((DEBUG.into(), outcome::record(rule, outcome, Some(call.origin.as_bytes()), None)));
+    }
     s.push_str(&format!("  {}\n", status_line(status)));
     for (n, v) in &sink.0 {
         s.push_str(&format!("  {n}: {v}\n"));

@@ -123,6 +123,7 @@ pub fn run(
     };
     let note = style.dim(&format!("# policy from {} checked with the filter's own code: valid", path.display()));
     let mut stderr = format!("{note}\n");
+    stderr.push_str(&debug_warning(&c, &style));
     let clusters = source_clusters(&c);
     if !clusters.is_empty() {
         stderr.push_str(&format!("{} {}\n", style.dim("note:"), cluster_note(target, &clusters)));
@@ -771,6 +772,7 @@ pub fn run_host(target: RenderTarget, path: &Path, module: Option<&str>, host: &
     };
     stderr.push_str(&style.dim(&format!("# policy from {} checked with the filter's own code: valid", path.display())));
     stderr.push('\n');
+    stderr.push_str(&debug_warning(&c, &style));
     let Some(dir) = out_dir else {
         let stdout = match lds {
             Some(lds) => format!(
@@ -810,6 +812,23 @@ pub fn run_host(target: RenderTarget, path: &Path, module: Option<&str>, host: &
         )),
     }
     Ok(Report { stdout, stderr, ok: true })
+}
+
+/// `"debug": true` is for development: the rendered configuration would show
+/// every caller why a request was refused. Said, not refused.
+fn debug_warning(c: &check::Checked, style: &Style) -> String {
+    let debug = c.debug_policies();
+    if debug.is_empty() {
+        return String::new();
+    }
+    let which = debug.iter().map(|d| format!("{d:?}")).collect::<Vec<_>>().join(", ");
+    format!(
+        "{}\n",
+        style.warn(&format!(
+            "warning: \"debug\": true in {which}: every response there carries x-edge-cors with the filter's decision; \
+             remove it before production"
+        ))
+    )
 }
 
 /// The policy to render, checked with the filter's own code; a refusal is
