@@ -1354,11 +1354,7 @@ fn debug_and_the_fetch_host_are_said() {
         r.stdout
     );
     let r = edge_cors(&["explain", p, "--origin", "https://app.example.com"]);
-    assert!(
-        r.stdout.contains("  x-edge-cors: rule=default decision=allowed reason=none origin=https://app.example.com\n"),
-        "{}",
-        r.stdout
-    );
+    assert!(r.stdout.contains("  x-edge-cors: rule=default decision=allowed reason=none origin=https://app.example.com\n"), "{}", r.stdout);
     let r = edge_cors(&["render", "--target", "envoy", p, "--module", "/m.wasm"]);
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(r.stderr.contains("warning: \"debug\": true in \"default\": every response there carries x-edge-cors"), "{}", r.stderr);
