@@ -63,7 +63,7 @@ fn metric(envoy: &Envoy, what: &str) -> u64 {
 fn tenants_added_and_removed_apply_without_a_reload() {
     let upstream = Upstream::start();
     let service = OriginService::start(&[]);
-    let envoy = envoy(&policy(1, 2000), &upstream, service.port, 1);
+    let envoy = envoy(&policy(1, 1000), &upstream, service.port, 1);
 
     eventually(10, "the first (empty) answer applied", || metric(&envoy, "updates_applied") >= 1);
     assert_eq!(preflight_status(&envoy, SHOP), 403, "not a tenant yet");
@@ -442,7 +442,7 @@ fn a_rule_has_its_own_source() {
 fn two_workers_share_one_fetch_per_refresh() {
     let upstream = Upstream::start();
     let service = Steered::start(Reply::Json(origins_json(&[SHOP])));
-    let envoy = envoy(&policy(1, 2000), &upstream, service.port, 2);
+    let envoy = envoy(&policy(1, 1000), &upstream, service.port, 2);
     eventually(10, "the first answer", || metric(&envoy, "updates_applied") >= 1);
     let (start, before) = (Instant::now(), service.count());
     thread::sleep(Duration::from_secs(6));
@@ -479,7 +479,7 @@ fn ten_thousand_origins_update_under_load_without_a_failed_request() {
         origins_json(&l)
     };
     let service = Steered::start(Reply::Json(list(0)));
-    let envoy = envoy(&policy(1, 2000), &upstream, service.port, 2);
+    let envoy = envoy(&policy(1, 1000), &upstream, service.port, 2);
     let url = envoy.url("live", "/api/x");
     // Each worker applies the answer on its own tick: wait until connections
     // landing on either worker see it (one preflight may reach only one).
