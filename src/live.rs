@@ -270,8 +270,9 @@ pub fn not_applied_line(rule: &str, spec: &SourceSpec, verdict: &Verdict, servin
     let (what, why) = match verdict {
         Verdict::Shrunk { kept, removed, why } => {
             return Some(format!(
-                "edge-cors: {} refused for additions: {why}; its removals applied: {removed} origins removed, {} keep serving; new origins wait for an answer without errors",
+                "edge-cors: {} refused for additions: {why}; its removals applied: {} removed, {} kept; new origins wait for an answer without errors",
                 describe(rule, spec),
+                counted(*removed),
                 kept.len()
             ))
         }
@@ -280,11 +281,16 @@ pub fn not_applied_line(rule: &str, spec: &SourceSpec, verdict: &Verdict, servin
         _ => return None,
     };
     let kept = if ever_applied {
-        format!("the last good set ({serving} origins) keeps serving")
+        format!("the last good set ({}) keeps serving", counted(serving))
     } else {
         "no answer applied yet, so only the static allow_origins apply".to_string()
     };
     Some(format!("edge-cors: {} {what}: {why}; {kept}", describe(rule, spec)))
+}
+
+/// "1 origin", "2 origins".
+fn counted(n: usize) -> String {
+    format!("{n} origin{}", if n == 1 { "" } else { "s" })
 }
 
 /// The log line of a source's first good answer after failures.
@@ -294,7 +300,7 @@ pub fn recovered_line(rule: &str, spec: &SourceSpec, failures: u32) -> String {
 
 /// The log line of an applied update.
 pub fn applied_line(rule: &str, spec: &SourceSpec, count: usize) -> String {
-    format!("edge-cors: {} applied: {count} origins", describe(rule, spec))
+    format!("edge-cors: {} applied: {}", describe(rule, spec), counted(count))
 }
 
 #[cfg(test)]

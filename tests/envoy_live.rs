@@ -227,7 +227,7 @@ fn a_bad_entry_never_freezes_revocation() {
     let log = envoy.log();
     assert!(
         log.contains("refused for additions: origins[1] = \"ftp://files.example\"")
-            && log.contains("its removals applied: 1 origins removed, 1 keep serving"),
+            && log.contains("its removals applied: 1 origin removed, 1 kept"),
         "{log}"
     );
     // The tenant database fixed: the new tenant arrives.

@@ -146,6 +146,16 @@ fn scrape() -> &'static [Sample] {
         // What alerts.yaml's EdgeCorsOriginSourceRefused tells to look for.
         let refused = "edge-cors: origins from cluster \"tenant_origins\" /cors/origins (rule partners) refused: origins[0] = \"http://plain.example\"";
         assert!(envoy.log().contains(refused), "{refused}\n{}", envoy.log());
+        // A removal beside an entry the edge refuses (a public-suffix
+        // wildcard, which only the edge knows): the default's set shrinks.
+        origins.run(&["add", "https://*.vercel.app"]);
+        origins.run(&["remove", "http://plain.example"]);
+        while source(&envoy.stats(), "default", "updates_removals_applied") == 0 {
+            assert!(Instant::now() < deadline + Duration::from_secs(15), "no removal applied:\n{}", envoy.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let shrunk = "(rule default) refused for additions: origins[0] = \"https://*.vercel.app\": \"vercel.app\" is a public suffix";
+        assert!(envoy.log().contains(shrunk), "{shrunk}\n{}", envoy.log());
 
         let text = std::mem::take(&mut get(&format!("http://{}/stats/prometheus", envoy.admin), &[]).body);
         envoy.stop();
@@ -512,9 +522,10 @@ fn the_rule_is_a_label() {
     at_least_one("edge_cors_origins_source_updates_applied", "default");
     at_least_one("edge_cors_origins_source_updates_unchanged", "default");
     at_least_one("edge_cors_origins_source_updates_refused", "partners");
+    at_least_one("edge_cors_origins_source_updates_removals_applied", "default");
     at_least_one("edge_cors_origins_source_updates_failed", "resellers");
     at_least_one("edge_cors_origins_source_seconds_since_update", "resellers");
-    assert_eq!(rule("edge_cors_origins_source_origins", "default"), Some(SOURCE_ORIGINS.len() as f64));
+    assert_eq!(rule("edge_cors_origins_source_origins", "default"), Some(SOURCE_ORIGINS.len() as f64 - 1.0), "one removed");
     assert_eq!(rule("edge_cors_origins_source_origins", "partners"), Some(0.0), "a refused answer is never loaded");
     assert_eq!(rule("edge_cors_origins_source_updates_applied", "resellers"), Some(0.0));
     assert_eq!(rule("edge_cors_origins_source_updates_applied", "tenants"), None, "no source, no series");
@@ -593,10 +604,17 @@ fn every_dashboard_panel_queries_the_chosen_data_source() {
             read.extend(metrics);
         }
     }
-    let expected: BTreeSet<String> =
-        ["origins", "seconds_since_update", "updates_applied", "updates_unchanged", "updates_refused", "updates_failed"]
-            .iter()
-            .map(|m| format!("edge_cors_origins_source_{m}"))
-            .collect();
+    let expected: BTreeSet<String> = [
+        "origins",
+        "seconds_since_update",
+        "updates_applied",
+        "updates_unchanged",
+        "updates_refused",
+        "updates_removals_applied",
+        "updates_failed",
+    ]
+    .iter()
+    .map(|m| format!("edge_cors_origins_source_{m}"))
+    .collect();
     assert_eq!(read, expected, "what the live-origins row reads");
 }

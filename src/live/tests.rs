@@ -142,7 +142,7 @@ fn a_refused_answer_still_applies_its_removals() {
     assert_eq!(removed, 1);
     assert!(why.starts_with("origins[1] = \"ftp://bad.example\""), "{why}");
     let line = not_applied_line("t", &spec(), &Verdict::Shrunk { kept: vec![], removed: 1, why: why.clone() }, 0, true).unwrap();
-    assert!(line.contains("refused for additions") && line.contains("removals applied: 1 origins removed"), "{line}");
+    assert!(line.contains("refused for additions") && line.contains("removals applied: 1 origin removed"), "{line}");
     // The same bad answer with nothing left to remove: refused, no change.
     let body = br#"{"origins": ["https://a.example", "ftp://bad.example", "https://b.example", "https://*.c.example"]}"#;
     assert!(matches!(
