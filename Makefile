@@ -92,25 +92,25 @@ export CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS := --remap-path-prefix=$(CARGO_HOME_
 
 # After cargo: wasm-metadce keeps only the exports in build/exports.json (the
 # SDK-built baselines export more than an HTTP filter receives; build/README.md
-# says which and why), then wasm-opt. cargo re-links its
-# artifact on every build, so the result is cached by the hash of cargo's
-# output, the export list and the flags, and copied over cargo's file.
+# says which and why), then wasm-opt. $(call finish_wasm,CARGO_OUTPUT,FINISHED):
+# cargo re-links its artifact on every build, so the result is cached by the
+# hash of cargo's output, the export list and the flags, and copied to FINISHED.
 WASM_METADCE := .tools/node_modules/.bin/wasm-metadce
 WASM_OPT_FLAGS := -Oz --converge
 define finish_wasm
 	@mkdir -p target/wasm-opt; sum=$$( (cat $(1) build/exports.json; echo "$(WASM_OPT_FLAGS)") | sha256sum | cut -c1-16); \
-	if ! cmp -s $(1) target/wasm-opt/$$sum.wasm; then \
+	if ! cmp -s $(2) target/wasm-opt/$$sum.wasm; then \
 	  if [ ! -e target/wasm-opt/$$sum.wasm ]; then \
 	    before=$$(stat -c %s $(1)); out=target/wasm-opt/$$sum; \
 	    $(WASM_METADCE) $(WASM_FEATURES) $(1) --graph-file build/exports.json -o $$out.dce.wasm >/dev/null && \
 	    $(WASM_OPT) $(WASM_OPT_FLAGS) $(WASM_FEATURES) $$out.dce.wasm -o $$out.tmp && mv $$out.tmp $$out.wasm && rm -f $$out.dce.wasm; \
-	    echo "    $(notdir $(1)): exports outside build/exports.json dropped, wasm-opt $(WASM_OPT_FLAGS): $$before -> $$(stat -c %s $$out.wasm) bytes"; fi; \
-	  cp target/wasm-opt/$$sum.wasm $(1).tmp && mv $(1).tmp $(1); fi
+	    echo "    $(notdir $(2)): exports outside build/exports.json dropped, wasm-opt $(WASM_OPT_FLAGS): $$before -> $$(stat -c %s $$out.wasm) bytes"; fi; \
+	  cp target/wasm-opt/$$sum.wasm $(2).tmp && mv $(2).tmp $(2); else touch $(2); fi
 endef
 wasm: .rust-target $(WASM_OPT) ## build the release module (target/wasm32-wasip1/release/edge_cors.wasm)
 	@echo "==> building $(WASM)"
-	@cargo build --release --target wasm32-wasip1
-	$(call finish_wasm,$(WASM))
+	@cargo build --release --target wasm32-wasip1 -p edge-cors-wasm
+	$(call finish_wasm,target/wasm32-wasip1/release/edge_cors_wasm.wasm,$(WASM))
 	@echo "    $$(stat -c %s $(WASM)) bytes"
 
 size: wasm ## the module's size against its budget
@@ -151,9 +151,13 @@ run: wasm $(ENVOY) ## Envoy with edge-cors and the demo policy on :10000, a play
 	@exec python3 envoy/run.py $(DEMO_ARGS)
 endif
 
-# Every file under tests/ belongs to exactly one of these lists (make
+# Every file under crates/*/tests/ belongs to exactly one of these lists (make
 # test-inventory checks it), so each test runs once and none is skipped.
-UNIT_TESTS := contract properties fuzz_corpus
+# Natively, beside the code they test: the engine's contract and property
+# tests; the proxy-wasm shell's wire format and the fuzz corpora replayed.
+ENGINE_TESTS := contract properties
+WASM_TESTS := wire fuzz_corpus
+UNIT_TESTS := $(ENGINE_TESTS) $(WASM_TESTS)
 INTEGRATION_TESTS := envoy envoy_config envoy_rules envoy_hardening envoy_hostile envoy_reload envoy_observability envoy_live
 PORTABILITY_TESTS := imports hosts image
 CLI_TESTS := cli deploy render_run docs
@@ -171,33 +175,34 @@ lint: .rust-target ## cargo fmt --check and clippy, panics denied outside tests
 	@cargo fmt --check
 	@cd fuzz && cargo fmt --check
 	@cd hosts/wasmtime && cargo fmt --check
-	@cargo clippy --quiet --target wasm32-wasip1 --lib -- -D warnings $(PANIC_LINTS)
-	@cargo clippy --quiet --lib -- -D warnings $(PANIC_LINTS)
-	@cargo clippy --quiet --all-targets --features cli -- -D warnings
+	@cargo clippy --quiet --target wasm32-wasip1 -p edge-cors-engine -p edge-cors-wasm --lib -- -D warnings $(PANIC_LINTS)
+	@cargo clippy --quiet -p edge-cors-engine -p edge-cors-wasm --lib -- -D warnings $(PANIC_LINTS)
+	@cargo clippy --quiet --workspace --all-targets -- -D warnings
 
 unit: ## the engine's tests, natively: unit, contract, property and fuzz-corpus tests
 	@echo "==> unit tests (engine, natively)"
-	@cargo test --quiet --lib $(call tests_args,$(UNIT_TESTS))
-	@cargo test --quiet --features cli --bin edge-cors
+	@cargo test --quiet -p edge-cors-engine --lib $(call tests_args,$(ENGINE_TESTS))
+	@cargo test --quiet -p edge-cors-wasm --lib $(call tests_args,$(WASM_TESTS))
+	@cargo test --quiet -p edge-cors-cli --bin edge-cors
 
 integration: wasm $(ENVOY) ## the release module in a real Envoy
 	@echo "==> integration tests (real Envoy $(ENVOY_VERSION), release wasm)"
-	@cargo test $(call tests_args,$(INTEGRATION_TESTS))
+	@cargo test -p edge-cors-suites $(call tests_args,$(INTEGRATION_TESTS))
 
 portability: wasm host-tools ## import inventory, host profiles on V8, OCI image, the second host (wasmtime)
 	@echo "==> portability: import inventory, host profiles on V8, OCI image through a local registry"
-	@cargo test $(call tests_args,$(PORTABILITY_TESTS)) -- --nocapture
+	@cargo test -p edge-cors-suites $(call tests_args,$(PORTABILITY_TESTS)) -- --nocapture
 	@$(MAKE) --no-print-directory host-wasmtime
 
 cli-tests: wasm $(ENVOY) ## the command line (check, explain, probe, import, render) and deploy files
 	@echo "==> command-line tests (edge-cors check, explain, probe, import, render)"
-	@cargo test --features cli $(call tests_args,$(CLI_TESTS))
+	@cargo test -p edge-cors-cli $(call tests_args,$(CLI_TESTS))
 
 observability: wasm $(ENVOY) host-tools ## the dashboard and alert rules against a real Envoy's /stats/prometheus, and promtool
 	@echo "==> observability: deploy/observability/ against a real Envoy's /stats/prometheus, promtool check/test rules"
-	@cargo test $(call tests_args,$(OBSERVABILITY_TESTS)) -- --nocapture
+	@cargo test -p edge-cors-suites $(call tests_args,$(OBSERVABILITY_TESTS)) -- --nocapture
 
-# grpcio for tests/grpc_web.rs's gRPC server, into the Envoy venv.
+# grpcio for crates/suites/tests/grpc_web.rs's gRPC server, into the Envoy venv.
 GRPCIO_VERSION := 1.85.3
 .PHONY: grpc-tools
 grpc-tools: $(ENVOY)
@@ -207,12 +212,12 @@ grpc-tools: $(ENVOY)
 
 browser: wasm $(ENVOY) chromium grpc-tools ## headless Chromium through Envoy + edge-cors
 	@echo "==> browser tests (headless Chromium through Envoy + edge-cors)"
-	@cargo test $(call tests_args,$(BROWSER_TESTS)) -- --nocapture
+	@cargo test -p edge-cors-suites $(call tests_args,$(BROWSER_TESTS)) -- --nocapture
 
 test-inventory:
 	@listed=" $(UNIT_TESTS) $(INTEGRATION_TESTS) $(PORTABILITY_TESTS) $(CLI_TESTS) $(OBSERVABILITY_TESTS) $(BROWSER_TESTS) $(LONG_TESTS) "; \
-	for f in tests/*.rs; do t=$$(basename $$f .rs); case "$$listed" in *" $$t "*) ;; \
-	  *) echo "FAIL: tests/$$t.rs is in no test list of the Makefile"; exit 1;; esac; done
+	for f in crates/*/tests/*.rs; do t=$$(basename $$f .rs); case "$$listed" in *" $$t "*) ;; \
+	  *) echo "FAIL: $$f is in no test list of the Makefile"; exit 1;; esac; done
 
 test: setup test-inventory lint wasm size unit integration portability cli-tests observability browser bench-smoke ## everything CI runs
 
@@ -234,16 +239,16 @@ BENCH_TRANSPORT ?= h1
 BENCH_CONCURRENCY ?= 1
 bench: wasm $(ENVOY) wrk h2load bench-modules ## throughput through Envoy: edge-cors vs native, empty and ABI-floor filters
 	@echo "==> engine micro-benchmark (criterion)"
-	@set -o pipefail; cargo bench --bench engine -- --noplot 2>&1 | \
+	@set -o pipefail; cargo bench -p edge-cors-engine --bench engine -- --noplot 2>&1 | \
 	  awk '/^Benchmarking/ {next} /^[^ ].*\// {name=$$0} /^ +time:/ {sub(/^ +time: +/, ""); printf "    %-52s %s\n", name, $$0}'
 	@echo "==> throughput through Envoy ($(BENCH_TRANSPORT), --concurrency $(BENCH_CONCURRENCY))"
 	@python3 bench/run.py --transport $(BENCH_TRANSPORT) --concurrency $(BENCH_CONCURRENCY)
 
 bench-modules: .rust-target $(WASM_OPT)
 	@echo "==> building the empty filter and the ABI floor (examples/), finished like edge-cors"
-	@cargo build --release --target wasm32-wasip1 --example empty_filter --example abi_floor
-	$(call finish_wasm,target/wasm32-wasip1/release/examples/empty_filter.wasm)
-	$(call finish_wasm,target/wasm32-wasip1/release/examples/abi_floor.wasm)
+	@cargo build --release --target wasm32-wasip1 -p edge-cors-wasm --example empty_filter --example abi_floor
+	$(call finish_wasm,target/wasm32-wasip1/release/examples/empty_filter.wasm,target/wasm32-wasip1/release/examples/empty_filter.wasm)
+	$(call finish_wasm,target/wasm32-wasip1/release/examples/abi_floor.wasm,target/wasm32-wasip1/release/examples/abi_floor.wasm)
 
 # In `make test`: one short round of every variant, so the benchmark, its
 # answer checks and the floor modules keep working (its numbers mean nothing).
@@ -254,7 +259,7 @@ bench-smoke: wasm $(ENVOY) wrk h2load bench-modules
 	@echo "    ok: every variant answered every scenario, h1 and h2 over TLS (tables in target/bench/smoke.md, smoke-h2.md)"
 
 bench-engine:
-	@cargo bench --bench engine
+	@cargo bench -p edge-cors-engine --bench engine
 
 # Latency while 10,000 live origins change every second (allow_origins_from),
 # against the same Envoy while they do not (~1 min).
@@ -265,29 +270,29 @@ bench-live: wasm $(ENVOY) wrk ## p50/p99 latency while live origins (10,000) cha
 # has built already (a release build would compile every dependency again).
 .PHONY: cli-debug
 cli-debug:
-	@cargo build --quiet --features cli --bin edge-cors
+	@cargo build --quiet -p edge-cors-cli
 
-# The `edge-cors` command line (also: cargo install --path . --features cli).
+# The `edge-cors` command line (also: cargo install --path crates/cli).
 cli: ## the edge-cors command line (target/release/edge-cors)
 	@echo "==> building the edge-cors command line"
-	@cargo build --release --features cli --bin edge-cors
+	@cargo build --release -p edge-cors-cli
 	@echo "    target/release/edge-cors"
 
-# The Public Suffix List built into the engine (src/psl.rs reads src/psl/list.bin;
-# src/psl/VERSION says which list): PyPI's publicsuffixlist ships the list, and
+# The Public Suffix List built into the engine (crates/engine/src/psl.rs reads crates/engine/src/psl/list.bin;
+# crates/engine/src/psl/VERSION says which list): PyPI's publicsuffixlist ships the list, and
 # build/psl.py compacts it. Bump PSL_PACKAGE_VERSION to refresh, run `make psl`,
-# commit src/psl/.
+# commit crates/engine/src/psl/.
 PSL_PACKAGE_VERSION := 1.1.2.20261023
 PSL_DIR := .tools/psl
-psl: ## the built-in Public Suffix List (src/psl/) from PyPI's publicsuffixlist (bump PSL_PACKAGE_VERSION to refresh)
+psl: ## the built-in Public Suffix List (crates/engine/src/psl/) from PyPI's publicsuffixlist (bump PSL_PACKAGE_VERSION to refresh)
 	@echo "==> Public Suffix List from PyPI's publicsuffixlist==$(PSL_PACKAGE_VERSION)"
 	@command -v pip >/dev/null || { $(call apt_install,python3-pip); }
 	@pip download --quiet --disable-pip-version-check --no-deps publicsuffixlist==$(PSL_PACKAGE_VERSION) -d $(PSL_DIR)
 	@rm -rf $(PSL_DIR)/$(PSL_PACKAGE_VERSION) && \
 	  python3 -m zipfile -e $(PSL_DIR)/publicsuffixlist-$(PSL_PACKAGE_VERSION)-py3-none-any.whl $(PSL_DIR)/$(PSL_PACKAGE_VERSION)
 	@python3 build/psl.py --package publicsuffixlist==$(PSL_PACKAGE_VERSION) \
-	  $(PSL_DIR)/$(PSL_PACKAGE_VERSION)/publicsuffixlist/public_suffix_list.dat src/psl
-	@sed 's/^/    /' src/psl/VERSION
+	  $(PSL_DIR)/$(PSL_PACKAGE_VERSION)/publicsuffixlist/public_suffix_list.dat crates/engine/src/psl
+	@sed 's/^/    /' crates/engine/src/psl/VERSION
 
 # ---- Reliability: fuzzing, long property runs, soak, live reload.
 .PHONY: cargo-fuzz fuzz fuzz-properties
@@ -298,7 +303,7 @@ psl: ## the built-in Public Suffix List (src/psl/) from PyPI's publicsuffixlist 
 # 10 minutes); FUZZ_FLAGS passes options to `cargo fuzz run` (e.g. `-s none`
 # where no sanitizer runtime exists). A crash stops the run: its input is in
 # fuzz/artifacts/TARGET/; copy it to fuzz/regressions/TARGET/ (replayed by
-# tests/fuzz_corpus.rs under cargo test) and fix the bug.
+# crates/wasm/tests/fuzz_corpus.rs under cargo test) and fix the bug.
 FUZZ_SECONDS ?= 600
 FUZZ_TARGETS ?= config origin decision answer
 FUZZ_FLAGS ?=
@@ -319,25 +324,25 @@ fuzz: cargo-fuzz ## cargo fuzz, FUZZ_SECONDS per target
 
 # Envoy + edge-cors under wrk's mixed load for SOAK_SECONDS (default 5
 # minutes), every response checked, Envoy's /memory and RSS sampled; prints
-# the figures (tests/soak.rs, tests/soak/mix.lua).
+# the figures (crates/suites/tests/soak.rs, crates/suites/tests/soak/mix.lua).
 .PHONY: soak reload
 SOAK_SECONDS ?= 300
 soak: wasm $(ENVOY) wrk ## wrk's mixed load for SOAK_SECONDS, every response checked
 	@echo "==> soak test ($(SOAK_SECONDS) s)"
-	@SOAK_SECONDS=$(SOAK_SECONDS) cargo test --test soak -- --ignored --nocapture
+	@SOAK_SECONDS=$(SOAK_SECONDS) cargo test -p edge-cors-suites --test soak -- --ignored --nocapture
 
 # Policy swaps through file-based LDS under load, repeated for RELOAD_SECONDS
 # (make test runs a 20 s version of the same test).
 RELOAD_SECONDS ?= 300
 reload: wasm $(ENVOY) ## policy swaps through LDS under load for RELOAD_SECONDS
 	@echo "==> live reconfiguration under load ($(RELOAD_SECONDS) s)"
-	@EDGE_CORS_RELOAD_SECONDS=$(RELOAD_SECONDS) cargo test --test envoy_reload -- --nocapture
+	@EDGE_CORS_RELOAD_SECONDS=$(RELOAD_SECONDS) cargo test -p edge-cors-suites --test envoy_reload -- --nocapture
 
-# The property tests of tests/properties.rs with many more cases.
+# The property tests of crates/engine/tests/properties.rs with many more cases.
 PROPTEST_CASES ?= 100000
 fuzz-properties: ## the property tests with PROPTEST_CASES cases each
 	@echo "==> property tests, $(PROPTEST_CASES) cases each"
-	@PROPTEST_CASES=$(PROPTEST_CASES) cargo test --test properties
+	@PROPTEST_CASES=$(PROPTEST_CASES) cargo test -p edge-cors-engine --test properties
 
 clean: ## remove build output and the Envoy venv
 	cargo clean
@@ -352,7 +357,7 @@ host-wasmtime: wasm ## the module on a second host: proxy-wasm-host (wasmtime)
 	@cd hosts/wasmtime && CARGO_TARGET_DIR=../../target/wasmtime-host nice -n 10 cargo test --ignore-rust-version -- --nocapture
 
 # Memory and configure time with 10, 1,000 and 10,000 tenant origins: the
-# module's linear memory and configure time on V8 (tests/hosts/host.js), and
+# module's linear memory and configure time on V8 (crates/suites/tests/hosts/host.js), and
 # what each Envoy worker adds (/memory and RSS, --concurrency 1 vs 2).
 .PHONY: bench-memory
 bench-memory: wasm $(ENVOY) cli ## memory and configure time as the tenant list grows (BENCHMARKS.md)

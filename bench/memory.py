@@ -5,7 +5,7 @@ For policies of 10, 1,000 and 10,000 exact origins (plus 30 wildcard patterns):
 
 - the module's linear memory after on_configure and after 2,000 requests, and
   the configure time (first, on a fresh VM, and again, as on an update), on
-  V8 through the project's own host (tests/hosts/host.js on Node);
+  V8 through the project's own host (crates/suites/tests/hosts/host.js on Node);
 - what each Envoy worker's VM adds: Envoy's /memory (allocated bytes) with the
   policy under --concurrency 1 and 2, after both workers served requests; the
   difference between the two is one more worker's VM and its copy of the
@@ -35,7 +35,7 @@ def policy(n):
 
 
 def node_host(config):
-    """Linear memory and configure time on V8 via tests/hosts/host.js."""
+    """Linear memory and configure time on V8 via crates/suites/tests/hosts/host.js."""
     profile = {
         "name": "envoy", "config": config, "metrics": "ok", "time": "ok", "header_count": "real", "authority_in_pairs": True,
         "host_header": False, "local_reply_callback": True, "serve_after_failed_configure": False,
@@ -47,7 +47,7 @@ def node_host(config):
     }
     actual = dict(scenario, name="get", method="GET", headers=[["origin", "https://a.region3.saas.example"]])
     job = {"wasm": WASM, "profiles": [], "scenarios": [], "bench": {"profile": profile, "scenarios": [scenario, actual], "iterations": 1000}}
-    out = subprocess.run(["node", os.path.join(ROOT, "tests/hosts/host.js")], input=json.dumps(job), capture_output=True, text=True, check=True)
+    out = subprocess.run(["node", os.path.join(ROOT, "crates/suites/tests/hosts/host.js")], input=json.dumps(job), capture_output=True, text=True, check=True)
     return json.loads(out.stdout)["bench"]
 
 

@@ -10,10 +10,10 @@ listener in the same Envoy:
   edge    edge-cors (release wasm, V8)
   empty   an empty proxy-wasm filter (the SDK's boilerplate only, as users
           write one): the wasm floor; edge-cors itself no longer uses the
-          SDK's dispatcher (src/abi.rs)
-  floor   examples/abi_floor.rs: the host calls edge-cors makes for each
+          SDK's dispatcher (crates/wasm/src/abi.rs)
+  floor   crates/wasm/examples/abi_floor.rs: the host calls edge-cors makes for each
           scenario with fixed answers and no policy engine, behind the same
-          exports (src/abi.rs): the ABI's price for the work itself
+          exports (crates/wasm/src/abi.rs): the ABI's price for the work itself
 
 wrk (pinned to core 1) drives each variant in turn for each scenario,
 rotating the order every round. Reported: the median requests/s per
@@ -340,7 +340,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "target/bench/results.md"))
     ap.add_argument("--compare", metavar="WASM", help="another edge-cors build to run beside this one (variant 'other'), for A/B tests of an optimisation")
     ap.add_argument("--edge", metavar="WASM", default=EDGE_WASM, help="the edge-cors module (default: the release build)")
-    ap.add_argument("--empty", metavar="WASM", default=EMPTY_WASM, help="the empty-filter module (default: examples/empty_filter.rs)")
+    ap.add_argument("--empty", metavar="WASM", default=EMPTY_WASM, help="the empty-filter module (default: crates/wasm/examples/empty_filter.rs)")
     ap.add_argument("--only", metavar="TEXT", help="run only the scenarios whose name contains TEXT")
     ap.add_argument("--transport", choices=["h1", "h2"], default="h1", help="h1: plaintext HTTP/1.1 with wrk (default); h2: TLS with ALPN h2, h2load")
     ap.add_argument("--streams", type=int, default=10, help="h2: concurrent streams per connection (h2load -m; default 10)")

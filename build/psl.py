@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""The Public Suffix List for the engine: public_suffix_list.dat in, src/psl/ out.
+"""The Public Suffix List for the engine: public_suffix_list.dat in, crates/engine/src/psl/ out.
 
     python3 build/psl.py --package publicsuffixlist==VERSION path/to/public_suffix_list.dat [OUT_DIR]
 
-Writes OUT_DIR/list.bin (read by src/psl.rs) and OUT_DIR/VERSION (the list's
+Writes OUT_DIR/list.bin (read by crates/engine/src/psl.rs) and OUT_DIR/VERSION (the list's
 VERSION and COMMIT, the package it came from, the rule count), then prints the
 sizes of the formats considered. `make psl` runs it; nothing else does.
 
@@ -256,7 +256,7 @@ def dafsa(rules):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dat", help="public_suffix_list.dat")
-    parser.add_argument("out", nargs="?", default=os.path.join(os.path.dirname(__file__), "..", "src", "psl"))
+    parser.add_argument("out", nargs="?", default=os.path.join(os.path.dirname(__file__), "..", "crates", "engine", "src", "psl"))
     parser.add_argument("--package", required=True, help="the PyPI package it came from, e.g. publicsuffixlist==1.1.2.20261023")
     args = parser.parse_args()
 

@@ -2,15 +2,16 @@
 //! here is a finding: the engine panicked, or broke one of the invariants
 //! asserted below.
 //!
-//! `tests/fuzz_corpus.rs` includes this file too and replays the committed
+//! `crates/wasm/tests/fuzz_corpus.rs` includes this file too and replays the committed
 //! seeds and every regression input through the same functions, so a crash
 //! found once stays fixed under `cargo test`.
 
 use std::sync::OnceLock;
 
-use edge_cors::origin::{OriginEntry, OriginSet, Scheme};
-use edge_cors::rules::Ruleset;
-use edge_cors::{report, wire, Decision, Forward, HeaderList, Policy, Request, Stamp};
+use edge_cors_engine::origin::{OriginEntry, OriginSet, Scheme};
+use edge_cors_engine::rules::Ruleset;
+use edge_cors_engine::{report, Decision, Forward, HeaderList, Policy, Request, Stamp};
+use edge_cors_wasm::wire;
 
 /// Configuration parsing: any bytes. A configuration that loads must answer
 /// requests; one that does not must say why, on one line (it becomes the
@@ -91,7 +92,7 @@ pub fn origin(data: &[u8]) {
         }
         OriginEntry::Subdomains { scheme, base, port } => {
             // A port a request can carry that the pattern admits (`:*` admits no port too).
-            let port = if *port == edge_cors::origin::Port::Any { String::new() } else { port.to_string() };
+            let port = if *port == edge_cors_engine::origin::Port::Any { String::new() } else { port.to_string() };
             let s = scheme.as_str();
             assert!(!alone.allows(format!("{s}://{base}{port}").as_bytes()), "a pattern matched its own base");
             let other = if *scheme == Scheme::Https { "http" } else { "https" };
@@ -110,7 +111,7 @@ fn is_origin_shaped(o: &[u8]) -> bool {
         return true;
     }
     // http(s) origins, or the exact origins of app shells and extensions.
-    let app = edge_cors::origin::APP_SCHEMES.iter().find_map(|s| o.strip_prefix(s.as_bytes()).and_then(|r| r.strip_prefix(b"://")));
+    let app = edge_cors_engine::origin::APP_SCHEMES.iter().find_map(|s| o.strip_prefix(s.as_bytes()).and_then(|r| r.strip_prefix(b"://")));
     let rest = o.strip_prefix(b"https://").or_else(|| o.strip_prefix(b"http://")).or(app);
     rest.is_some_and(|r| !r.is_empty() && r.iter().all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.:[]".contains(&b)))
 }
@@ -248,8 +249,8 @@ fn check_headers(policy: &Policy, req: &Request<'_>, headers: &[(&[u8], &[u8])],
 /// shrink the applied set, to entries the answer lists; and the shared-data
 /// encoding of an answer gives back its ETag and body.
 pub fn answer(data: &[u8]) {
-    use edge_cors::config::SourceSpec;
-    use edge_cors::live::{self, Answer, LiveOrigins, Verdict};
+    use edge_cors_engine::config::SourceSpec;
+    use edge_cors_engine::live::{self, Answer, LiveOrigins, Verdict};
 
     let Some((&head, body)) = data.split_first() else {
         return;
@@ -310,7 +311,7 @@ pub fn answer(data: &[u8]) {
             assert!(!why.contains(['\n', '\r']));
             // What the workers are given reads back as exactly the kept set.
             let shared = live::shrunk_body(&kept);
-            let reread = edge_cors::config::fetched_origins(&shared, credentials, insecure).expect("the shrunk set reads back");
+            let reread = edge_cors_engine::config::fetched_origins(&shared, credentials, insecure).expect("the shrunk set reads back");
             assert_eq!(reread, kept, "the shared shrunk set differs from the applied one");
         }
         Verdict::Refused(why) | Verdict::Failed(why) => {

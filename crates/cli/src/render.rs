@@ -1,0 +1,850 @@
+//! `edge-cors render`: ready-to-apply configuration with the policy
+//! embedded, the filter placed before auth filters. Matches envoy/envoy.yaml:
+//! the policy travels as a JSON string (Envoy: a StringValue; Istio and
+//! Envoy Gateway turn their YAML object into that JSON string themselves).
+
+use std::path::Path;
+
+use clap::ValueEnum;
+use serde_json::{Map, Value};
+
+use crate::check;
+use crate::out::Style;
+use crate::{Fatal, Report};
+
+/// The proxy a manifest is rendered for (`--target`).
+#[derive(Clone, Copy, ValueEnum)]
+pub enum RenderTarget {
+    // Plain comments, not doc comments: clap would turn those into a
+    // longer `--help`.
+    // An HttpConnectionManager's `http_filters`.
+    Envoy,
+    // An Istio `WasmPlugin`.
+    Istio,
+    // An Envoy Gateway `EnvoyExtensionPolicy`, and the `EnvoyProxy` that orders it.
+    EnvoyGateway,
+    // A complete Envoy bootstrap: admin, listener (edge-cors, router), upstream cluster.
+    EnvoyBootstrap,
+    // The bootstrap for live reload (file-based LDS), and its LDS file.
+    EnvoyLds,
+}
+
+/// Engine keys in the order people read them.
+const ORDER: [&str; 8] = [
+    "allow_origins",
+    "allow_methods",
+    "allow_headers",
+    "expose_headers",
+    "max_age",
+    "allow_credentials",
+    "allow_private_network",
+    "allow_insecure_origins",
+];
+
+/// AWS spelling to the engine's.
+const AWS: [(&str, &str); 6] = [
+    ("AllowOrigins", "allow_origins"),
+    ("AllowMethods", "allow_methods"),
+    ("AllowHeaders", "allow_headers"),
+    ("ExposeHeaders", "expose_headers"),
+    ("MaxAge", "max_age"),
+    ("AllowCredentials", "allow_credentials"),
+];
+
+/// The policy object with engine (snake_case) keys, `_` keys dropped.
+pub fn canonical(object: &Map<String, Value>) -> Vec<(String, Value)> {
+    let mut out: Vec<(String, Value)> = Vec::new();
+    for (k, v) in object {
+        if k.starts_with('_') {
+            continue;
+        }
+        let key = AWS.iter().find(|(a, _)| a == k).map_or(k.as_str(), |(_, s)| s);
+        out.push((key.to_string(), v.clone()));
+    }
+    out.sort_by_key(|(k, _)| ORDER.iter().position(|o| o == k).unwrap_or(ORDER.len()));
+    out
+}
+
+fn inline(v: &Value) -> String {
+    match v {
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().map(inline).collect();
+            format!("[{}]", parts.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Pretty JSON with one key per line and lists kept on one line.
+pub fn policy_json(fields: &[(String, Value)], indent: &str) -> String {
+    let mut s = format!("{indent}{{\n");
+    for (i, (k, v)) in fields.iter().enumerate() {
+        let comma = if i + 1 < fields.len() { "," } else { "" };
+        s.push_str(&format!("{indent}  {}: {}{comma}\n", Value::String(k.clone()), inline(v)));
+    }
+    s.push_str(&format!("{indent}}}"));
+    s
+}
+
+/// The policy as a YAML mapping (flow-style lists, JSON-compatible scalars).
+fn policy_yaml(fields: &[(String, Value)], indent: &str) -> String {
+    let mut s = String::new();
+    for (k, v) in fields {
+        s.push_str(&format!("{indent}{k}: {}\n", inline(v)));
+    }
+    s
+}
+
+/// `sha256`: the module's digest, pinned in the manifest (Istio, Envoy Gateway).
+pub fn run(
+    target: RenderTarget,
+    path: &Path,
+    module: Option<&str>,
+    namespace: Option<&str>,
+    gateway: &str,
+    sha256: Option<&str>,
+) -> Result<Report, Fatal> {
+    let style = Style::stderr();
+    let c = match load_valid(path, &style)? {
+        Ok(c) => c,
+        Err(refused) => return Ok(refused),
+    };
+    let fields = canonical(&c.found.object);
+    let text = match target {
+        RenderTarget::Envoy => envoy(&fields, module.unwrap_or("/etc/envoy/edge_cors.wasm")),
+        RenderTarget::Istio => {
+            istio(&fields, module.unwrap_or("oci://registry.example.com/edge-cors:0.1.0"), namespace.unwrap_or("istio-system"), sha256)
+        }
+        RenderTarget::EnvoyGateway => {
+            let module = module.unwrap_or("registry.example.com/edge-cors:0.1.0");
+            envoy_gateway(&fields, module, namespace.unwrap_or("default"), gateway, sha256)
+        }
+        RenderTarget::EnvoyBootstrap | RenderTarget::EnvoyLds => return run_host(target, path, module, &HostArgs::default()),
+    };
+    let note = style.dim(&format!("# policy from {} checked with the filter's own code: valid", path.display()));
+    let mut stderr = format!("{note}\n");
+    stderr.push_str(&debug_warning(&c, &style));
+    let clusters = source_clusters(&c);
+    if !clusters.is_empty() {
+        stderr.push_str(&format!("{} {}\n", style.dim("note:"), cluster_note(target, &clusters)));
+    }
+    Ok(Report { stdout: text, stderr, ok: true })
+}
+
+/// Every cluster the policy's `allow_origins_from` fetches from (top level
+/// and rules), each once, in the order they appear.
+fn source_clusters(c: &check::Checked) -> Vec<String> {
+    let Some(config) = &c.config else { return Vec::new() };
+    let mut out: Vec<String> = Vec::new();
+    let policies = std::iter::once(&config.default).chain(config.rules.iter().filter_map(|r| r.policy.as_ref()));
+    for cluster in policies.filter_map(|p| p.source.as_ref()).map(|s| &s.cluster) {
+        if !out.contains(cluster) {
+            out.push(cluster.clone());
+        }
+    }
+    out
+}
+
+/// Where the proxy must have the sources' clusters (`--target envoy`,
+/// `istio`, `envoy-gateway`: edge-cors renders no cluster there).
+fn cluster_note(target: RenderTarget, clusters: &[String]) -> String {
+    let names: Vec<String> = clusters.iter().map(|c| format!("{c:?}")).collect();
+    let (what, it) = if names.len() == 1 { ("cluster", "it") } else { ("clusters", "them") };
+    let head = format!("allow_origins_from fetches from {what} {}", names.join(", "));
+    match target {
+        RenderTarget::Istio => format!(
+            "{head}: the gateway's Envoy must have {it}, and Istio names a Service's cluster outbound|PORT||HOST, \
+             e.g. outbound|8080||tenants.default.svc.cluster.local (istioctl proxy-config clusters POD lists them)"
+        ),
+        RenderTarget::EnvoyGateway => format!(
+            "{head}: Envoy Gateway creates no such cluster; define {it} in your EnvoyProxy's bootstrap \
+             (spec.bootstrap, type Merge) or with an EnvoyPatchPolicy"
+        ),
+        _ => format!(
+            "{head}: define {it} in this Envoy's clusters (static_resources or CDS), or every fetch fails and only allow_origins applies"
+        ),
+    }
+}
+
+/// `--sha256`: a SHA-256 digest, 64 hex digits (a `sha256:` prefix allowed),
+/// in lower case.
+pub fn parse_sha256(s: &str) -> Result<String, String> {
+    let hex = s.strip_prefix("sha256:").unwrap_or(s);
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(hex.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "{s:?} is not a SHA-256 digest: give 64 hex digits (`sha256sum edge_cors.wasm`, or the image's digest without \"sha256:\")"
+        ))
+    }
+}
+
+/// What stderr says about the module reference: a warning when it is a
+/// placeholder (no `--module`), a note when an image is not pinned. Err
+/// when `--sha256` is given for a target that loads a local file.
+pub fn module_notes(target: RenderTarget, module_given: bool, sha256_given: bool) -> Result<String, Fatal> {
+    let image = matches!(target, RenderTarget::Istio | RenderTarget::EnvoyGateway);
+    if sha256_given && !image {
+        return Err(Fatal(
+            "--sha256 pins an image or a module downloaded over HTTP (--target istio, envoy-gateway); Envoy here loads a local file".into(),
+        ));
+    }
+    if target.is_envoy_host() {
+        // The checkout's release module by default: run_host warns itself
+        // when it has to name a placeholder.
+        return Ok(String::new());
+    }
+    let style = Style::stderr();
+    Ok(match (module_given, image) {
+        (false, true) => format!(
+            "{} the image reference (registry.example.com) is a placeholder: give --module with your edge-cors image \
+             and --sha256 with its digest to pin it\n",
+            style.warn("warning:")
+        ),
+        (false, false) => format!(
+            "{} the module path is a placeholder: give --module with the path of edge_cors.wasm on the proxy's machine\n",
+            style.warn("warning:")
+        ),
+        (true, true) if !sha256_given => {
+            format!("{} the module is not pinned: add --sha256 with its digest so the proxy loads no other\n", style.dim("note:"))
+        }
+        _ => String::new(),
+    })
+}
+
+fn envoy(fields: &[(String, Value)], module: &str) -> String {
+    format!(
+        r#"# edge-cors for Envoy: put this first in the HttpConnectionManager's http_filters,
+# before jwt_authn, ext_authz, rbac, basic_auth, oauth2..., so that preflights are
+# answered before auth rejects them and auth's 401/403 replies get CORS headers.
+# Do not also enable envoy.filters.http.cors or route cors policies.
+http_filters:
+- name: envoy.filters.http.wasm
+  typed_config:
+    "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+    config:
+      name: edge_cors
+      root_id: edge_cors
+      vm_config:
+        runtime: envoy.wasm.runtime.v8
+        code:
+          local: {{ filename: {module} }}
+      configuration:
+        # A StringValue: a Struct would reach the module as protobuf bytes, not JSON.
+        "@type": type.googleapis.com/google.protobuf.StringValue
+        value: |
+{policy}
+# ... auth filters here ...
+- name: envoy.filters.http.router
+  typed_config:
+    "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+"#,
+        policy = policy_json(fields, "          ")
+    )
+}
+
+fn istio(fields: &[(String, Value)], module: &str, namespace: &str, sha256: Option<&str>) -> String {
+    let pin = sha256.map(|h| format!("  # The module's digest: Istio refuses any other.\n  sha256: {h}\n")).unwrap_or_default();
+    format!(
+        r#"# edge-cors for Istio: phase AUTHN runs it before Istio's authentication and
+# authorization filters, so preflights are answered first and their 401/403
+# replies get CORS headers. Do not also set a corsPolicy on the VirtualServices.
+apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata:
+  name: edge-cors
+  namespace: {namespace}
+spec:
+  selector:
+    matchLabels:
+      istio: ingressgateway
+  url: {module}
+{pin}  phase: AUTHN
+  # Highest priority within the phase: before any other AUTHN plugin.
+  priority: 1000
+  # Refuse traffic rather than serve it without the policy.
+  failStrategy: FAIL_CLOSE
+  pluginConfig:
+{policy}"#,
+        policy = policy_yaml(fields, "    ")
+    )
+}
+
+fn envoy_gateway(fields: &[(String, Value)], module: &str, namespace: &str, gateway: &str, sha256: Option<&str>) -> String {
+    // An http(s):// URL is a module served over HTTP; anything else an image.
+    let (kind, key) = if module.starts_with("https://") || module.starts_with("http://") { ("HTTP", "http") } else { ("Image", "image") };
+    let pin = sha256.map(|h| format!("\n        sha256: {h}")).unwrap_or_default();
+    format!(
+        r#"# edge-cors for Envoy Gateway. Attached to the Gateway, so every route of it
+# runs the filter. Envoy Gateway enables wasm filters per route: a request that
+# matches no route (the proxy's own 404) never reaches it; give the Gateway a
+# catch-all HTTPRoute if browsers must read those 404s. Do not also set cors in
+# a SecurityPolicy.
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: EnvoyExtensionPolicy
+metadata:
+  name: edge-cors
+  namespace: {namespace}
+spec:
+  targetRefs:
+  - group: gateway.networking.k8s.io
+    kind: Gateway
+    name: {gateway}
+  wasm:
+  - name: edge-cors
+    rootID: edge_cors
+    code:
+      type: {kind}
+      {key}:
+        url: {module}{pin}
+    # Refuse traffic rather than serve it without the policy.
+    failOpen: false
+    config:
+{policy}---
+# Envoy Gateway orders wasm filters after ext_authz, api_key_auth, basic_auth,
+# oauth2 and jwt_authn; this moves edge-cors before the first of them, so
+# preflights are answered before auth and auth's 401/403 replies get CORS
+# headers. It takes effect only where it is referenced: the Gateway below does
+# (spec.infrastructure.parametersRef). It comes first because Envoy Gateway
+# recommends creating an EnvoyProxy before the Gateway that references it.
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: EnvoyProxy
+metadata:
+  name: edge-cors-first
+  namespace: {namespace}
+spec:
+  filterOrder:
+  - name: envoy.filters.http.wasm
+    before: envoy.filters.http.ext_authz
+---
+# The Gateway the policy attaches to, using the EnvoyProxy above (same
+# namespace: a Gateway's parametersRef has none). Its EnvoyProxy takes
+# precedence over one its GatewayClass names, and mergeGateways must not be
+# set. If the Gateway exists already, add only spec.infrastructure to it:
+# applying this one replaces its listeners with one HTTP listener on port 80
+# (Envoy Gateway's quickstart class, eg). Alternatively reference the
+# EnvoyProxy from the GatewayClass (spec.parametersRef, with a namespace).
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: {gateway}
+  namespace: {namespace}
+spec:
+  gatewayClassName: eg
+  infrastructure:
+    parametersRef:
+      group: gateway.envoyproxy.io
+      kind: EnvoyProxy
+      name: edge-cors-first
+  listeners:
+  - name: http
+    protocol: HTTP
+    port: 80
+"#,
+        policy = policy_yaml(fields, "      ")
+    )
+}
+
+// ------------------------------------------------ Envoy bootstrap and LDS
+
+/// Where the filter's release module is when this checkout built it
+/// (`make wasm`): the default `--module` of `envoy-bootstrap` and `envoy-lds`.
+fn checkout_module() -> String {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = here.parent().and_then(Path::parent).unwrap_or(here);
+    root.join("target/wasm32-wasip1/release/edge_cors.wasm").display().to_string()
+}
+/// Named instead when this checkout has no release module (with a warning).
+const PLACEHOLDER_MODULE: &str = "/etc/envoy/edge_cors.wasm";
+const DEFAULT_UPSTREAM: &str = "127.0.0.1:8080";
+const DEFAULT_PORT: u16 = 10000;
+const DEFAULT_ADMIN_PORT: u16 = 9901;
+
+/// What a complete Envoy configuration needs besides the policy
+/// (`--target envoy-bootstrap` and `--target envoy-lds` only).
+#[derive(clap::Args, Default)]
+pub struct HostArgs {
+    /// The upstream Envoy forwards to, HOST:PORT (envoy-bootstrap, envoy-lds;
+    /// default 127.0.0.1:8080): an IP gives a STATIC cluster, a name STRICT_DNS
+    #[arg(long, value_name = "HOST:PORT")]
+    pub upstream: Option<String>,
+    /// The listener's port (envoy-bootstrap, envoy-lds; default 10000)
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+    /// Envoy admin's port, on 127.0.0.1 (envoy-bootstrap, envoy-lds; default 9901)
+    #[arg(long, value_name = "N")]
+    pub admin_port: Option<u16>,
+    /// A cluster for the policy's allow_origins_from (the origin service),
+    /// NAME=HOST:PORT, repeatable (envoy-bootstrap, envoy-lds): an IP gives a
+    /// STATIC cluster, a name STRICT_DNS
+    #[arg(long = "cluster", value_name = "NAME=HOST:PORT")]
+    pub clusters: Vec<String>,
+    /// Write envoy.yaml (and lds.yaml for envoy-lds) into DIR and print how
+    /// to start Envoy; again with a new policy, lds.yaml is replaced by
+    /// rename, which a running Envoy reloads
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+    /// Write Envoy's access log to PATH (/dev/stdout for the terminal), each
+    /// line with the filter's decision, %FILTER_STATE(wasm.edge_cors:PLAIN)%
+    /// (envoy-bootstrap, envoy-lds)
+    #[arg(long, value_name = "PATH")]
+    pub access_log: Option<String>,
+}
+
+impl HostArgs {
+    /// The first of these flags given, for targets that take none of them.
+    pub fn first_given(&self) -> Option<&'static str> {
+        [
+            (self.upstream.is_some(), "--upstream"),
+            (self.port.is_some(), "--port"),
+            (self.admin_port.is_some(), "--admin-port"),
+            (!self.clusters.is_empty(), "--cluster"),
+            (self.out.is_some(), "--out"),
+            (self.access_log.is_some(), "--access-log"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
+}
+
+impl RenderTarget {
+    /// A complete Envoy configuration (`HostArgs` apply).
+    pub fn is_envoy_host(self) -> bool {
+        matches!(self, RenderTarget::EnvoyBootstrap | RenderTarget::EnvoyLds)
+    }
+}
+
+/// An `--upstream` HOST:PORT.
+struct UpstreamAddr {
+    host: String,
+    port: u16,
+    ip: bool,
+}
+
+impl std::fmt::Display for UpstreamAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+fn parse_upstream(s: &str) -> Result<UpstreamAddr, Fatal> {
+    parse_addr("--upstream", s, s)
+}
+
+/// HOST:PORT `s`, given as `shown` to `flag`.
+fn parse_addr(flag: &str, shown: &str, s: &str) -> Result<UpstreamAddr, Fatal> {
+    let bad = |why: &str| Fatal(format!("{flag} {shown:?}: {why}; write HOST:PORT, e.g. 127.0.0.1:8080, api.internal:80 or [::1]:8080"));
+    if s.contains("://") || s.contains('/') {
+        return Err(bad("a host and port, not a URL"));
+    }
+    let (host, port) = s.rsplit_once(':').ok_or_else(|| bad("no port"))?;
+    let port = port.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| bad("the port is not a number from 1 to 65535"))?;
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(UpstreamAddr { host: ip.to_string(), port, ip: true });
+    }
+    let name_ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    if !name_ok {
+        return Err(bad("not an IP address or a DNS name"));
+    }
+    Ok(UpstreamAddr { host: host.to_ascii_lowercase(), port, ip: false })
+}
+
+/// Every line of `text` indented by `indent` (empty lines stay empty).
+fn indent_lines(text: &str, indent: &str) -> String {
+    text.lines().map(|l| if l.is_empty() { "\n".to_string() } else { format!("{indent}{l}\n") }).collect()
+}
+
+/// A cluster name in YAML: bare when plain (`upstream`), else quoted.
+fn yaml_name(name: &str) -> String {
+    let plain = name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && !["true", "false", "null", "yes", "no", "on", "off", "y", "n"].contains(&name.to_ascii_lowercase().as_str());
+    if plain {
+        name.to_string()
+    } else {
+        quoted(name)
+    }
+}
+
+/// A YAML (JSON) double-quoted string.
+fn quoted(s: &str) -> String {
+    Value::String(s.to_string()).to_string()
+}
+
+/// The listener, a YAML list item at column 0: edge-cors first (the
+/// `--target envoy` filters, verbatim), then the router, every path routed
+/// to the `upstream` cluster. `lds`: with the `@type` an LDS resource needs.
+fn listener(fields: &[(String, Value)], module: &str, port: u16, lds: bool, access_log: Option<&str>) -> String {
+    let first = if lds { "\"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: edge_cors" } else { "name: edge_cors" };
+    let access_log = access_log.map(access_log_yaml).unwrap_or_default();
+    format!(
+        r#"- {first}
+  address:
+    socket_address: {{ address: 0.0.0.0, port_value: {port} }}
+  filter_chains:
+  - filters:
+    - name: envoy.filters.network.http_connection_manager
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+        stat_prefix: edge_cors{access_log}
+        route_config:
+          name: edge_cors
+          virtual_hosts:
+          - name: upstream
+            domains: ["*"]
+            routes:
+            - match: {{ prefix: "/" }}
+              route: {{ cluster: upstream }}
+{filters}"#,
+        filters = indent_lines(&envoy(fields, module), "        ")
+    )
+}
+
+/// The access log format docs/operating.md recommends: the request, the
+/// status, its details (`edge_cors_preflight_*` for the filter's own
+/// replies) and the filter's record.
+pub const ACCESS_LOG_FORMAT: &str =
+    "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%\" %RESPONSE_CODE% %RESPONSE_CODE_DETAILS% %FILTER_STATE(wasm.edge_cors:PLAIN)%\n";
+
+/// The HttpConnectionManager's `access_log` (`--access-log PATH`), indented
+/// to follow `stat_prefix`.
+fn access_log_yaml(path: &str) -> String {
+    format!(
+        "\n        access_log:\n        - name: envoy.access_loggers.file\n          typed_config:\n            \
+         \"@type\": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog\n            path: {}\n            \
+         log_format:\n              text_format_source:\n                inline_string: {}",
+        quoted(path),
+        quoted(ACCESS_LOG_FORMAT)
+    )
+}
+
+/// A `--cluster NAME=HOST:PORT`: the origin service of an `allow_origins_from`.
+struct ExtraCluster {
+    name: String,
+    addr: UpstreamAddr,
+    /// Whether an `allow_origins_from` fetches from it.
+    used: bool,
+}
+
+fn parse_cluster(s: &str) -> Result<ExtraCluster, Fatal> {
+    let Some((name, addr)) = s.split_once('=') else {
+        return Err(Fatal(format!(
+            "--cluster {s:?}: write NAME=HOST:PORT, the cluster's name as allow_origins_from spells it, e.g. tenant_origins=127.0.0.1:8081"
+        )));
+    };
+    // The engine's rule for allow_origins_from.cluster.
+    if name.is_empty() || name.len() > 255 || name.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(Fatal(format!("--cluster {s:?}: {name:?} is not a cluster name (1 to 255 characters, no spaces)")));
+    }
+    if name == "upstream" {
+        return Err(Fatal(format!(
+            "--cluster {s:?}: \"upstream\" is the cluster every request is routed to (--upstream); give the origin service another name"
+        )));
+    }
+    Ok(ExtraCluster { name: name.to_string(), addr: parse_addr("--cluster", s, addr)?, used: false })
+}
+
+/// The `--cluster`s, checked against the clusters the policy fetches from:
+/// each source cluster must be one of them or `upstream`. Also a warning
+/// for each `--cluster` no source names.
+fn extra_clusters(given: &[String], sources: &[String], style: &Style, stderr: &mut String) -> Result<Vec<ExtraCluster>, Fatal> {
+    let mut out: Vec<ExtraCluster> = Vec::new();
+    for s in given {
+        let c = parse_cluster(s)?;
+        if out.iter().any(|o| o.name == c.name) {
+            return Err(Fatal(format!("--cluster {}: given twice; keep one", c.name)));
+        }
+        out.push(c);
+    }
+    let missing: Vec<&String> = sources.iter().filter(|s| *s != "upstream" && !out.iter().any(|c| &c.name == *s)).collect();
+    if !missing.is_empty() {
+        let names: Vec<String> = missing.iter().map(|m| format!("{m:?}")).collect();
+        let flags: Vec<String> = missing.iter().map(|m| format!("--cluster {m}=HOST:PORT")).collect();
+        let (what, names) = match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => ("clusters", format!("{} and {last}", rest.join(", "))),
+            _ => ("cluster", names.join("")),
+        };
+        return Err(Fatal(format!(
+            "allow_origins_from names {what} {names}, which this bootstrap does not define: add {}",
+            flags.join(" ")
+        )));
+    }
+    for c in &mut out {
+        c.used = sources.contains(&c.name);
+    }
+    for c in out.iter().filter(|c| !c.used) {
+        let named = if sources.is_empty() {
+            "the policy has no allow_origins_from".to_string()
+        } else {
+            format!("allow_origins_from names {}", sources.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", "))
+        };
+        stderr.push_str(&style.warn(&format!("warning: --cluster {}: no allow_origins_from fetches from it ({named})", c.name)));
+        stderr.push('\n');
+    }
+    Ok(out)
+}
+
+/// Every cluster under `static_resources:`: `upstream`, then the `--cluster`s.
+fn clusters_yaml(up: &UpstreamAddr, extra: &[ExtraCluster]) -> String {
+    let mut s = String::from("  clusters:\n");
+    s.push_str(&cluster_yaml("upstream", up));
+    for c in extra {
+        s.push_str(&cluster_yaml(&c.name, &c.addr));
+    }
+    s
+}
+
+/// One cluster, a list item under `clusters:`.
+fn cluster_yaml(name: &str, up: &UpstreamAddr) -> String {
+    let (kind, dns) = if up.ip {
+        ("STATIC", "")
+    } else {
+        // A name: resolved by Envoy, IPv4 first (`localhost` often lists ::1
+        // first while dev servers listen on 127.0.0.1 only).
+        ("STRICT_DNS", "\n    dns_lookup_family: V4_PREFERRED")
+    };
+    format!(
+        r#"  - name: {name}
+    type: {kind}{dns}
+    connect_timeout: 2s
+    load_assignment:
+      cluster_name: {name}
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{ address: {{ socket_address: {{ address: {host}, port_value: {port} }} }} }}
+"#,
+        name = yaml_name(name),
+        host = quoted(&up.host),
+        port = up.port
+    )
+}
+
+fn admin(port: u16) -> String {
+    format!("admin:\n  address:\n    socket_address: {{ address: 127.0.0.1, port_value: {port} }}\n")
+}
+
+fn header(target: &str, policy: &Path, up: &UpstreamAddr, extra: &[ExtraCluster], port: u16, admin_port: u16) -> String {
+    let mut s = format!(
+        "# envoy.yaml: Envoy with edge-cors (edge-cors render --target {target}).\n\
+         # Policy: {policy}, checked with the filter's own code.\n\
+         #   :{port}  edge-cors first, then every path to {up} (plain HTTP)\n",
+        policy = policy.display()
+    );
+    for c in extra {
+        let why = if c.used { " (allow_origins_from's origin service)" } else { "" };
+        s.push_str(&format!("#   cluster {}: {}{why}\n", c.name, c.addr));
+    }
+    s.push_str(&format!("#   127.0.0.1:{admin_port}  Envoy admin (curl -s localhost:{admin_port}/stats | grep wasm)\n"));
+    s
+}
+
+/// `--target envoy-bootstrap`: one file, everything static.
+fn envoy_bootstrap(fields: &[(String, Value)], module: &str, policy: &Path, host: &Host) -> String {
+    let Host { up, extra, port, admin_port, .. } = host;
+    format!(
+        "{head}# Start: envoy -c envoy.yaml --disable-hot-restart\n{admin}static_resources:\n  listeners:\n{listener}{clusters}",
+        head = header("envoy-bootstrap", policy, up, extra, *port, *admin_port),
+        admin = admin(*admin_port),
+        listener = indent_lines(&listener(fields, module, *port, false, host.access_log.as_deref()), "  "),
+        clusters = clusters_yaml(up, extra),
+    )
+}
+
+/// What the bootstrap holds besides the listener.
+struct Host {
+    up: UpstreamAddr,
+    extra: Vec<ExtraCluster>,
+    port: u16,
+    admin_port: u16,
+    /// `--access-log`: where Envoy writes its access log, if anywhere.
+    access_log: Option<String>,
+}
+
+/// `--target envoy-lds`: the bootstrap, which takes its listener from `lds`.
+fn envoy_lds_bootstrap(policy: &Path, host: &Host, lds: &Path) -> String {
+    let Host { up, extra, port, admin_port, .. } = host;
+    let dir = lds.parent().unwrap_or(Path::new("/"));
+    format!(
+        r#"{head}# Start: envoy -c envoy.yaml {LDS_START_FLAGS}
+# --drain-strategy immediate: on an update, the old listener's keep-alive
+# connections are closed at once instead of serving the old policy for the
+# whole drain time (docs/operating.md).
+# The listener (and the policy) come from {lds}: replace that file by
+# rename (write the new one aside, then mv it over) and Envoy reloads it live;
+# a policy the filter refuses is rejected and the last good one keeps serving.
+# File-based LDS needs the node's id and cluster.
+node: {{ id: edge-cors, cluster: edge-cors }}
+{admin}dynamic_resources:
+  lds_config:
+    resource_api_version: V3
+    path_config_source:
+      path: {lds_q}
+      watched_directory: {{ path: {dir_q} }}
+static_resources:
+{clusters}"#,
+        head = header("envoy-lds", policy, up, extra, *port, *admin_port),
+        lds = lds.display(),
+        lds_q = quoted(&lds.display().to_string()),
+        dir_q = quoted(&dir.display().to_string()),
+        admin = admin(*admin_port),
+        clusters = clusters_yaml(up, extra),
+    )
+}
+
+/// How an Envoy whose listener is reloaded through LDS must start.
+const LDS_START_FLAGS: &str = "--disable-hot-restart --drain-strategy immediate --drain-time-s 5";
+
+/// `--target envoy-lds`: the LDS file, the listener as its one resource.
+fn envoy_lds_file(fields: &[(String, Value)], module: &str, policy: &Path, port: u16, lds: &Path, access_log: Option<&str>) -> String {
+    format!(
+        "# {}: the edge-cors listener for file-based LDS (edge-cors render --target envoy-lds).\n\
+         # Policy: {}, checked with the filter's own code.\nresources:\n{}",
+        lds.display(),
+        policy.display(),
+        listener(fields, module, port, true, access_log)
+    )
+}
+
+/// An absolute path, without requiring it to exist.
+fn absolute(p: &Path) -> Result<std::path::PathBuf, Fatal> {
+    if p.is_absolute() {
+        return Ok(p.to_path_buf());
+    }
+    let cwd = std::env::current_dir().map_err(|e| Fatal(format!("current directory: {e}")))?;
+    Ok(cwd.join(p))
+}
+
+/// Writes `text` to `path` by rename, so a watching Envoy never reads half a file.
+fn write_by_rename(path: &Path, text: &str) -> Result<(), Fatal> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.edge-cors-tmp"));
+    std::fs::write(&tmp, text).map_err(|e| Fatal(format!("cannot write {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(|e| Fatal(format!("cannot replace {}: {e}", path.display())))
+}
+
+/// `render --target envoy-bootstrap | envoy-lds`: a complete Envoy
+/// configuration around the checked policy.
+pub fn run_host(target: RenderTarget, path: &Path, module: Option<&str>, host: &HostArgs) -> Result<Report, Fatal> {
+    let style = Style::stderr();
+    if !target.is_envoy_host() {
+        if let Some(flag) = host.first_given() {
+            return Err(Fatal(format!("{flag} is for --target envoy-bootstrap or envoy-lds")));
+        }
+    }
+    let c = match load_valid(path, &style)? {
+        Ok(c) => c,
+        Err(refused) => return Ok(refused),
+    };
+    let up = parse_upstream(host.upstream.as_deref().unwrap_or(DEFAULT_UPSTREAM))?;
+    let port = host.port.unwrap_or(DEFAULT_PORT);
+    let admin_port = host.admin_port.unwrap_or(DEFAULT_ADMIN_PORT);
+    let mut stderr = String::new();
+    let extra = extra_clusters(&host.clusters, &source_clusters(&c), &style, &mut stderr)?;
+    let out = host.out.clone();
+    let host = Host { up, extra, port, admin_port, access_log: host.access_log.clone() };
+    let module = match module {
+        Some(m) => m.to_string(),
+        None if Path::new(&checkout_module()).is_file() => checkout_module(),
+        None => {
+            stderr.push_str(&style.warn(&format!(
+                "warning: no --module and no release module at {} (make wasm builds it): \
+                 the configuration names the placeholder {PLACEHOLDER_MODULE}; pass --module PATH",
+                checkout_module()
+            )));
+            stderr.push('\n');
+            PLACEHOLDER_MODULE.to_string()
+        }
+    };
+    let fields = canonical(&c.found.object);
+    let out_dir = out.as_deref().map(absolute).transpose()?;
+    let lds_path = match &out_dir {
+        Some(dir) => dir.join("lds.yaml"),
+        None => absolute(Path::new("lds.yaml"))?,
+    };
+    let (bootstrap, lds) = match target {
+        RenderTarget::EnvoyLds => {
+            let lds = envoy_lds_file(&fields, &module, path, port, &lds_path, host.access_log.as_deref());
+            (envoy_lds_bootstrap(path, &host, &lds_path), Some(lds))
+        }
+        _ => (envoy_bootstrap(&fields, &module, path, &host), None),
+    };
+    stderr.push_str(&style.dim(&format!("# policy from {} checked with the filter's own code: valid", path.display())));
+    stderr.push('\n');
+    stderr.push_str(&debug_warning(&c, &style));
+    let Some(dir) = out_dir else {
+        let stdout = match lds {
+            Some(lds) => format!(
+                "# Two files: save this document as envoy.yaml and the one after `---` as {} (--out DIR writes both)\n{bootstrap}---\n{lds}",
+                lds_path.display(),
+            ),
+            None => bootstrap,
+        };
+        if matches!(target, RenderTarget::EnvoyLds) {
+            stderr.push_str(&style.dim("# tip: --out DIR writes envoy.yaml and lds.yaml there"));
+            stderr.push('\n');
+        }
+        return Ok(Report { stdout, stderr, ok: true });
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| Fatal(format!("cannot create {}: {e}", dir.display())))?;
+    let envoy_yaml = dir.join("envoy.yaml");
+    std::fs::write(&envoy_yaml, &bootstrap).map_err(|e| Fatal(format!("cannot write {}: {e}", envoy_yaml.display())))?;
+    let mut stdout = String::new();
+    match lds {
+        Some(lds) => {
+            write_by_rename(&lds_path, &lds)?;
+            stdout.push_str(&format!(
+                "wrote {} (the bootstrap) and {} (the listener with the policy)\n\
+                 start Envoy:    envoy -c {} {LDS_START_FLAGS}\n\
+                 change policy:  edge-cors render --target envoy-lds NEW_POLICY --out {} \
+                 (replaces lds.yaml by rename: a running Envoy reloads it)\n",
+                envoy_yaml.display(),
+                lds_path.display(),
+                envoy_yaml.display(),
+                dir.display()
+            ));
+        }
+        None => stdout.push_str(&format!(
+            "wrote {}\nstart Envoy:    envoy -c {} --disable-hot-restart\n",
+            envoy_yaml.display(),
+            envoy_yaml.display()
+        )),
+    }
+    Ok(Report { stdout, stderr, ok: true })
+}
+
+/// `"debug": true` is for development: the rendered configuration would show
+/// every caller why a request was refused. Said, not refused.
+fn debug_warning(c: &check::Checked, style: &Style) -> String {
+    let debug = c.debug_policies();
+    if debug.is_empty() {
+        return String::new();
+    }
+    let which = debug.iter().map(|d| format!("{d:?}")).collect::<Vec<_>>().join(", ");
+    format!(
+        "{}\n",
+        style.warn(&format!(
+            "warning: \"debug\": true in {which}: every response there carries x-edge-cors with the filter's decision; \
+             remove it before production"
+        ))
+    )
+}
+
+/// The policy to render, checked with the filter's own code; a refusal is
+/// the report to print instead (check's messages, and nothing rendered).
+fn load_valid(path: &Path, style: &Style) -> Result<Result<check::Checked, Report>, Fatal> {
+    let c = check::load_one(path, "render takes one")?;
+    if c.is_ok() {
+        return Ok(Ok(c));
+    }
+    let mut s = check::describe(&path.display().to_string(), &c, style);
+    s.push_str(&style.fail("not rendered: the filter would refuse this policy"));
+    s.push('\n');
+    Ok(Err(Report { stdout: String::new(), stderr: s, ok: false }))
+}

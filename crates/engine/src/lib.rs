@@ -1,0 +1,39 @@
+//! edge-cors's CORS engine: everything a shell asks and nothing a proxy
+//! owns. Plain Rust, no `unsafe`, no proxy types, tested natively; the
+//! proxy-wasm shell (`crates/wasm`) and the command line (`crates/cli`)
+//! are built on it.
+//!
+//! - `config`: the plugin configuration, JSON in, a validated `ConfigSpec`
+//!   out or every problem (one line each: field, value, fix); `json` reads
+//!   JSON recording keys given twice.
+//! - `origin`, `psl`: `allow_origins` entries, the compiled origin set, the
+//!   Public Suffix List compiled in.
+//! - `fetch`, `token`: the Fetch standard's facts; HTTP tokens and lists.
+//! - `policy`: one compiled policy and its decision for a request.
+//! - `rules`: the ruleset (default policy, rules, mode) and routing a request.
+//! - `response`: the rewrite of a forwarded response (strip, stamp, `Vary`).
+//! - `report`: report mode's comparison with the upstream's headers.
+//! - `outcome`, `stats`, `log_line`: the access-log record and response-code
+//!   details, the counters' names, the filter's log lines.
+//! - `live`: live origins (`allow_origins_from`): what an answer means, the
+//!   values a shell shares between workers.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod fetch;
+pub mod json;
+pub mod live;
+pub mod log_line;
+pub mod origin;
+pub mod outcome;
+pub mod policy;
+pub mod psl;
+pub mod report;
+pub mod response;
+pub mod rules;
+pub mod stats;
+pub mod token;
+
+pub use config::{ConfigError, ConfigErrors};
+pub use policy::{Decision, Forward, Policy, PreflightReply, Rejection, Request};
+pub use response::{HeaderList, HeaderSink, Stamp};
