@@ -207,9 +207,17 @@ pub struct Keys {
     pub checked: String,
 }
 
+/// The layout of the shared values (the keys below and `stored`). A module
+/// that changes it must change this prefix too: during an upgrade Envoy runs
+/// the old module beside the new one with the same `vm_id` (shared data is
+/// per `vm_id`), and each must only ever read its own values. Version 1 had
+/// no version (`edge_cors.origins_source/...`, until 2026-12); no key of
+/// this version starts with that prefix, so neither reads the other's.
+pub const SHARED_PREFIX: &str = "edge_cors.origins_source.v2/";
+
 pub fn keys(rule: &str, spec: &SourceSpec, credentials: bool, insecure: bool) -> Keys {
     let base = format!(
-        "edge_cors.origins_source/{rule}/{}{}/{}/{}{}",
+        "{SHARED_PREFIX}{rule}/{}{}/{}/{}{}",
         spec.cluster,
         spec.path,
         spec.authority,

@@ -14,25 +14,28 @@
 #[path = "../src/abi.rs"]
 #[allow(dead_code)]
 mod abi;
+#[path = "../src/contexts.rs"]
+#[allow(dead_code)]
+mod contexts;
 #[path = "../src/host.rs"]
 #[allow(dead_code)]
 mod host;
+#[path = "../src/sys.rs"]
+#[allow(dead_code)]
+mod sys;
 #[path = "../src/wire.rs"]
 #[allow(dead_code)]
 mod wire;
 
 use host::Map;
 
-// Its own counter: the benchmark's Envoy should not mix it into edge-cors's.
-#[link(wasm_import_module = "env")]
-extern "C" {
-    fn proxy_define_metric(kind: u32, name: *const u8, name_size: usize, id: *mut u32) -> u32;
-    fn proxy_increment_metric(id: u32, offset: i64) -> u32;
-}
+// Its own counter (through edge-cors's `sys`): the benchmark's Envoy should
+// not mix it into edge-cors's.
+use sys::{proxy_define_metric, proxy_increment_metric};
 
 const ORIGIN: &[u8] = b"https://app.example.com";
 
-use abi::{CONTINUE, PAUSE};
+use contexts::{CONTINUE, PAUSE};
 
 abi::export_abi!(Root);
 
@@ -41,11 +44,12 @@ struct Root {
     counter: u32,
 }
 
-impl abi::Root for Root {
+impl contexts::Root for Root {
     type Stream = Stream;
 
     fn on_configure(&mut self) -> bool {
         let name = "abi_floor.requests";
+        // SAFETY: `name` is a live `str`, the counter a live field (sys.rs contract).
         unsafe { proxy_define_metric(0, name.as_ptr(), name.len(), &mut self.counter) };
         true
     }
@@ -67,11 +71,12 @@ fn find<'a>(pairs: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     host::pairs(pairs).find(|(k, _)| *k == name).map(|(_, v)| v)
 }
 
-impl abi::Stream for Stream {
+impl contexts::Stream for Stream {
     fn on_request_headers(&mut self) -> u32 {
         let headers = host::header_pairs(Map::Request);
         let origin = find(&headers, b"origin");
         if origin.is_some() {
+            // SAFETY: plain integers, no pointer.
             unsafe { proxy_increment_metric(self.counter, 1) };
         }
         self.allowed = origin == Some(ORIGIN);

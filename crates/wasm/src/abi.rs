@@ -4,6 +4,8 @@
 //! root type; the benchmark's ABI floor (examples/abi_floor.rs) includes
 //! this file too, so both pay the same dispatch.
 //!
+//! The context table itself is in `contexts` (native, unit-tested).
+//!
 //! Written here instead of taken from the SDK's dispatcher for two reasons
 //! measured on this module: the SDK keeps every context as a trait object,
 //! so every default method of its traits (and the host calls behind them:
@@ -12,103 +14,6 @@
 //! does not expect (an unknown call token, an unexpected host status),
 //! which would trap the VM. Here an unknown context or a re-entrant call is
 //! ignored and the request continues.
-
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
-/// What a header callback tells the host: go on, or wait (we replied).
-pub const CONTINUE: u32 = 0;
-pub const PAUSE: u32 = 1;
-
-/// One plugin configuration in this VM.
-pub trait Root: Default {
-    type Stream: Stream + Default;
-    fn create_stream(&mut self) -> Self::Stream;
-    fn on_configure(&mut self) -> bool;
-    fn on_tick(&mut self) {}
-    fn on_http_call_response(&mut self, _token: u32, _num_headers: usize, _body_size: usize) {}
-}
-
-/// One request and its response.
-pub trait Stream {
-    fn on_request_headers(&mut self) -> u32;
-    fn on_response_headers(&mut self) -> u32;
-}
-
-/// Context ids are small integers the host hands out: FNV-1a is plenty.
-#[derive(Default)]
-pub struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3) ^ 0xcbf2_9ce4_8422_2325;
-        }
-    }
-}
-
-/// Streams by context id.
-type Streams<S> = HashMap<u32, S, BuildHasherDefault<IdHasher>>;
-
-/// The module's contexts. The VM is single-threaded; `Sync` is only what a
-/// `static` requires.
-pub struct Contexts<R: Root> {
-    roots: RefCell<Vec<(u32, R)>>,
-    /// Created on first use (a const hasher needs a newer Rust than ours).
-    streams: RefCell<Option<Streams<R::Stream>>>,
-}
-
-unsafe impl<R: Root> Sync for Contexts<R> {}
-
-impl<R: Root> Contexts<R> {
-    pub const fn new() -> Self {
-        Contexts { roots: RefCell::new(Vec::new()), streams: RefCell::new(None) }
-    }
-
-    /// Runs `f` on root context `id`; `missing` if unknown or already busy
-    /// (a host calling back into the module from inside one of its calls).
-    pub fn root<T>(&self, id: u32, missing: T, f: impl FnOnce(&mut R) -> T) -> T {
-        let Ok(mut roots) = self.roots.try_borrow_mut() else { return missing };
-        match roots.iter_mut().find(|(r, _)| *r == id) {
-            Some((_, root)) => f(root),
-            None => missing,
-        }
-    }
-
-    pub fn stream(&self, id: u32, f: impl FnOnce(&mut R::Stream) -> u32) -> u32 {
-        let Ok(mut streams) = self.streams.try_borrow_mut() else { return CONTINUE };
-        streams.as_mut().and_then(|s| s.get_mut(&id)).map_or(CONTINUE, f)
-    }
-
-    pub fn create(&self, id: u32, root_id: u32) {
-        if root_id == 0 {
-            if let Ok(mut roots) = self.roots.try_borrow_mut() {
-                roots.push((id, R::default()));
-            }
-            return;
-        }
-        let stream = self.root(root_id, R::Stream::default(), R::create_stream);
-        if let Ok(mut streams) = self.streams.try_borrow_mut() {
-            streams.get_or_insert_with(HashMap::default).insert(id, stream);
-        }
-    }
-
-    pub fn delete(&self, id: u32) {
-        if let Ok(mut streams) = self.streams.try_borrow_mut() {
-            if streams.as_mut().and_then(|s| s.remove(&id)).is_some() {
-                return;
-            }
-        }
-        if let Ok(mut roots) = self.roots.try_borrow_mut() {
-            roots.retain(|(r, _)| *r != id);
-        }
-    }
-}
 
 /// The host's buffers (headers, configuration) are allocated here and
 /// handed back to us, who free them as `Vec`s.
@@ -125,7 +30,13 @@ pub fn allocate(size: usize) -> *mut u8 {
 /// `proxy_on_done` (build/README.md).
 macro_rules! export_abi {
     ($root:ty) => {
-        static CONTEXTS: $crate::abi::Contexts<$root> = $crate::abi::Contexts::new();
+        // One table per thread: a VM runs on one (no `unsafe impl Sync`).
+        // ManuallyDrop: the table lives as long as the VM, so no thread-exit
+        // destructor is registered and `with` is a plain static access.
+        thread_local! {
+            static CONTEXTS: ::std::mem::ManuallyDrop<$crate::contexts::Contexts<$root>> =
+                const { ::std::mem::ManuallyDrop::new($crate::contexts::Contexts::new()) };
+        }
 
         #[no_mangle]
         pub extern "C" fn proxy_abi_version_0_2_1() {}
@@ -138,15 +49,14 @@ macro_rules! export_abi {
         /// A reactor module's initialiser: hosts call it once after instantiation.
         #[no_mangle]
         pub extern "C" fn _initialize() {
-            extern "C" {
-                fn __wasm_call_ctors();
-            }
-            unsafe { __wasm_call_ctors() }
+            // SAFETY: the linker's constructors, called once by the host
+            // right after instantiation, before any other export.
+            unsafe { $crate::sys::__wasm_call_ctors() }
         }
 
         #[no_mangle]
         pub extern "C" fn proxy_on_context_create(id: u32, root_id: u32) {
-            CONTEXTS.create(id, root_id)
+            CONTEXTS.with(|c| c.create(id, root_id))
         }
 
         #[no_mangle]
@@ -156,47 +66,47 @@ macro_rules! export_abi {
 
         #[no_mangle]
         pub extern "C" fn proxy_on_configure(id: u32, _size: usize) -> bool {
-            CONTEXTS.root(id, false, <$root as $crate::abi::Root>::on_configure)
+            CONTEXTS.with(|c| c.root(id, false, <$root as $crate::contexts::Root>::on_configure))
         }
 
         #[no_mangle]
         pub extern "C" fn proxy_on_tick(id: u32) {
-            CONTEXTS.root(id, (), <$root as $crate::abi::Root>::on_tick)
+            CONTEXTS.with(|c| c.root(id, (), <$root as $crate::contexts::Root>::on_tick))
         }
 
         #[no_mangle]
         pub extern "C" fn proxy_on_http_call_response(id: u32, token: u32, headers: usize, body: usize, _trailers: usize) {
-            CONTEXTS.root(id, (), |r| $crate::abi::Root::on_http_call_response(r, token, headers, body))
+            CONTEXTS.with(|c| c.root(id, (), |r| $crate::contexts::Root::on_http_call_response(r, token, headers, body)))
         }
 
         #[no_mangle]
         pub extern "C" fn proxy_on_request_headers(id: u32, _headers: usize, _end_of_stream: bool) -> u32 {
-            CONTEXTS.stream(id, $crate::abi::Stream::on_request_headers)
+            CONTEXTS.with(|c| c.stream(id, $crate::contexts::Stream::on_request_headers))
         }
 
         #[no_mangle]
         pub extern "C" fn proxy_on_response_headers(id: u32, _headers: usize, _end_of_stream: bool) -> u32 {
-            CONTEXTS.stream(id, $crate::abi::Stream::on_response_headers)
+            CONTEXTS.with(|c| c.stream(id, $crate::contexts::Stream::on_response_headers))
         }
 
         #[no_mangle]
         pub extern "C" fn proxy_on_request_body(_id: u32, _size: usize, _end_of_stream: bool) -> u32 {
-            $crate::abi::CONTINUE
+            $crate::contexts::CONTINUE
         }
 
         #[no_mangle]
         pub extern "C" fn proxy_on_request_trailers(_id: u32, _count: usize) -> u32 {
-            $crate::abi::CONTINUE
+            $crate::contexts::CONTINUE
         }
 
         #[no_mangle]
         pub extern "C" fn proxy_on_response_body(_id: u32, _size: usize, _end_of_stream: bool) -> u32 {
-            $crate::abi::CONTINUE
+            $crate::contexts::CONTINUE
         }
 
         #[no_mangle]
         pub extern "C" fn proxy_on_response_trailers(_id: u32, _count: usize) -> u32 {
-            $crate::abi::CONTINUE
+            $crate::contexts::CONTINUE
         }
 
         /// true: the context is done (nothing of ours is pending on it).
@@ -210,7 +120,7 @@ macro_rules! export_abi {
 
         #[no_mangle]
         pub extern "C" fn proxy_on_delete(id: u32) {
-            CONTEXTS.delete(id)
+            CONTEXTS.with(|c| c.delete(id))
         }
     };
 }

@@ -3,7 +3,8 @@
 
 use std::rc::Rc;
 
-use crate::abi::{self, export_abi, CONTINUE, PAUSE};
+use crate::abi::export_abi;
+use crate::contexts::{self, CONTINUE, PAUSE};
 use crate::fetcher::Fetchers;
 use crate::host::{self, Level, Map};
 use crate::metrics::Metrics;
@@ -38,7 +39,7 @@ pub struct CorsRoot {
     fetchers: Option<Fetchers>,
 }
 
-impl abi::Root for CorsRoot {
+impl contexts::Root for CorsRoot {
     type Stream = CorsStream;
 
     fn on_http_call_response(&mut self, token: u32, num_headers: usize, body_size: usize) {
@@ -116,7 +117,7 @@ impl Default for CorsStream {
     }
 }
 
-impl abi::Stream for CorsStream {
+impl contexts::Stream for CorsStream {
     /// Decode: route, then either answer the preflight here or remember what
     /// the response will need.
     fn on_request_headers(&mut self) -> u32 {

@@ -1,11 +1,15 @@
-//! The few proxy-wasm host calls the filter makes, declared directly.
+//! The few proxy-wasm host calls the filter makes, as safe functions over
+//! the imports of `sys`.
 //!
-//! The SDK's wrappers panic on any status they do not expect and on header
-//! values that are not UTF-8; a panic traps the VM and the proxy then fails
-//! every request. These wrappers turn every status into a value and hand
-//! back raw bytes, so hostile headers and partial hosts cannot trap us.
+//! Every status becomes a value and every buffer raw bytes, so hostile
+//! headers and partial hosts cannot trap the VM (`sys` says why the SDK's
+//! wrappers could). Each `unsafe` block below relies on `sys`'s contract:
+//! the slices passed are alive for the call, the out-parameters are locals,
+//! and a returned buffer is ours (allocated by `abi::allocate`).
 
 use std::ptr::{null, null_mut};
+
+use crate::sys;
 
 const OK: u32 = 0;
 
@@ -32,60 +36,6 @@ const PLUGIN_CONFIGURATION: u32 = 7;
 const CALL_RESPONSE_BODY: u32 = 4;
 pub const NOT_FOUND: u32 = 1;
 
-// The SDK declares the same imports with its own enum types; the ABI is u32
-// either way, and u32 cannot hold an out-of-range enum value.
-#[allow(clashing_extern_declarations)]
-#[link(wasm_import_module = "env")]
-extern "C" {
-    fn proxy_log(level: u32, message_data: *const u8, message_size: usize) -> u32;
-    fn proxy_get_buffer_bytes(buffer_type: u32, start: usize, max_size: usize, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
-    fn proxy_get_header_map_pairs(map_type: u32, return_data: *mut *mut u8, return_size: *mut usize) -> u32;
-    fn proxy_get_header_map_value(
-        map_type: u32,
-        key_data: *const u8,
-        key_size: usize,
-        return_value_data: *mut *mut u8,
-        return_value_size: *mut usize,
-    ) -> u32;
-    fn proxy_replace_header_map_value(map_type: u32, key_data: *const u8, key_size: usize, value_data: *const u8, value_size: usize)
-        -> u32;
-    fn proxy_get_property(path_data: *const u8, path_size: usize, return_value_data: *mut *mut u8, return_value_size: *mut usize) -> u32;
-    fn proxy_set_property(path_data: *const u8, path_size: usize, value_data: *const u8, value_size: usize) -> u32;
-    fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
-    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
-    fn proxy_http_call(
-        upstream_data: *const u8,
-        upstream_size: usize,
-        headers_data: *const u8,
-        headers_size: usize,
-        body_data: *const u8,
-        body_size: usize,
-        trailers_data: *const u8,
-        trailers_size: usize,
-        timeout_ms: u32,
-        return_token: *mut u32,
-    ) -> u32;
-    fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> u32;
-    fn proxy_get_shared_data(
-        key_data: *const u8,
-        key_size: usize,
-        return_data: *mut *mut u8,
-        return_size: *mut usize,
-        return_cas: *mut u32,
-    ) -> u32;
-    fn proxy_set_shared_data(key_data: *const u8, key_size: usize, value_data: *const u8, value_size: usize, cas: u32) -> u32;
-    fn proxy_send_local_response(
-        status_code: u32,
-        details_data: *const u8,
-        details_size: usize,
-        body_data: *const u8,
-        body_size: usize,
-        headers_data: *const u8,
-        headers_size: usize,
-        grpc_status: i32,
-    ) -> u32;
-}
-
 /// Takes ownership of a buffer the host allocated through our allocator.
 ///
 /// # Safety
@@ -100,53 +50,15 @@ unsafe fn owned(data: *mut u8, size: usize) -> Vec<u8> {
     }
 }
 
-pub fn log(level: Level, message: &str) {
-    // Nothing useful can be done if logging itself fails.
-    unsafe {
-        proxy_log(level as u32, message.as_ptr(), message.len());
-    }
-}
-
-pub fn plugin_configuration() -> Vec<u8> {
+/// Calls an import that returns a buffer through two out-parameters, and
+/// takes ownership of the buffer whatever the status (a host may hand one
+/// back with an error): the bytes, or the status.
+fn host_buffer(call: impl FnOnce(*mut *mut u8, *mut usize) -> u32) -> Result<Vec<u8>, u32> {
     let mut data = null_mut();
     let mut size = 0;
-    let status = unsafe { proxy_get_buffer_bytes(PLUGIN_CONFIGURATION, 0, usize::MAX, &mut data, &mut size) };
-    let bytes = unsafe { owned(data, size) };
-    if status == OK {
-        bytes
-    } else {
-        Vec::new()
-    }
-}
-
-/// All headers, serialised as the ABI defines; read with [`pairs`].
-pub fn header_pairs(map: Map) -> Vec<u8> {
-    let mut data = null_mut();
-    let mut size = 0;
-    let status = unsafe { proxy_get_header_map_pairs(map as u32, &mut data, &mut size) };
-    let bytes = unsafe { owned(data, size) };
-    if status == OK {
-        bytes
-    } else {
-        Vec::new()
-    }
-}
-
-/// One header by name; None when absent or on any other status.
-pub fn header_value(map: Map, name: &str) -> Option<Vec<u8>> {
-    let mut data = null_mut();
-    let mut size = 0;
-    let status = unsafe { proxy_get_header_map_value(map as u32, name.as_ptr(), name.len(), &mut data, &mut size) };
-    let bytes = unsafe { owned(data, size) };
-    (status == OK).then_some(bytes)
-}
-
-/// A host property by path (segments joined by NUL, as the ABI encodes
-/// them, e.g. `b"xds\0route_name"`): the bytes, or the host's status.
-pub fn property(path: &[u8]) -> Result<Vec<u8>, u32> {
-    let mut data = null_mut();
-    let mut size = 0;
-    let status = unsafe { proxy_get_property(path.as_ptr(), path.len(), &mut data, &mut size) };
+    let status = call(&mut data, &mut size);
+    // SAFETY: `sys`'s contract: the import left null or a `size`-byte buffer
+    // from `proxy_on_memory_allocate` in `data`, now owned by us alone.
     let bytes = unsafe { owned(data, size) };
     if status == OK {
         Ok(bytes)
@@ -155,83 +67,135 @@ pub fn property(path: &[u8]) -> Result<Vec<u8>, u32> {
     }
 }
 
+/// A status as a result.
+fn checked(status: u32) -> Result<(), u32> {
+    if status == OK {
+        Ok(())
+    } else {
+        Err(status)
+    }
+}
+
+pub fn log(level: Level, message: &str) {
+    // SAFETY: `message` is a live `str` of that length (`sys` contract).
+    let status = unsafe { sys::proxy_log(level as u32, message.as_ptr(), message.len()) };
+    // Nothing useful can be done if logging itself fails.
+    let _ = status;
+}
+
+pub fn plugin_configuration() -> Vec<u8> {
+    host_buffer(|data, size| {
+        // SAFETY: out-parameters from `host_buffer`; no input pointer.
+        unsafe { sys::proxy_get_buffer_bytes(PLUGIN_CONFIGURATION, 0, usize::MAX, data, size) }
+    })
+    .unwrap_or_default()
+}
+
+/// All headers, serialised as the ABI defines; read with [`pairs`].
+pub fn header_pairs(map: Map) -> Vec<u8> {
+    host_buffer(|data, size| {
+        // SAFETY: out-parameters from `host_buffer`; no input pointer.
+        unsafe { sys::proxy_get_header_map_pairs(map as u32, data, size) }
+    })
+    .unwrap_or_default()
+}
+
+/// One header by name; None when absent or on any other status.
+pub fn header_value(map: Map, name: &str) -> Option<Vec<u8>> {
+    host_buffer(|data, size| {
+        // SAFETY: `name` is a live `str`; out-parameters from `host_buffer`.
+        unsafe { sys::proxy_get_header_map_value(map as u32, name.as_ptr(), name.len(), data, size) }
+    })
+    .ok()
+}
+
+/// A host property by path (segments joined by NUL, as the ABI encodes
+/// them, e.g. `b"xds\0route_name"`): the bytes, or the host's status.
+pub fn property(path: &[u8]) -> Result<Vec<u8>, u32> {
+    host_buffer(|data, size| {
+        // SAFETY: `path` is a live slice; out-parameters from `host_buffer`.
+        unsafe { sys::proxy_get_property(path.as_ptr(), path.len(), data, size) }
+    })
+}
+
 /// Sets a host property (Envoy: filter state `wasm.<path>`, which access
 /// logs read). Whether the host kept it changes nothing for CORS.
 pub fn set_property(path: &str, value: &[u8]) -> bool {
-    unsafe { proxy_set_property(path.as_ptr(), path.len(), value.as_ptr(), value.len()) == OK }
+    // SAFETY: both are live slices of the lengths given (`sys` contract).
+    unsafe { sys::proxy_set_property(path.as_ptr(), path.len(), value.as_ptr(), value.len()) == OK }
 }
 
 pub fn set_header(map: Map, name: &str, value: &[u8]) -> bool {
-    unsafe { proxy_replace_header_map_value(map as u32, name.as_ptr(), name.len(), value.as_ptr(), value.len()) == OK }
+    // SAFETY: both are live slices of the lengths given (`sys` contract).
+    unsafe { sys::proxy_replace_header_map_value(map as u32, name.as_ptr(), name.len(), value.as_ptr(), value.len()) == OK }
 }
 
 pub fn remove_header(map: Map, name: &[u8]) -> bool {
-    unsafe { proxy_remove_header_map_value(map as u32, name.as_ptr(), name.len()) == OK }
+    // SAFETY: `name` is a live slice of that length (`sys` contract).
+    unsafe { sys::proxy_remove_header_map_value(map as u32, name.as_ptr(), name.len()) == OK }
 }
 
 /// A local reply; `details` is what Envoy logs as `%RESPONSE_CODE_DETAILS%`.
 pub fn send_local_response<V: AsRef<str>>(status: u32, details: &str, headers: &[(&str, V)], body: &str) -> bool {
     let serialized = serialize_pairs(headers);
     let body_ptr = if body.is_empty() { null() } else { body.as_ptr() };
+    // SAFETY: `details`, `body` (or null with size 0) and `serialized` are
+    // live for the call, with the lengths given (`sys` contract).
     unsafe {
-        proxy_send_local_response(status, details.as_ptr(), details.len(), body_ptr, body.len(), serialized.as_ptr(), serialized.len(), -1)
-            == OK
+        sys::proxy_send_local_response(
+            status,
+            details.as_ptr(),
+            details.len(),
+            body_ptr,
+            body.len(),
+            serialized.as_ptr(),
+            serialized.len(),
+            -1,
+        ) == OK
     }
 }
 
 /// Asks for `on_tick` every `ms` (0 stops it). Hosts without timers
 /// (Service Extensions, APISIX) answer a status.
 pub fn set_tick_period(ms: u32) -> Result<(), u32> {
-    match unsafe { proxy_set_tick_period_milliseconds(ms) } {
-        OK => Ok(()),
-        status => Err(status),
-    }
+    // SAFETY: plain integers, no pointer.
+    checked(unsafe { sys::proxy_set_tick_period_milliseconds(ms) })
 }
 
 /// The host's clock in milliseconds since the epoch, or the host's status
 /// where it has none (APISIX answers Unimplemented).
 pub fn now_ms() -> Result<u64, u32> {
     let mut nanos = 0u64;
-    match unsafe { proxy_get_current_time_nanoseconds(&mut nanos) } {
-        OK => Ok(nanos / 1_000_000),
-        status => Err(status),
-    }
+    // SAFETY: `nanos` is a live local for the out-parameter.
+    checked(unsafe { sys::proxy_get_current_time_nanoseconds(&mut nanos) })?;
+    Ok(nanos / 1_000_000)
 }
 
 /// A shared-data value (process-wide, per `vm_id`) and its CAS token.
 pub fn shared_get(key: &str) -> Result<(Vec<u8>, u32), u32> {
-    let mut data = null_mut();
-    let mut size = 0;
     let mut cas = 0;
-    let status = unsafe { proxy_get_shared_data(key.as_ptr(), key.len(), &mut data, &mut size, &mut cas) };
-    let bytes = unsafe { owned(data, size) };
-    if status == OK {
-        Ok((bytes, cas))
-    } else {
-        Err(status)
-    }
+    let value = host_buffer(|data, size| {
+        // SAFETY: `key` is a live `str`; `cas` a live local; out-parameters
+        // from `host_buffer`.
+        unsafe { sys::proxy_get_shared_data(key.as_ptr(), key.len(), data, size, &mut cas) }
+    })?;
+    Ok((value, cas))
 }
 
 /// Sets a shared-data value; with `cas` other than 0, only if nobody wrote
 /// it since the read that returned `cas`.
 pub fn shared_set(key: &str, value: &[u8], cas: u32) -> Result<(), u32> {
-    match unsafe { proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), cas) } {
-        OK => Ok(()),
-        status => Err(status),
-    }
+    // SAFETY: both are live slices of the lengths given (`sys` contract).
+    checked(unsafe { sys::proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), cas) })
 }
 
 /// The body of the answer to our HTTP call.
 pub fn call_response_body(size: usize) -> Vec<u8> {
-    let mut data = null_mut();
-    let mut len = 0;
-    let status = unsafe { proxy_get_buffer_bytes(CALL_RESPONSE_BODY, 0, size, &mut data, &mut len) };
-    let bytes = unsafe { owned(data, len) };
-    if status == OK {
-        bytes
-    } else {
-        Vec::new()
-    }
+    host_buffer(|data, len| {
+        // SAFETY: out-parameters from `host_buffer`; no input pointer.
+        unsafe { sys::proxy_get_buffer_bytes(CALL_RESPONSE_BODY, 0, size, data, len) }
+    })
+    .unwrap_or_default()
 }
 
 /// Sends `GET path` to an upstream cluster (Envoy: a cluster name); the
@@ -246,8 +210,11 @@ pub fn dispatch_get(cluster: &str, authority: &str, path: &str, if_none_match: O
     let serialized = serialize_pairs(&headers);
     let no_trailers = serialize_pairs::<&str>(&[]);
     let mut token = 0;
+    // SAFETY: `cluster`, `serialized` and `no_trailers` are live for the
+    // call with the lengths given, the body is null with size 0, and
+    // `token` is a live local for the out-parameter (`sys` contract).
     let status = unsafe {
-        proxy_http_call(
+        sys::proxy_http_call(
             cluster.as_ptr(),
             cluster.len(),
             serialized.as_ptr(),
@@ -260,11 +227,7 @@ pub fn dispatch_get(cluster: &str, authority: &str, path: &str, if_none_match: O
             &mut token,
         )
     };
-    if status == OK {
-        Ok(token)
-    } else {
-        Err(status)
-    }
+    checked(status).map(|()| token)
 }
 
 pub use crate::wire::{pairs, serialize_pairs};

@@ -7,6 +7,7 @@
 use std::cell::Cell;
 
 use crate::host::{self, Level};
+use crate::sys;
 use edge_cors_engine::report::DiffKind;
 use edge_cors_engine::rules::RuleIndex;
 use edge_cors_engine::stats::{report_counter, rule_counter, source_metric, Counter, PER_RULE};
@@ -14,14 +15,6 @@ use edge_cors_engine::stats::{report_counter, rule_counter, source_metric, Count
 const COUNTER: u32 = 0;
 const GAUGE: u32 = 1;
 const OK: u32 = 0;
-
-#[allow(clashing_extern_declarations)]
-#[link(wasm_import_module = "env")]
-extern "C" {
-    fn proxy_define_metric(metric_type: u32, name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
-    fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
-    fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
-}
 
 pub struct Metrics {
     /// By `Counter as usize`.
@@ -41,7 +34,8 @@ fn define(name: &str) -> Result<u32, u32> {
 
 fn define_kind(kind: u32, name: &str) -> Result<u32, u32> {
     let mut id = 0;
-    let status = unsafe { proxy_define_metric(kind, name.as_ptr(), name.len(), &mut id) };
+    // SAFETY: `name` is a live `str`, `id` a live local (`sys` contract).
+    let status = unsafe { sys::proxy_define_metric(kind, name.as_ptr(), name.len(), &mut id) };
     if status == OK {
         Ok(id)
     } else {
@@ -96,7 +90,8 @@ impl Metrics {
         if !self.on.get() {
             return;
         }
-        let status = unsafe { proxy_increment_metric(id, 1) };
+        // SAFETY: plain integers, no pointer.
+        let status = unsafe { sys::proxy_increment_metric(id, 1) };
         if status != OK {
             off_warning(status);
             self.on.set(false);
@@ -160,7 +155,11 @@ impl Metrics {
     }
 
     pub fn record(&self, id: u32, value: u64) {
-        if self.on.get() && unsafe { proxy_record_metric(id, value) } != OK {
+        if !self.on.get() {
+            return;
+        }
+        // SAFETY: plain integers, no pointer.
+        if unsafe { sys::proxy_record_metric(id, value) } != OK {
             self.on.set(false);
         }
     }

@@ -69,7 +69,7 @@ fn shared_values_round_trip_and_hostile_ones_read_safely() {
         assert_eq!(millis(junk), 0, "{junk:?}");
     }
     let k = keys("default", &spec(), true, false);
-    assert_eq!(k.lease, "edge_cors.origins_source/default/tenant_origins/cors/origins/t/cs/lease/30s/2000ms");
+    assert_eq!(k.lease, "edge_cors.origins_source.v2/default/tenant_origins/cors/origins/t/cs/lease/30s/2000ms");
     assert_ne!(keys("default", &spec(), false, false).origins, k.origins, "checked under other rules: another value");
 }
 
@@ -172,4 +172,21 @@ fn a_changed_refresh_has_its_own_lease() {
     let b = keys("r", &SourceSpec { refresh_seconds: 2, ..spec() }, false, false);
     assert_ne!(a.lease, b.lease);
     assert_eq!((a.origins, a.version, a.checked), (b.origins, b.version, b.checked));
+}
+
+/// The shared values carry their format's version in every key: a module of
+/// another layout in the same Envoy (an upgrade in progress: the old module
+/// beside the new, one `vm_id`) never reads them, nor they its values.
+#[test]
+fn shared_keys_carry_their_format_version() {
+    // Version 1's keys, as the module before this layout wrote them.
+    let v1 = |rule: &str, what: &str| format!("edge_cors.origins_source/{rule}/tenant_origins/cors/origins/t/cs/{what}");
+    for rule in ["default", "v2", "partners"] {
+        let k = keys(rule, &spec(), true, false);
+        for (key, what) in [(&k.lease, "lease"), (&k.origins, "origins"), (&k.version, "version"), (&k.checked, "checked")] {
+            assert!(key.starts_with(SHARED_PREFIX), "{key}");
+            assert!(!key.starts_with("edge_cors.origins_source/"), "{key} reads like a version-1 key");
+            assert_ne!(*key, v1(rule, what));
+        }
+    }
 }
