@@ -67,6 +67,12 @@ pub struct Contexts<R: Root> {
     streams: RefCell<Option<Streams<R::Stream>>>,
 }
 
+impl<R: Root> Default for Contexts<R> {
+    fn default() -> Self {
+        Contexts::new()
+    }
+}
+
 impl<R: Root> Contexts<R> {
     pub const fn new() -> Self {
         Contexts { roots: RefCell::new(Vec::new()), streams: RefCell::new(None) }
