@@ -15,7 +15,7 @@
 //!   still start the way the filter writes them.
 
 //!
-//! Run with `cargo test --features cli --test docs` (it runs the edge-cors binary).
+//! Run with `cargo test -p edge-cors-cli --test docs` (it runs the edge-cors binary).
 
 use edge_cors_suites as common;
 
@@ -50,7 +50,17 @@ fn blocks() -> Vec<Block> {
         let file = path.strip_prefix(repo()).unwrap().display().to_string();
         let mut open: Option<(usize, String, Vec<&str>)> = None;
         for (i, line) in text.lines().enumerate() {
-            match (&mut open, line.trim_start().strip_prefix("```")) {
+            // A fence is a line of its own: "```" anywhere else (a closing
+            // fence with text after it, a fence inside a block) would make
+            // this reader and a Markdown renderer disagree on what is code.
+            let fence = line.trim_start().strip_prefix("```");
+            let stray = match (&open, fence) {
+                (_, None) => line.contains("```"),
+                (None, Some(info)) => info.contains('`'),
+                (Some(_), Some(rest)) => !rest.trim().is_empty(),
+            };
+            assert!(!stray, "{file}:{}: a fence-like line: {line:?}; a fence is ``` (and its language) on a line of its own", i + 1);
+            match (&mut open, fence) {
                 (None, Some(info)) => open = Some((i + 1, info.trim().to_string(), Vec::new())),
                 (Some(_), Some("")) => {
                     let (line, lang, body) = open.take().unwrap();
@@ -233,6 +243,31 @@ fn every_fenced_block_is_checked() {
     }
     println!("fenced blocks checked: {counts:?}");
     assert!(failures.is_empty(), "{} block(s) out of date:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Every relative link of the docs names a file that exists, from the
+/// linking file's folder (docs/testing.md once linked BENCHMARKS.md, which
+/// is one level up).
+#[test]
+fn relative_links_resolve() {
+    let mut broken = Vec::new();
+    for path in doc_files() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let dir = path.parent().unwrap();
+        for (i, line) in text.lines().enumerate() {
+            for (at, _) in line.match_indices("](") {
+                let target = line[at + 2..].split(')').next().unwrap_or("");
+                let file = target.split('#').next().unwrap_or("");
+                if file.is_empty() || file.contains("://") || file.starts_with("mailto:") {
+                    continue;
+                }
+                if !dir.join(file).exists() {
+                    broken.push(format!("{}:{}: {target}", path.strip_prefix(repo()).unwrap().display(), i + 1));
+                }
+            }
+        }
+    }
+    assert!(broken.is_empty(), "links to nothing:\n{}", broken.join("\n"));
 }
 
 /// The live-reload pair in docs/operating.md, run for real: Envoy starts with
