@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use edge_cors_engine::origin::{OriginEntry, OriginSet, Scheme};
+use edge_cors_engine::origins::{OriginEntry, OriginSet, Scheme};
 use edge_cors_engine::rules::Ruleset;
 use edge_cors_engine::{report, Decision, Forward, HeaderList, Policy, Request, Stamp};
 use edge_cors_wasm::wire;
@@ -92,7 +92,7 @@ pub fn origin(data: &[u8]) {
         }
         OriginEntry::Subdomains { scheme, base, port } => {
             // A port a request can carry that the pattern admits (`:*` admits no port too).
-            let port = if *port == edge_cors_engine::origin::Port::Any { String::new() } else { port.to_string() };
+            let port = if *port == edge_cors_engine::origins::Port::Any { String::new() } else { port.to_string() };
             let s = scheme.as_str();
             assert!(!alone.allows(format!("{s}://{base}{port}").as_bytes()), "a pattern matched its own base");
             let other = if *scheme == Scheme::Https { "http" } else { "https" };
@@ -111,7 +111,7 @@ fn is_origin_shaped(o: &[u8]) -> bool {
         return true;
     }
     // http(s) origins, or the exact origins of app shells and extensions.
-    let app = edge_cors_engine::origin::APP_SCHEMES.iter().find_map(|s| o.strip_prefix(s.as_bytes()).and_then(|r| r.strip_prefix(b"://")));
+    let app = edge_cors_engine::origins::APP_SCHEMES.iter().find_map(|s| o.strip_prefix(s.as_bytes()).and_then(|r| r.strip_prefix(b"://")));
     let rest = o.strip_prefix(b"https://").or_else(|| o.strip_prefix(b"http://")).or(app);
     rest.is_some_and(|r| !r.is_empty() && r.iter().all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.:[]".contains(&b)))
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use edge_cors_engine::config::{self, ConfigSpec, Mode, Names, PolicySpec, RuleSpec, SourceSpec};
-use edge_cors_engine::origin::{OriginEntry, Port, Scheme};
+use edge_cors_engine::origins::{OriginEntry, Port, Scheme};
 use edge_cors_engine::ConfigError;
 
 use crate::out::{self, Style};

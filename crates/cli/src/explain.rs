@@ -7,7 +7,7 @@ use std::path::Path;
 use clap::Args;
 use edge_cors_engine::config::{fetched_origins, Mode, Names, PolicySpec, Refusal, SourceSpec, MAX_BODY_BYTES};
 use edge_cors_engine::fetch;
-use edge_cors_engine::origin::{OriginEntry, OriginSet, Port, Scheme};
+use edge_cors_engine::origins::{OriginEntry, OriginSet, Port, Scheme};
 use edge_cors_engine::outcome::{self, Outcome};
 use edge_cors_engine::policy::header::DEBUG;
 use edge_cors_engine::{Decision, Forward, HeaderSink, Policy, Rejection, Request, Stamp};
@@ -332,7 +332,7 @@ struct Call<'a> {
 /// a browser would send, with a note in `s` saying so.
 pub fn origin_as_sent(origin: &str, style: &Style, s: &mut String) -> Result<String, Fatal> {
     match OriginEntry::parse(origin) {
-        _ if edge_cors_engine::origin::is_request_origin(origin) => Ok(origin.to_string()),
+        _ if edge_cors_engine::origins::is_request_origin(origin) => Ok(origin.to_string()),
         Ok(OriginEntry::Exact(canon)) => {
             if canon != origin {
                 s.push_str(&format!("{} browsers send this origin as {canon}\n", style.dim("note:")));
@@ -507,18 +507,8 @@ fn origin_verdict(spec: &PolicySpec, c: &Checked, origin: &str, live: &Live) -> 
 fn parts(origin: &str) -> Option<(Scheme, String, Option<u16>)> {
     let (scheme, rest) =
         if let Some(r) = origin.strip_prefix("https://") { (Scheme::Https, r) } else { (Scheme::Http, origin.strip_prefix("http://")?) };
-    let (host, port) = if rest.starts_with('[') {
-        match rest.split_once("]:") {
-            Some((h, p)) => (format!("{h}]"), p.parse().ok()),
-            None => (rest.to_string(), None),
-        }
-    } else {
-        match rest.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), p.parse().ok()),
-            None => (rest.to_string(), None),
-        }
-    };
-    Some((scheme, host, port))
+    let hp = edge_cors_engine::origins::split_host_port(rest).ok()?;
+    Some((scheme, hp.host.to_string(), hp.port.and_then(edge_cors_engine::origins::port_number)))
 }
 
 fn port_text(p: Option<u16>) -> String {

@@ -146,13 +146,11 @@ fn check(phase: Phase, name: &'static str, level: Level, message: impl Into<Stri
 
 /// How two origins differ, for "origin differs by port".
 fn origin_difference(sent: &str, page: &str) -> Option<String> {
+    // The engine's splitter: `https://[::1]` is host `[::1]`, no port.
     let split = |o: &str| -> Option<(String, String, String)> {
         let (scheme, rest) = o.split_once("://")?;
-        let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || rest.starts_with('[') => (h.to_string(), p.to_string()),
-            _ => (rest.to_string(), String::new()),
-        };
-        Some((scheme.to_ascii_lowercase(), host.to_ascii_lowercase(), port))
+        let hp = edge_cors_engine::origins::split_host_port(rest.trim_end_matches('/')).ok()?;
+        Some((scheme.to_ascii_lowercase(), hp.host.to_ascii_lowercase(), hp.port.unwrap_or("").to_string()))
     };
     let (a, b) = (split(sent)?, split(page)?);
     if a.1 == b.1 && a.0 != b.0 {
@@ -475,5 +473,15 @@ mod tests {
         let star = [&base[..], &[("access-control-expose-headers", "*")]].concat();
         let line = readable_line(&star, false);
         assert!(line.starts_with("JavaScript can read: etag") && !line.contains("set-cookie,"), "{line}");
+    }
+
+    /// An IPv6 page origin splits as an origin, not at its last colon: the
+    /// old splitter read `https://[::1]` as host `[:` and port `1]`.
+    #[test]
+    fn ipv6_origins_differ_by_what_differs() {
+        assert_eq!(origin_difference("https://[::1]:8443", "https://[::1]").as_deref(), Some("differs by port"));
+        assert_eq!(origin_difference("http://[::1]", "https://[::1]").as_deref(), Some("differs by scheme"));
+        assert_eq!(origin_difference("https://[::1]", "https://[::1]"), None);
+        assert_eq!(origin_difference("https://a.example:8443", "https://a.example").as_deref(), Some("differs by port"));
     }
 }

@@ -64,7 +64,7 @@ fn network_error(e: &ureq::Error, url: &str) -> String {
     // The same port: without one, https:// meant 443, which http:// would not.
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
-    let has_port = authority.rsplit_once(':').is_some_and(|(_, p)| !p.contains(']'));
+    let has_port = edge_cors_engine::origins::split_host_port(authority).is_ok_and(|hp| hp.port.is_some());
     let plain = if has_port { format!("http://{rest}") } else { format!("http://{authority}:443{tail}") };
     let timeout = matches!(e, ureq::Error::Timeout(_));
     match (answers_plain_http(&plain), timeout) {

@@ -24,7 +24,7 @@ pub mod fetch;
 pub mod json;
 pub mod live;
 pub mod log_line;
-pub mod origin;
+pub mod origins;
 pub mod outcome;
 pub mod policy;
 pub mod psl;

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use crate::config::{fetched_origins, Refusal, SourceSpec, MAX_BODY_BYTES};
-use crate::origin::{OriginEntry, OriginSet};
+use crate::origins::{OriginEntry, OriginSet};
 
 /// The set fetched last; empty until the first good answer (fail closed:
 /// only the static `allow_origins` apply).

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use crate::config::{self, ConfigErrors, Names, PolicySpec, SourceSpec};
 use crate::live::LiveOrigins;
-use crate::origin::OriginSet;
+use crate::origins::OriginSet;
 use crate::token;
 
 /// Response header names, lower-case as HTTP/2 and Envoy carry them.

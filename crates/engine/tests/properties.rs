@@ -44,7 +44,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use proptest::prelude::*;
 use proptest::test_runner::Config as RunnerConfig;
 
-use edge_cors_engine::origin::{self, OriginEntry, OriginSet};
+use edge_cors_engine::origins::{self as engine_origins, OriginEntry, OriginSet};
 use edge_cors_engine::rules::Ruleset;
 use edge_cors_engine::{report, Decision, Forward, HeaderList, Policy, Request, Stamp};
 
@@ -90,7 +90,7 @@ proptest! {
             prop_assert!(engine || !model.allows(origin), "refused {} which {} allows", show(origin), model.json());
             if let Ok(text) = std::str::from_utf8(origin) {
                 let browser = origin == b"null" || parse_origin(origin).is_some();
-                prop_assert_eq!(origin::is_request_origin(text), browser, "is_request_origin({})", show(origin));
+                prop_assert_eq!(engine_origins::is_request_origin(text), browser, "is_request_origin({})", show(origin));
             }
         }
     }
@@ -252,7 +252,7 @@ proptest! {
         any::<u32>().prop_map(|v| Ipv4Addr::from(v).to_ipv6_mapped().segments()),
     ], https in any::<bool>()) {
         let a = Ipv6Addr::from(segments);
-        prop_assert_eq!(origin::whatwg_ipv6(a), whatwg(a));
+        prop_assert_eq!(engine_origins::whatwg_ipv6(a), whatwg(a));
         let canonical = format!("{}://[{}]", scheme(https), whatwg(a));
         for text in [a.to_string(), long_ipv6(a), whatwg(a).to_ascii_uppercase()] {
             let entry = OriginEntry::parse(&format!("{}://[{text}]", scheme(https)));

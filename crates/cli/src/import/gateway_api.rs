@@ -21,7 +21,7 @@
 
 use serde_json::{Map, Value};
 
-use edge_cors_engine::origin::OriginEntry;
+use edge_cors_engine::origins::OriginEntry;
 
 use super::envoy::{self, Fields};
 use super::find::{self, Block};
@@ -104,10 +104,9 @@ pub fn origin(v: &Value, dialect: Dialect) -> Result<Converted, String> {
     let Some((scheme, rest)) = lower.split_once("://").filter(|(s, _)| *s == "https" || *s == "http") else {
         return refuse(&what, "is not an origin: it must be \"*\" or start with https:// or http://");
     };
-    // The port: after the last colon, unless that colon is in an IPv6 literal.
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) if !p.contains(']') => (h, Some(p)),
-        _ => (rest, None),
+    // The engine's splitter (a bracketed IPv6 host stays whole).
+    let Ok(edge_cors_engine::origins::HostPort { host, port }) = edge_cors_engine::origins::split_host_port(rest) else {
+        return refuse(&what, "has an IPv6 address with an unclosed bracket or junk after it");
     };
     let port_text = match port {
         None => String::new(),

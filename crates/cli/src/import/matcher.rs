@@ -72,8 +72,8 @@ fn prefix(p: &str, product: &str) -> Result<Converted, String> {
         _ => {
             // A prefix that is a whole origin also matched look-alikes
             // (https://app.example.com.evil.test, other ports): narrow it.
-            match edge_cors_engine::origin::OriginEntry::parse(p) {
-                Ok(edge_cors_engine::origin::OriginEntry::Exact(o)) => Ok(Converted {
+            match edge_cors_engine::origins::OriginEntry::parse(p) {
+                Ok(edge_cors_engine::origins::OriginEntry::Exact(o)) => Ok(Converted {
                     entries: vec![o.clone()],
                     notes: vec![format!(
                         "prefix {p:?} became the exact origin \"{o}\": the prefix also matched look-alikes such as \

@@ -169,7 +169,7 @@ fn parse_inner(bytes: &[u8], errs: &mut Errors) -> Option<ConfigSpec> {
         // The proxy strips the port before it compares: a host entry with a
         // port would match nothing there, so it must not match here either.
         for (field, rule) in &placed {
-            for h in rule.hosts.iter().filter(|h| matches!(h.port, crate::origin::Port::Is(_))) {
+            for h in rule.hosts.iter().filter(|h| matches!(h.port, crate::origins::Port::Is(_))) {
                 errs.push(
                     format!("{field}.match.hosts"),
                     quote(&h.to_string()),

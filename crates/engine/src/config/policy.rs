@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::errors::{quote, show, Errors, EXAMPLE};
 use super::keys::{self, Key};
 use super::source::{parse_source, SourceSpec};
-use crate::origin::{OriginEntry, Port, Scheme};
+use crate::origins::{OriginEntry, Port, Scheme};
 use crate::token;
 
 /// A list that is either explicit names or `["*"]`.
@@ -269,7 +269,7 @@ pub(super) fn origins(field: &str, v: &Value, from: Origins, errs: &mut Errors) 
     // Tenant lists run to thousands: find duplicates by hash, not by scan,
     // and without a second copy of every entry (the configure step's peak is
     // the module's memory for good: wasm memory never shrinks).
-    let mut seen: std::collections::HashMap<u64, usize, crate::origin::FastHash> =
+    let mut seen: std::collections::HashMap<u64, usize, crate::origins::FastHash> =
         std::collections::HashMap::with_capacity_and_hasher(items.len(), Default::default());
     for (f, raw) in &items {
         let entry = match OriginEntry::parse(raw) {
@@ -321,7 +321,7 @@ pub(super) fn origins(field: &str, v: &Value, from: Origins, errs: &mut Errors) 
         if fetched && errs.0.len() > before {
             continue;
         }
-        let hash = std::hash::BuildHasher::hash_one(&crate::origin::FastHash::default(), &entry);
+        let hash = std::hash::BuildHasher::hash_one(&crate::origins::FastHash::default(), &entry);
         match seen.entry(hash) {
             std::collections::hash_map::Entry::Vacant(slot) => {
                 slot.insert(out.len());

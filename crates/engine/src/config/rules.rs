@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::errors::{quote, show, Errors};
 use super::policy::{parse_policy, strings, PolicySpec};
-use crate::origin::{OriginEntry, Port};
+use crate::origins::{port_number, split_host_port, HostPort, OriginEntry, Port};
 
 /// A `rules[].match.hosts` entry, matched against the request's authority
 /// the way the proxy routes it: Envoy's virtual hosts compare the whole
@@ -60,16 +60,10 @@ impl fmt::Display for HostPattern {
 /// sends (empty, leading zero, out of range), so such a request matches no
 /// host rule.
 pub fn split_authority(authority: &str) -> Option<(&str, Option<u16>)> {
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !p.contains(']') => (h, Some(p)),
-        _ => (authority, None),
-    };
+    let HostPort { host, port } = split_host_port(authority).ok()?;
     let port = match port {
         None => None,
-        Some(p) => {
-            let canonical = !p.is_empty() && !p.starts_with('0') && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
-            Some(p.parse::<u16>().ok().filter(|_| canonical)?)
-        }
+        Some(p) => Some(port_number(p)?),
     };
     Some((host, port))
 }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::errors::{one_line, quote, shortened, show, Errors};
 use super::keys::edit_distance;
 use super::policy::{origins, Origins};
-use crate::origin::OriginEntry;
+use crate::origins::OriginEntry;
 
 /// A validated `allow_origins_from`.
 #[derive(Debug, Clone, PartialEq, Eq)]

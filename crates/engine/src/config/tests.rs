@@ -1,7 +1,7 @@
 //! The configuration's refusals, each with its field, value and fix.
 
 use super::*;
-use crate::origin::OriginEntry;
+use crate::origins::OriginEntry;
 
 fn ok(json: &str) -> PolicySpec {
     parse(json.as_bytes()).unwrap_or_else(|e| panic!("{json}: {e}"))
