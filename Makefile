@@ -217,7 +217,8 @@ browser: wasm $(ENVOY) chromium grpc-tools ## headless Chromium through Envoy + 
 test-inventory:
 	@listed=" $(UNIT_TESTS) $(INTEGRATION_TESTS) $(PORTABILITY_TESTS) $(CLI_TESTS) $(OBSERVABILITY_TESTS) $(BROWSER_TESTS) $(LONG_TESTS) "; \
 	for f in crates/*/tests/*.rs; do t=$$(basename $$f .rs); case "$$listed" in *" $$t "*) ;; \
-	  *) echo "FAIL: $$f is in no test list of the Makefile"; exit 1;; esac; done
+	  *) echo "FAIL: $$f is in no test list of the Makefile"; exit 1;; esac; \
+	  grep -q "\`$$f\`" CONTRIBUTING.md || { echo "FAIL: $$f is not in CONTRIBUTING.md's map of the tests"; exit 1; }; done
 
 test: setup test-inventory lint wasm size unit integration portability cli-tests observability browser bench-smoke ## everything CI runs
 
