@@ -77,7 +77,7 @@ fn select(c: &Checked, spec: PolicySpec, target: &RouteTarget, style: &Style) ->
     let host = host.unwrap_or("(any host)");
     let path = path.unwrap_or("/");
     match route {
-        None => {
+        edge_cors_engine::rules::Route::Default => {
             let mut note = format!(
                 "rule: none of the {} rules matches host {host} path {path}: the top-level (default) policy applies\n",
                 full.rules.len()
@@ -87,7 +87,7 @@ fn select(c: &Checked, spec: PolicySpec, target: &RouteTarget, style: &Style) ->
             }
             Ok((spec, note, "default".into()))
         }
-        Some(i) => {
+        edge_cors_engine::rules::Route::Rule(i) => {
             let Some(rule) = full.rules.get(i) else { return Ok((spec, String::new(), "default".into())) };
             let mut parts = Vec::new();
             if !rule.hosts.is_empty() {

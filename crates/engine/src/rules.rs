@@ -3,7 +3,7 @@
 //! its rule the way the proxy routes it.
 
 use crate::config::{self, split_authority, ConfigErrors, ConfigSpec, HostPattern, Mode};
-use crate::policy::{Policy, Request};
+use crate::policy::{Decision, Forward, Policy, Request};
 
 pub struct Rule {
     pub name: Box<str>,
@@ -11,12 +11,36 @@ pub struct Rule {
     path_prefix: Option<Box<str>>,
     case_sensitive: bool,
     routes: Vec<Box<str>>,
-    /// None: `"cors": "off"`.
-    pub policy: Option<Policy>,
+    pub policy: RulePolicy,
 }
 
-/// Which rule a request falls under: `None` is the default policy.
-pub type RuleIndex = Option<usize>;
+/// What a rule does: apply its own policy, or leave CORS to the upstream.
+/// (One per rule, built once: `Off` being smaller than a policy costs a few
+/// hundred bytes per rule, and a `Box` would add a pointer chase per request.)
+#[allow(clippy::large_enum_variant)]
+pub enum RulePolicy {
+    Cors(Policy),
+    /// `"cors": "off"`: requests and responses pass through untouched.
+    Off,
+}
+
+/// Which policy a request falls under: the top-level one, or a rule's (by
+/// its place in `Ruleset::rules`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Default,
+    Rule(usize),
+}
+
+impl Route {
+    /// The place of this route's counters: the default first, then each rule.
+    pub fn counter_slot(self) -> usize {
+        match self {
+            Route::Default => 0,
+            Route::Rule(i) => i + 1,
+        }
+    }
+}
 
 pub struct Ruleset {
     pub mode: Mode,
@@ -27,6 +51,11 @@ pub struct Ruleset {
     /// `ignore_port_in_host_matching`: the request's port plays no part in
     /// `match.hosts`, as in an Envoy route table with that option.
     ignore_port: bool,
+    /// How to stamp a response whose request the filter never saw (the
+    /// proxy replied before the request callback ran): as a request without
+    /// `Origin` under the default policy; None in report mode. The same for
+    /// every such response, so it is decided here, once.
+    untouched: Option<Forward>,
 }
 
 /// `:authority` (or `Host`) split into host and port, exactly as sent: the
@@ -51,9 +80,15 @@ impl Ruleset {
 
     pub fn new(spec: ConfigSpec) -> Ruleset {
         let route_names = spec.rules.iter().any(|r| !r.routes.is_empty());
+        let default = Policy::new(spec.default);
+        let untouched = match (spec.mode, default.decide(&Request::default())) {
+            (Mode::Report, _) | (_, Decision::Preflight(_)) => None,
+            (Mode::Enforce, Decision::Forward(forward)) => Some(forward),
+        };
         Ruleset {
             mode: spec.mode,
-            default: Policy::new(spec.default),
+            untouched,
+            default,
             route_names,
             ignore_port: spec.ignore_port_in_host_matching,
             rules: spec
@@ -65,7 +100,7 @@ impl Ruleset {
                     path_prefix: r.path_prefix.map(String::into_boxed_str),
                     case_sensitive: r.case_sensitive,
                     routes: r.routes.into_iter().map(String::into_boxed_str).collect(),
-                    policy: r.policy.map(Policy::new),
+                    policy: r.policy.map_or(RulePolicy::Off, |p| RulePolicy::Cors(Policy::new(p))),
                 })
                 .collect(),
         }
@@ -86,9 +121,9 @@ impl Ruleset {
         req: &Request<'_>,
         authority_by_name: impl FnOnce() -> Option<Vec<u8>>,
         route_name: impl FnOnce() -> Option<Vec<u8>>,
-    ) -> RuleIndex {
+    ) -> Route {
         if !self.has_rules() {
-            return None;
+            return Route::Default;
         }
         let by_name = if req.authority.is_none() { authority_by_name() } else { None };
         let name = if self.uses_route_names() { route_name() } else { None };
@@ -104,13 +139,13 @@ impl Ruleset {
     /// The first rule matching the request, or the default. `route_name` is
     /// the proxy's name for the route (None: unknown, and then no rule with
     /// `match.routes` matches).
-    pub fn route(&self, authority: Option<&[u8]>, path: Option<&[u8]>, route_name: Option<&[u8]>) -> RuleIndex {
+    pub fn route(&self, authority: Option<&[u8]>, path: Option<&[u8]>, route_name: Option<&[u8]>) -> Route {
         if self.rules.is_empty() {
-            return None;
+            return Route::Default;
         }
         let host = authority.and_then(host_of).map(|(h, port)| (h, if self.ignore_port { None } else { port }));
         let path = path.map(path_of).unwrap_or(b"/");
-        self.rules.iter().position(|r| {
+        let found = self.rules.iter().position(|r| {
             let host_ok = r.hosts.is_empty() || host.is_some_and(|(h, port)| r.hosts.iter().any(|p| p.matches(h, port)));
             let path_ok = r.path_prefix.as_deref().is_none_or(|p| match r.case_sensitive {
                 true => path.starts_with(p.as_bytes()),
@@ -118,22 +153,37 @@ impl Ruleset {
             });
             let route_ok = r.routes.is_empty() || route_name.is_some_and(|n| r.routes.iter().any(|want| want.as_bytes() == n));
             host_ok && path_ok && route_ok
-        })
+        });
+        found.map_or(Route::Default, Route::Rule)
     }
 
     /// The policy for a route; None when CORS is off there.
-    pub fn policy(&self, route: RuleIndex) -> Option<&Policy> {
+    pub fn policy(&self, route: Route) -> Option<&Policy> {
         match route {
-            None => Some(&self.default),
-            Some(i) => self.rules.get(i).and_then(|r| r.policy.as_ref()),
+            Route::Default => Some(&self.default),
+            Route::Rule(i) => match self.rules.get(i).map(|r| &r.policy) {
+                Some(RulePolicy::Cors(p)) => Some(p),
+                Some(RulePolicy::Off) | None => None,
+            },
         }
     }
 
-    pub fn rule_name(&self, route: RuleIndex) -> &str {
+    pub fn rule_name(&self, route: Route) -> &str {
         match route {
-            None => "default",
-            Some(i) => self.rules.get(i).map_or("default", |r| &r.name),
+            Route::Default => "default",
+            Route::Rule(i) => self.rules.get(i).map_or("default", |r| &r.name),
         }
+    }
+
+    /// How to stamp a response the request callback never saw: see the field.
+    pub fn untouched(&self) -> Option<Forward> {
+        self.untouched
+    }
+
+    /// Every route with a policy of its own (the default, then each rule),
+    /// for what is set up per policy (live-origin sources).
+    pub fn routes(&self) -> impl Iterator<Item = Route> {
+        std::iter::once(Route::Default).chain((0..self.rules.len()).map(Route::Rule))
     }
 }
 
@@ -174,7 +224,7 @@ mod tests {
         assert_eq!(c.rule_name(c.route(None, None, None)), "default");
         let legacy = c.route(Some(b"x"), Some(b"/legacy/"), None);
         assert!(c.policy(legacy).is_none(), "cors off has no policy");
-        assert!(c.policy(None).is_some());
+        assert!(c.policy(Route::Default).is_some());
         assert!(c.policy(c.route(Some(b"pay.example.com"), Some(b"/v1/"), None)).is_some_and(|p| p.allows_credentials()));
     }
 
@@ -292,7 +342,7 @@ mod tests {
         assert_eq!(c.rule_name(c.route_request(&Request::from_headers(h), none, none)), "payments");
         // Without rules nothing is read at all.
         let plain = Ruleset::from_json(br#"{"allow_origins": ["*"]}"#).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(plain.route_request(&Request::from_headers(h), never, never), None);
+        assert_eq!(plain.route_request(&Request::from_headers(h), never, never), Route::Default);
     }
 
     #[test]
@@ -421,5 +471,16 @@ mod tests {
         }
         let bad_mode = config::parse_config(br#"{"allow_origins": ["*"], "mode": "audit"}"#).expect_err("mode");
         assert!(bad_mode.0.iter().any(|e| e.field == "mode" && e.problem.contains("\"report\"")));
+    }
+
+    /// A response whose request the filter never saw is stamped as a
+    /// request without `Origin` under the default policy, decided once when
+    /// the configuration is compiled; report mode changes nothing.
+    #[test]
+    fn the_untouched_stamp_is_decided_at_configure_time() {
+        let of = |json: &str| Ruleset::from_json(json.as_bytes()).unwrap_or_else(|e| panic!("{e}")).untouched();
+        assert_eq!(of(r#"{"allow_origins": ["*"]}"#), Some(Forward::Allowed), "public: Access-Control-Allow-Origin: *");
+        assert_eq!(of(r#"{"allow_origins": ["https://a.example"]}"#), Some(Forward::NoOrigin), "Vary: Origin only");
+        assert_eq!(of(r#"{"mode": "report", "allow_origins": ["*"]}"#), None);
     }
 }

@@ -12,12 +12,12 @@ use crate::host::{self, Level, Map, NOT_FOUND};
 use crate::metrics::{Metrics, SourceMetrics};
 use edge_cors_engine::live::{self, Answer, Keys, Verdict};
 use edge_cors_engine::policy::{Policy, Source};
-use edge_cors_engine::rules::{RuleIndex, Ruleset};
+use edge_cors_engine::rules::{Route, Ruleset};
 
 const TICK_MS: u32 = 1000;
 
 struct Fetcher {
-    route: RuleIndex,
+    route: Route,
     rule: String,
     keys: Keys,
     /// CAS token of the shared version applied last (0: none).
@@ -35,7 +35,7 @@ struct Fetcher {
 
 pub struct Fetchers(Vec<Fetcher>);
 
-fn source_of(ruleset: &Ruleset, route: RuleIndex) -> Option<(&Policy, &Source)> {
+fn source_of(ruleset: &Ruleset, route: Route) -> Option<(&Policy, &Source)> {
     let policy = ruleset.policy(route)?;
     Some((policy, policy.source()?))
 }
@@ -52,7 +52,7 @@ impl Fetchers {
     /// other workers (or this policy's previous version) fetched already.
     /// An error is the one log line refusing the configuration.
     pub fn start(ruleset: &Ruleset, metrics: &Metrics) -> Result<Fetchers, String> {
-        let routes = std::iter::once(None).chain((0..ruleset.rules.len()).map(Some));
+        let routes = ruleset.routes();
         let mut list = Vec::new();
         for route in routes {
             let Some((policy, source)) = source_of(ruleset, route) else { continue };

@@ -14,7 +14,7 @@ use edge_cors_engine::outcome::{self, Outcome};
 use edge_cors_engine::policy::{Decision, Forward, Policy, PreflightReply, Request};
 use edge_cors_engine::report;
 use edge_cors_engine::response::{HeaderSink, Stamp};
-use edge_cors_engine::rules::{RuleIndex, Ruleset};
+use edge_cors_engine::rules::{Route, Ruleset};
 use edge_cors_engine::stats::Counter;
 
 export_abi!(CorsRoot);
@@ -98,9 +98,9 @@ enum State {
     Off,
     /// Forwarded; `origin` is kept only when the response must echo it,
     /// `debug` (the access-log record) only when the policy says `debug`.
-    Forwarded { route: RuleIndex, forward: Forward, origin: Option<Vec<u8>>, debug: Option<String> },
+    Forwarded { route: Route, forward: Forward, origin: Option<Vec<u8>>, debug: Option<String> },
     /// Report mode: the request headers, to decide against the response.
-    Report { route: RuleIndex, request: Vec<u8> },
+    Report { route: Route, request: Vec<u8> },
 }
 
 /// One request/response (the host's HTTP context).
@@ -162,8 +162,8 @@ impl contexts::Stream for CorsStream {
             State::Forwarded { route, forward, origin, debug } => {
                 (*route, Stamp { forward: *forward, origin: origin.as_deref() }, debug.as_deref())
             }
-            State::Untouched => match untouched_stamp(&shared.ruleset) {
-                Some(stamp) => (None, stamp, None),
+            State::Untouched => match shared.ruleset.untouched() {
+                Some(forward) => (Route::Default, Stamp { forward, origin: None }, None),
                 None => return CONTINUE,
             },
         };
@@ -185,14 +185,7 @@ impl contexts::Stream for CorsStream {
 impl CorsStream {
     /// Sends the engine's answer to a preflight; counts, records and
     /// explains it.
-    fn answer_preflight(
-        &mut self,
-        shared: &Shared,
-        route: RuleIndex,
-        policy: &Policy,
-        req: &Request<'_>,
-        reply: &PreflightReply<'_>,
-    ) -> u32 {
+    fn answer_preflight(&mut self, shared: &Shared, route: Route, policy: &Policy, req: &Request<'_>, reply: &PreflightReply<'_>) -> u32 {
         let outcome = reply.rejected.map_or(Outcome::PreflightAllowed, Outcome::PreflightRejected);
         let record = note(shared, route, outcome, req, reply.detail);
         if reply.rejected.is_some() {
@@ -217,7 +210,7 @@ impl CorsStream {
 
     /// Lets the request through, remembering what the response needs: the
     /// origin only when the response must echo it.
-    fn forward(&mut self, shared: &Shared, route: RuleIndex, policy: &Policy, req: &Request<'_>, forward: Forward) {
+    fn forward(&mut self, shared: &Shared, route: Route, policy: &Policy, req: &Request<'_>, forward: Forward) {
         let outcome = match (req.origin, forward) {
             (None, _) => Outcome::NotCors,
             (Some(_), Forward::Allowed) => Outcome::Allowed,
@@ -240,7 +233,7 @@ const DEBUG_HEADER: &str = edge_cors_engine::policy::header::DEBUG;
 /// Counts the outcome (in total and for its rule) and leaves the access-log
 /// record in the proxy (Envoy: filter state `wasm.edge_cors`, read as
 /// `%FILTER_STATE(wasm.edge_cors:PLAIN)%`). Returns the record.
-fn note(shared: &Shared, route: RuleIndex, outcome: Outcome, req: &Request<'_>, detail: Option<&str>) -> String {
+fn note(shared: &Shared, route: Route, outcome: Outcome, req: &Request<'_>, detail: Option<&str>) -> String {
     if let Some(counter) = outcome.counter() {
         shared.metrics.count_decision(route, counter);
     }
@@ -249,21 +242,8 @@ fn note(shared: &Shared, route: RuleIndex, outcome: Outcome, req: &Request<'_>, 
     record
 }
 
-/// A response to a request our request callback never saw (the host replied
-/// before it ran): stamped as a request without `Origin` under the default
-/// policy; None when nothing is to be done (report mode).
-fn untouched_stamp(ruleset: &Ruleset) -> Option<Stamp<'static>> {
-    if ruleset.mode == Mode::Report {
-        return None;
-    }
-    match ruleset.default.decide(&Request::default()) {
-        Decision::Forward(forward) => Some(Stamp { forward, origin: None }),
-        Decision::Preflight(_) => None,
-    }
-}
-
 /// Report mode: compare and count, change nothing.
-fn report(shared: &Shared, route: RuleIndex, request: &[u8]) {
+fn report(shared: &Shared, route: Route, request: &[u8]) {
     let Some(policy) = shared.ruleset.policy(route) else {
         return;
     };

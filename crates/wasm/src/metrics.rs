@@ -9,7 +9,7 @@ use std::cell::Cell;
 use crate::host::{self, Level};
 use crate::sys;
 use edge_cors_engine::report::DiffKind;
-use edge_cors_engine::rules::RuleIndex;
+use edge_cors_engine::rules::Route;
 use edge_cors_engine::stats::{report_counter, rule_counter, source_metric, Counter, PER_RULE};
 
 const COUNTER: u32 = 0;
@@ -103,21 +103,21 @@ impl Metrics {
     }
 
     /// A decision: the total, and the rule's own counter when there are rules.
-    pub fn count_decision(&self, route: RuleIndex, counter: Counter) {
+    pub fn count_decision(&self, route: Route, counter: Counter) {
         self.count(counter);
         // No rules, no per-rule counters (known at configure time).
         if self.rules.is_empty() {
             return;
         }
-        let rule = route.map_or(0, |i| i + 1);
+        let rule = route.counter_slot();
         let Some(at) = PER_RULE.iter().position(|c| *c == counter) else { return };
         self.bump(self.rules.get(rule).and_then(|ids| ids.get(at)).copied());
     }
 
     /// A report-mode difference under `route` (the names given to `define`
     /// are the default's, then the rules').
-    pub fn count_report(&self, route: RuleIndex, kind: DiffKind) {
-        let rule = route.map_or(0, |i| i + 1);
+    pub fn count_report(&self, route: Route, kind: DiffKind) {
+        let rule = route.counter_slot();
         let kind = DiffKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
         self.bump(self.report.get(rule).and_then(|ids| ids.get(kind)).copied());
     }
