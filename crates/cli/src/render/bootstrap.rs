@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::manifests::envoy;
-use super::{canonical, debug_warning, load_valid, source_clusters, RenderTarget};
+use super::{canonical, debug_warning, load_valid, source_clusters, Loaded, RenderTarget};
 use crate::out::Style;
 use crate::{Fatal, Report};
 
@@ -405,8 +405,8 @@ pub fn run_host(target: RenderTarget, path: &Path, module: Option<&str>, host: &
         }
     }
     let c = match load_valid(path, &style)? {
-        Ok(c) => c,
-        Err(refused) => return Ok(refused),
+        Loaded::Valid(c) => c,
+        Loaded::Refused(report) => return Ok(report),
     };
     let up = parse_upstream(host.upstream.as_deref().unwrap_or(DEFAULT_UPSTREAM))?;
     let port = host.port.unwrap_or(DEFAULT_PORT);

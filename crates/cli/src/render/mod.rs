@@ -112,8 +112,8 @@ pub fn run(
 ) -> Result<Report, Fatal> {
     let style = Style::stderr();
     let c = match load_valid(path, &style)? {
-        Ok(c) => c,
-        Err(refused) => return Ok(refused),
+        Loaded::Valid(c) => c,
+        Loaded::Refused(report) => return Ok(report),
     };
     let fields = canonical(&c.found.object);
     let text = match target {
@@ -235,15 +235,22 @@ fn debug_warning(c: &check::Checked, style: &Style) -> String {
     )
 }
 
-/// The policy to render, checked with the filter's own code; a refusal is
-/// the report to print instead (check's messages, and nothing rendered).
-fn load_valid(path: &Path, style: &Style) -> Result<Result<check::Checked, Report>, Fatal> {
+/// A policy file as `render` finds it: one the filter accepts, or the
+/// report to print instead (check's messages, and nothing rendered).
+enum Loaded {
+    Valid(Box<check::Checked>),
+    Refused(Report),
+}
+
+/// The policy to render, checked with the filter's own code (an unreadable
+/// file or several policies in one: the `Fatal`).
+fn load_valid(path: &Path, style: &Style) -> Result<Loaded, Fatal> {
     let c = check::load_one(path, "render takes one")?;
     if c.is_ok() {
-        return Ok(Ok(c));
+        return Ok(Loaded::Valid(Box::new(c)));
     }
     let mut s = check::describe(&path.display().to_string(), &c, style);
     s.push_str(&style.fail("not rendered: the filter would refuse this policy"));
     s.push('\n');
-    Ok(Err(Report { stdout: String::new(), stderr: s, ok: false }))
+    Ok(Loaded::Refused(Report { stdout: String::new(), stderr: s, ok: false }))
 }
