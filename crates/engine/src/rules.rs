@@ -48,9 +48,6 @@ pub struct Ruleset {
     pub rules: Vec<Rule>,
     /// Some rule matches on route names (known at configure time).
     route_names: bool,
-    /// `ignore_port_in_host_matching`: the request's port plays no part in
-    /// `match.hosts`, as in an Envoy route table with that option.
-    ignore_port: bool,
     /// How to stamp a response whose request the filter never saw (the
     /// proxy replied before the request callback ran): as a request without
     /// `Origin` under the default policy; None in report mode. The same for
@@ -63,6 +60,14 @@ pub struct Ruleset {
 /// `example.com`, and so do rules.
 fn host_of(authority: &[u8]) -> Option<(&str, Option<u16>)> {
     split_authority(std::str::from_utf8(authority).ok()?)
+}
+
+/// The same host patterns, each admitting any port.
+fn any_port(mut hosts: Vec<HostPattern>) -> Vec<HostPattern> {
+    for h in &mut hosts {
+        h.port = crate::origins::Port::Any;
+    }
+    hosts
 }
 
 /// The path without its query string.
@@ -79,6 +84,10 @@ impl Ruleset {
     }
 
     pub fn new(spec: ConfigSpec) -> Ruleset {
+        // `ignore_port_in_host_matching`: the request's port plays no part,
+        // as in an Envoy route table with that option; every host pattern
+        // then admits any port (one with a port of its own was refused).
+        let ignore_port = spec.ignore_port_in_host_matching;
         let route_names = spec.rules.iter().any(|r| !r.routes.is_empty());
         let default = Policy::new(spec.default);
         let untouched = match (spec.mode, default.decide(&Request::default())) {
@@ -90,13 +99,12 @@ impl Ruleset {
             untouched,
             default,
             route_names,
-            ignore_port: spec.ignore_port_in_host_matching,
             rules: spec
                 .rules
                 .into_iter()
                 .map(|r| Rule {
                     name: r.name.into_boxed_str(),
-                    hosts: r.hosts,
+                    hosts: if ignore_port { any_port(r.hosts) } else { r.hosts },
                     path_prefix: r.path_prefix.map(String::into_boxed_str),
                     case_sensitive: r.case_sensitive,
                     routes: r.routes.into_iter().map(String::into_boxed_str).collect(),
@@ -143,7 +151,7 @@ impl Ruleset {
         if self.rules.is_empty() {
             return Route::Default;
         }
-        let host = authority.and_then(host_of).map(|(h, port)| (h, if self.ignore_port { None } else { port }));
+        let host = authority.and_then(host_of);
         let path = path.map(path_of).unwrap_or(b"/");
         let found = self.rules.iter().position(|r| {
             let host_ok = r.hosts.is_empty() || host.is_some_and(|(h, port)| r.hosts.iter().any(|p| p.matches(h, port)));
