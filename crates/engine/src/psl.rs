@@ -47,7 +47,7 @@ impl Section {
 /// covers it and no exception `!domain` takes it back. The PSL algorithm's
 /// implicit `*` (any unknown top-level name) does not count here.
 pub fn public_suffix(domain: &str) -> Option<Section> {
-    lookup(LIST, domain)
+    lookup(LIST, domain)?.suffix
 }
 
 /// Whether anyone can register names under `domain`, which is what makes a
@@ -56,14 +56,8 @@ pub fn public_suffix(domain: &str) -> Option<Section> {
 /// wildcard rule `*.domain` (`Some((section, true))`: `*.run.app` would
 /// allow `evil.anyone.run.app`).
 pub fn open_for_registration(domain: &str) -> Option<(Section, bool)> {
-    if let Some(section) = public_suffix(domain) {
-        return Some((section, false));
-    }
-    if !domain.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.')) {
-        return None;
-    }
-    let (flags, section) = List::parse(LIST)?.find(domain)?;
-    (flags & WILDCARD != 0).then_some((section, true))
+    let found = lookup(LIST, domain)?;
+    found.suffix.map(|s| (s, false)).or(found.children.map(|s| (s, true)))
 }
 
 /// Symbols 0-37 are characters; 38 and 39 end a name and give its section.
@@ -77,23 +71,39 @@ const WILDCARD: u16 = 2;
 const EXCEPTION: u16 = 4;
 const HEADER: usize = 16;
 
-fn lookup(data: &[u8], domain: &str) -> Option<Section> {
+/// What the list says of one domain: whether it is a public suffix itself
+/// (`suffix`), and whether a wildcard rule makes every name under it one
+/// (`children`).
+#[derive(Debug, PartialEq, Eq)]
+struct Found {
+    suffix: Option<Section>,
+    children: Option<Section>,
+}
+
+/// One parse of the list and at most two searches (the domain, its parent)
+/// answer both questions; None for a domain the list cannot hold.
+fn lookup(data: &[u8], domain: &str) -> Option<Found> {
     // The list holds nothing else; checking here also keeps `*` or an upper-case
     // label from passing for the one label a wildcard rule covers.
     if !domain.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.')) {
         return None;
     }
     let list = List::parse(data)?;
-    let (flags, section) = list.find(domain).unwrap_or((0, Section::Icann));
-    if flags & NORMAL != 0 {
-        return Some(section);
-    }
-    if flags & EXCEPTION != 0 {
-        return None;
-    }
-    let (label, parent) = domain.split_once('.')?;
-    let (flags, section) = list.find(parent)?;
-    (!label.is_empty() && flags & WILDCARD != 0).then_some(section)
+    let own = list.find(domain);
+    let children = own.filter(|(flags, _)| flags & WILDCARD != 0).map(|(_, section)| section);
+    let (flags, section) = own.unwrap_or((0, Section::Icann));
+    let suffix = if flags & NORMAL != 0 {
+        Some(section)
+    } else if flags & EXCEPTION != 0 {
+        None
+    } else {
+        domain
+            .split_once('.')
+            .filter(|(label, _)| !label.is_empty())
+            .and_then(|(_, parent)| list.find(parent))
+            .and_then(|(flags, section)| (flags & WILDCARD != 0).then_some(section))
+    };
+    Some(Found { suffix, children })
 }
 
 struct List<'a> {
