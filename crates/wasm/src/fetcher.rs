@@ -11,6 +11,7 @@
 use crate::host::{self, Level, Map, NOT_FOUND};
 use crate::metrics::{Metrics, SourceMetrics};
 use edge_cors_engine::live::{self, Answer, Keys, Verdict};
+use edge_cors_engine::origins::OriginEntry;
 use edge_cors_engine::policy::{Policy, Source};
 use edge_cors_engine::rules::{Route, Ruleset};
 
@@ -176,6 +177,18 @@ impl Fetcher {
         }
     }
 
+    /// Serves `entries` here, and shares them (as `body`, with its ETag if
+    /// any) for the other workers to apply on their next tick.
+    fn apply_and_share(&mut self, source: &Source, metrics: &Metrics, entries: &[OriginEntry], etag: Option<&[u8]>, body: &[u8]) {
+        source.live.replace(entries);
+        let _ = host::shared_set(&self.keys.origins, &live::stored(etag, body), 0);
+        let _ = host::shared_set(&self.keys.version, live::usable_etag(etag), 0);
+        self.seen = host::shared_get(&self.keys.version).map_or(0, |(_, cas)| cas);
+        if let Some(m) = self.metrics {
+            metrics.record(m.origins, entries.len() as u64);
+        }
+    }
+
     /// Counts and logs an outcome; applies and shares a good answer.
     fn settle(&mut self, source: &Source, metrics: &Metrics, verdict: Verdict, etag: Option<&[u8]>, now: u64) {
         let m = self.metrics;
@@ -202,13 +215,9 @@ impl Fetcher {
         }
         match &verdict {
             Verdict::Applied(entries, body) => {
-                source.live.replace(entries);
-                let _ = host::shared_set(&self.keys.origins, &live::stored(etag, body), 0);
-                let _ = host::shared_set(&self.keys.version, live::usable_etag(etag), 0);
-                self.seen = host::shared_get(&self.keys.version).map_or(0, |(_, cas)| cas);
+                self.apply_and_share(source, metrics, entries, etag, body);
                 let _ = host::shared_set(&self.keys.checked, now.to_string().as_bytes(), 0);
                 if let Some(m) = &m {
-                    metrics.record(m.origins, entries.len() as u64);
                     metrics.record(m.age, 0);
                 }
                 host::log(Level::Info, &live::applied_line(&self.rule, &source.spec, entries.len()));
@@ -220,13 +229,7 @@ impl Fetcher {
             // the next fetch asks for the whole list again. Not a good
             // answer: the source stays stale (`checked` is not moved).
             Verdict::Shrunk { kept, .. } => {
-                source.live.replace(kept);
-                let _ = host::shared_set(&self.keys.origins, &live::stored(None, &live::shrunk_body(kept)), 0);
-                let _ = host::shared_set(&self.keys.version, b"", 0);
-                self.seen = host::shared_get(&self.keys.version).map_or(0, |(_, cas)| cas);
-                if let Some(m) = &m {
-                    metrics.record(m.origins, kept.len() as u64);
-                }
+                self.apply_and_share(source, metrics, kept, None, &live::shrunk_body(kept));
                 if let Some(line) = live::not_applied_line(&self.rule, &source.spec, &verdict, kept.len(), true) {
                     host::log(Level::Error, &line);
                 }
