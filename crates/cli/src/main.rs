@@ -4,13 +4,9 @@
 //!
 //! Built only with `--features cli`; nothing here reaches the wasm module.
 
-mod check;
-mod explain;
+mod commands;
 mod fetch_check;
-mod import;
 mod out;
-mod probe;
-mod render;
 mod source;
 
 use std::path::PathBuf;
@@ -18,9 +14,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use explain::RouteTarget;
-use import::ImportSource;
-use render::RenderTarget;
+use commands::explain::RouteTarget;
+use commands::import::ImportSource;
+use commands::render::{self, RenderTarget};
+use commands::{check, explain, import, probe};
 
 #[derive(Parser)]
 #[command(

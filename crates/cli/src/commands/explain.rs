@@ -12,7 +12,7 @@ use edge_cors_engine::outcome::{self, Outcome};
 use edge_cors_engine::policy::header::DEBUG;
 use edge_cors_engine::{Decision, Forward, HeaderSink, Policy, Rejection, Request, Stamp};
 
-use crate::check::{self, Checked};
+use super::check::{self, Checked};
 use crate::fetch_check::{self, check_lines, Check, PreflightNeed, Response};
 use crate::out::{status_line, Style};
 use crate::{Fatal, PageRequest, Report};

@@ -8,7 +8,7 @@ use std::path::Path;
 use clap::ValueEnum;
 use serde_json::{Map, Value};
 
-use crate::check;
+use crate::commands::check;
 
 mod bootstrap;
 mod manifests;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use edge_cors_engine::fetch;
 use serde_json::{json, Value};
 
-use crate::explain;
+use super::explain;
 use crate::fetch_check::{self, check_lines, Check, Phase, Response};
 use crate::out::{self, status_line, Level, Style};
 use crate::{Fatal, PageRequest, Report};

@@ -25,9 +25,9 @@ use std::path::Path;
 use clap::ValueEnum;
 use serde_json::{Map, Value};
 
-use crate::check;
+use crate::commands::check;
 use crate::out::{self, Style};
-use crate::render;
+use crate::commands::render;
 use crate::source::{self, Found};
 use crate::{Fatal, Report};
 

@@ -3,7 +3,7 @@
 //! get-api` output). Its meaning is edge-cors's already: only the spelling
 //! changes, and what API Gateway itself did differently is said.
 
-use crate::render;
+use crate::commands::render;
 use crate::source::Found;
 
 use super::Imported;
