@@ -22,6 +22,7 @@
 pub mod config;
 pub mod fetch;
 pub mod json;
+pub mod lifecycle;
 pub mod live;
 pub mod log_line;
 pub mod origins;

@@ -130,11 +130,23 @@ impl Ruleset {
         authority_by_name: impl FnOnce() -> Option<Vec<u8>>,
         route_name: impl FnOnce() -> Option<Vec<u8>>,
     ) -> Route {
+        self.route_request_with(req, &mut (), |()| authority_by_name(), |()| route_name())
+    }
+
+    /// [`Ruleset::route_request`] whose two host calls share one context
+    /// (the shell's host, borrowed by each in turn).
+    pub fn route_request_with<C: ?Sized>(
+        &self,
+        req: &Request<'_>,
+        host: &mut C,
+        authority_by_name: impl FnOnce(&mut C) -> Option<Vec<u8>>,
+        route_name: impl FnOnce(&mut C) -> Option<Vec<u8>>,
+    ) -> Route {
         if !self.has_rules() {
             return Route::Default;
         }
-        let by_name = if req.authority.is_none() { authority_by_name() } else { None };
-        let name = if self.uses_route_names() { route_name() } else { None };
+        let by_name = if req.authority.is_none() { authority_by_name(host) } else { None };
+        let name = if self.uses_route_names() { route_name(host) } else { None };
         self.route(req.authority.or(by_name.as_deref()).or(req.host), req.path, name.as_deref())
     }
 
