@@ -6,6 +6,7 @@
 //! engine's own, from `edge_cors_engine::fetch`.
 
 use edge_cors_engine::fetch;
+use edge_cors_engine::origins::OriginEntry;
 use edge_cors_engine::token::list_elements_str;
 
 use crate::out::{Level, Style};
@@ -56,6 +57,37 @@ fn unsafe_reason(h: &PageHeader) -> Option<String> {
         },
         "authorization" => Some("authorization is never CORS-safelisted".into()),
         other => Some(format!("{other} is not a CORS-safelisted request header")),
+    }
+}
+
+/// The `--origin` argument as a browser sends it: as given when a browser
+/// could send it (the filter reads it the same way), otherwise in the form a
+/// browser would send (`rewritten`). Err: a pattern or not an origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentOrigin {
+    pub origin: String,
+    pub rewritten: bool,
+}
+
+pub fn origin_as_sent(origin: &str) -> Result<SentOrigin, String> {
+    let sent = |o: &str| SentOrigin { origin: o.to_string(), rewritten: o != origin };
+    match OriginEntry::parse(origin) {
+        _ if edge_cors_engine::origins::is_request_origin(origin) => Ok(sent(origin)),
+        Ok(OriginEntry::Exact(canon)) => Ok(sent(&canon)),
+        Ok(OriginEntry::Null) => Ok(SentOrigin { origin: "null".into(), rewritten: false }),
+        Ok(_) => Err(format!("--origin {origin:?} is a pattern; give the page's origin, such as https://app.example.com")),
+        Err(e) => Err(format!("--origin {origin:?} {}; {}", e.problem, e.fix)),
+    }
+}
+
+impl SentOrigin {
+    /// The note when the origin was rewritten, else nothing.
+    pub fn note(&self, style: &Style) -> String {
+        if self.rewritten {
+            format!("{} browsers send this origin as {}\n", style.dim("note:"), self.origin)
+        } else {
+            String::new()
+        }
     }
 }
 

@@ -23,6 +23,12 @@ impl Style {
         Style::for_stream(std::io::stderr().is_terminal())
     }
 
+    /// No colour, whatever the terminal: for tests.
+    #[cfg(test)]
+    pub fn plain() -> Style {
+        Style { color: false }
+    }
+
     fn paint(&self, code: &str, s: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{s}\x1b[0m")

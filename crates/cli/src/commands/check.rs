@@ -121,26 +121,56 @@ fn null_origin_warnings(object: &Map<String, Value>) -> Vec<ConfigError> {
         .collect()
 }
 
+/// Every policy of one file, checked: what `check` decided.
+pub struct CheckReport {
+    /// The file, as the user named it.
+    pub name: String,
+    pub policies: Vec<Checked>,
+}
+
+impl CheckReport {
+    /// Each policy `found` in the file named `name`, checked.
+    pub fn new(name: String, found: Vec<Found>) -> CheckReport {
+        CheckReport { name, policies: found.into_iter().map(check_found).collect() }
+    }
+
+    /// Problems over every policy.
+    pub fn problems(&self) -> usize {
+        self.policies.iter().map(|c| c.errors.len()).sum()
+    }
+
+    /// The policies the filter refuses.
+    pub fn refused(&self) -> usize {
+        self.policies.iter().filter(|c| !c.is_ok()).count()
+    }
+
+    pub fn ok(&self) -> bool {
+        self.refused() == 0
+    }
+}
+
 pub fn run(path: &Path) -> Result<Report, Fatal> {
-    let style = Style::stdout();
-    let found = source::load(path)?;
-    let name = path.display().to_string();
-    let checked: Vec<Checked> = found.into_iter().map(check_found).collect();
+    let report = CheckReport::new(path.display().to_string(), source::load(path)?);
+    Ok(Report { stdout: text(&report, &Style::stdout()), stderr: String::new(), ok: report.ok() })
+}
+
+/// Each policy's verdict, then the summary line and the Public Suffix List
+/// version.
+pub fn text(report: &CheckReport, style: &Style) -> String {
+    let name = &report.name;
     let mut s = String::new();
-    for c in &checked {
-        s.push_str(&describe(&name, c, &style));
+    for c in &report.policies {
+        s.push_str(&describe(name, c, style));
         s.push('\n');
     }
-    let problems: usize = checked.iter().map(|c| c.errors.len()).sum();
-    let bad = checked.iter().filter(|c| !c.is_ok()).count();
-    let policies = out::plural(checked.len(), "policy", "policies");
-    let summary = if bad == 0 {
+    let policies = out::plural(report.policies.len(), "policy", "policies");
+    let summary = if report.ok() {
         style.ok(&format!("{policies} checked in {name}: no problems"))
     } else {
         style.fail(&format!(
             "{policies} checked in {name}: {} in {}",
-            out::plural(problems.max(1), "problem", "problems"),
-            out::plural(bad, "policy", "policies")
+            out::plural(report.problems().max(1), "problem", "problems"),
+            out::plural(report.refused(), "policy", "policies")
         ))
     };
     s.push_str(&summary);
@@ -152,7 +182,7 @@ pub fn run(path: &Path) -> Result<Report, Fatal> {
         edge_cors_engine::psl::VERSION
     )));
     s.push('\n');
-    Ok(Report { stdout: s, stderr: String::new(), ok: bad == 0 })
+    s
 }
 
 /// The one policy in a file, checked; Err when the file holds several
@@ -332,3 +362,6 @@ pub fn describe_origin(e: &OriginEntry) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,7 +7,6 @@ use std::time::Duration;
 use edge_cors_engine::fetch;
 use serde_json::{json, Value};
 
-use super::explain;
 use crate::fetch_check::{self, check_lines, Check, Phase, Response};
 use crate::out::{self, status_line, Level, Style};
 use crate::{Fatal, PageRequest, Report};
@@ -117,8 +116,9 @@ pub fn run(url: &str, page: &PageRequest, json_out: bool, timeout: u64) -> Resul
     let page_headers = fetch_check::parse_headers(&page.headers)?;
     // The origin as a browser sends it, refused like `explain` refuses it;
     // a note when it was rewritten (on stderr with --json).
-    let mut note = String::new();
-    let origin = explain::origin_as_sent(&page.origin, &if json_out { Style::stderr() } else { style }, &mut note)?;
+    let sent = fetch_check::origin_as_sent(&page.origin)?;
+    let mut note = sent.note(&if json_out { Style::stderr() } else { style });
+    let origin = sent.origin;
     let (origin, credentials) = (origin.as_str(), page.credentials);
     let method = fetch::normalise_method(&page.method);
     let need = fetch_check::preflight_need(method, &page_headers);

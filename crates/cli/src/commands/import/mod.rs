@@ -26,8 +26,8 @@ use clap::ValueEnum;
 use serde_json::{Map, Value};
 
 use crate::commands::check;
-use crate::out::{self, Style};
 use crate::commands::render;
+use crate::out::{self, Style};
 use crate::source::{self, Found};
 use crate::{Fatal, Report};
 
