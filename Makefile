@@ -158,11 +158,11 @@ endif
 ENGINE_TESTS := contract properties
 WASM_TESTS := wire fuzz_corpus
 UNIT_TESTS := $(ENGINE_TESTS) $(WASM_TESTS)
-INTEGRATION_TESTS := envoy envoy_config envoy_rules envoy_hardening envoy_hostile envoy_reload envoy_observability envoy_live
-PORTABILITY_TESTS := imports hosts image
+INTEGRATION_TESTS := integration
+PORTABILITY_TESTS := portability
 CLI_TESTS := cli deploy render_run docs
 OBSERVABILITY_TESTS := observability
-BROWSER_TESTS := browser browser_tls playground grpc_web browser_live
+BROWSER_TESTS := browsers
 # Long runs, #[ignore]d: make soak.
 LONG_TESTS := soak
 tests_args = $(foreach t,$(1),--test $(t))
@@ -202,7 +202,7 @@ observability: wasm $(ENVOY) host-tools ## the dashboard and alert rules against
 	@echo "==> observability: deploy/observability/ against a real Envoy's /stats/prometheus, promtool check/test rules"
 	@cargo test -p edge-cors-suites $(call tests_args,$(OBSERVABILITY_TESTS)) -- --nocapture
 
-# grpcio for crates/suites/tests/grpc_web.rs's gRPC server, into the Envoy venv.
+# grpcio for crates/suites/tests/browsers/grpc_web.rs's gRPC server, into the Envoy venv.
 GRPCIO_VERSION := 1.85.3
 .PHONY: grpc-tools
 grpc-tools: $(ENVOY)
@@ -216,9 +216,14 @@ browser: wasm $(ENVOY) chromium grpc-tools ## headless Chromium through Envoy + 
 
 test-inventory:
 	@listed=" $(UNIT_TESTS) $(INTEGRATION_TESTS) $(PORTABILITY_TESTS) $(CLI_TESTS) $(OBSERVABILITY_TESTS) $(BROWSER_TESTS) $(LONG_TESTS) "; \
-	for f in crates/*/tests/*.rs; do t=$$(basename $$f .rs); case "$$listed" in *" $$t "*) ;; \
+	for f in crates/*/tests/*.rs crates/*/tests/*/main.rs; do \
+	  case $$f in */main.rs) t=$$(basename $$(dirname $$f));; *) t=$$(basename $$f .rs);; esac; \
+	  case "$$listed" in *" $$t "*) ;; \
 	  *) echo "FAIL: $$f is in no test list of the Makefile"; exit 1;; esac; \
-	  grep -q "\`$$f\`" CONTRIBUTING.md || { echo "FAIL: $$f is not in CONTRIBUTING.md's map of the tests"; exit 1; }; done
+	  grep -q "\`$$f\`" CONTRIBUTING.md || { echo "FAIL: $$f is not in CONTRIBUTING.md's map of the tests"; exit 1; }; done; \
+	for m in crates/*/tests/*/main.rs; do d=$$(dirname $$m); for f in $$d/*.rs; do n=$$(basename $$f .rs); \
+	  [ $$n = main ] || grep -q "^mod $$n;" $$m || { echo "FAIL: $$f is not a module of $$m (it would never run)"; exit 1; }; \
+	  grep -q "\`$$f\`" CONTRIBUTING.md || { echo "FAIL: $$f is not in CONTRIBUTING.md's map of the tests"; exit 1; }; done; done
 
 test: setup test-inventory lint wasm size unit integration portability cli-tests observability browser bench-smoke ## everything CI runs
 
@@ -337,7 +342,7 @@ soak: wasm $(ENVOY) wrk ## wrk's mixed load for SOAK_SECONDS, every response che
 RELOAD_SECONDS ?= 300
 reload: wasm $(ENVOY) ## policy swaps through LDS under load for RELOAD_SECONDS
 	@echo "==> live reconfiguration under load ($(RELOAD_SECONDS) s)"
-	@EDGE_CORS_RELOAD_SECONDS=$(RELOAD_SECONDS) cargo test -p edge-cors-suites --test envoy_reload -- --nocapture
+	@EDGE_CORS_RELOAD_SECONDS=$(RELOAD_SECONDS) cargo test -p edge-cors-suites --test integration envoy_reload:: -- --nocapture
 
 # The property tests of crates/engine/tests/properties.rs with many more cases.
 PROPTEST_CASES ?= 100000

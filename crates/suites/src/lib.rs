@@ -5,7 +5,9 @@
 
 pub mod chromium;
 pub mod http_server;
+pub mod listener;
 pub mod origins;
+pub mod policies;
 
 use std::fs;
 use std::io::Read;
@@ -128,12 +130,7 @@ pub fn unique(tag: &str) -> String {
 
 // ---------------------------------------------------------------- envoy
 
-/// One listener of the generated Envoy: a name and the plugin configuration
-/// (used verbatim, so invalid ones can be tested too).
-pub struct Listener<'a> {
-    pub name: &'a str,
-    pub config: &'a str,
-}
+pub use listener::{Listener, ListenerYaml};
 
 pub struct Envoy {
     pub dir: PathBuf,
@@ -142,96 +139,10 @@ pub struct Envoy {
     pid: u32,
 }
 
-/// YAML for a listener: edge-cors first, then the router. Routes: `/api/`
-/// to the upstream, `/dead/` to a cluster without endpoints (503), the
-/// rest unrouted (404).
-pub fn listener_yaml(l: &Listener<'_>, wasm: &Path) -> String {
-    listener_yaml_on(l, wasm, 0)
-}
-
-/// The default virtual host of [`listener_yaml`].
-const DEFAULT_VIRTUAL_HOSTS: &str = r#"
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/api/" }
-                route: { cluster: upstream }
-              - match: { prefix: "/dead/" }
-                route: { cluster: dead }"#;
-
-/// [`listener_yaml`] on a fixed port (0: any free one).
-pub fn listener_yaml_on(l: &Listener<'_>, wasm: &Path, port: u16) -> String {
-    listener_yaml_with_hosts(l, wasm, port, DEFAULT_VIRTUAL_HOSTS)
-}
-
-/// A listener with the caller's `virtual_hosts` list (YAML items indented
-/// by 12 spaces), for tests of routing by host and route name.
-pub fn listener_yaml_with_hosts(l: &Listener<'_>, wasm: &Path, port: u16, virtual_hosts: &str) -> String {
-    listener_yaml_full(l, wasm, port, virtual_hosts, "")
-}
-
-/// The default routes, and a file access log at `path` in `format` (Envoy's
-/// command operators; the record is `%FILTER_STATE(wasm.edge_cors:PLAIN)%`).
-pub fn listener_yaml_logged(l: &Listener<'_>, wasm: &Path, path: &Path, format: &str) -> String {
-    let format = serde_json::to_string(format).unwrap();
-    let access_log = format!(
-        r#"
-          access_log:
-          - name: envoy.access_loggers.file
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
-              path: "{}"
-              log_format:
-                text_format_source:
-                  inline_string: {format}"#,
-        path.display()
-    );
-    listener_yaml_full(l, wasm, 0, DEFAULT_VIRTUAL_HOSTS, &access_log)
-}
-
-/// A listener with the caller's virtual hosts and extra
-/// HttpConnectionManager fields (YAML indented by 10 spaces).
-pub fn listener_yaml_full(l: &Listener<'_>, wasm: &Path, port: u16, virtual_hosts: &str, hcm_extra: &str) -> String {
-    let config = serde_json::to_string(l.config).unwrap();
-    format!(
-        r#"
-  - name: {name}
-    address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: {name}{hcm_extra}
-          route_config:
-            virtual_hosts:{virtual_hosts}
-          http_filters:
-          - name: envoy.filters.http.wasm
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: edge_cors_{name}
-                root_id: edge_cors
-                vm_config:
-                  vm_id: edge_cors_{name}
-                  runtime: envoy.wasm.runtime.v8
-                  code: {{ local: {{ filename: "{wasm}" }} }}
-                configuration:
-                  "@type": type.googleapis.com/google.protobuf.StringValue
-                  value: {config}
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-"#,
-        name = l.name,
-        wasm = wasm.display(),
-    )
-}
-
 /// An LDS file holding the harness's listener `name` (edge-cors with
 /// `policy`, then the router) on `port`.
 pub fn lds_yaml(name: &str, port: u16, policy: &str) -> String {
-    let listener = listener_yaml_on(&Listener { name, config: policy }, &wasm_path(), port);
+    let listener = Listener { name, config: policy }.yaml().port(port).build();
     // The harness writes a list item under `listeners:`; an LDS file lists
     // the same item under `resources:`, one level up, with its type.
     let item: Vec<&str> = listener.trim_start_matches('\n').lines().map(|l| l.strip_prefix("  ").unwrap_or(l)).collect();
@@ -268,12 +179,11 @@ pub fn publish_lds(lds_dir: &Path, yaml: &str) {
 }
 
 fn envoy_yaml(listeners: &[Listener<'_>], upstream_port: u16) -> String {
-    let wasm = wasm_path();
-    let yamls: Vec<String> = listeners.iter().map(|l| listener_yaml(l, &wasm)).collect();
+    let yamls: Vec<String> = listeners.iter().map(|l| l.yaml().build()).collect();
     bootstrap_yaml(&yamls, upstream_port)
 }
 
-/// A bootstrap with these listeners (from [`listener_yaml`] and friends),
+/// A bootstrap with these listeners (from [`Listener::yaml`]),
 /// the test clusters and an admin on a free port.
 pub fn bootstrap_yaml(listener_yamls: &[String], upstream_port: u16) -> String {
     let mut y =

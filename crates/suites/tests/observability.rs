@@ -80,10 +80,9 @@ fn scrape() -> &'static [Sample] {
     SCRAPE.get_or_init(|| {
         let upstream = Upstream::start();
         let origins = OriginService::start(&SOURCE_ORIGINS);
-        let wasm = wasm_path();
         let listeners = [
-            listener_yaml(&Listener { name: "cors", config: POLICY }, &wasm),
-            listener_yaml(&Listener { name: "report", config: REPORT }, &wasm),
+            Listener { name: "cors", config: POLICY }.yaml().build(),
+            Listener { name: "report", config: REPORT }.yaml().build(),
         ];
         let tags = read("envoy-stats-tags.yaml");
         let port = upstream.port;

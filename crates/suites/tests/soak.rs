@@ -32,7 +32,7 @@ const POLICY: &str = r#"{
 
 fn bootstrap(origin_port: u16) -> String {
     // The edge listener is the harness's own (edge-cors first, /api/ and /dead/ routes).
-    let edge = listener_yaml(&Listener { name: "soak", config: POLICY }, &wasm_path());
+    let edge = Listener { name: "soak", config: POLICY }.yaml().build();
     let edge = edge.trim_start_matches('\n');
     let clusters = clusters_yaml(origin_port);
     format!(

@@ -76,6 +76,30 @@ impl HeaderPairs for HeaderList {
     }
 }
 
+/// Whether the lifecycle reads this request header: a shell that must copy
+/// headers out of the proxy copies only these (the rest never changes a
+/// decision: `Request::from_headers` picks the same fields either way).
+pub fn reads_request_header(name: &[u8]) -> bool {
+    name.starts_with(b":")
+        || name.eq_ignore_ascii_case(b"origin")
+        || name.eq_ignore_ascii_case(b"host")
+        || starts_with_ignore_case(name, b"access-control-request-")
+}
+
+/// Whether the lifecycle reads this response header (the rewrite's strip,
+/// `Vary` merge and report mode's comparison); the rest are never touched.
+pub fn reads_response_header(name: &[u8]) -> bool {
+    name == b":status"
+        || crate::fetch::is_access_control(name)
+        || name.eq_ignore_ascii_case(b"vary")
+        || name.eq_ignore_ascii_case(header::TIMING_ALLOW_ORIGIN.as_bytes())
+        || name.eq_ignore_ascii_case(header::DEBUG.as_bytes())
+}
+
+fn starts_with_ignore_case(name: &[u8], prefix: &[u8]) -> bool {
+    name.get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
 /// The proxy operations the lifecycle needs. Each is one host call (or
 /// fewer): the lifecycle calls them only when the answer matters.
 pub trait Host {

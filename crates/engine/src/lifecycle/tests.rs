@@ -294,3 +294,52 @@ fn report_mode_changes_nothing_and_counts_differences() {
     assert_eq!(run(&f, &mut host), Action::Continue, "report mode never answers a preflight");
     assert!(host.replies.is_empty());
 }
+
+/// A shell that copies only the headers the lifecycle reads gets the same
+/// decision, the same rewrite and the same report as with every header.
+#[test]
+fn the_headers_a_shell_may_skip_change_nothing() {
+    let request: [(&str, &str); 9] = [
+        (":method", "OPTIONS"),
+        (":authority", "h.example"),
+        (":path", "/api"),
+        ("Origin", "https://h.example"),
+        ("user-agent", "x"),
+        ("Access-Control-Request-Method", "PUT"),
+        ("access-control-request-headers", "x-a"),
+        ("cookie", "c"),
+        ("host", "h.example"),
+    ];
+    let response: [(&str, &str); 8] = [
+        (":status", "200"),
+        ("content-type", "text/plain"),
+        ("Access-Control-Allow-Origin", "*"),
+        ("vary", "accept"),
+        ("timing-allow-origin", "*"),
+        ("x-edge-cors", "forged"),
+        ("set-cookie", "s"),
+        ("access-control-max-age", "5"),
+    ];
+    let pick = |list: &[(&str, &str)], keep: fn(&[u8]) -> bool| {
+        HeaderList::from_pairs(list.iter().filter(|(n, _)| keep(n.as_bytes())).map(|(n, v)| (n.as_bytes(), v.as_bytes())))
+    };
+    let all = |list: &[(&str, &str)]| HeaderList::from_pairs(list.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())));
+    let (req_all, req_some) = (all(&request), pick(&request, reads_request_header));
+    let (resp_all, resp_some) = (all(&response), pick(&response, reads_response_header));
+    assert_eq!(req_some.headers.len(), 7);
+    assert_eq!(resp_some.headers.len(), 6);
+    let (a, b) = (Request::from_headers(req_all.pairs()), Request::from_headers(req_some.pairs()));
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    let policy = Policy::from_json(br#"{"allow_origins": ["https://h.example"], "timing_allow_origin": true, "debug": true}"#)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stamp = Stamp { forward: Forward::Allowed, origin: Some(b"https://h.example") };
+    let rewrite = |existing: &HeaderList| {
+        let mut out = existing.clone();
+        policy.rewrite_response(stamp, existing.pairs(), &mut out);
+        out.headers.retain(|(n, _)| reads_response_header(n));
+        out
+    };
+    assert_eq!(rewrite(&resp_all), rewrite(&resp_some));
+    let get = Request::from_headers([(&b":method"[..], &b"GET"[..]), (b"origin", b"https://h.example")]);
+    assert_eq!(report::compare(&policy, &get, resp_all.pairs()), report::compare(&policy, &get, resp_some.pairs()));
+}

@@ -1,4 +1,4 @@
-"""A real gRPC server for crates/suites/tests/grpc_web.rs (grpcio, no protoc: generic
+"""A real gRPC server for crates/suites/tests/browsers/grpc_web.rs (grpcio, no protoc: generic
 handlers with raw bytes in and out). Binds 127.0.0.1 on a free port, prints
 the port on stdout, and serves until stdin closes (so it never outlives the
 test). Service edge.Echo:

@@ -9,18 +9,8 @@ use std::net::TcpStream;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use common::policies::CONTRACT;
 use common::*;
-
-/// The contract's example policy.
-const CONTRACT: &str = r#"{
-  "allow_origins": ["https://app.example.com", "https://*.example.com"],
-  "allow_methods": ["GET", "POST"],
-  "allow_headers": ["content-type", "authorization"],
-  "expose_headers": ["etag", "x-request-id"],
-  "max_age": 3600,
-  "allow_credentials": false,
-  "allow_private_network": false
-}"#;
 
 /// Credentials, with `*` methods and headers (which must then be echoed).
 const CREDENTIALS: &str = r#"{

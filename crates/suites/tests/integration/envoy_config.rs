@@ -108,8 +108,7 @@ fn a_valid_policy_starts() {
 #[test]
 fn a_struct_configuration_is_refused_with_the_fix() {
     let upstream = Upstream::start();
-    let wasm = wasm_path();
-    let listener = listener_yaml(&Listener { name: "structured", config: r#"{"allow_origins": ["*"]}"# }, &wasm).replace(
+    let listener = Listener { name: "structured", config: r#"{"allow_origins": ["*"]}"# }.yaml().build().replace(
         "\"@type\": type.googleapis.com/google.protobuf.StringValue\n                  value: \"{\\\"allow_origins\\\": [\\\"*\\\"]}\"",
         "\"@type\": type.googleapis.com/google.protobuf.Struct\n                  value: { allow_origins: [\"*\"] }",
     );

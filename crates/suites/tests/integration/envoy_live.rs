@@ -22,7 +22,7 @@ fn envoy(policy: &str, upstream: &Upstream, origins_port: u16, workers: u32) -> 
     let listener = Listener { name: "live", config: policy };
     let workers = workers.to_string();
     match Envoy::start_bootstrap(
-        |_| with_origin_cluster(bootstrap_yaml(&[listener_yaml(&listener, &wasm_path())], upstream.port), origins_port),
+        |_| with_origin_cluster(bootstrap_yaml(&[listener.yaml().build()], upstream.port), origins_port),
         1,
         &["--concurrency", &workers],
     ) {
@@ -332,7 +332,7 @@ fn istio_cluster_names_send_the_host_part() {
     );
     let envoy = match Envoy::start_bootstrap(
         |_| {
-            let b = bootstrap_yaml(&[listener_yaml(&listener, &wasm_path()), sidecar_listener.clone()], upstream.port);
+            let b = bootstrap_yaml(&[listener.yaml().build(), sidecar_listener.clone()], upstream.port);
             with_origin_cluster(b, service.port) + &istio_cluster
         },
         2,
@@ -391,11 +391,10 @@ fn a_changed_refresh_applies_at_once() {
 
     // Two listeners, one VM id and source: 600 s and 1 s.
     let service = Steered::start(Reply::Json(origins_json(&[])));
-    let wasm = wasm_path();
     let (slow, fast) = (with(600), with(1));
     let listeners: Vec<String> = [Listener { name: "slow", config: &slow }, Listener { name: "fast", config: &fast }]
         .iter()
-        .map(|l| listener_yaml(l, &wasm).replace(&format!("vm_id: edge_cors_{}", l.name), "vm_id: edge_cors_shared"))
+        .map(|l| l.yaml().build().replace(&format!("vm_id: edge_cors_{}", l.name), "vm_id: edge_cors_shared"))
         .collect();
     let envoy = match Envoy::start_bootstrap(|_| with_origin_cluster(bootstrap_yaml(&listeners, upstream.port), service.port), 2, &[]) {
         Started::Running(e) => e,

@@ -6,13 +6,13 @@
 //! headers JavaScript may read, the refused origin a TypeError. Then a
 //! screenshot of the page after the clicks (target/playground/playground.png).
 //!
-//! Run with `make browser`, or `cargo test --test playground` after `make wasm`.
+//! Run with `make browser`, or `cargo test -p edge-cors-suites --test browsers playground::` after `make wasm`.
 //! Ports: EDGE_CORS_PORT, EDGE_CORS_ADMIN_PORT and EDGE_CORS_PLAYGROUND_PORT
 //! (default: free ones). To refresh the screenshot in the docs, on the ports
 //! `make run` uses:
 //!
 //!   EDGE_CORS_PORT=10000 EDGE_CORS_PLAYGROUND_PORT=8080 \
-//!   EDGE_CORS_PLAYGROUND_SCREENSHOT=docs/playground.png cargo test --test playground
+//!   EDGE_CORS_PLAYGROUND_SCREENSHOT=docs/playground.png cargo test -p edge-cors-suites --test browsers playground::
 
 use edge_cors_suites as common;
 

@@ -45,15 +45,14 @@ fn rig() -> &'static Rig {
     static RIG: OnceLock<Rig> = OnceLock::new();
     RIG.get_or_init(|| {
         let upstream = Upstream::start();
-        let wasm = wasm_path();
         // A fresh directory per run: a line left by an earlier run must not
         // stand in for this run's request.
         let logs = std::env::temp_dir().join(format!("edge-cors-access-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&logs);
         std::fs::create_dir_all(&logs).unwrap();
         let listeners = [
-            listener_yaml_logged(&Listener { name: "logged", config: POLICY }, &wasm, &logs.join("logged.log"), FORMAT),
-            listener_yaml_logged(&Listener { name: "report", config: REPORT }, &wasm, &logs.join("report.log"), FORMAT),
+            Listener { name: "logged", config: POLICY }.yaml().access_log(&logs.join("logged.log"), FORMAT).build(),
+            Listener { name: "report", config: REPORT }.yaml().access_log(&logs.join("report.log"), FORMAT).build(),
         ];
         let port = upstream.port;
         // Envoy writes file logs every 10 s by default; the test reads them at once.

@@ -7,7 +7,7 @@
 //! the SDK's dispatcher, every `env` import is one edge-cors calls (crates/wasm/src/host.rs,
 //! crates/wasm/src/metrics.rs): 17, down from the SDK's 26. Rust's std declares four
 //! WASI functions for its default panic hook and process exit, never called;
-//! crates/suites/tests/hosts.rs traps on any call to them. Where a host answers such an
+//! crates/suites/tests/portability/hosts.rs traps on any call to them. Where a host answers such an
 //! import with a stub or a trap, the gap is listed in KNOWN_GAPS, by name
 //! and with the reason it is harmless. A new import, or a new gap, fails
 //! this test until it has been looked up in each host's sources and
@@ -272,7 +272,7 @@ const KNOWN: &[Import] = &[
 ];
 
 /// Imports the SDK or std declare that a host does not fully implement, by
-/// host. Each is harmless because edge-cors never calls it (crates/suites/tests/hosts.rs
+/// host. Each is harmless because edge-cors never calls it (crates/suites/tests/portability/hosts.rs
 /// traps on any call); none of them is missing on any host, so the module
 /// instantiates everywhere.
 const KNOWN_GAPS: &[(&str, &[&str], &str)] = &[
@@ -395,7 +395,7 @@ fn edge_cors_calls_only_what_every_host_implements() {
 /// The calls whose non-Ok status edge-cors handles: metrics switch off, a
 /// missing route name makes route rules not match, a record not kept is
 /// lost, and a host without timers, clock or shared data refuses a policy
-/// with `allow_origins_from` (crates/suites/tests/hosts.rs `origin_sources_are_refused_*`).
+/// with `allow_origins_from` (crates/suites/tests/portability/hosts.rs `origin_sources_are_refused_*`).
 fn tolerates_status(name: &str) -> bool {
     name.contains("_metric") || name == "env.proxy_get_property" || name == "env.proxy_set_property" || LIVE_ORIGINS.contains(&name)
 }

@@ -100,15 +100,17 @@ fn rig() -> &'static Rig {
     static RIG: OnceLock<Rig> = OnceLock::new();
     RIG.get_or_init(|| {
         let upstream = Upstream::start();
-        let wasm = wasm_path();
         let listeners = [
-            listener_yaml_with_hosts(&Listener { name: "routed", config: ROUTED }, &wasm, 0, ROUTED_HOSTS),
-            listener_yaml(&Listener { name: "forms", config: FORMS }, &wasm),
-            listener_yaml(&Listener { name: "report", config: REPORT }, &wasm),
+            Listener { name: "routed", config: ROUTED }.yaml().virtual_hosts(ROUTED_HOSTS).build(),
+            Listener { name: "forms", config: FORMS }.yaml().build(),
+            Listener { name: "report", config: REPORT }.yaml().build(),
             // Envoy's option sits on the route configuration.
-            listener_yaml_with_hosts(&Listener { name: "mirrored", config: MIRRORED }, &wasm, 0, MIRRORED_HOSTS)
+            Listener { name: "mirrored", config: MIRRORED }
+                .yaml()
+                .virtual_hosts(MIRRORED_HOSTS)
+                .build()
                 .replace("          route_config:\n", "          route_config:\n            ignore_port_in_host_matching: true\n"),
-            listener_yaml(&Listener { name: "debugged", config: DEBUGGED }, &wasm),
+            Listener { name: "debugged", config: DEBUGGED }.yaml().build(),
         ];
         let port = upstream.port;
         let envoy = match Envoy::start_bootstrap(|_| bootstrap_yaml(&listeners, port), listeners.len(), &[]) {

@@ -99,7 +99,7 @@ fn grpc_cluster(port: u16) -> String {
 
 /// Envoy with one listener, `grpc_web`: edge-cors (this policy), grpc_web, router.
 fn start_envoy(policy: &str, grpc_port: u16) -> Envoy {
-    let listener = listener_yaml_with_hosts(&Listener { name: "grpc_web", config: policy }, &wasm_path(), 0, GRPC_VIRTUAL_HOSTS);
+    let listener = Listener { name: "grpc_web", config: policy }.yaml().virtual_hosts(GRPC_VIRTUAL_HOSTS).build();
     let (edge_cors, router) = (listener.find("envoy.filters.http.wasm").unwrap(), listener.find(ROUTER).unwrap());
     assert!(edge_cors < router, "the harness's listener no longer has edge-cors before the router:\n{listener}");
     let listener = listener.replacen(ROUTER, &format!("{GRPC_WEB_FILTER}{ROUTER}"), 1);

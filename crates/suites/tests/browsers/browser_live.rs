@@ -3,8 +3,8 @@
 //! origin service (envoy/origin_service.py), and the same call from the same
 //! page then succeeds, with neither Envoy nor the service restarted; removed,
 //! it fails again. Headless Chromium loads crates/suites/tests/browser/page.html, as in
-//! crates/suites/tests/browser.rs. Run just this part with
-//! `cargo test --test browser_live -- --nocapture`.
+//! crates/suites/tests/browsers/browser.rs. Run just this part with
+//! `cargo test -p edge-cors-suites --test browsers browser_live:: -- --nocapture`.
 
 use edge_cors_suites as common;
 
@@ -44,7 +44,7 @@ fn within(secs: u64, mut check: impl FnMut() -> bool) -> Option<Duration> {
     }
 }
 
-// ------------------------------------------------- the page (as crates/suites/tests/browser.rs)
+// ------------------------------------------------- the page (as crates/suites/tests/browsers/browser.rs)
 
 /// Loads the page at `page_origin` in a fresh Chromium with these cases and
 /// returns what it observed.
@@ -133,7 +133,7 @@ fn chromium_sees_a_tenant_added_to_the_origin_service_without_a_restart() {
     );
     let listener = Listener { name: "live", config: &policy };
     let envoy = match Envoy::start_bootstrap(
-        |_| with_origin_cluster(bootstrap_yaml(&[listener_yaml(&listener, &wasm_path())], upstream.port), service.port),
+        |_| with_origin_cluster(bootstrap_yaml(&[listener.yaml().build()], upstream.port), service.port),
         1,
         &[],
     ) {
@@ -234,7 +234,7 @@ fn chromium_sees_a_tenant_added_to_the_origin_service_without_a_restart() {
 /// machine): the service lists `http://*.co.uk:*`, which anyone under co.uk
 /// would match; the filter refuses that answer, so the attacker's page is
 /// blocked while the policy's own `http://*.myshop.co.uk:*` still works.
-/// (Envoy refuses the same entry in allow_origins: crates/suites/tests/envoy_config.rs.)
+/// (Envoy refuses the same entry in allow_origins: crates/suites/tests/integration/envoy_config.rs.)
 #[test]
 fn chromium_on_a_public_suffix_subdomain_is_never_allowed_by_a_wildcard() {
     let page_port = chromium::serve_page("crates/suites/tests/browser/page.html");
@@ -244,7 +244,7 @@ fn chromium_on_a_public_suffix_subdomain_is_never_allowed_by_a_wildcard() {
         "max_age": 0, "allow_origins_from": {"cluster": "tenant_origins", "path": "/cors/origins", "refresh_seconds": 1}}"#;
     let listener = Listener { name: "live", config: policy };
     let envoy = match Envoy::start_bootstrap(
-        |_| with_origin_cluster(bootstrap_yaml(&[listener_yaml(&listener, &wasm_path())], upstream.port), service.port),
+        |_| with_origin_cluster(bootstrap_yaml(&[listener.yaml().build()], upstream.port), service.port),
         1,
         &[],
     ) {

@@ -8,7 +8,7 @@
 //! errors (an upstream 401, Envoy's own 503 and 404), a wildcard subdomain, a
 //! refused origin, and that every readable call really went over h2 (the
 //! Performance API's `nextHopProtocol`). Run with `make browser`, or
-//! `cargo test --test browser_tls -- --nocapture` after `make wasm`.
+//! `cargo test -p edge-cors-suites --test browsers browser_tls:: -- --nocapture` after `make wasm`.
 //!
 //! The browser's trust and cookie settings, as a user would set them:
 //! - the certificate: Chromium trusts the leaf the throwaway CA signed through
@@ -152,7 +152,7 @@ fn api_listener(policy: &str, certs: &Certs) -> String {
               - match: {{ prefix: "/dead/" }}
                 route: {{ cluster: dead }}"#
     );
-    let plain = listener_yaml_full(&Listener { name: "api", config: policy }, &wasm_path(), 0, &hosts, "");
+    let plain = Listener { name: "api", config: policy }.yaml().virtual_hosts(&hosts).build();
     let (chain, router) = ("    - filters:\n", "          - name: envoy.filters.http.router\n");
     assert!(plain.matches(chain).count() == 1 && plain.matches(router).count() == 1, "the harness's listener YAML changed shape");
     plain.replace(chain, &format!("{}      filters:\n", tls_socket(certs)))

@@ -85,7 +85,7 @@ fn chromium_enforces_what_edge_cors_sends() {
             .with("method", json!("POST"))
             .with("headers", json_post.clone()),
         // Chromium also accepts Authorization under a literal `*` (other engines
-        // follow Fetch and do not); crates/suites/tests/envoy.rs checks that it is named.
+        // follow Fetch and do not); crates/suites/tests/integration/envoy.rs checks that it is named.
         case("allow_headers [*] lets Authorization through", at("star", "/api/star"), ok("upstream saw /api/star\n"))
             .with("method", json!("DELETE"))
             .with("headers", json!({"authorization": "Bearer t0ken", "x-anything": "1"})),
