@@ -8,6 +8,7 @@ mod commands;
 mod fetch_check;
 mod out;
 mod source;
+mod template;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -6,10 +6,20 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::manifests::envoy;
+use super::manifests::EnvoyFilter;
 use super::{canonical, debug_warning, load_valid, source_clusters, Loaded, RenderTarget};
 use crate::out::Style;
+use crate::template::fill;
 use crate::{Fatal, Report};
+
+const LISTENER: &str = include_str!("../../../templates/listener.yaml");
+const ACCESS_LOG: &str = include_str!("../../../templates/access-log.yaml");
+const CLUSTER: &str = include_str!("../../../templates/cluster.yaml");
+const ADMIN: &str = include_str!("../../../templates/admin.yaml");
+const BOOTSTRAP_HEAD: &str = include_str!("../../../templates/bootstrap-head.yaml");
+const ENVOY_BOOTSTRAP: &str = include_str!("../../../templates/envoy-bootstrap.yaml");
+const ENVOY_LDS_BOOTSTRAP: &str = include_str!("../../../templates/envoy-lds-bootstrap.yaml");
+const LDS_FILE: &str = include_str!("../../../templates/lds-file.yaml");
 
 // ------------------------------------------------ Envoy bootstrap and LDS
 
@@ -148,30 +158,14 @@ fn quoted(s: &str) -> String {
 /// `--target envoy` filters, verbatim), then the router, every path routed
 /// to the `upstream` cluster. `lds`: with the `@type` an LDS resource needs.
 fn listener(fields: &[(String, Value)], module: &str, port: u16, lds: bool, access_log: Option<&str>) -> String {
-    let first = if lds { "\"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: edge_cors" } else { "name: edge_cors" };
+    let first = if lds { LDS_LISTENER_FIRST } else { "name: edge_cors" };
     let access_log = access_log.map(access_log_yaml).unwrap_or_default();
-    format!(
-        r#"- {first}
-  address:
-    socket_address: {{ address: 0.0.0.0, port_value: {port} }}
-  filter_chains:
-  - filters:
-    - name: envoy.filters.network.http_connection_manager
-      typed_config:
-        "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-        stat_prefix: edge_cors{access_log}
-        route_config:
-          name: edge_cors
-          virtual_hosts:
-          - name: upstream
-            domains: ["*"]
-            routes:
-            - match: {{ prefix: "/" }}
-              route: {{ cluster: upstream }}
-{filters}"#,
-        filters = indent_lines(&envoy(fields, module), "        ")
-    )
+    let filters = indent_lines(&EnvoyFilter { policy: fields, module }.yaml(), "        ");
+    fill(LISTENER, &[("first", first), ("port", &port.to_string()), ("access_log", &access_log), ("filters", &filters)])
 }
+
+/// The first key of a listener served by LDS: its type, then its name.
+const LDS_LISTENER_FIRST: &str = "\"@type\": type.googleapis.com/envoy.config.listener.v3.Listener\n  name: edge_cors";
 
 /// The access log format docs/operating.md recommends: the request, the
 /// status, its details (`edge_cors_preflight_*` for the filter's own
@@ -182,13 +176,7 @@ pub const ACCESS_LOG_FORMAT: &str =
 /// The HttpConnectionManager's `access_log` (`--access-log PATH`), indented
 /// to follow `stat_prefix`.
 fn access_log_yaml(path: &str) -> String {
-    format!(
-        "\n        access_log:\n        - name: envoy.access_loggers.file\n          typed_config:\n            \
-         \"@type\": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog\n            path: {}\n            \
-         log_format:\n              text_format_source:\n                inline_string: {}",
-        quoted(path),
-        quoted(ACCESS_LOG_FORMAT)
-    )
+    fill(ACCESS_LOG, &[("path", &quoted(path)), ("format", &quoted(ACCESS_LOG_FORMAT))])
 }
 
 /// A `--cluster NAME=HOST:PORT`: the origin service of an `allow_origins_from`.
@@ -257,10 +245,29 @@ fn extra_clusters(given: &[String], sources: &[String], style: &Style, stderr: &
     Ok(out)
 }
 
-/// Every cluster under `static_resources:`: `upstream`, then the `--cluster`s.
+/// How Envoy finds a cluster's endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Discovery {
+    /// An IP address, as given.
+    Static,
+    /// A name, resolved by Envoy, IPv4 first (`localhost` often lists ::1
+    /// first while dev servers listen on 127.0.0.1 only).
+    StrictDns,
+}
+
+impl Discovery {
+    fn of(addr: &UpstreamAddr) -> Discovery {
+        if addr.ip {
+            Discovery::Static
+        } else {
+            Discovery::StrictDns
+        }
+    }
+}
+
+/// Every cluster under `clusters:`: `upstream`, then the `--cluster`s.
 fn clusters_yaml(up: &UpstreamAddr, extra: &[ExtraCluster]) -> String {
-    let mut s = String::from("  clusters:\n");
-    s.push_str(&cluster_yaml("upstream", up));
+    let mut s = cluster_yaml("upstream", up);
     for c in extra {
         s.push_str(&cluster_yaml(&c.name, &c.addr));
     }
@@ -269,57 +276,51 @@ fn clusters_yaml(up: &UpstreamAddr, extra: &[ExtraCluster]) -> String {
 
 /// One cluster, a list item under `clusters:`.
 fn cluster_yaml(name: &str, up: &UpstreamAddr) -> String {
-    let (kind, dns) = if up.ip {
-        ("STATIC", "")
-    } else {
-        // A name: resolved by Envoy, IPv4 first (`localhost` often lists ::1
-        // first while dev servers listen on 127.0.0.1 only).
-        ("STRICT_DNS", "\n    dns_lookup_family: V4_PREFERRED")
+    let (kind, dns) = match Discovery::of(up) {
+        Discovery::Static => ("STATIC", ""),
+        Discovery::StrictDns => ("STRICT_DNS", "\n    dns_lookup_family: V4_PREFERRED"),
     };
-    format!(
-        r#"  - name: {name}
-    type: {kind}{dns}
-    connect_timeout: 2s
-    load_assignment:
-      cluster_name: {name}
-      endpoints:
-      - lb_endpoints:
-        - endpoint: {{ address: {{ socket_address: {{ address: {host}, port_value: {port} }} }} }}
-"#,
-        name = yaml_name(name),
-        host = quoted(&up.host),
-        port = up.port
-    )
+    let port = up.port.to_string();
+    fill(CLUSTER, &[("name", &yaml_name(name)), ("kind", kind), ("dns", dns), ("host", &quoted(&up.host)), ("port", &port)])
 }
 
 fn admin(port: u16) -> String {
-    format!("admin:\n  address:\n    socket_address: {{ address: 127.0.0.1, port_value: {port} }}\n")
+    fill(ADMIN, &[("port", &port.to_string())])
 }
 
 fn header(target: &str, policy: &Path, up: &UpstreamAddr, extra: &[ExtraCluster], port: u16, admin_port: u16) -> String {
-    let mut s = format!(
-        "# envoy.yaml: Envoy with edge-cors (edge-cors render --target {target}).\n\
-         # Policy: {policy}, checked with the filter's own code.\n\
-         #   :{port}  edge-cors first, then every path to {up} (plain HTTP)\n",
-        policy = policy.display()
-    );
-    for c in extra {
-        let why = if c.used { " (allow_origins_from's origin service)" } else { "" };
-        s.push_str(&format!("#   cluster {}: {}{why}\n", c.name, c.addr));
-    }
-    s.push_str(&format!("#   127.0.0.1:{admin_port}  Envoy admin (curl -s localhost:{admin_port}/stats | grep wasm)\n"));
-    s
+    let clusters: String = extra
+        .iter()
+        .map(|c| {
+            let why = if c.used { " (allow_origins_from's origin service)" } else { "" };
+            format!("#   cluster {}: {}{why}\n", c.name, c.addr)
+        })
+        .collect();
+    fill(
+        BOOTSTRAP_HEAD,
+        &[
+            ("target", target),
+            ("policy", &policy.display().to_string()),
+            ("port", &port.to_string()),
+            ("upstream", &up.to_string()),
+            ("clusters", &clusters),
+            ("admin_port", &admin_port.to_string()),
+        ],
+    )
 }
 
 /// `--target envoy-bootstrap`: one file, everything static.
 fn envoy_bootstrap(fields: &[(String, Value)], module: &str, policy: &Path, host: &Host) -> String {
     let Host { up, extra, port, admin_port, .. } = host;
-    format!(
-        "{head}# Start: envoy -c envoy.yaml --disable-hot-restart\n{admin}static_resources:\n  listeners:\n{listener}{clusters}",
-        head = header("envoy-bootstrap", policy, up, extra, *port, *admin_port),
-        admin = admin(*admin_port),
-        listener = indent_lines(&listener(fields, module, *port, false, host.access_log.as_deref()), "  "),
-        clusters = clusters_yaml(up, extra),
+    let listener = indent_lines(&listener(fields, module, *port, false, host.access_log.as_deref()), "  ");
+    fill(
+        ENVOY_BOOTSTRAP,
+        &[
+            ("head", &header("envoy-bootstrap", policy, up, extra, *port, *admin_port)),
+            ("admin", &admin(*admin_port)),
+            ("listener", &listener),
+            ("clusters", &clusters_yaml(up, extra)),
+        ],
     )
 }
 
@@ -337,30 +338,17 @@ struct Host {
 fn envoy_lds_bootstrap(policy: &Path, host: &Host, lds: &Path) -> String {
     let Host { up, extra, port, admin_port, .. } = host;
     let dir = lds.parent().unwrap_or(Path::new("/"));
-    format!(
-        r#"{head}# Start: envoy -c envoy.yaml {LDS_START_FLAGS}
-# --drain-strategy immediate: on an update, the old listener's keep-alive
-# connections are closed at once instead of serving the old policy for the
-# whole drain time (docs/operating.md).
-# The listener (and the policy) come from {lds}: replace that file by
-# rename (write the new one aside, then mv it over) and Envoy reloads it live;
-# a policy the filter refuses is rejected and the last good one keeps serving.
-# File-based LDS needs the node's id and cluster.
-node: {{ id: edge-cors, cluster: edge-cors }}
-{admin}dynamic_resources:
-  lds_config:
-    resource_api_version: V3
-    path_config_source:
-      path: {lds_q}
-      watched_directory: {{ path: {dir_q} }}
-static_resources:
-{clusters}"#,
-        head = header("envoy-lds", policy, up, extra, *port, *admin_port),
-        lds = lds.display(),
-        lds_q = quoted(&lds.display().to_string()),
-        dir_q = quoted(&dir.display().to_string()),
-        admin = admin(*admin_port),
-        clusters = clusters_yaml(up, extra),
+    fill(
+        ENVOY_LDS_BOOTSTRAP,
+        &[
+            ("head", &header("envoy-lds", policy, up, extra, *port, *admin_port)),
+            ("start_flags", LDS_START_FLAGS),
+            ("lds", &lds.display().to_string()),
+            ("lds_path", &quoted(&lds.display().to_string())),
+            ("lds_dir", &quoted(&dir.display().to_string())),
+            ("admin", &admin(*admin_port)),
+            ("clusters", &clusters_yaml(up, extra)),
+        ],
     )
 }
 
@@ -369,12 +357,13 @@ const LDS_START_FLAGS: &str = "--disable-hot-restart --drain-strategy immediate 
 
 /// `--target envoy-lds`: the LDS file, the listener as its one resource.
 fn envoy_lds_file(fields: &[(String, Value)], module: &str, policy: &Path, port: u16, lds: &Path, access_log: Option<&str>) -> String {
-    format!(
-        "# {}: the edge-cors listener for file-based LDS (edge-cors render --target envoy-lds).\n\
-         # Policy: {}, checked with the filter's own code.\nresources:\n{}",
-        lds.display(),
-        policy.display(),
-        listener(fields, module, port, true, access_log)
+    fill(
+        LDS_FILE,
+        &[
+            ("lds", &lds.display().to_string()),
+            ("policy", &policy.display().to_string()),
+            ("listener", &listener(fields, module, port, true, access_log)),
+        ],
     )
 }
 

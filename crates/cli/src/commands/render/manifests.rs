@@ -1,139 +1,110 @@
 //! The snippets and manifests `render` prints around a policy: Envoy's
-//! HTTP filter, Istio's WasmPlugin, Envoy Gateway's EnvoyExtensionPolicy.
+//! HTTP filter, Istio's WasmPlugin, Envoy Gateway's EnvoyExtensionPolicy
+//! (with the EnvoyProxy that orders it and the Gateway that uses that).
+//! Each is a typed value, printed from its template in crates/cli/templates.
 
 use serde_json::Value;
 
 use super::{policy_json, policy_yaml};
+use crate::template::fill;
 
-pub(super) fn envoy(fields: &[(String, Value)], module: &str) -> String {
-    format!(
-        r#"# edge-cors for Envoy: put this first in the HttpConnectionManager's http_filters,
-# before jwt_authn, ext_authz, rbac, basic_auth, oauth2..., so that preflights are
-# answered before auth rejects them and auth's 401/403 replies get CORS headers.
-# Do not also enable envoy.filters.http.cors or route cors policies.
-http_filters:
-- name: envoy.filters.http.wasm
-  typed_config:
-    "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-    config:
-      name: edge_cors
-      root_id: edge_cors
-      vm_config:
-        runtime: envoy.wasm.runtime.v8
-        code:
-          local: {{ filename: {module} }}
-      configuration:
-        # A StringValue: a Struct would reach the module as protobuf bytes, not JSON.
-        "@type": type.googleapis.com/google.protobuf.StringValue
-        value: |
-{policy}
-# ... auth filters here ...
-- name: envoy.filters.http.router
-  typed_config:
-    "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-"#,
-        policy = policy_json(fields, "          ")
-    )
+const ENVOY_FILTER: &str = include_str!("../../../templates/envoy-filter.yaml");
+const ISTIO_WASM_PLUGIN: &str = include_str!("../../../templates/istio-wasmplugin.yaml");
+const ENVOY_GATEWAY: &str = include_str!("../../../templates/envoy-gateway.yaml");
+/// The digest lines, in the manifest only when `--sha256` is given.
+const ISTIO_PIN: &str = include_str!("../../../templates/istio-pin.yaml");
+const ENVOY_GATEWAY_PIN: &str = include_str!("../../../templates/envoy-gateway-pin.yaml");
+
+/// `--target envoy`: the HttpConnectionManager's `http_filters`, edge-cors
+/// first, the policy as a StringValue.
+pub struct EnvoyFilter<'a> {
+    pub policy: &'a [(String, Value)],
+    /// Where Envoy reads the module from (a local file).
+    pub module: &'a str,
 }
 
-pub(super) fn istio(fields: &[(String, Value)], module: &str, namespace: &str, sha256: Option<&str>) -> String {
-    let pin = sha256.map(|h| format!("  # The module's digest: Istio refuses any other.\n  sha256: {h}\n")).unwrap_or_default();
-    format!(
-        r#"# edge-cors for Istio: phase AUTHN runs it before Istio's authentication and
-# authorization filters, so preflights are answered first and their 401/403
-# replies get CORS headers. Do not also set a corsPolicy on the VirtualServices.
-apiVersion: extensions.istio.io/v1alpha1
-kind: WasmPlugin
-metadata:
-  name: edge-cors
-  namespace: {namespace}
-spec:
-  selector:
-    matchLabels:
-      istio: ingressgateway
-  url: {module}
-{pin}  phase: AUTHN
-  # Highest priority within the phase: before any other AUTHN plugin.
-  priority: 1000
-  # Refuse traffic rather than serve it without the policy.
-  failStrategy: FAIL_CLOSE
-  pluginConfig:
-{policy}"#,
-        policy = policy_yaml(fields, "    ")
-    )
+impl EnvoyFilter<'_> {
+    pub fn yaml(&self) -> String {
+        fill(ENVOY_FILTER, &[("module", self.module), ("policy", &policy_json(self.policy, "          "))])
+    }
 }
 
-pub(super) fn envoy_gateway(fields: &[(String, Value)], module: &str, namespace: &str, gateway: &str, sha256: Option<&str>) -> String {
-    // An http(s):// URL is a module served over HTTP; anything else an image.
-    let (kind, key) = if module.starts_with("https://") || module.starts_with("http://") { ("HTTP", "http") } else { ("Image", "image") };
-    let pin = sha256.map(|h| format!("\n        sha256: {h}")).unwrap_or_default();
-    format!(
-        r#"# edge-cors for Envoy Gateway. Attached to the Gateway, so every route of it
-# runs the filter. Envoy Gateway enables wasm filters per route: a request that
-# matches no route (the proxy's own 404) never reaches it; give the Gateway a
-# catch-all HTTPRoute if browsers must read those 404s. Do not also set cors in
-# a SecurityPolicy.
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: EnvoyExtensionPolicy
-metadata:
-  name: edge-cors
-  namespace: {namespace}
-spec:
-  targetRefs:
-  - group: gateway.networking.k8s.io
-    kind: Gateway
-    name: {gateway}
-  wasm:
-  - name: edge-cors
-    rootID: edge_cors
-    code:
-      type: {kind}
-      {key}:
-        url: {module}{pin}
-    # Refuse traffic rather than serve it without the policy.
-    failOpen: false
-    config:
-{policy}---
-# Envoy Gateway orders wasm filters after ext_authz, api_key_auth, basic_auth,
-# oauth2 and jwt_authn; this moves edge-cors before the first of them, so
-# preflights are answered before auth and auth's 401/403 replies get CORS
-# headers. It takes effect only where it is referenced: the Gateway below does
-# (spec.infrastructure.parametersRef). It comes first because Envoy Gateway
-# recommends creating an EnvoyProxy before the Gateway that references it.
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: EnvoyProxy
-metadata:
-  name: edge-cors-first
-  namespace: {namespace}
-spec:
-  filterOrder:
-  - name: envoy.filters.http.wasm
-    before: envoy.filters.http.ext_authz
----
-# The Gateway the policy attaches to, using the EnvoyProxy above (same
-# namespace: a Gateway's parametersRef has none). Its EnvoyProxy takes
-# precedence over one its GatewayClass names, and mergeGateways must not be
-# set. If the Gateway exists already, add only spec.infrastructure to it:
-# applying this one replaces its listeners with one HTTP listener on port 80
-# (Envoy Gateway's quickstart class, eg). Alternatively reference the
-# EnvoyProxy from the GatewayClass (spec.parametersRef, with a namespace).
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: {gateway}
-  namespace: {namespace}
-spec:
-  gatewayClassName: eg
-  infrastructure:
-    parametersRef:
-      group: gateway.envoyproxy.io
-      kind: EnvoyProxy
-      name: edge-cors-first
-  listeners:
-  - name: http
-    protocol: HTTP
-    port: 80
-"#,
-        policy = policy_yaml(fields, "      ")
-    )
+/// `--target istio`: a WasmPlugin in phase AUTHN.
+pub struct WasmPlugin<'a> {
+    pub policy: &'a [(String, Value)],
+    /// The image (oci://...) or URL.
+    pub module: &'a str,
+    pub namespace: &'a str,
+    /// The module's digest, pinned when given.
+    pub sha256: Option<&'a str>,
+}
+
+impl WasmPlugin<'_> {
+    pub fn yaml(&self) -> String {
+        let pin = self.sha256.map(|h| fill(ISTIO_PIN, &[("sha256", h)])).unwrap_or_default();
+        let policy = policy_yaml(self.policy, "    ");
+        fill(ISTIO_WASM_PLUGIN, &[("namespace", self.namespace), ("module", self.module), ("pin", &pin), ("policy", &policy)])
+    }
+}
+
+/// How Envoy Gateway fetches the module (`spec.wasm[].code.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModuleCode {
+    /// An http(s):// URL.
+    Http,
+    /// Anything else: an OCI image.
+    Image,
+}
+
+impl ModuleCode {
+    pub fn of(module: &str) -> ModuleCode {
+        if module.starts_with("https://") || module.starts_with("http://") {
+            ModuleCode::Http
+        } else {
+            ModuleCode::Image
+        }
+    }
+
+    /// The `type` value and the key that holds the `url`.
+    fn kind_and_key(self) -> (&'static str, &'static str) {
+        match self {
+            ModuleCode::Http => ("HTTP", "http"),
+            ModuleCode::Image => ("Image", "image"),
+        }
+    }
+}
+
+/// `--target envoy-gateway`: the EnvoyExtensionPolicy on `gateway`, the
+/// EnvoyProxy that moves the wasm filter before auth, and the Gateway that
+/// references it.
+pub struct GatewayPolicy<'a> {
+    pub policy: &'a [(String, Value)],
+    pub module: &'a str,
+    pub namespace: &'a str,
+    pub gateway: &'a str,
+    pub sha256: Option<&'a str>,
+}
+
+impl GatewayPolicy<'_> {
+    pub fn code(&self) -> ModuleCode {
+        ModuleCode::of(self.module)
+    }
+
+    pub fn yaml(&self) -> String {
+        let (kind, key) = self.code().kind_and_key();
+        let pin = self.sha256.map(|h| fill(ENVOY_GATEWAY_PIN, &[("sha256", h)])).unwrap_or_default();
+        let policy = policy_yaml(self.policy, "      ");
+        fill(
+            ENVOY_GATEWAY,
+            &[
+                ("namespace", self.namespace),
+                ("gateway", self.gateway),
+                ("kind", kind),
+                ("key", key),
+                ("module", self.module),
+                ("pin", &pin),
+                ("policy", &policy),
+            ],
+        )
+    }
 }

@@ -16,7 +16,7 @@ mod manifests;
 use crate::out::Style;
 use crate::{Fatal, Report};
 pub use bootstrap::{run_host, HostArgs};
-use manifests::{envoy, envoy_gateway, istio};
+use manifests::{EnvoyFilter, GatewayPolicy, WasmPlugin};
 
 /// The proxy a manifest is rendered for (`--target`).
 #[derive(Clone, Copy, ValueEnum)]
@@ -117,14 +117,22 @@ pub fn run(
     };
     let fields = canonical(&c.found.object);
     let text = match target {
-        RenderTarget::Envoy => envoy(&fields, module.unwrap_or("/etc/envoy/edge_cors.wasm")),
-        RenderTarget::Istio => {
-            istio(&fields, module.unwrap_or("oci://registry.example.com/edge-cors:0.1.0"), namespace.unwrap_or("istio-system"), sha256)
+        RenderTarget::Envoy => EnvoyFilter { policy: &fields, module: module.unwrap_or("/etc/envoy/edge_cors.wasm") }.yaml(),
+        RenderTarget::Istio => WasmPlugin {
+            policy: &fields,
+            module: module.unwrap_or("oci://registry.example.com/edge-cors:0.1.0"),
+            namespace: namespace.unwrap_or("istio-system"),
+            sha256,
         }
-        RenderTarget::EnvoyGateway => {
-            let module = module.unwrap_or("registry.example.com/edge-cors:0.1.0");
-            envoy_gateway(&fields, module, namespace.unwrap_or("default"), gateway, sha256)
+        .yaml(),
+        RenderTarget::EnvoyGateway => GatewayPolicy {
+            policy: &fields,
+            module: module.unwrap_or("registry.example.com/edge-cors:0.1.0"),
+            namespace: namespace.unwrap_or("default"),
+            gateway,
+            sha256,
         }
+        .yaml(),
         RenderTarget::EnvoyBootstrap | RenderTarget::EnvoyLds => return run_host(target, path, module, &HostArgs::default()),
     };
     let note = style.dim(&format!("# policy from {} checked with the filter's own code: valid", path.display()));
