@@ -516,4 +516,27 @@ mod tests {
         assert_eq!(origin_difference("https://[::1]", "https://[::1]"), None);
         assert_eq!(origin_difference("https://a.example:8443", "https://a.example").as_deref(), Some("differs by port"));
     }
+
+    /// The origin a browser sends: as given, rewritten (with a note), or
+    /// refused when it is a pattern.
+    #[test]
+    fn origins_are_taken_as_browsers_send_them() {
+        let sent = |o: &str| origin_as_sent(o).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sent("https://app.example.com"), SentOrigin { origin: "https://app.example.com".into(), rewritten: false });
+        assert_eq!(sent("http://[::ffff:127.0.0.1]:8080"), SentOrigin { origin: "http://[::ffff:7f00:1]:8080".into(), rewritten: true });
+        assert_eq!(sent("null").origin, "null");
+        assert!(origin_as_sent("https://*.example.com").is_err_and(|e| e.contains("is a pattern")));
+        assert!(origin_as_sent("https://app.example.com/x").is_err());
+    }
+
+    #[test]
+    fn a_preflight_is_needed_for_unsafe_methods_and_headers() {
+        let headers = parse_headers(&["X-Api-Key".into(), "content-type: text/plain".into()]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!preflight_need("GET", &headers[1..]).needed);
+        let need = preflight_need("PUT", &headers);
+        assert!(need.needed);
+        assert_eq!(need.unsafe_names, ["x-api-key"]);
+        assert_eq!(need.reasons.len(), 2, "{:?}", need.reasons);
+        assert!(parse_headers(&["bad header".into()]).is_err());
+    }
 }

@@ -214,19 +214,48 @@ pub fn run(url: &str, page: &PageRequest, json_out: bool, timeout: u64) -> Resul
     Ok(Report { stdout: s, stderr: String::new(), ok: passed })
 }
 
+/// Probe's verdict on the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ProbeVerdict {
+    /// Every check passed (how many passed).
+    Ok { passed: usize },
+    /// The browser lets the call through, but these checks failed.
+    ThroughWithFailures { failed: Vec<&'static str> },
+    /// The browser blocks the call; the failed checks, "phase name".
+    Blocked { failed: Vec<String> },
+}
+
+impl ProbeVerdict {
+    /// Whether a browser makes the call (`browser_allows`), and which checks failed.
+    fn of(checks: &[Check], browser_allows: bool) -> ProbeVerdict {
+        let failed: Vec<&Check> = checks.iter().filter(|c| c.level == Level::Fail).collect();
+        if browser_allows && failed.is_empty() {
+            ProbeVerdict::Ok { passed: checks.iter().filter(|c| c.level == Level::Ok).count() }
+        } else if browser_allows {
+            ProbeVerdict::ThroughWithFailures { failed: failed.iter().map(|c| c.name).collect() }
+        } else {
+            ProbeVerdict::Blocked { failed: failed.iter().map(|c| format!("{} {}", c.phase.word(), c.name)).collect() }
+        }
+    }
+}
+
 /// The closing line: whether a browser at `origin` makes the call
 /// (`browser_allows`), and which checks failed.
 fn verdict(checks: &[Check], browser_allows: bool, origin: &str, style: &Style) -> String {
-    let failed: Vec<&Check> = checks.iter().filter(|c| c.level == Level::Fail).collect();
-    let count = out::plural(failed.len(), "check", "checks");
-    if browser_allows && failed.is_empty() {
-        let passed = checks.iter().filter(|c| c.level == Level::Ok).count();
-        style.ok(&format!("ok: a browser at {origin} can make this call ({passed} checks passed)"))
-    } else if browser_allows {
-        let names: Vec<&str> = failed.iter().map(|c| c.name).collect();
-        style.fail(&format!("a browser lets this call through, but {count} failed: {}", names.join(", ")))
-    } else {
-        let names: Vec<String> = failed.iter().map(|c| format!("{} {}", c.phase.word(), c.name)).collect();
-        style.fail(&format!("blocked: a browser at {origin} cannot make this call ({count} failed: {})", names.join(", ")))
+    match ProbeVerdict::of(checks, browser_allows) {
+        ProbeVerdict::Ok { passed } => style.ok(&format!("ok: a browser at {origin} can make this call ({passed} checks passed)")),
+        ProbeVerdict::ThroughWithFailures { failed } => style.fail(&format!(
+            "a browser lets this call through, but {} failed: {}",
+            out::plural(failed.len(), "check", "checks"),
+            failed.join(", ")
+        )),
+        ProbeVerdict::Blocked { failed } => style.fail(&format!(
+            "blocked: a browser at {origin} cannot make this call ({} failed: {})",
+            out::plural(failed.len(), "check", "checks"),
+            failed.join(", ")
+        )),
     }
 }
+
+#[cfg(test)]
+mod tests;

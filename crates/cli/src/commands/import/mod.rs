@@ -225,3 +225,6 @@ fn push_new<T: PartialEq>(list: &mut Vec<T>, item: T) {
         list.push(item);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -473,3 +473,7 @@ pub fn run_host(target: RenderTarget, path: &Path, module: Option<&str>, host: &
     }
     Ok(Report { stdout, stderr, ok: true })
 }
+
+#[cfg(test)]
+#[path = "bootstrap_tests.rs"]
+mod tests;

@@ -262,3 +262,6 @@ fn load_valid(path: &Path, style: &Style) -> Result<Loaded, Fatal> {
     s.push('\n');
     Ok(Loaded::Refused(Report { stdout: String::new(), stderr: s, ok: false }))
 }
+
+#[cfg(test)]
+mod tests;
