@@ -21,7 +21,7 @@ WASM_OPT := .tools/node_modules/.bin/wasm-opt
 WASM_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-mutable-globals --enable-multivalue --enable-reference-types
 
-.PHONY: help all setup wasm run test lint unit integration portability cli-tests observability browser chromium size bench bench-engine bench-modules bench-smoke bench-live wrk cli psl clean \
+.PHONY: help all setup wasm envoy-module envoy-module-abi envoy-module-probe run test lint unit integration portability cli-tests observability browser chromium size bench bench-engine bench-modules bench-smoke bench-live wrk cli psl clean \
   .rust-target host-tools image test-inventory
 
 .DEFAULT_GOAL := help
@@ -113,6 +113,35 @@ wasm: .rust-target $(WASM_OPT) ## build the release module (target/wasm32-wasip1
 	$(call finish_wasm,target/wasm32-wasip1/release/edge_cors_wasm.wasm,$(WASM))
 	@echo "    $$(stat -c %s $(WASM)) bytes"
 
+# The Envoy dynamic module: native code built with the `envoy-module` profile
+# (panics unwind to each hook's barrier), installed under the name Envoy looks
+# for (module `edge_cors` -> libedge_cors.so).
+MODULE := target/release/libedge_cors.so
+ENVOY_BINARY = $(VENV)/lib/python3*/site-packages/envoy/_bin/envoy
+envoy-module: ## build the Envoy dynamic module (target/release/libedge_cors.so)
+	@echo "==> building $(MODULE)"
+	@cargo build --profile envoy-module -p edge-cors-envoy-module
+	@mkdir -p target/release && cp -p target/envoy-module/libedge_cors.so $(MODULE).next && mv -f $(MODULE).next $(MODULE)
+	@echo "    $$(stat -c %s $(MODULE)) bytes"
+
+# The same module with the `panic-probe` feature, for the test that shows a
+# panic in a hook never takes Envoy down (its own target dir: the shipped
+# build stays as it is).
+MODULE_PROBE := target/release/libedge_cors_panic_probe.so
+envoy-module-probe:
+	@echo "==> building $(MODULE_PROBE) (tests only)"
+	@cargo build --quiet --profile envoy-module -p edge-cors-envoy-module --features panic-probe --target-dir target/panic-probe
+	@mkdir -p target/release && cp -p target/panic-probe/envoy-module/libedge_cors.so $(MODULE_PROBE)
+
+# Every Envoy callback the module references must be exported by the pinned
+# Envoy: the module is bound at load (BIND_NOW), so one missing symbol makes
+# Envoy refuse it. Checked with nm against the binary the tests run.
+envoy-module-abi: envoy-module $(ENVOY)
+	@binary=$$(ls $(ENVOY_BINARY) | head -1); missing=0; \
+	for s in $$(nm -D --undefined-only $(MODULE) | awk '/envoy_dynamic_module_callback_/{print $$2}'); do \
+	  nm -D --defined-only $$binary | grep -q " $$s$$" || { echo "FAIL: $$s is not exported by Envoy $(ENVOY_VERSION)"; missing=1; }; done; \
+	[ $$missing = 0 ] && echo "==> envoy-module ABI: $$(nm -D --undefined-only $(MODULE) | grep -c envoy_dynamic_module_callback_) callbacks, all exported by Envoy $(ENVOY_VERSION)"
+
 size: wasm ## the module's size against its budget
 	@size=$$(stat -c %s $(WASM)); \
 	if [ $$size -gt $(WASM_MAX_BYTES) ]; then echo "FAIL: $(WASM) is $$size bytes, budget $(WASM_MAX_BYTES)"; exit 1; fi; \
@@ -176,18 +205,21 @@ lint: .rust-target ## cargo fmt --check and clippy, panics denied outside tests
 	@cd fuzz && cargo fmt --check
 	@cd hosts/wasmtime && cargo fmt --check
 	@cargo clippy --quiet --target wasm32-wasip1 -p edge-cors-engine -p edge-cors-wasm --lib -- -D warnings $(PANIC_LINTS)
-	@cargo clippy --quiet -p edge-cors-engine -p edge-cors-wasm --lib -- -D warnings $(PANIC_LINTS)
+	@cargo clippy --quiet -p edge-cors-engine -p edge-cors-wasm -p edge-cors-envoy-module --lib -- -D warnings $(PANIC_LINTS)
 	@cargo clippy --quiet --workspace --all-targets -- -D warnings
 
 unit: ## the engine's tests, natively: unit, contract, property and fuzz-corpus tests
 	@echo "==> unit tests (engine, natively)"
 	@cargo test --quiet -p edge-cors-engine --lib $(call tests_args,$(ENGINE_TESTS))
 	@cargo test --quiet -p edge-cors-wasm --lib $(call tests_args,$(WASM_TESTS))
+	@cargo test --quiet -p edge-cors-envoy-module --lib
 	@cargo test --quiet -p edge-cors-cli --bin edge-cors
 
-integration: wasm $(ENVOY) ## the release module in a real Envoy
+integration: wasm envoy-module-abi envoy-module-probe $(ENVOY) ## both shells in a real Envoy
 	@echo "==> integration tests (real Envoy $(ENVOY_VERSION), release wasm)"
-	@cargo test -p edge-cors-suites $(call tests_args,$(INTEGRATION_TESTS))
+	@EDGE_CORS_SHELL=wasm cargo test -p edge-cors-suites $(call tests_args,$(INTEGRATION_TESTS))
+	@echo "==> integration tests (real Envoy $(ENVOY_VERSION), dynamic module)"
+	@EDGE_CORS_SHELL=module cargo test -p edge-cors-suites $(call tests_args,$(INTEGRATION_TESTS))
 
 portability: wasm host-tools ## import inventory, host profiles on V8, OCI image, the second host (wasmtime)
 	@echo "==> portability: import inventory, host profiles on V8, OCI image through a local registry"

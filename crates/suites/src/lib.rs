@@ -63,6 +63,65 @@ pub fn wasm_path() -> PathBuf {
     path
 }
 
+/// Which shell the suites run: `EDGE_CORS_SHELL=module` for the Envoy
+/// dynamic module (target/release/libedge_cors.so), else the wasm module.
+/// `make` runs each suite once per shell; the tests are the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    Wasm,
+    Module,
+}
+
+pub fn shell() -> Shell {
+    match std::env::var("EDGE_CORS_SHELL").as_deref() {
+        Ok("module") => Shell::Module,
+        Ok("wasm") | Err(_) => Shell::Wasm,
+        Ok(other) => panic!("EDGE_CORS_SHELL={other:?}: use wasm or module"),
+    }
+}
+
+/// The dynamic module `make envoy-module` installs, refusing a stale one.
+pub fn module_path() -> PathBuf {
+    let path = repo().join("target/release/libedge_cors.so");
+    let built = fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} is missing: run `make envoy-module` (or `make test`)", path.display()));
+    assert!(
+        built >= ["crates/engine/src", "crates/envoy-module/src"].iter().map(|d| newest_mtime(&repo().join(d))).max().unwrap(),
+        "{} is older than crates/engine/src or crates/envoy-module/src: run `make envoy-module` (or `make test`)",
+        path.display()
+    );
+    path
+}
+
+/// Where the access-log record is: `%FILTER_STATE(<this>:PLAIN)%`.
+pub fn record_key() -> &'static str {
+    match shell() {
+        Shell::Wasm => "wasm.edge_cors",
+        Shell::Module => "edge_cors",
+    }
+}
+
+/// Envoy's logger for the filter's lines (for `POST /logging?<this>=debug`).
+pub fn logger() -> &'static str {
+    match shell() {
+        Shell::Wasm => "wasm",
+        Shell::Module => "dynamic_modules",
+    }
+}
+
+/// Skips the rest of a test under the dynamic module, saying why: for the
+/// few behaviours that belong to one shell (the wasm VM's own settings).
+#[macro_export]
+macro_rules! wasm_only {
+    ($why:expr) => {
+        if $crate::shell() == $crate::Shell::Module {
+            eprintln!("skipped under the dynamic module: {}", $why);
+            return;
+        }
+    };
+}
+
 // ---------------------------------------------------------------- upstream
 
 #[derive(Debug, Clone)]
@@ -458,6 +517,10 @@ pub fn parse_response(bytes: &[u8]) -> Resp {
 /// A counter the filter defined, from Envoy's `/stats` text (where Envoy
 /// shows custom wasm metrics under `wasmcustom.`), or None when absent.
 pub fn stat(stats: &str, name: &str) -> Option<u64> {
-    let name = format!("wasmcustom.{name}: ");
+    let namespace = match shell() {
+        Shell::Wasm => "wasmcustom",
+        Shell::Module => "dynamicmodulescustom",
+    };
+    let name = format!("{namespace}.{name}: ");
     stats.lines().find_map(|l| l.strip_prefix(name.as_str()).and_then(|v| v.trim().parse().ok()))
 }

@@ -78,6 +78,59 @@ impl ListenerYaml<'_> {
     }
 
     pub fn build(self) -> String {
+        match crate::shell() {
+            crate::Shell::Wasm => self.build_wasm(),
+            crate::Shell::Module => self.build_module(),
+        }
+    }
+
+    fn hcm(&self, filter: &str) -> String {
+        format!(
+            r#"
+  - name: {name}
+    address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: {name}{hcm_extra}
+          route_config:
+            virtual_hosts:{virtual_hosts}
+          http_filters:{filter}
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+"#,
+            name = self.listener.name,
+            port = self.port,
+            hcm_extra = self.hcm_extra,
+            virtual_hosts = self.virtual_hosts,
+        )
+    }
+
+    /// edge-cors as an Envoy dynamic module: the same policy, as the
+    /// filter_config string.
+    fn build_module(self) -> String {
+        let config = serde_json::to_string(self.listener.config).unwrap();
+        let module = self.module.clone().unwrap_or_else(crate::module_path);
+        self.hcm(&format!(
+            r#"
+          - name: edge-cors
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter
+              dynamic_module_config:
+                name: edge_cors
+                module: {{ local: {{ filename: "{module}" }} }}
+              filter_name: edge-cors
+              filter_config:
+                  "@type": type.googleapis.com/google.protobuf.StringValue
+                  value: {config}"#,
+            module = module.display(),
+        ))
+    }
+
+    fn build_wasm(self) -> String {
         let config = serde_json::to_string(self.listener.config).unwrap();
         let wasm = self.module.unwrap_or_else(crate::wasm_path);
         format!(

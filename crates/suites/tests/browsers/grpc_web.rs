@@ -100,7 +100,8 @@ fn grpc_cluster(port: u16) -> String {
 /// Envoy with one listener, `grpc_web`: edge-cors (this policy), grpc_web, router.
 fn start_envoy(policy: &str, grpc_port: u16) -> Envoy {
     let listener = Listener { name: "grpc_web", config: policy }.yaml().virtual_hosts(GRPC_VIRTUAL_HOSTS).build();
-    let (edge_cors, router) = (listener.find("envoy.filters.http.wasm").unwrap(), listener.find(ROUTER).unwrap());
+    let filter = if shell() == Shell::Wasm { "envoy.filters.http.wasm" } else { "name: edge-cors" };
+    let (edge_cors, router) = (listener.find(filter).unwrap(), listener.find(ROUTER).unwrap());
     assert!(edge_cors < router, "the harness's listener no longer has edge-cors before the router:\n{listener}");
     let listener = listener.replacen(ROUTER, &format!("{GRPC_WEB_FILTER}{ROUTER}"), 1);
     // clusters_yaml's `upstream` and `dead` are unused here; `grpc` follows them.

@@ -25,7 +25,10 @@ const POLICY: &str = r#"{
 const REPORT: &str = r#"{"mode": "report", "allow_origins": ["https://app.example.com"]}"#;
 
 /// Path, status, details and the record, one line per request.
-const FORMAT: &str = "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_CODE_DETAILS% %FILTER_STATE(wasm.edge_cors:PLAIN)%\n";
+/// The record's filter-state key is the shell's (`wasm.edge_cors` or `edge_cors`).
+fn format() -> String {
+    format!("%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_CODE_DETAILS% %FILTER_STATE({}:PLAIN)%\n", record_key())
+}
 
 struct Rig {
     _upstream: Upstream,
@@ -51,8 +54,8 @@ fn rig() -> &'static Rig {
         let _ = std::fs::remove_dir_all(&logs);
         std::fs::create_dir_all(&logs).unwrap();
         let listeners = [
-            Listener { name: "logged", config: POLICY }.yaml().access_log(&logs.join("logged.log"), FORMAT).build(),
-            Listener { name: "report", config: REPORT }.yaml().access_log(&logs.join("report.log"), FORMAT).build(),
+            Listener { name: "logged", config: POLICY }.yaml().access_log(&logs.join("logged.log"), &format()).build(),
+            Listener { name: "report", config: REPORT }.yaml().access_log(&logs.join("report.log"), &format()).build(),
         ];
         let port = upstream.port;
         // Envoy writes file logs every 10 s by default; the test reads them at once.

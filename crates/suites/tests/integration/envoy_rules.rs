@@ -149,8 +149,8 @@ fn rejections_are_explained_at_debug_level() {
     let upstream = Upstream::start();
     let envoy = Envoy::expect_running(&[Listener { name: "rules", config: RULES }], upstream.port);
     let base = envoy.url("rules", "");
-    // Envoy's wasm logger starts at info: raise it.
-    send("POST", &format!("http://{}/logging?wasm=debug", envoy.admin), &[]);
+    // Envoy's loggers start at info: raise the shell's.
+    send("POST", &format!("http://{}/logging?{}=debug", envoy.admin, logger()), &[]);
     preflight_raw(&base, "a.tenant.test", "/api/x", "https://shop.tenant.test", "DELETE");
     send_raw(&base, "GET", "/api/x", &[("Host", "api.example.com"), ("Origin", "https://evil.test")]);
     std::thread::sleep(std::time::Duration::from_millis(300));

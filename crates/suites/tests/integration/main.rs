@@ -8,6 +8,7 @@ mod envoy_config;
 mod envoy_hardening;
 mod envoy_hostile;
 mod envoy_live;
+mod envoy_module;
 mod envoy_observability;
 mod envoy_reload;
 mod envoy_rules;
