@@ -189,7 +189,7 @@ WASM_TESTS := wire fuzz_corpus
 UNIT_TESTS := $(ENGINE_TESTS) $(WASM_TESTS)
 INTEGRATION_TESTS := integration
 PORTABILITY_TESTS := portability
-CLI_TESTS := cli deploy render_run docs
+CLI_TESTS := cli
 OBSERVABILITY_TESTS := observability
 BROWSER_TESTS := browsers
 # Long runs, #[ignore]d: make soak.
@@ -242,9 +242,11 @@ grpc-tools: $(ENVOY)
 	  echo "==> installing grpcio $(GRPCIO_VERSION) (PyPI) into $(VENV)"; \
 	  $(VENV)/bin/pip install --quiet --disable-pip-version-check grpcio==$(GRPCIO_VERSION); }
 
-browser: wasm $(ENVOY) chromium grpc-tools ## headless Chromium through Envoy + edge-cors
-	@echo "==> browser tests (headless Chromium through Envoy + edge-cors)"
-	@cargo test -p edge-cors-suites $(call tests_args,$(BROWSER_TESTS)) -- --nocapture
+browser: wasm envoy-module $(ENVOY) chromium grpc-tools ## headless Chromium through Envoy + edge-cors (both shells)
+	@echo "==> browser tests (headless Chromium through Envoy + edge-cors, release wasm)"
+	@EDGE_CORS_SHELL=wasm cargo test -p edge-cors-suites $(call tests_args,$(BROWSER_TESTS)) -- --nocapture
+	@echo "==> browser tests (headless Chromium through Envoy + edge-cors, dynamic module)"
+	@EDGE_CORS_SHELL=module cargo test -p edge-cors-suites $(call tests_args,$(BROWSER_TESTS)) -- --nocapture
 
 test-inventory:
 	@listed=" $(UNIT_TESTS) $(INTEGRATION_TESTS) $(PORTABILITY_TESTS) $(CLI_TESTS) $(OBSERVABILITY_TESTS) $(BROWSER_TESTS) $(LONG_TESTS) "; \
@@ -275,25 +277,30 @@ h2load:
 # BENCH_TRANSPORT=h2 drives TLS listeners with h2load, BENCH_CONCURRENCY=2 runs two Envoy workers.
 BENCH_TRANSPORT ?= h1
 BENCH_CONCURRENCY ?= 1
-bench: wasm $(ENVOY) wrk h2load bench-modules ## throughput through Envoy: edge-cors vs native, empty and ABI-floor filters
+bench: wasm envoy-module $(ENVOY) wrk h2load bench-modules ## throughput through Envoy: both shells vs native, empty and each ABI's floor
 	@echo "==> engine micro-benchmark (criterion)"
 	@set -o pipefail; cargo bench -p edge-cors-engine --bench engine -- --noplot 2>&1 | \
 	  awk '/^Benchmarking/ {next} /^[^ ].*\// {name=$$0} /^ +time:/ {sub(/^ +time: +/, ""); printf "    %-52s %s\n", name, $$0}'
 	@echo "==> throughput through Envoy ($(BENCH_TRANSPORT), --concurrency $(BENCH_CONCURRENCY))"
 	@python3 bench/run.py --transport $(BENCH_TRANSPORT) --concurrency $(BENCH_CONCURRENCY)
+	@echo "==> the tenants scenario: 10,000 exact origins, the request's origin last"
+	@python3 bench/run.py --transport $(BENCH_TRANSPORT) --concurrency $(BENCH_CONCURRENCY) --tenants 10000 --out target/bench/tenants.md
 
 bench-modules: .rust-target $(WASM_OPT)
 	@echo "==> building the empty filter and the ABI floor (examples/), finished like edge-cors"
 	@cargo build --release --target wasm32-wasip1 -p edge-cors-wasm --example empty_filter --example abi_floor
 	$(call finish_wasm,target/wasm32-wasip1/release/examples/empty_filter.wasm,target/wasm32-wasip1/release/examples/empty_filter.wasm)
 	$(call finish_wasm,target/wasm32-wasip1/release/examples/abi_floor.wasm,target/wasm32-wasip1/release/examples/abi_floor.wasm)
+	@echo "==> building the dynamic module's ABI floor (crates/envoy-module/examples/module_floor.rs)"
+	@cargo build --quiet --profile envoy-module -p edge-cors-envoy-module --example module_floor
 
 # In `make test`: one short round of every variant, so the benchmark, its
 # answer checks and the floor modules keep working (its numbers mean nothing).
-bench-smoke: wasm $(ENVOY) wrk h2load bench-modules
+bench-smoke: wasm envoy-module $(ENVOY) wrk h2load bench-modules
 	@echo "==> benchmark smoke run (1 round x 1 s; the numbers are not a measurement)"
 	@python3 bench/run.py --rounds 1 --seconds 1 --out target/bench/smoke.md >/dev/null 2>target/bench-smoke.log || { cat target/bench-smoke.log; exit 1; }
 	@python3 bench/run.py --transport h2 --concurrency 2 --warmup 0 --rounds 1 --seconds 1 --out target/bench/smoke-h2.md >/dev/null 2>target/bench-smoke.log || { cat target/bench-smoke.log; exit 1; }
+	@python3 bench/run.py --tenants 10000 --warmup 0 --rounds 1 --seconds 1 --out target/bench/smoke-tenants.md >/dev/null 2>target/bench-smoke.log || { cat target/bench-smoke.log; exit 1; }
 	@echo "    ok: every variant answered every scenario, h1 and h2 over TLS (tables in target/bench/smoke.md, smoke-h2.md)"
 
 bench-engine:

@@ -47,6 +47,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EDGE_WASM = os.path.join(ROOT, "target/wasm32-wasip1/release/edge_cors.wasm")
 EMPTY_WASM = os.path.join(ROOT, "target/wasm32-wasip1/release/examples/empty_filter.wasm")
 FLOOR_WASM = os.path.join(ROOT, "target/wasm32-wasip1/release/examples/abi_floor.wasm")
+MODULE_SO = os.path.join(ROOT, "target/release/libedge_cors.so")
+MODULE_FLOOR_SO = os.path.join(ROOT, "target/envoy-module/examples/libmodule_floor.so")
 
 POLICY = {
     "allow_origins": ["https://app.example.com", "https://*.example.com"],
@@ -83,7 +85,35 @@ SCENARIOS = {
     "GET, disallowed origin": ("GET", {"Origin": "https://evil.test"}),
 }
 
-VARIANTS = ["none", "native", "edge", "empty", "floor"]
+# edge: the wasm module; module: the Envoy dynamic module; floor and mfloor:
+# each ABI's floor (the same calls, fixed answers).
+VARIANTS = ["none", "native", "edge", "module", "empty", "floor", "mfloor"]
+
+
+def tenants(n):
+    """--tenants N: N exact origins, the requests' origin listed last (the
+    native filter scans its list; edge-cors hashes)."""
+    origins = [f"https://tenant{i}.example.net" for i in range(n)]
+    POLICY["allow_origins"] = origins
+    NATIVE_POLICY["allow_origin_string_match"] = [{"exact": o} for o in origins]
+    last = origins[-1]
+    for name in list(SCENARIOS):
+        method, headers = SCENARIOS.pop(name)
+        if "allowed" in name and "disallowed" not in name:
+            headers = dict(headers, Origin=last)
+            SCENARIOS[name.replace("allowed origin", f"origin {n:,} of {n:,}").replace("allowed", f"origin {n:,} of {n:,}")] = (method, headers)
+
+
+def module_filter(name, path, config):
+    return {
+        "name": "edge-cors",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+            "dynamic_module_config": {"name": name, "module": {"local": {"filename": path}}},
+            "filter_name": "edge-cors",
+            "filter_config": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": config},
+        },
+    }
 
 
 def wasm_filter(name, path, config):
@@ -155,6 +185,8 @@ def envoy_config(upstream_port, compare, edge, empty, tls=None):
         listener("edge", [wasm_filter("edge_cors", edge, json.dumps(POLICY))], tls=tls),
         listener("empty", [wasm_filter("empty", empty, "")], tls=tls),
         listener("floor", [wasm_filter("abi_floor", FLOOR_WASM, "")], tls=tls),
+        listener("module", [module_filter("edge_cors", MODULE_SO, json.dumps(POLICY))], tls=tls),
+        listener("mfloor", [module_filter("module_floor", MODULE_FLOOR_SO, "")], tls=tls),
     ]
     if compare:
         listeners.append(listener("other", [wasm_filter("edge_cors_other", compare, json.dumps(POLICY))], tls=tls))
@@ -229,7 +261,7 @@ def start_envoy(envoy, workdir, compare, edge, empty, tls=None):
             admin = open(admin_file).read().strip()
             data = json.load(urllib.request.urlopen(f"http://{admin}/listeners?format=json", timeout=2))
             ports = {l["name"]: l["local_address"]["socket_address"]["port_value"] for l in data["listener_statuses"]}
-            if len(ports) == 6 + bool(compare) and all(ports.values()):
+            if len(ports) == len(VARIANTS) + 1 and all(ports.values()):
                 return proc, ports
         except (OSError, ValueError, KeyError):
             pass
@@ -305,8 +337,12 @@ def check_answers(ports, transport):
                 req = urllib.request.Request(f"http://127.0.0.1:{ports[v]}/bench", method=method, headers=headers)
                 with urllib.request.urlopen(req, timeout=5) as r:
                     acao = r.headers.get("access-control-allow-origin")
-            if v in ("native", "edge", "floor") and name in ("simple GET, allowed origin", "preflight, allowed") and acao != "https://app.example.com":
-                sys.exit(f"{v} / {name}: expected access-control-allow-origin, got {acao!r}")
+            origin = headers.get("Origin")
+            allowed = origin is not None and "evil" not in origin
+            # The floors answer the default policy's origin, whatever the policy.
+            checked = ("native", "edge", "module") + (("floor", "mfloor") if origin == "https://app.example.com" else ())
+            if v in checked and allowed and acao != origin:
+                sys.exit(f"{v} / {name}: expected access-control-allow-origin {origin}, got {acao!r}")
 
 
 def h2_answer(port, method, headers):
@@ -345,6 +381,7 @@ def main():
     ap.add_argument("--transport", choices=["h1", "h2"], default="h1", help="h1: plaintext HTTP/1.1 with wrk (default); h2: TLS with ALPN h2, h2load")
     ap.add_argument("--streams", type=int, default=10, help="h2: concurrent streams per connection (h2load -m; default 10)")
     ap.add_argument("--concurrency", type=int, default=1, help="Envoy workers (default 1; above 1 nothing is pinned)")
+    ap.add_argument("--tenants", type=int, metavar="N", help="the tenants scenario: N exact origins, the request's origin last (GET and preflight only)")
     ap.add_argument("--warmup", type=int, default=1, metavar="SECONDS", help="warm-up per scenario and variant before timing (default 1; 0 skips it)")
     args = ap.parse_args()
     global CONCURRENCY
@@ -352,6 +389,8 @@ def main():
     tool = "h2load" if args.transport == "h2" else "wrk"
     if not shutil.which(tool) or (args.transport == "h2" and not (shutil.which("nghttp") and shutil.which("openssl"))):
         sys.exit(f"{tool} missing: run `make {tool}`")
+    if args.tenants:
+        tenants(args.tenants)
     if args.only:
         for n in [n for n in SCENARIOS if args.only not in n]:
             del SCENARIOS[n]
@@ -359,7 +398,7 @@ def main():
             sys.exit(f"no scenario name contains {args.only!r}")
     if args.compare:
         VARIANTS.append("other")
-    for f in (args.edge, args.empty, FLOOR_WASM, args.compare):
+    for f in (args.edge, args.empty, FLOOR_WASM, MODULE_SO, MODULE_FLOOR_SO, args.compare):
         if f and not os.path.exists(f):
             sys.exit(f"{f} missing: run `make bench`")
     workdir = tempfile.mkdtemp(prefix="edge-cors-bench-")
@@ -417,9 +456,9 @@ def main():
         f"--concurrency {CONCURRENCY}{placement}; "
         f"{driver}, {args.rounds} rounds x {args.seconds} s per cell, order rotated each round.",
         "",
-        "| scenario | none | native CORS | edge-cors | empty wasm | ABI floor | edge/native | edge/empty | edge/floor | floor/native | floor/empty | non-2xx |"
+        "| scenario | none | native CORS | wasm | module | empty wasm | wasm floor | module floor | wasm/native | module/native | module/wasm | wasm/floor | module/mfloor | mfloor/native | non-2xx |"
         + (" other build | edge/other |" if args.compare else ""),
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if args.compare else ""),
+        "|---|" + "---:|" * 14 + ("---:|---:|" if args.compare else ""),
     ]
     for n in SCENARIOS:
         med = {v: statistics.median(rps[(n, v)]) for v in VARIANTS}
@@ -428,9 +467,9 @@ def main():
 
         bad = sum(non2xx[(n, v)] for v in VARIANTS)
         row = (
-            f"| {n} | {med['none']:.0f} | {med['native']:.0f} | {med['edge']:.0f} | {med['empty']:.0f} | {med['floor']:.0f} "
-            f"| {ratio('edge', 'native'):.3f} | {ratio('edge', 'empty'):.3f} | {ratio('edge', 'floor'):.3f} "
-            f"| {ratio('floor', 'native'):.3f} | {ratio('floor', 'empty'):.3f} | {bad} |"
+            f"| {n} | {med['none']:.0f} | {med['native']:.0f} | {med['edge']:.0f} | {med['module']:.0f} | {med['empty']:.0f} | {med['floor']:.0f} | {med['mfloor']:.0f} "
+            f"| {ratio('edge', 'native'):.3f} | {ratio('module', 'native'):.3f} | {ratio('module', 'edge'):.3f} | {ratio('edge', 'floor'):.3f} "
+            f"| {ratio('module', 'mfloor'):.3f} | {ratio('mfloor', 'native'):.3f} | {bad} |"
         )
         if args.compare:
             row += f" {med['other']:.0f} | {ratio('edge', 'other'):.3f} |"
@@ -440,14 +479,17 @@ def main():
         "",
         "CPU time per request, microseconds (Envoy process, median over rounds); cost ratios below 1.000 mean edge-cors is cheaper:",
         "",
-        "| scenario | " + " | ".join(cols) + " | edge/floor | edge/empty |" + (" edge/other |" if args.compare else ""),
-        "|---|" + "---:|" * (len(cols) + 2 + bool(args.compare)),
+        "| scenario | " + " | ".join(cols) + " | wasm/floor | wasm/empty | module/mfloor | module/native | mfloor/native |" + (" edge/other |" if args.compare else ""),
+        "|---|" + "---:|" * (len(cols) + 5 + bool(args.compare)),
     ]
     for n in SCENARIOS:
         med = {v: statistics.median(cpu_us[(n, v)]) for v in VARIANTS}
         def cost(a, b):
             return statistics.median(x / y for x, y in zip(cpu_us[(n, a)], cpu_us[(n, b)]))
-        row = f"| {n} | " + " | ".join(f"{med[v]:.1f}" for v in cols) + f" | {cost('edge', 'floor'):.3f} | {cost('edge', 'empty'):.3f} |"
+        row = (
+            f"| {n} | " + " | ".join(f"{med[v]:.1f}" for v in cols)
+            + f" | {cost('edge', 'floor'):.3f} | {cost('edge', 'empty'):.3f} | {cost('module', 'mfloor'):.3f} | {cost('module', 'native'):.3f} | {cost('mfloor', 'native'):.3f} |"
+        )
         if args.compare:
             row += f" {cost('edge', 'other'):.3f} |"
         lines.append(row)

@@ -1,12 +1,16 @@
 //! edge-cors's CORS engine: everything a shell asks and nothing a proxy
 //! owns. Plain Rust, no `unsafe`, no proxy types, tested natively; the
-//! proxy-wasm shell (`crates/wasm`) and the command line (`crates/cli`)
-//! are built on it.
+//! proxy-wasm shell (`crates/wasm`), the Envoy dynamic-module shell
+//! (`crates/envoy-module`) and the command line (`crates/cli`) are built
+//! on it.
 //!
 //! - `config`: the plugin configuration, JSON in, a validated `ConfigSpec`
 //!   out or every problem (one line each: field, value, fix); `json` reads
 //!   JSON recording keys given twice.
-//! - `origin`, `psl`: `allow_origins` entries, the compiled origin set, the
+//! - `lifecycle`: one request and its response, written once for every
+//!   shell against a small `Host` trait (route, decide, answer or forward,
+//!   record, count, stamp, report mode).
+//! - `origins`, `psl`: `allow_origins` entries, the compiled origin set, the
 //!   Public Suffix List compiled in.
 //! - `fetch`, `token`: the Fetch standard's facts; HTTP tokens and lists.
 //! - `policy`: one compiled policy and its decision for a request.

@@ -39,6 +39,7 @@ pub trait EnvoyStream {
     fn route_name(&mut self) -> Option<Vec<u8>>;
     fn increment(&mut self, id: usize);
     fn log(&mut self, level: u32, message: &str);
+    fn log_enabled(&mut self, level: u32) -> bool;
 }
 
 /// The filter-state key of the access-log record:
@@ -106,6 +107,10 @@ impl<E: EnvoyStream> lifecycle::Host for Adapter<'_, E> {
 
     fn log(&mut self, level: lifecycle::Level, line: &str) {
         self.envoy.log(self::level(level), line);
+    }
+
+    fn log_enabled(&mut self, level: lifecycle::Level) -> bool {
+        self.envoy.log_enabled(self::level(level))
     }
 }
 

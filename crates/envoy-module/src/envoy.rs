@@ -147,6 +147,11 @@ impl EnvoyStream for Stream {
     fn log(&mut self, level: u32, message: &str) {
         log(level, message);
     }
+
+    fn log_enabled(&mut self, level: u32) -> bool {
+        // SAFETY: plain integer.
+        unsafe { sys::envoy_dynamic_module_callback_log_enabled(level) }
+    }
 }
 
 /// Logs under Envoy's `dynamic_modules` logger (when that level is on).

@@ -10,7 +10,7 @@ use edge_cors_engine::lifecycle::{Action, Stream};
 use crate::adapter::Adapter;
 use crate::config::{configure, Config};
 use crate::envoy;
-use crate::sys::{self, ConfigEnvoyPtr, EnvoyBuffer, EnvoyHeader, FilterEnvoyPtr};
+use crate::sys::{self, ConfigEnvoyPtr, EnvoyBuffer, FilterEnvoyPtr};
 
 /// One stream's state, owned by Envoy's filter from `http_filter_new` to
 /// `http_filter_destroy`, on one worker.
@@ -162,87 +162,7 @@ fn probe(filter_envoy: FilterEnvoyPtr, hook: &str) {
     }
 }
 
-// The hooks Envoy 1.40 requires that a headers-only filter does not use.
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_request_body(_: FilterEnvoyPtr, _: *const c_void, _: bool) -> u32 {
-    sys::CONTINUE
-}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(_: FilterEnvoyPtr, _: *const c_void) -> u32 {
-    sys::CONTINUE
-}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_response_body(_: FilterEnvoyPtr, _: *const c_void, _: bool) -> u32 {
-    sys::CONTINUE
-}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_response_trailers(_: FilterEnvoyPtr, _: *const c_void) -> u32 {
-    sys::CONTINUE
-}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(_: FilterEnvoyPtr, _: *const c_void) {}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_scheduled(_: FilterEnvoyPtr, _: *const c_void, _: u64) {}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_http_callout_done(
-    _: FilterEnvoyPtr,
-    _: *const c_void,
-    _: u64,
-    _: u32,
-    _: *mut EnvoyHeader,
-    _: usize,
-    _: *mut EnvoyBuffer,
-    _: usize,
-) {
-}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_headers(
-    _: FilterEnvoyPtr,
-    _: *const c_void,
-    _: u64,
-    _: *mut EnvoyHeader,
-    _: usize,
-    _: bool,
-) {
-}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_data(
-    _: FilterEnvoyPtr,
-    _: *const c_void,
-    _: u64,
-    _: *const EnvoyBuffer,
-    _: usize,
-    _: bool,
-) {
-}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_trailers(
-    _: FilterEnvoyPtr,
-    _: *const c_void,
-    _: u64,
-    _: *mut EnvoyHeader,
-    _: usize,
-) {
-}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_complete(_: FilterEnvoyPtr, _: *const c_void, _: u64) {}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_reset(_: FilterEnvoyPtr, _: *const c_void, _: u64, _: u32) {}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_above_write_buffer_high_watermark(_: FilterEnvoyPtr, _: *const c_void) {}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_below_write_buffer_low_watermark(_: FilterEnvoyPtr, _: *const c_void) {}
+// The hooks Envoy 1.40 requires that a headers-only filter does not use
+// (shared with the benchmark's floor module, which must export them too).
+#[path = "required.rs"]
+mod required;

@@ -124,6 +124,12 @@ pub trait Host {
     fn set_record(&mut self, record: &str);
     fn count(&mut self, count: Count);
     fn log(&mut self, level: Level, line: &str);
+    /// Whether a line at `level` would be logged: the lifecycle formats a
+    /// per-request line (a refused origin, a refused preflight) only then.
+    /// Hosts that cannot tell say yes.
+    fn log_enabled(&mut self, _level: Level) -> bool {
+        true
+    }
 }
 
 /// What the request callback tells the proxy.
@@ -267,7 +273,7 @@ impl Stream {
     ) -> Action {
         let outcome = reply.rejected.map_or(Outcome::PreflightAllowed, Outcome::PreflightRejected);
         let record = filter.note(host, route, outcome, req, reply.detail);
-        if reply.rejected.is_some() {
+        if reply.rejected.is_some() && host.log_enabled(Level::Debug) {
             host.log(Level::Debug, &log_line::preflight_rejected(req, reply, filter.ruleset.rule_name(route)));
         }
         let local = LocalReply {
@@ -295,7 +301,7 @@ impl Stream {
             (Some(_), _) => Outcome::Rejected,
         };
         let record = filter.note(host, route, outcome, req, None);
-        if let (Outcome::Rejected, Some(origin)) = (outcome, req.origin) {
+        if let (Outcome::Rejected, Some(origin), true) = (outcome, req.origin, host.log_enabled(Level::Debug)) {
             host.log(Level::Debug, &log_line::origin_refused(origin, filter.ruleset.rule_name(route)));
         }
         let keep_origin = forward == Forward::Allowed && !policy.is_public();

@@ -18,6 +18,8 @@ struct FakeEnvoy {
     state: Vec<(String, String)>,
     bumped: Vec<usize>,
     copied: Vec<usize>,
+    logs: Vec<(u32, String)>,
+    log_level: u32,
 }
 
 impl EnvoyStream for &mut FakeEnvoy {
@@ -52,7 +54,12 @@ impl EnvoyStream for &mut FakeEnvoy {
     fn increment(&mut self, id: usize) {
         self.bumped.push(id);
     }
-    fn log(&mut self, _: u32, _: &str) {}
+    fn log(&mut self, level: u32, line: &str) {
+        self.logs.push((level, line.to_string()));
+    }
+    fn log_enabled(&mut self, level: u32) -> bool {
+        level >= self.log_level
+    }
 }
 
 struct Ids(usize);
@@ -122,4 +129,16 @@ fn log_levels_are_envoys() {
     assert_eq!(level(lifecycle::Level::Debug), 1);
     assert_eq!(level(lifecycle::Level::Warn), 3);
     assert_eq!(level(lifecycle::Level::Error), 4);
+}
+
+/// A line below Envoy's level is neither formatted nor sent.
+#[test]
+fn debug_lines_are_built_only_when_envoy_would_log_them() {
+    let (filter, metrics) = setup(POLICY);
+    for (log_level, lines) in [(2, 0), (1, 1)] {
+        let mut envoy =
+            FakeEnvoy { request: list(&[(":method", "GET"), ("origin", "https://evil.example")]), log_level, ..FakeEnvoy::default() };
+        Stream::default().on_request_headers(&filter, &mut Adapter { envoy: &mut envoy, metrics: &metrics });
+        assert_eq!(envoy.logs.len(), lines, "at level {log_level}: {:?}", envoy.logs);
+    }
 }

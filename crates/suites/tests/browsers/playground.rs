@@ -143,6 +143,7 @@ struct Expect {
 
 #[test]
 fn chromium_clicks_through_the_playground() {
+    common::wasm_only!("make run's playground (envoy/run.py) runs the wasm module");
     let (port, admin, playground) =
         (port_from("EDGE_CORS_PORT"), port_from("EDGE_CORS_ADMIN_PORT"), port_from("EDGE_CORS_PLAYGROUND_PORT"));
     let demo = port_from("EDGE_CORS_DEMO_PORT");

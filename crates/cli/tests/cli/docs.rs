@@ -15,7 +15,7 @@
 //!   still start the way the filter writes them.
 
 //!
-//! Run with `cargo test -p edge-cors-cli --test docs` (it runs the edge-cors binary).
+//! Run with `cargo test -p edge-cors-cli --test cli docs::` (it runs the edge-cors binary).
 
 use edge_cors_suites as common;
 
@@ -235,7 +235,7 @@ fn every_fenced_block_is_checked() {
                     Err(format!("{}:{}: not a refusal as the filter writes it: {l}", b.file, b.line))
                 }
             }),
-            other => Err(format!("{}:{}: a ```{other} block: say how to check it in crates/cli/tests/docs.rs", b.file, b.line)),
+            other => Err(format!("{}:{}: a ```{other} block: say how to check it in crates/cli/tests/cli/docs.rs", b.file, b.line)),
         };
         if let Err(e) = r {
             failures.push(e);

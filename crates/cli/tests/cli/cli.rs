@@ -5,7 +5,7 @@
 //! Envoy's, Istio's and AWS's documentation show them, and `render` checked
 //! by Envoy itself (`--mode validate` loads the module and its policy).
 //!
-//! Run with `cargo test --features cli --test cli` (after `make wasm`).
+//! Run with `cargo test -p edge-cors-cli --test cli cli::` (after `make wasm`).
 
 use edge_cors_suites as common;
 

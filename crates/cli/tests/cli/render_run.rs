@@ -6,7 +6,7 @@
 //! and the curl commands it prints give the answers their comments promise
 //! when run against the policy (no Envoy left running).
 //!
-//! Run with `cargo test --features cli --test render_run` (after `make wasm`).
+//! Run with `cargo test -p edge-cors-cli --test cli render_run::` (after `make wasm`).
 
 use edge_cors_suites as common;
 
