@@ -230,9 +230,11 @@ cli-tests: wasm $(ENVOY) ## the command line (check, explain, probe, import, ren
 	@echo "==> command-line tests (edge-cors check, explain, probe, import, render)"
 	@cargo test -p edge-cors-cli $(call tests_args,$(CLI_TESTS))
 
-observability: wasm $(ENVOY) host-tools ## the dashboard and alert rules against a real Envoy's /stats/prometheus, and promtool
-	@echo "==> observability: deploy/observability/ against a real Envoy's /stats/prometheus, promtool check/test rules"
-	@cargo test -p edge-cors-suites $(call tests_args,$(OBSERVABILITY_TESTS)) -- --nocapture
+observability: wasm envoy-module $(ENVOY) host-tools ## the dashboard and alert rules against a real Envoy's /stats/prometheus (both shells), and promtool
+	@echo "==> observability: deploy/observability/ against a real Envoy's /stats/prometheus, promtool check/test rules (release wasm)"
+	@EDGE_CORS_SHELL=wasm cargo test -p edge-cors-suites $(call tests_args,$(OBSERVABILITY_TESTS)) -- --nocapture
+	@echo "==> observability: deploy/observability/ against a real Envoy's /stats/prometheus, promtool check/test rules (dynamic module)"
+	@EDGE_CORS_SHELL=module cargo test -p edge-cors-suites $(call tests_args,$(OBSERVABILITY_TESTS)) -- --nocapture
 
 # grpcio for crates/suites/tests/browsers/grpc_web.rs's gRPC server, into the Envoy venv.
 GRPCIO_VERSION := 1.85.3

@@ -5,6 +5,13 @@
 //! label the dashboard and the alert rules query must then be in its
 //! `/stats/prometheus`, and promtool must accept the rules and pass their
 //! unit tests (`make observability`).
+//!
+//! Under either shell (`EDGE_CORS_SHELL`, `make observability` runs both):
+//! Envoy prints the proxy-wasm module's counters as `edge_cors_<name>` and
+//! the dynamic module's as `envoy_dynamicmodulescustom_edge_cors_<name>`, so
+//! every selector in the kit must be written for both,
+//! `{__name__=~"(envoy_dynamicmodulescustom_)?edge_cors_<name>"}`; a bare
+//! `edge_cors_<name>` (the wasm shell's only) is an error under both shells.
 
 use edge_cors_suites as common;
 
@@ -59,6 +66,25 @@ const TARGET_LABELS: [&str; 2] = ["job", "instance"];
 
 fn dir() -> PathBuf {
     repo().join("deploy/observability")
+}
+
+/// How the kit selects a metric under both shells: this, then the metric's
+/// name as the wasm shell prints it.
+const BOTH_SHELLS: &str = "(envoy_dynamicmodulescustom_)?";
+
+/// What Envoy's `/stats/prometheus` puts before `edge_cors_<name>` under
+/// the shell being tested: nothing for `wasmcustom.` stats (a custom stat
+/// namespace), `envoy_` and the namespace for the dynamic module's.
+fn shell_prefix() -> &'static str {
+    match shell() {
+        Shell::Wasm => "",
+        Shell::Module => "envoy_dynamicmodulescustom_",
+    }
+}
+
+/// A metric's name (as the wasm shell prints it) in this shell's scrape.
+fn scraped(name: &str) -> String {
+    format!("{}{name}", shell_prefix())
 }
 
 fn read(file: &str) -> String {
@@ -184,11 +210,15 @@ fn parse_scrape(text: &str) -> Vec<Sample> {
     out
 }
 
+/// edge-cors' metric names in the scrape, as the wasm shell prints them
+/// (this shell's prefix removed).
 fn families() -> BTreeSet<&'static str> {
-    scrape().iter().map(|s| s.name.as_str()).filter(|n| n.starts_with("edge_cors")).collect()
+    scrape().iter().filter_map(|s| s.name.strip_prefix(shell_prefix())).filter(|n| n.starts_with("edge_cors")).collect()
 }
 
+/// The value of `name` (as the wasm shell prints it) with exactly `labels`.
 fn value(name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let name = scraped(name);
     scrape()
         .iter()
         .find(|s| {
@@ -200,7 +230,7 @@ fn value(name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 fn edge_cors_lines() -> String {
     scrape()
         .iter()
-        .filter(|s| s.name.starts_with("edge_cors"))
+        .filter(|s| s.name.starts_with(&scraped("edge_cors")))
         .map(|s| format!("{} {:?} {}", s.name, s.labels, s.value))
         .collect::<Vec<_>>()
         .join("\n")
@@ -208,19 +238,27 @@ fn edge_cors_lines() -> String {
 
 // ------------------------------------------------------------ PromQL
 
-/// What an expression reads: metric names (recording rules included) and
-/// every label name it matches on, groups by or joins on.
+/// What an expression reads: metric names (recording rules included; a
+/// both-shells selector as the wasm shell's name) and every label name it
+/// matches on, groups by or joins on.
 #[derive(Default, Debug)]
 struct Uses {
     metrics: BTreeSet<String>,
     labels: BTreeSet<String>,
+    /// Metrics named bare (`edge_cors_x{...}`): fine for a recording rule,
+    /// one shell's series only for an edge-cors metric.
+    bare: BTreeSet<String>,
+    /// `__name__` matchers not of the both-shells form.
+    odd_names: Vec<String>,
 }
 
 #[derive(Debug, PartialEq)]
 enum Tok {
     Ident(String),
     Punct(char),
-    /// Strings, numbers, durations, ranges, Grafana variables.
+    /// A quoted string's content.
+    Str(String),
+    /// Numbers, durations, ranges, Grafana variables.
     Other,
 }
 
@@ -239,13 +277,20 @@ fn lex(expr: &str) -> Vec<Tok> {
                 }
             }
             '"' | '\'' | '`' => {
+                let mut text = String::new();
                 while let Some(&d) = chars.get(i) {
-                    i += if d == '\\' { 2 } else { 1 };
+                    i += 1;
                     if d == c {
                         break;
                     }
+                    if d == '\\' {
+                        text.extend(chars.get(i));
+                        i += 1;
+                    } else {
+                        text.push(d);
+                    }
                 }
-                toks.push(Tok::Other);
+                toks.push(Tok::Str(text));
             }
             // A range or subquery: `[5m]`, `[$__rate_interval]`.
             '[' => {
@@ -296,6 +341,21 @@ fn promql_uses(expr: &str) -> Uses {
             Tok::Punct('{') => depth += 1,
             Tok::Punct('}') => depth -= 1,
             Tok::Ident(name) if depth > 0 => {
+                // `{__name__=~"(envoy_dynamicmodulescustom_)?edge_cors_x"}`: edge_cors_x.
+                if name == "__name__" {
+                    let metric = match (next, toks.get(i + 2), toks.get(i + 3)) {
+                        (Some(Tok::Punct('=')), Some(Tok::Punct('~')), Some(Tok::Str(re))) => re
+                            .strip_prefix(BOTH_SHELLS)
+                            .filter(|m| !m.is_empty() && m.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')),
+                        _ => None,
+                    };
+                    match metric {
+                        Some(m) => {
+                            uses.metrics.insert(m.to_string());
+                        }
+                        None => uses.odd_names.push(format!("{:?}", &toks[i..(i + 4).min(toks.len())])),
+                    }
+                }
                 if matches!(next, Some(Tok::Punct('=' | '!'))) {
                     uses.labels.insert(name.clone());
                 }
@@ -319,6 +379,7 @@ fn promql_uses(expr: &str) -> Uses {
             Tok::Ident(_) if matches!(next, Some(Tok::Ident(k)) if k == "by" || k == "without") => {}
             Tok::Ident(name) => {
                 uses.metrics.insert(name.clone());
+                uses.bare.insert(name.clone());
             }
             _ => {}
         }
@@ -432,6 +493,9 @@ fn check_query(
     if uses.metrics.is_empty() {
         errors.push(format!("{what}: no metric in {expr:?}"));
     }
+    for odd in &uses.odd_names {
+        errors.push(format!("{what}: a __name__ matcher not of the form {{__name__=~\"{BOTH_SHELLS}edge_cors_<name>\"}}: {odd}"));
+    }
     let mut metrics = BTreeSet::new();
     let mut labels: BTreeSet<String> = uses.labels.union(extra_labels).cloned().collect();
     for m in &uses.metrics {
@@ -441,22 +505,27 @@ fn check_query(
                 labels.extend(r.labels.iter().cloned());
             }
             None if m.contains(':') => errors.push(format!("{what}: {m} is no recording rule of alerts.yaml")),
+            None if uses.bare.contains(m) => {
+                errors.push(format!("{what}: {m} matches the wasm shell's series only: write {{__name__=~\"{BOTH_SHELLS}{m}\"}}"));
+                metrics.insert(m.clone());
+            }
             None => {
                 metrics.insert(m.clone());
             }
         }
     }
-    for m in &metrics {
+    let names: BTreeSet<String> = metrics.iter().map(|m| scraped(m)).collect();
+    for m in &names {
         if !scrape().iter().any(|s| &s.name == m) {
-            errors.push(format!("{what}: {m} is not in Envoy's /stats/prometheus"));
+            errors.push(format!("{what}: {m} is not in Envoy's /stats/prometheus ({:?} shell)", shell()));
         }
     }
     for l in labels.iter().filter(|l| !TARGET_LABELS.contains(&l.as_str()) && *l != "__name__") {
-        if !scrape().iter().any(|s| metrics.contains(&s.name) && s.labels.contains_key(l)) {
-            errors.push(format!("{what}: label {l} is on none of {metrics:?}"));
+        if !scrape().iter().any(|s| names.contains(&s.name) && s.labels.contains_key(l)) {
+            errors.push(format!("{what}: label {l} is on none of {names:?}"));
         }
     }
-    Uses { metrics, labels }
+    Uses { metrics, labels, ..Uses::default() }
 }
 
 // ------------------------------------------------------------ tests
@@ -496,11 +565,19 @@ fn every_queried_metric_is_in_envoys_scrape() {
         }
     }
     println!(
-        "{} dashboard queries and {} rules checked against {} edge-cors metrics",
+        "{} dashboard queries and {} rules checked against {} edge-cors metrics ({:?} shell: {}edge_cors_*)",
         queries.len(),
         rule_exprs(&alerts).len(),
-        families().len()
+        families().len(),
+        shell(),
+        shell_prefix()
     );
+    // The names as this shell prints them, one line a family.
+    let mut shapes = BTreeSet::new();
+    for s in scrape().iter().filter(|s| s.name.starts_with(&scraped("edge_cors"))) {
+        shapes.insert(format!("  {}{{{}}}", s.name, s.labels.keys().map(String::as_str).collect::<Vec<_>>().join(",")));
+    }
+    println!("{}", shapes.into_iter().collect::<Vec<_>>().join("\n"));
     assert!(errors.is_empty(), "{}\n\nEnvoy's edge-cors metrics:\n{}", errors.join("\n"), edge_cors_lines());
 }
 
@@ -536,7 +613,7 @@ fn the_rule_is_a_label() {
     }
     // The traffic moved every counter (so the dashboard has data for each).
     for family in families() {
-        assert!(scrape().iter().any(|s| s.name == family && s.value > 0.0), "{family} never moved:\n{}", edge_cors_lines());
+        assert!(scrape().iter().any(|s| s.name == scraped(family) && s.value > 0.0), "{family} never moved:\n{}", edge_cors_lines());
     }
 }
 
