@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand};
 
 use commands::explain::RouteTarget;
 use commands::import::ImportSource;
-use commands::render::{self, RenderTarget};
+use commands::render::{self, RenderTarget, Shell};
 use commands::{check, explain, import, probe};
 
 #[derive(Parser)]
@@ -121,9 +121,15 @@ enum Command {
         target: RenderTarget,
         /// The policy or template file
         policy: PathBuf,
+        /// Which filter: the proxy-wasm module (edge_cors.wasm) or the Envoy
+        /// 1.40 dynamic module (libedge_cors.so; envoy, envoy-bootstrap,
+        /// envoy-lds and envoy-gateway)
+        #[arg(long, value_enum, default_value_t = Shell::Wasm)]
+        shell: Shell,
         /// Where the proxy loads the module from (a file path for Envoy, an OCI
-        /// image for Istio and Envoy Gateway, or an https:// URL); without it
-        /// the manifest holds a placeholder (a warning says so)
+        /// image for Istio and Envoy Gateway, or an https:// URL; with --shell
+        /// module, always a file path); without it the manifest holds a
+        /// placeholder (a warning says so)
         #[arg(long)]
         module: Option<String>,
         /// Kubernetes namespace (Istio, Envoy Gateway)
@@ -133,7 +139,8 @@ enum Command {
         #[arg(long, default_value = "eg")]
         gateway: String,
         /// The module's SHA-256 digest (64 hex digits), pinned in the manifest
-        /// so the proxy loads no other module (Istio, Envoy Gateway)
+        /// so the proxy loads no other module (Istio, Envoy Gateway; the wasm
+        /// module only)
         #[arg(long, value_name = "HEX", value_parser = render::parse_sha256)]
         sha256: Option<String>,
         #[command(flatten)]
@@ -176,7 +183,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // A placeholder or unpinned module reference is said on stderr.
     let module_notes = match &cli.command {
-        Command::Render { target, module, sha256, .. } => render::module_notes(*target, module.is_some(), sha256.is_some()),
+        Command::Render { target, shell, module, sha256, .. } => render::module_notes(*target, *shell, module.is_some(), sha256.is_some()),
         _ => Ok(String::new()),
     };
     let result = match cli.command {
@@ -187,11 +194,11 @@ fn main() -> ExitCode {
         }
         Command::Probe { url, page, json, timeout } => probe::run(&url, &page, json, timeout),
         Command::Import { from, file, accept_wider } => import::run(from, &file, accept_wider),
-        Command::Render { target, policy, module, host, .. } if target.is_envoy_host() || host.first_given().is_some() => {
-            render::run_host(target, &policy, module.as_deref(), &host)
+        Command::Render { target, shell, policy, module, host, .. } if target.is_envoy_host() || host.first_given().is_some() => {
+            render::run_host(target, shell, &policy, module.as_deref(), &host)
         }
-        Command::Render { target, policy, module, namespace, gateway, sha256, .. } => {
-            render::run(target, &policy, module.as_deref(), namespace.as_deref(), &gateway, sha256.as_deref())
+        Command::Render { target, shell, policy, module, namespace, gateway, sha256, .. } => {
+            render::run(target, shell, &policy, module.as_deref(), namespace.as_deref(), &gateway, sha256.as_deref())
         }
     };
     let result = result.map(|mut r| {

@@ -600,7 +600,8 @@ fn import_aws_cors_configuration() {
 
 /// Envoy itself validates a rendered snippet: `--mode validate` loads the
 /// release module and runs its configure step on the embedded policy.
-fn envoy_validates(snippet: &str) -> (bool, String) {
+/// `name`: the bootstrap's file, one per test (they run in parallel).
+fn envoy_validates(name: &str, snippet: &str) -> (bool, String) {
     let mut y = String::from(
         "static_resources:\n  listeners:\n  - name: l\n    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }\n    filter_chains:\n    - filters:\n      - name: envoy.filters.network.http_connection_manager\n        typed_config:\n          \"@type\": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager\n          stat_prefix: l\n          route_config: { virtual_hosts: [ { name: all, domains: [\"*\"], routes: [] } ] }\n",
     );
@@ -609,7 +610,7 @@ fn envoy_validates(snippet: &str) -> (bool, String) {
         y.push_str(l);
         y.push('\n');
     }
-    let path = tmp_file("rendered-envoy.yaml", &y);
+    let path = tmp_file(name, &y);
     let out = Command::new(common::envoy_bin())
         .args(["--mode", "validate", "--log-level", "error", "-c"])
         .arg(&path)
@@ -644,13 +645,55 @@ fn render_envoy_loads_in_envoy() {
     let original: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture("policy.json")).unwrap()).unwrap();
     assert_eq!(embedded, original);
 
-    let (ok, log) = envoy_validates(&r.stdout);
+    let (ok, log) = envoy_validates("rendered-envoy.yaml", &r.stdout);
     assert!(ok, "Envoy refused the rendered snippet:\n{log}\n{}", r.stdout);
     // And the check is real: a policy the module refuses fails validation.
     let broken = r.stdout.replace("\"max_age\": 3600", "\"max_age\": \"3600\"");
     assert_ne!(broken, r.stdout);
-    let (ok, log) = envoy_validates(&broken);
+    let (ok, log) = envoy_validates("rendered-envoy.yaml", &broken);
     assert!(!ok, "Envoy accepted a policy the module refuses:\n{log}");
+}
+
+/// `--shell module`: the dynamic module's filter, which Envoy loads
+/// (`--mode validate` runs the module's configure step on the policy).
+#[test]
+fn render_envoy_shell_module_loads_in_envoy() {
+    let module = common::module_path();
+    let r = edge_cors(&["render", "--target", "envoy", "--shell", "module", &fixture("policy.json"), "--module", module.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    let doc = &yaml_docs(&r.stdout)[0];
+    let config = &doc["http_filters"][0]["typed_config"];
+    assert_eq!(config["filter_name"].as_str(), Some("edge-cors"));
+    assert_eq!(config["dynamic_module_config"]["module"]["local"]["filename"].as_str(), module.to_str());
+    let (ok, log) = envoy_validates("rendered-envoy-module.yaml", &r.stdout);
+    assert!(ok, "Envoy refused the rendered snippet:\n{log}\n{}", r.stdout);
+    let broken = r.stdout.replace("\"max_age\": 3600", "\"max_age\": \"3600\"");
+    assert_ne!(broken, r.stdout);
+    let (ok, log) = envoy_validates("rendered-envoy-module.yaml", &broken);
+    assert!(!ok, "Envoy accepted a policy the module refuses:\n{log}");
+}
+
+/// What `--shell module` cannot render: one line each, exit 2, nothing on stdout.
+#[test]
+fn render_shell_module_refuses_istio_a_digest_and_live_origins() {
+    let policy = fixture("policy.json");
+    let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    for (args, says) in [
+        (vec!["--target", "istio", &policy], "Istio's WasmPlugin loads wasm only"),
+        (vec!["--target", "envoy-gateway", &policy, "--module", "/m.so", "--sha256", hex], "a local file has no digest field"),
+        (vec!["--target", "envoy", &fixture("live-policy.json")], "does not fetch live origins"),
+        (vec!["--target", "envoy-bootstrap", &fixture("live-policy.json")], "does not fetch live origins"),
+    ] {
+        let r = edge_cors(&[&["render", "--shell", "module"][..], &args].concat());
+        assert_eq!(r.code, 2, "{args:?}: {}", r.all());
+        assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
+        assert_eq!(r.stderr.lines().count(), 1, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.starts_with("edge-cors: error: ") && r.stderr.contains(says), "{args:?}: {}", r.stderr);
+    }
+    // --shell wasm is the default: the same bytes.
+    let wasm = edge_cors(&["render", "--target", "envoy-gateway", &policy, "--shell", "wasm"]);
+    assert_eq!(wasm.stdout, edge_cors(&["render", "--target", "envoy-gateway", &policy]).stdout);
 }
 
 #[test]

@@ -201,7 +201,8 @@ fn every_fenced_block_is_checked() {
                         if fragment.contains_key("http_filters") || fragment.contains_key("access_log") {
                             let bootstrap = hcm_bootstrap(fragment)
                                 .to_string()
-                                .replace("/etc/envoy/edge_cors.wasm", &wasm_path().display().to_string());
+                                .replace("/etc/envoy/edge_cors.wasm", &wasm_path().display().to_string())
+                                .replace("/opt/edge-cors/libedge_cors.so", &module_path().display().to_string());
                             r = envoy_validate_json(&bootstrap, &format!("line{}", b.line))
                                 .map_err(|e| format!("{}:{}: envoy --mode validate (in a listener): {e}", b.file, b.line));
                         }

@@ -6,7 +6,10 @@
 //! and the curl commands it prints give the answers their comments promise
 //! when run against the policy (no Envoy left running).
 //!
-//! Run with `cargo test -p edge-cors-cli --test cli render_run::` (after `make wasm`).
+//! And `--shell module`: the same bootstrap with the Envoy dynamic module.
+//!
+//! Run with `cargo test -p edge-cors-cli --test cli render_run::` (after
+//! `make wasm` and `make envoy-module`).
 
 use edge_cors_suites as common;
 
@@ -182,6 +185,57 @@ fn render_envoy_bootstrap_adds_the_access_log() {
     let r = edge_cors(&["render", "--target", "envoy", &fixture("policy.json"), "--access-log", "/dev/stdout"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("--access-log is for --target envoy-bootstrap or envoy-lds"), "{}", r.stderr);
+}
+
+/// `--shell module`: the bootstrap loads the Envoy dynamic module
+/// (`make envoy-module`) instead of the wasm module, runs in Envoy as
+/// printed, answers as the wasm bootstrap does, and logs the filter's
+/// record under the module's key.
+#[test]
+fn render_envoy_bootstrap_with_the_dynamic_module_runs_in_envoy() {
+    let upstream = Upstream::start();
+    let up = format!("127.0.0.1:{}", upstream.port);
+    let module = common::module_path();
+    let log = tmp_dir("module").join("access.log");
+    let policy = fixture("policy.json");
+    let args = render_args("envoy-bootstrap", &policy, &up, "0", module.to_str().unwrap());
+    let r = edge_cors(&[&args[..], &["--shell", "module", "--access-log", log.to_str().unwrap()]].concat());
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    let doc = yaml(&r.stdout);
+    let hcm = &doc["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"];
+    let filters = hcm["http_filters"].as_sequence().expect("http_filters");
+    let config = &filters[0]["typed_config"];
+    assert_eq!(config["@type"].as_str(), Some("type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter"));
+    assert_eq!(config["dynamic_module_config"]["module"]["local"]["filename"].as_str(), Some(module.to_str().unwrap()));
+    assert_eq!(filters.last().unwrap()["name"].as_str(), Some("envoy.filters.http.router"), "the router last");
+    let embedded: serde_json::Value = serde_json::from_str(config["filter_config"]["value"].as_str().unwrap()).unwrap();
+    let original: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&policy).unwrap()).unwrap();
+    assert_eq!(embedded, original);
+
+    let envoy = running(Envoy::start_bootstrap(|_| r.stdout.clone(), 1, &["--file-flush-interval-msec", "50"]));
+    let url = envoy.url("edge_cors", &format!("/api/{}", common::unique("module")));
+    let pre = preflight(&url, APP, "POST", Some("content-type"));
+    assert_eq!(pre.status, 204, "{:?}", pre.headers);
+    assert_eq!(pre.one("access-control-allow-origin"), Some(APP));
+    assert_fixture_policy_answers(&envoy, &upstream);
+    // The record under the dynamic module's key (%FILTER_STATE(edge_cors:PLAIN)%).
+    let want = format!("204 edge_cors_preflight_allowed rule=default decision=preflight_allowed reason=none origin={APP}");
+    let text = {
+        let mut text = String::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !text.contains(&want) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            text = std::fs::read_to_string(&log).unwrap_or_default();
+        }
+        text
+    };
+    envoy.stop();
+    assert!(
+        text.contains(&want),
+        "wanted {want:?} in:
+{text}"
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::manifests::EnvoyFilter;
-use super::{canonical, debug_warning, load_valid, source_clusters, Loaded, RenderTarget};
+use super::{canonical, debug_warning, load_valid, refuse_live_origins_in_module, source_clusters, Loaded, RenderTarget, Shell};
 use crate::out::Style;
 use crate::template::fill;
 use crate::{Fatal, Report};
@@ -24,14 +24,64 @@ const LDS_FILE: &str = include_str!("../../../templates/lds-file.yaml");
 // ------------------------------------------------ Envoy bootstrap and LDS
 
 /// Where the filter's release module is when this checkout built it
-/// (`make wasm`): the default `--module` of `envoy-bootstrap` and `envoy-lds`.
-fn checkout_module() -> String {
+/// (`make wasm`, or `make envoy-module` for the dynamic module): the default
+/// `--module` of `envoy-bootstrap` and `envoy-lds`.
+fn checkout_module(shell: Shell) -> String {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     let root = here.parent().and_then(Path::parent).unwrap_or(here);
-    root.join("target/wasm32-wasip1/release/edge_cors.wasm").display().to_string()
+    root.join(shell.checkout_path()).display().to_string()
 }
-/// Named instead when this checkout has no release module (with a warning).
-const PLACEHOLDER_MODULE: &str = "/etc/envoy/edge_cors.wasm";
+
+impl Shell {
+    /// The release build in a checkout, relative to its root.
+    fn checkout_path(self) -> &'static str {
+        match self {
+            Shell::Wasm => "target/wasm32-wasip1/release/edge_cors.wasm",
+            Shell::Module => "target/release/libedge_cors.so",
+        }
+    }
+
+    /// Named instead when this checkout has no release build (with a warning).
+    fn placeholder(self) -> &'static str {
+        match self {
+            Shell::Wasm => super::ENVOY_PLACEHOLDER_WASM,
+            Shell::Module => super::ENVOY_PLACEHOLDER_MODULE,
+        }
+    }
+
+    /// The `make` target that builds it.
+    fn make_target(self) -> &'static str {
+        match self {
+            Shell::Wasm => "make wasm",
+            Shell::Module => "make envoy-module",
+        }
+    }
+
+    /// The filter state key of the filter's record in the access log:
+    /// `%FILTER_STATE(<this>:PLAIN)%`.
+    pub fn record_key(self) -> &'static str {
+        match self {
+            Shell::Wasm => "wasm.edge_cors",
+            Shell::Module => "edge_cors",
+        }
+    }
+
+    /// What to grep Envoy's /stats for: the prefix of the filter's counters.
+    fn stats_grep(self) -> &'static str {
+        match self {
+            Shell::Wasm => "wasm",
+            Shell::Module => "dynamicmodulescustom",
+        }
+    }
+
+    /// How the bootstrap's header and the `--out` hint name the render.
+    fn flag(self) -> &'static str {
+        match self {
+            Shell::Wasm => "",
+            Shell::Module => " --shell module",
+        }
+    }
+}
 const DEFAULT_UPSTREAM: &str = "127.0.0.1:8080";
 const DEFAULT_PORT: u16 = 10000;
 const DEFAULT_ADMIN_PORT: u16 = 9901;
@@ -62,7 +112,7 @@ pub struct HostArgs {
     pub out: Option<std::path::PathBuf>,
     /// Write Envoy's access log to PATH (/dev/stdout for the terminal), each
     /// line with the filter's decision, %FILTER_STATE(wasm.edge_cors:PLAIN)%
-    /// (envoy-bootstrap, envoy-lds)
+    /// (edge_cors with --shell module) (envoy-bootstrap, envoy-lds)
     #[arg(long, value_name = "PATH")]
     pub access_log: Option<String>,
 }
@@ -154,13 +204,20 @@ fn quoted(s: &str) -> String {
     Value::String(s.to_string()).to_string()
 }
 
+/// The filter a bootstrap loads: which build, from where.
+#[derive(Clone, Copy)]
+struct Module<'a> {
+    shell: Shell,
+    path: &'a str,
+}
+
 /// The listener, a YAML list item at column 0: edge-cors first (the
 /// `--target envoy` filters, verbatim), then the router, every path routed
 /// to the `upstream` cluster. `lds`: with the `@type` an LDS resource needs.
-fn listener(fields: &[(String, Value)], module: &str, port: u16, lds: bool, access_log: Option<&str>) -> String {
+fn listener(fields: &[(String, Value)], module: Module, port: u16, lds: bool, access_log: Option<&str>) -> String {
     let first = if lds { LDS_LISTENER_FIRST } else { "name: edge_cors" };
-    let access_log = access_log.map(access_log_yaml).unwrap_or_default();
-    let filters = indent_lines(&EnvoyFilter { policy: fields, module }.yaml(), "        ");
+    let access_log = access_log.map(|path| access_log_yaml(path, module.shell)).unwrap_or_default();
+    let filters = indent_lines(&EnvoyFilter { policy: fields, module: module.path, shell: module.shell }.yaml(), "        ");
     fill(LISTENER, &[("first", first), ("port", &port.to_string()), ("access_log", &access_log), ("filters", &filters)])
 }
 
@@ -169,14 +226,18 @@ const LDS_LISTENER_FIRST: &str = "\"@type\": type.googleapis.com/envoy.config.li
 
 /// The access log format docs/operating.md recommends: the request, the
 /// status, its details (`edge_cors_preflight_*` for the filter's own
-/// replies) and the filter's record.
-pub const ACCESS_LOG_FORMAT: &str =
-    "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%\" %RESPONSE_CODE% %RESPONSE_CODE_DETAILS% %FILTER_STATE(wasm.edge_cors:PLAIN)%\n";
+/// replies) and the filter's record, under the shell's key.
+pub fn access_log_format(shell: Shell) -> String {
+    format!(
+        "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%\" %RESPONSE_CODE% %RESPONSE_CODE_DETAILS% %FILTER_STATE({}:PLAIN)%\n",
+        shell.record_key()
+    )
+}
 
 /// The HttpConnectionManager's `access_log` (`--access-log PATH`), indented
 /// to follow `stat_prefix`.
-fn access_log_yaml(path: &str) -> String {
-    fill(ACCESS_LOG, &[("path", &quoted(path)), ("format", &quoted(ACCESS_LOG_FORMAT))])
+fn access_log_yaml(path: &str, shell: Shell) -> String {
+    fill(ACCESS_LOG, &[("path", &quoted(path)), ("format", &quoted(&access_log_format(shell)))])
 }
 
 /// A `--cluster NAME=HOST:PORT`: the origin service of an `allow_origins_from`.
@@ -288,7 +349,8 @@ fn admin(port: u16) -> String {
     fill(ADMIN, &[("port", &port.to_string())])
 }
 
-fn header(target: &str, policy: &Path, up: &UpstreamAddr, extra: &[ExtraCluster], port: u16, admin_port: u16) -> String {
+fn header(target: &str, shell: Shell, policy: &Path, host: &Host) -> String {
+    let Host { up, extra, port, admin_port, .. } = host;
     let clusters: String = extra
         .iter()
         .map(|c| {
@@ -299,24 +361,25 @@ fn header(target: &str, policy: &Path, up: &UpstreamAddr, extra: &[ExtraCluster]
     fill(
         BOOTSTRAP_HEAD,
         &[
-            ("target", target),
+            ("target", &format!("{target}{}", shell.flag())),
             ("policy", &policy.display().to_string()),
             ("port", &port.to_string()),
             ("upstream", &up.to_string()),
             ("clusters", &clusters),
             ("admin_port", &admin_port.to_string()),
+            ("stats_grep", shell.stats_grep()),
         ],
     )
 }
 
 /// `--target envoy-bootstrap`: one file, everything static.
-fn envoy_bootstrap(fields: &[(String, Value)], module: &str, policy: &Path, host: &Host) -> String {
+fn envoy_bootstrap(fields: &[(String, Value)], module: Module, policy: &Path, host: &Host) -> String {
     let Host { up, extra, port, admin_port, .. } = host;
     let listener = indent_lines(&listener(fields, module, *port, false, host.access_log.as_deref()), "  ");
     fill(
         ENVOY_BOOTSTRAP,
         &[
-            ("head", &header("envoy-bootstrap", policy, up, extra, *port, *admin_port)),
+            ("head", &header("envoy-bootstrap", module.shell, policy, host)),
             ("admin", &admin(*admin_port)),
             ("listener", &listener),
             ("clusters", &clusters_yaml(up, extra)),
@@ -335,13 +398,13 @@ struct Host {
 }
 
 /// `--target envoy-lds`: the bootstrap, which takes its listener from `lds`.
-fn envoy_lds_bootstrap(policy: &Path, host: &Host, lds: &Path) -> String {
-    let Host { up, extra, port, admin_port, .. } = host;
+fn envoy_lds_bootstrap(shell: Shell, policy: &Path, host: &Host, lds: &Path) -> String {
+    let Host { up, extra, admin_port, .. } = host;
     let dir = lds.parent().unwrap_or(Path::new("/"));
     fill(
         ENVOY_LDS_BOOTSTRAP,
         &[
-            ("head", &header("envoy-lds", policy, up, extra, *port, *admin_port)),
+            ("head", &header("envoy-lds", shell, policy, host)),
             ("start_flags", LDS_START_FLAGS),
             ("lds", &lds.display().to_string()),
             ("lds_path", &quoted(&lds.display().to_string())),
@@ -356,7 +419,7 @@ fn envoy_lds_bootstrap(policy: &Path, host: &Host, lds: &Path) -> String {
 const LDS_START_FLAGS: &str = "--disable-hot-restart --drain-strategy immediate --drain-time-s 5";
 
 /// `--target envoy-lds`: the LDS file, the listener as its one resource.
-fn envoy_lds_file(fields: &[(String, Value)], module: &str, policy: &Path, port: u16, lds: &Path, access_log: Option<&str>) -> String {
+fn envoy_lds_file(fields: &[(String, Value)], module: Module, policy: &Path, port: u16, lds: &Path, access_log: Option<&str>) -> String {
     fill(
         LDS_FILE,
         &[
@@ -386,7 +449,7 @@ fn write_by_rename(path: &Path, text: &str) -> Result<(), Fatal> {
 
 /// `render --target envoy-bootstrap | envoy-lds`: a complete Envoy
 /// configuration around the checked policy.
-pub fn run_host(target: RenderTarget, path: &Path, module: Option<&str>, host: &HostArgs) -> Result<Report, Fatal> {
+pub fn run_host(target: RenderTarget, shell: Shell, path: &Path, module: Option<&str>, host: &HostArgs) -> Result<Report, Fatal> {
     let style = Style::stderr();
     if !target.is_envoy_host() {
         if let Some(flag) = host.first_given() {
@@ -397,6 +460,7 @@ pub fn run_host(target: RenderTarget, path: &Path, module: Option<&str>, host: &
         Loaded::Valid(c) => c,
         Loaded::Refused(report) => return Ok(report),
     };
+    refuse_live_origins_in_module(shell, &c)?;
     let up = parse_upstream(host.upstream.as_deref().unwrap_or(DEFAULT_UPSTREAM))?;
     let port = host.port.unwrap_or(DEFAULT_PORT);
     let admin_port = host.admin_port.unwrap_or(DEFAULT_ADMIN_PORT);
@@ -404,19 +468,26 @@ pub fn run_host(target: RenderTarget, path: &Path, module: Option<&str>, host: &
     let extra = extra_clusters(&host.clusters, &source_clusters(&c), &style, &mut stderr)?;
     let out = host.out.clone();
     let host = Host { up, extra, port, admin_port, access_log: host.access_log.clone() };
-    let module = match module {
+    let module_path = match module {
         Some(m) => m.to_string(),
-        None if Path::new(&checkout_module()).is_file() => checkout_module(),
+        None if Path::new(&checkout_module(shell)).is_file() => checkout_module(shell),
         None => {
             stderr.push_str(&style.warn(&format!(
-                "warning: no --module and no release module at {} (make wasm builds it): \
-                 the configuration names the placeholder {PLACEHOLDER_MODULE}; pass --module PATH",
-                checkout_module()
+                "warning: no --module and no release {} at {} ({} builds it): \
+                 the configuration names the placeholder {}; pass --module PATH",
+                match shell {
+                    Shell::Wasm => "module",
+                    Shell::Module => "dynamic module",
+                },
+                checkout_module(shell),
+                shell.make_target(),
+                shell.placeholder(),
             )));
             stderr.push('\n');
-            PLACEHOLDER_MODULE.to_string()
+            shell.placeholder().to_string()
         }
     };
+    let module = Module { shell, path: &module_path };
     let fields = canonical(&c.found.object);
     let out_dir = out.as_deref().map(absolute).transpose()?;
     let lds_path = match &out_dir {
@@ -425,10 +496,10 @@ pub fn run_host(target: RenderTarget, path: &Path, module: Option<&str>, host: &
     };
     let (bootstrap, lds) = match target {
         RenderTarget::EnvoyLds => {
-            let lds = envoy_lds_file(&fields, &module, path, port, &lds_path, host.access_log.as_deref());
-            (envoy_lds_bootstrap(path, &host, &lds_path), Some(lds))
+            let lds = envoy_lds_file(&fields, module, path, port, &lds_path, host.access_log.as_deref());
+            (envoy_lds_bootstrap(shell, path, &host, &lds_path), Some(lds))
         }
-        _ => (envoy_bootstrap(&fields, &module, path, &host), None),
+        _ => (envoy_bootstrap(&fields, module, path, &host), None),
     };
     stderr.push_str(&style.dim(&format!("# policy from {} checked with the filter's own code: valid", path.display())));
     stderr.push('\n');
@@ -457,11 +528,12 @@ pub fn run_host(target: RenderTarget, path: &Path, module: Option<&str>, host: &
             stdout.push_str(&format!(
                 "wrote {} (the bootstrap) and {} (the listener with the policy)\n\
                  start Envoy:    envoy -c {} {LDS_START_FLAGS}\n\
-                 change policy:  edge-cors render --target envoy-lds NEW_POLICY --out {} \
+                 change policy:  edge-cors render --target envoy-lds{} NEW_POLICY --out {} \
                  (replaces lds.yaml by rename: a running Envoy reloads it)\n",
                 envoy_yaml.display(),
                 lds_path.display(),
                 envoy_yaml.display(),
+                shell.flag(),
                 dir.display()
             ));
         }

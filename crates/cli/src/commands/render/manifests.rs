@@ -1,31 +1,45 @@
 //! The snippets and manifests `render` prints around a policy: Envoy's
-//! HTTP filter, Istio's WasmPlugin, Envoy Gateway's EnvoyExtensionPolicy
-//! (with the EnvoyProxy that orders it and the Gateway that uses that).
-//! Each is a typed value, printed from its template in crates/cli/templates.
+//! HTTP filter (the wasm filter or the dynamic module's), Istio's
+//! WasmPlugin, Envoy Gateway's EnvoyExtensionPolicy (with the EnvoyProxy
+//! that orders it, or registers the dynamic module, and the Gateway that
+//! uses that). Each is a typed value, printed from its template in
+//! crates/cli/templates.
 
 use serde_json::Value;
 
-use super::{policy_json, policy_yaml};
+use super::{policy_json, policy_yaml, Shell};
 use crate::template::fill;
 
 const ENVOY_FILTER: &str = include_str!("../../../templates/envoy-filter.yaml");
+const ENVOY_MODULE_FILTER: &str = include_str!("../../../templates/envoy-module-filter.yaml");
 const ISTIO_WASM_PLUGIN: &str = include_str!("../../../templates/istio-wasmplugin.yaml");
 const ENVOY_GATEWAY: &str = include_str!("../../../templates/envoy-gateway.yaml");
+const ENVOY_GATEWAY_MODULE: &str = include_str!("../../../templates/envoy-gateway-module.yaml");
+/// The Gateway that references the EnvoyProxy, in both Envoy Gateway forms.
+const ENVOY_GATEWAY_GATEWAY: &str = include_str!("../../../templates/envoy-gateway-gateway.yaml");
 /// The digest lines, in the manifest only when `--sha256` is given.
 const ISTIO_PIN: &str = include_str!("../../../templates/istio-pin.yaml");
 const ENVOY_GATEWAY_PIN: &str = include_str!("../../../templates/envoy-gateway-pin.yaml");
 
 /// `--target envoy`: the HttpConnectionManager's `http_filters`, edge-cors
-/// first, the policy as a StringValue.
+/// first, the policy as a StringValue: the wasm filter's `configuration`
+/// or the dynamic module's `filter_config`.
 pub struct EnvoyFilter<'a> {
     pub policy: &'a [(String, Value)],
-    /// Where Envoy reads the module from (a local file).
+    /// Where Envoy reads the module from (a local file: edge_cors.wasm or
+    /// libedge_cors.so).
     pub module: &'a str,
+    pub shell: Shell,
 }
 
 impl EnvoyFilter<'_> {
     pub fn yaml(&self) -> String {
-        fill(ENVOY_FILTER, &[("module", self.module), ("policy", &policy_json(self.policy, "          "))])
+        // The template, and the indent of the StringValue's `value: |` lines.
+        let (template, indent) = match self.shell {
+            Shell::Wasm => (ENVOY_FILTER, "          "),
+            Shell::Module => (ENVOY_MODULE_FILTER, "        "),
+        };
+        fill(template, &[("module", self.module), ("policy", &policy_json(self.policy, indent))])
     }
 }
 
@@ -104,6 +118,40 @@ impl GatewayPolicy<'_> {
                 ("module", self.module),
                 ("pin", &pin),
                 ("policy", &policy),
+                ("gateway_object", &gateway_object(self.namespace, self.gateway)),
+            ],
+        )
+    }
+}
+
+/// The Gateway `gateway` in `namespace`, referencing the EnvoyProxy `edge-cors-first`.
+fn gateway_object(namespace: &str, gateway: &str) -> String {
+    fill(ENVOY_GATEWAY_GATEWAY, &[("namespace", namespace), ("gateway", gateway)])
+}
+
+/// `--target envoy-gateway --shell module`: the EnvoyProxy that registers
+/// the dynamic module (a file already in the Envoy container) and moves it
+/// before auth, the Gateway that references that EnvoyProxy, and the
+/// EnvoyExtensionPolicy that runs the module with the policy on `gateway`.
+pub struct GatewayModulePolicy<'a> {
+    pub policy: &'a [(String, Value)],
+    /// The module's absolute path in the Envoy container.
+    pub module: &'a str,
+    pub namespace: &'a str,
+    pub gateway: &'a str,
+}
+
+impl GatewayModulePolicy<'_> {
+    pub fn yaml(&self) -> String {
+        let policy = policy_yaml(self.policy, "      ");
+        fill(
+            ENVOY_GATEWAY_MODULE,
+            &[
+                ("namespace", self.namespace),
+                ("gateway", self.gateway),
+                ("module", self.module),
+                ("policy", &policy),
+                ("gateway_object", &gateway_object(self.namespace, self.gateway)),
             ],
         )
     }

@@ -2,6 +2,8 @@
 //! embedded, the filter placed before auth filters. Matches envoy/envoy.yaml:
 //! the policy travels as a JSON string (Envoy: a StringValue; Istio and
 //! Envoy Gateway turn their YAML object into that JSON string themselves).
+//! `--shell` picks the filter: the proxy-wasm module or the Envoy dynamic
+//! module (Envoy and Envoy Gateway only).
 
 use std::path::Path;
 
@@ -16,7 +18,7 @@ mod manifests;
 use crate::out::Style;
 use crate::{Fatal, Report};
 pub use bootstrap::{run_host, HostArgs};
-use manifests::{EnvoyFilter, GatewayPolicy, WasmPlugin};
+use manifests::{EnvoyFilter, GatewayModulePolicy, GatewayPolicy, WasmPlugin};
 
 /// The proxy a manifest is rendered for (`--target`).
 #[derive(Clone, Copy, ValueEnum)]
@@ -33,6 +35,18 @@ pub enum RenderTarget {
     EnvoyBootstrap,
     // The bootstrap for live reload (file-based LDS), and its LDS file.
     EnvoyLds,
+}
+
+/// Which build of the filter the configuration loads (`--shell`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    // Plain comments, as for RenderTarget.
+    // The proxy-wasm module, edge_cors.wasm (every target).
+    #[default]
+    Wasm,
+    // The Envoy 1.40 dynamic module, libedge_cors.so (envoy, envoy-bootstrap,
+    // envoy-lds, envoy-gateway).
+    Module,
 }
 
 /// Engine keys in the order people read them.
@@ -101,31 +115,56 @@ fn policy_yaml(fields: &[(String, Value)], indent: &str) -> String {
     s
 }
 
+/// What `--target envoy` names without `--module`, per shell.
+const ENVOY_PLACEHOLDER_WASM: &str = "/etc/envoy/edge_cors.wasm";
+const ENVOY_PLACEHOLDER_MODULE: &str = "/opt/edge-cors/libedge_cors.so";
+/// Where Envoy Gateway's Envoy container has the dynamic module, without `--module`.
+const GATEWAY_MODULE_PATH: &str = "/etc/envoy/dynamic-modules/libedge_cors.so";
+
 /// `sha256`: the module's digest, pinned in the manifest (Istio, Envoy Gateway).
 pub fn run(
     target: RenderTarget,
+    shell: Shell,
     path: &Path,
     module: Option<&str>,
     namespace: Option<&str>,
     gateway: &str,
     sha256: Option<&str>,
 ) -> Result<Report, Fatal> {
+    if shell == Shell::Module {
+        // Istio and --sha256 refused (main says so before reading the policy).
+        module_shell_notes(target, true, sha256.is_some())?;
+    }
     let style = Style::stderr();
     let c = match load_valid(path, &style)? {
         Loaded::Valid(c) => c,
         Loaded::Refused(report) => return Ok(report),
     };
+    refuse_live_origins_in_module(shell, &c)?;
     let fields = canonical(&c.found.object);
-    let text = match target {
-        RenderTarget::Envoy => EnvoyFilter { policy: &fields, module: module.unwrap_or("/etc/envoy/edge_cors.wasm") }.yaml(),
-        RenderTarget::Istio => WasmPlugin {
+    let text = match (target, shell) {
+        (RenderTarget::Envoy, Shell::Wasm) => {
+            EnvoyFilter { policy: &fields, module: module.unwrap_or(ENVOY_PLACEHOLDER_WASM), shell }.yaml()
+        }
+        (RenderTarget::Envoy, Shell::Module) => {
+            EnvoyFilter { policy: &fields, module: module.unwrap_or(ENVOY_PLACEHOLDER_MODULE), shell }.yaml()
+        }
+        (RenderTarget::EnvoyGateway, Shell::Module) => GatewayModulePolicy {
+            policy: &fields,
+            module: module.unwrap_or(GATEWAY_MODULE_PATH),
+            namespace: namespace.unwrap_or("default"),
+            gateway,
+        }
+        .yaml(),
+        // Refused above with the dynamic module.
+        (RenderTarget::Istio, _) => WasmPlugin {
             policy: &fields,
             module: module.unwrap_or("oci://registry.example.com/edge-cors:0.1.0"),
             namespace: namespace.unwrap_or("istio-system"),
             sha256,
         }
         .yaml(),
-        RenderTarget::EnvoyGateway => GatewayPolicy {
+        (RenderTarget::EnvoyGateway, Shell::Wasm) => GatewayPolicy {
             policy: &fields,
             module: module.unwrap_or("registry.example.com/edge-cors:0.1.0"),
             namespace: namespace.unwrap_or("default"),
@@ -133,7 +172,7 @@ pub fn run(
             sha256,
         }
         .yaml(),
-        RenderTarget::EnvoyBootstrap | RenderTarget::EnvoyLds => return run_host(target, path, module, &HostArgs::default()),
+        (RenderTarget::EnvoyBootstrap | RenderTarget::EnvoyLds, _) => return run_host(target, shell, path, module, &HostArgs::default()),
     };
     let note = style.dim(&format!("# policy from {} checked with the filter's own code: valid", path.display()));
     let mut stderr = format!("{note}\n");
@@ -143,6 +182,18 @@ pub fn run(
         stderr.push_str(&format!("{} {}\n", style.dim("note:"), cluster_note(target, &clusters)));
     }
     Ok(Report { stdout: text, stderr, ok: true })
+}
+
+/// `--shell module` with a policy that has live origins: the dynamic module
+/// refuses it at load (crates/envoy-module), so nothing is rendered.
+fn refuse_live_origins_in_module(shell: Shell, c: &check::Checked) -> Result<(), Fatal> {
+    if shell == Shell::Module && !source_clusters(c).is_empty() {
+        return Err(Fatal(
+            "--shell module: the dynamic module does not fetch live origins (allow_origins_from) yet and refuses such a policy at load; use --shell wasm"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Every cluster the policy's `allow_origins_from` fetches from (top level
@@ -195,8 +246,12 @@ pub fn parse_sha256(s: &str) -> Result<String, String> {
 
 /// What stderr says about the module reference: a warning when it is a
 /// placeholder (no `--module`), a note when an image is not pinned. Err
-/// when `--sha256` is given for a target that loads a local file.
-pub fn module_notes(target: RenderTarget, module_given: bool, sha256_given: bool) -> Result<String, Fatal> {
+/// when `--sha256` is given for a target that loads a local file, and for
+/// Istio with the dynamic module.
+pub fn module_notes(target: RenderTarget, shell: Shell, module_given: bool, sha256_given: bool) -> Result<String, Fatal> {
+    if shell == Shell::Module {
+        return module_shell_notes(target, module_given, sha256_given);
+    }
     let image = matches!(target, RenderTarget::Istio | RenderTarget::EnvoyGateway);
     if sha256_given && !image {
         return Err(Fatal(
@@ -222,6 +277,36 @@ pub fn module_notes(target: RenderTarget, module_given: bool, sha256_given: bool
         (true, true) if !sha256_given => {
             format!("{} the module is not pinned: add --sha256 with its digest so the proxy loads no other\n", style.dim("note:"))
         }
+        _ => String::new(),
+    })
+}
+
+/// `module_notes` for `--shell module`: every target loads a local file.
+fn module_shell_notes(target: RenderTarget, module_given: bool, sha256_given: bool) -> Result<String, Fatal> {
+    if matches!(target, RenderTarget::Istio) {
+        return Err(Fatal(
+            "--target istio: Istio's WasmPlugin loads wasm only; for istio-proxy builds with dynamic modules, \
+             use --target envoy --shell module in an EnvoyFilter patch"
+                .into(),
+        ));
+    }
+    if sha256_given {
+        return Err(Fatal(
+            "--sha256 with --shell module: the dynamic module is a local file, and a local file has no digest field to pin".into(),
+        ));
+    }
+    let style = Style::stderr();
+    Ok(match (module_given, target) {
+        (false, RenderTarget::Envoy) => format!(
+            "{} the module path is a placeholder: give --module with the path of libedge_cors.so on the proxy's machine\n",
+            style.warn("warning:")
+        ),
+        (false, RenderTarget::EnvoyGateway) => format!(
+            "{} the EnvoyProxy names {GATEWAY_MODULE_PATH}: put libedge_cors.so there in the Envoy container, \
+             or give --module with where it is\n",
+            style.dim("note:")
+        ),
+        // envoy-bootstrap and envoy-lds: run_host warns itself.
         _ => String::new(),
     })
 }

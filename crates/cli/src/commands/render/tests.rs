@@ -6,6 +6,17 @@ use serde_json::json;
 use super::manifests::ModuleCode;
 use super::*;
 
+/// A fixture of crates/cli/fixtures, checked as `render` checks it.
+fn checked(name: &str) -> check::Checked {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name);
+    check::load_one(&path, "one").unwrap_or_else(|Fatal(e)| panic!("{e}"))
+}
+
+/// A YAML value as JSON, to compare with `json!`.
+fn as_json(v: &serde_norway::Value) -> serde_json::Value {
+    serde_norway::from_value(v.clone()).unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn fields() -> Vec<(String, Value)> {
     let object = json!({"AllowMethods": ["GET"], "_comment": "dropped", "allow_origins": ["https://a.example"], "max_age": 60});
     canonical(object.as_object().unwrap_or_else(|| panic!("an object")))
@@ -29,7 +40,7 @@ fn canonical_fields_use_engine_keys_in_reading_order() {
 
 #[test]
 fn the_envoy_filter_carries_the_policy_as_a_json_string() {
-    let yaml = EnvoyFilter { policy: &fields(), module: "/m.wasm" }.yaml();
+    let yaml = EnvoyFilter { policy: &fields(), module: "/m.wasm", shell: Shell::Wasm }.yaml();
     let [doc] = docs(&yaml).try_into().unwrap_or_else(|d: Vec<_>| panic!("{} documents", d.len()));
     let wasm = &doc["http_filters"][0]["typed_config"]["config"];
     assert_eq!(wasm["vm_config"]["code"]["local"]["filename"].as_str(), Some("/m.wasm"));
@@ -76,9 +87,131 @@ fn sha256_digests_are_64_hex_digits_in_lower_case() {
 
 #[test]
 fn module_notes_warn_of_placeholders_and_refuse_a_digest_for_a_file() {
-    assert!(module_notes(RenderTarget::Envoy, true, true).is_err());
-    assert!(matches!(module_notes(RenderTarget::Istio, false, false), Ok(s) if s.contains("placeholder")));
-    assert!(matches!(module_notes(RenderTarget::Istio, true, false), Ok(s) if s.contains("not pinned")));
-    assert!(matches!(module_notes(RenderTarget::EnvoyGateway, true, true), Ok(s) if s.is_empty()));
-    assert!(matches!(module_notes(RenderTarget::EnvoyBootstrap, false, false), Ok(s) if s.is_empty()));
+    assert!(module_notes(RenderTarget::Envoy, Shell::Wasm, true, true).is_err());
+    assert!(matches!(module_notes(RenderTarget::Istio, Shell::Wasm, false, false), Ok(s) if s.contains("placeholder")));
+    assert!(matches!(module_notes(RenderTarget::Istio, Shell::Wasm, true, false), Ok(s) if s.contains("not pinned")));
+    assert!(matches!(module_notes(RenderTarget::EnvoyGateway, Shell::Wasm, true, true), Ok(s) if s.is_empty()));
+    assert!(matches!(module_notes(RenderTarget::EnvoyBootstrap, Shell::Wasm, false, false), Ok(s) if s.is_empty()));
+}
+
+#[test]
+fn the_module_filter_is_the_dynamic_module_with_the_policy_as_a_json_string() {
+    let yaml = EnvoyFilter { policy: &fields(), module: "/m.so", shell: Shell::Module }.yaml();
+    assert!(!yaml.contains("{{"), "every placeholder filled:\n{yaml}");
+    let [doc] = docs(&yaml).try_into().unwrap_or_else(|d: Vec<_>| panic!("{} documents", d.len()));
+    let filter = &doc["http_filters"][0];
+    assert_eq!(filter["name"].as_str(), Some("edge-cors"));
+    let config = &filter["typed_config"];
+    assert_eq!(config["@type"].as_str(), Some("type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter"));
+    assert_eq!(as_json(&config["dynamic_module_config"]), json!({"name": "edge_cors", "module": {"local": {"filename": "/m.so"}}}));
+    // The module refuses any other filter_name at load.
+    assert_eq!(config["filter_name"].as_str(), Some("edge-cors"));
+    assert_eq!(config["filter_config"]["@type"].as_str(), Some("type.googleapis.com/google.protobuf.StringValue"));
+    let value = config["filter_config"]["value"].as_str().unwrap_or_default();
+    let policy: serde_json::Value = serde_json::from_str(value).unwrap_or_else(|e| panic!("{e}: {value}"));
+    assert_eq!(policy, json!({"allow_origins": ["https://a.example"], "allow_methods": ["GET"], "max_age": 60}));
+    // The same JSON text as the wasm filter's configuration.
+    assert_eq!(value, format!("{}\n", policy_json(&fields(), "")));
+    assert_eq!(doc["http_filters"][1]["name"].as_str(), Some("envoy.filters.http.router"));
+    assert!(!yaml.contains("envoy.filters.http.wasm") && !yaml.contains(".wasm"), "{yaml}");
+}
+
+#[test]
+fn envoy_gateway_registers_the_dynamic_module_and_runs_it_on_the_gateway() {
+    let policy = GatewayModulePolicy { policy: &fields(), module: "/mods/libedge_cors.so", namespace: "ns", gateway: "gw" };
+    let yaml = policy.yaml();
+    assert!(!yaml.contains("{{"), "every placeholder filled:\n{yaml}");
+    let docs = docs(&yaml);
+    let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+    assert_eq!(kinds, ["EnvoyProxy", "Gateway", "EnvoyExtensionPolicy"]);
+    for d in &docs {
+        assert_eq!(d["metadata"]["namespace"].as_str(), Some("ns"), "{d:?}");
+    }
+    let (proxy, gateway, eep) = (&docs[0], &docs[1], &docs[2]);
+    assert_eq!(proxy["apiVersion"].as_str(), Some("gateway.envoyproxy.io/v1alpha1"));
+    assert_eq!(
+        as_json(&proxy["spec"]["dynamicModules"]),
+        json!([{"name": "edge-cors", "source": {"type": "Local", "local": {"path": "/mods/libedge_cors.so"}},
+                "doNotClose": true, "loadGlobally": false}])
+    );
+    let order = &proxy["spec"]["filterOrder"][0];
+    assert_eq!(
+        (order["name"].as_str(), order["before"].as_str()),
+        (Some("envoy.filters.http.dynamic_modules"), Some("envoy.filters.http.ext_authz"))
+    );
+    // The Gateway references the EnvoyProxy; the policy targets the Gateway.
+    assert_eq!(gateway["metadata"]["name"].as_str(), Some("gw"));
+    assert_eq!(gateway["spec"]["infrastructure"]["parametersRef"]["name"], proxy["metadata"]["name"]);
+    assert_eq!(eep["apiVersion"].as_str(), Some("gateway.envoyproxy.io/v1alpha1"));
+    assert_eq!(as_json(&eep["spec"]["targetRefs"]), json!([{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gw"}]));
+    assert!(eep["spec"].get("wasm").is_none());
+    let module = &eep["spec"]["dynamicModule"][0];
+    assert_eq!(module["name"], proxy["spec"]["dynamicModules"][0]["name"], "the module the EnvoyProxy registers");
+    assert_eq!(module["filterName"].as_str(), Some("edge-cors"));
+    assert_eq!(as_json(&module["config"]), json!({"allow_origins": ["https://a.example"], "allow_methods": ["GET"], "max_age": 60}));
+}
+
+#[test]
+fn module_notes_for_the_dynamic_module_refuse_istio_and_a_digest() {
+    let one_line = |r: Result<String, Fatal>| match r {
+        Err(Fatal(e)) => {
+            assert!(!e.contains('\n'), "{e}");
+            e
+        }
+        Ok(s) => panic!("accepted: {s:?}"),
+    };
+    let istio = one_line(module_notes(RenderTarget::Istio, Shell::Module, true, false));
+    assert!(istio.contains("Istio's WasmPlugin loads wasm only") && istio.contains("--target envoy --shell module"), "{istio}");
+    assert!(istio.contains("EnvoyFilter patch"), "{istio}");
+    for target in [RenderTarget::Envoy, RenderTarget::EnvoyGateway, RenderTarget::EnvoyBootstrap, RenderTarget::EnvoyLds] {
+        let e = one_line(module_notes(target, Shell::Module, true, true));
+        assert!(e.starts_with("--sha256 with --shell module") && e.contains("no digest field"), "{e}");
+    }
+    assert!(
+        matches!(module_notes(RenderTarget::Envoy, Shell::Module, false, false), Ok(s) if s.contains("placeholder") && s.contains("libedge_cors.so"))
+    );
+    assert!(
+        matches!(module_notes(RenderTarget::EnvoyGateway, Shell::Module, false, false), Ok(s) if s.contains("/etc/envoy/dynamic-modules/libedge_cors.so"))
+    );
+    // A file has no digest: nothing to say about pinning.
+    assert!(matches!(module_notes(RenderTarget::EnvoyGateway, Shell::Module, true, false), Ok(s) if s.is_empty()));
+    assert!(matches!(module_notes(RenderTarget::EnvoyBootstrap, Shell::Module, false, false), Ok(s) if s.is_empty()));
+}
+
+#[test]
+fn the_dynamic_module_refuses_live_origins_and_renders_nothing() {
+    let live = checked("live-policy.json");
+    assert!(live.is_ok(), "a valid policy: the wasm module takes it");
+    assert!(refuse_live_origins_in_module(Shell::Wasm, &live).is_ok());
+    let Err(Fatal(e)) = refuse_live_origins_in_module(Shell::Module, &live) else { panic!("accepted") };
+    assert!(e.contains("does not fetch live origins") && e.contains("use --shell wasm") && !e.contains('\n'), "{e}");
+    assert!(refuse_live_origins_in_module(Shell::Module, &checked("policy.json")).is_ok());
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/live-policy.json");
+    for target in [RenderTarget::Envoy, RenderTarget::EnvoyGateway] {
+        assert!(run(target, Shell::Module, &path, Some("/m.so"), None, "eg", None).is_err());
+    }
+    // run refuses Istio itself too, whoever calls it.
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/policy.json");
+    assert!(run(RenderTarget::Istio, Shell::Module, &policy, None, None, "eg", None).is_err());
+}
+
+#[test]
+fn run_renders_the_dynamic_module_for_envoy_and_envoy_gateway() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/policy.json");
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    let render = |target| run(target, Shell::Module, &path, None, None, "eg", None).unwrap_or_else(|Fatal(e)| panic!("{e}"));
+    let envoy = render(RenderTarget::Envoy);
+    let config = &docs(&envoy.stdout)[0]["http_filters"][0]["typed_config"];
+    assert_eq!(config["dynamic_module_config"]["module"]["local"]["filename"].as_str(), Some("/opt/edge-cors/libedge_cors.so"));
+    let value = config["filter_config"]["value"].as_str().unwrap_or_default();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(value).unwrap_or_default(), original);
+    let gateway = render(RenderTarget::EnvoyGateway);
+    let docs = docs(&gateway.stdout);
+    assert_eq!(
+        docs[0]["spec"]["dynamicModules"][0]["source"]["local"]["path"].as_str(),
+        Some("/etc/envoy/dynamic-modules/libedge_cors.so")
+    );
+    assert_eq!(docs[0]["metadata"]["namespace"].as_str(), Some("default"));
+    assert_eq!(as_json(&docs[2]["spec"]["dynamicModule"][0]["config"]), original);
 }
