@@ -121,7 +121,7 @@ ENVOY_BINARY = $(VENV)/lib/python3*/site-packages/envoy/_bin/envoy
 envoy-module: ## build the Envoy dynamic module (target/release/libedge_cors.so)
 	@echo "==> building $(MODULE)"
 	@cargo build --profile envoy-module -p edge-cors-envoy-module
-	@mkdir -p target/release && cp -p target/envoy-module/libedge_cors.so $(MODULE).next && mv -f $(MODULE).next $(MODULE)
+	@mkdir -p target/release && cp target/envoy-module/libedge_cors.so $(MODULE).next && mv -f $(MODULE).next $(MODULE)
 	@echo "    $$(stat -c %s $(MODULE)) bytes"
 
 # The same module with the `panic-probe` feature, for the test that shows a
@@ -131,7 +131,7 @@ MODULE_PROBE := target/release/libedge_cors_panic_probe.so
 envoy-module-probe:
 	@echo "==> building $(MODULE_PROBE) (tests only)"
 	@cargo build --quiet --profile envoy-module -p edge-cors-envoy-module --features panic-probe --target-dir target/panic-probe
-	@mkdir -p target/release && cp -p target/panic-probe/envoy-module/libedge_cors.so $(MODULE_PROBE)
+	@mkdir -p target/release && cp target/panic-probe/envoy-module/libedge_cors.so $(MODULE_PROBE)
 
 # Every Envoy callback the module references must be exported by the pinned
 # Envoy: the module is bound at load (BIND_NOW), so one missing symbol makes

@@ -5,7 +5,8 @@
 //! headers and the same stamped headers), with fixed answers for the
 //! benchmark's policy instead of the engine. `make bench` runs it beside the
 //! module: what the module costs above it is its own logic.
-#![allow(clippy::missing_safety_doc)]
+// Envoy calls these hooks with its own pointers; they cannot be `unsafe fn`.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 #[path = "../src/required.rs"]
 mod required;
@@ -71,7 +72,7 @@ pub extern "C" fn envoy_dynamic_module_on_program_init() -> *const u8 {
 pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
     config: sys::ConfigEnvoyPtr,
     _name: sys::EnvoyBuffer,
-    _config: sys::EnvoyBuffer,
+    _policy: sys::EnvoyBuffer,
 ) -> *const c_void {
     let mut counter = 0;
     let name = b"module_floor.requests";

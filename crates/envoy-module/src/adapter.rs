@@ -2,7 +2,7 @@
 //! small safe trait ([`EnvoyStream`]) that `envoy.rs` implements with the
 //! real callbacks and the tests below with a fake. No CORS rule lives here.
 
-use edge_cors_engine::lifecycle::{self, reads_request_header, reads_response_header, Count, LocalReply};
+use edge_cors_engine::lifecycle::{self, reads_response_header, Count, HeaderPairs, LocalReply};
 use edge_cors_engine::response::HeaderList;
 
 use crate::metrics::Metrics;
@@ -26,6 +26,11 @@ pub fn level(level: lifecycle::Level) -> u32 {
 
 /// The per-stream Envoy calls the adapter makes, safe.
 pub trait EnvoyStream {
+    /// The request headers as Envoy lends them for the running hook.
+    type Lent: HeaderPairs;
+    /// Every request header, without a copy (valid for the hook: the
+    /// lifecycle never sets a request header).
+    fn lend_request_headers(&mut self) -> Self::Lent;
     /// Copies the headers of `map` whose names `keep` accepts (Envoy's
     /// buffers die at the next setter on the map, so what is kept is copied).
     fn copy_headers(&mut self, map: Map, keep: fn(&[u8]) -> bool) -> HeaderList;
@@ -56,10 +61,11 @@ pub struct Adapter<'a, E> {
 }
 
 impl<E: EnvoyStream> lifecycle::Host for Adapter<'_, E> {
-    type Headers = HeaderList;
+    type RequestHeaders = E::Lent;
+    type ResponseHeaders = HeaderList;
 
-    fn request_headers(&mut self) -> HeaderList {
-        self.envoy.copy_headers(Map::Request, reads_request_header)
+    fn request_headers(&mut self) -> E::Lent {
+        self.envoy.lend_request_headers()
     }
 
     fn response_headers(&mut self) -> HeaderList {

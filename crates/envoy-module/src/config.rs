@@ -3,10 +3,12 @@
 //! pass Envoy's calls in, so this is tested natively.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Mutex;
 
 use edge_cors_engine::lifecycle::Filter;
 use edge_cors_engine::rules::Ruleset;
 
+use crate::live::Fetchers;
 use crate::metrics::{Define, Metrics};
 
 /// The HTTP filter's `filter_name` this module answers to.
@@ -32,10 +34,13 @@ pub fn barrier<T>(hook: &str, fallback: T, body: impl FnOnce() -> T, log: impl F
 pub struct Config {
     pub filter: Filter,
     pub metrics: Metrics,
+    /// The live-origin sources (None: the policy has none). Used on the
+    /// main thread only; the lock makes the configuration `Sync`.
+    pub fetchers: Option<Mutex<Fetchers>>,
 }
 
 /// The configuration, or why it is refused (one line, as the wasm shell's).
-pub fn configure(name: &[u8], config: &[u8], define: &mut impl Define, warn: impl FnOnce(&str)) -> Result<Config, String> {
+pub fn configure(name: &[u8], config: &[u8], define: &mut impl Define, now_ms: u64, warn: impl FnOnce(&str)) -> Result<Config, String> {
     if name != FILTER_NAME {
         return Err(format!(
             "edge-cors: filter_name {:?} is not this module's; set filter_name: \"edge-cors\"",
@@ -43,12 +48,6 @@ pub fn configure(name: &[u8], config: &[u8], define: &mut impl Define, warn: imp
         ));
     }
     let ruleset = Ruleset::from_json(config).map_err(|errors| errors.to_string())?;
-    if let Some(route) = ruleset.routes().find(|r| ruleset.policy(*r).is_some_and(|p| p.source().is_some())) {
-        return Err(format!(
-            "edge-cors: rule \"{}\": allow_origins_from is not supported by the dynamic module yet; use the proxy-wasm module (edge_cors.wasm) for live origins",
-            ruleset.rule_name(route)
-        ));
-    }
     let metrics = match Metrics::define(&ruleset, define) {
         Ok(m) => m,
         Err(status) => {
@@ -56,7 +55,9 @@ pub fn configure(name: &[u8], config: &[u8], define: &mut impl Define, warn: imp
             Metrics::default()
         }
     };
-    Ok(Config { filter: Filter::new(ruleset), metrics })
+    let fetchers = Fetchers::new(&ruleset, define, now_ms);
+    let fetchers = (!fetchers.is_empty()).then(|| Mutex::new(fetchers));
+    Ok(Config { filter: Filter::new(ruleset), metrics, fetchers })
 }
 
 #[cfg(test)]
@@ -83,10 +84,10 @@ mod tests {
 
     #[test]
     fn another_filter_name_or_a_bad_policy_is_refused_in_one_line() {
-        let err = configure(b"cors", br#"{"allow_origins": ["*"]}"#, &mut NoMetrics, |_| {}).err().unwrap_or_default();
+        let err = configure(b"cors", br#"{"allow_origins": ["*"]}"#, &mut NoMetrics, 0, |_| {}).err().unwrap_or_default();
         assert!(err.contains("filter_name \"cors\"") && err.contains("edge-cors"), "{err}");
-        let err = configure(b"edge-cors", br#"{"allow_origins": ["https://*.com"]}"#, &mut NoMetrics, |_| {}).err().unwrap_or_default();
+        let err = configure(b"edge-cors", br#"{"allow_origins": ["https://*.com"]}"#, &mut NoMetrics, 0, |_| {}).err().unwrap_or_default();
         assert!(err.contains("allow_origins") && !err.contains('\n'), "{err}");
-        assert!(configure(b"edge-cors", br#"{"allow_origins": ["https://a.example"]}"#, &mut NoMetrics, |_| {}).is_ok());
+        assert!(configure(b"edge-cors", br#"{"allow_origins": ["https://a.example"]}"#, &mut NoMetrics, 0, |_| {}).is_ok());
     }
 }

@@ -4,9 +4,15 @@
 //! Envoy buffers are copied before any setter on the same map or the end of
 //! the hook, and the envoy pointers are the ones Envoy handed to the hook.
 
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use edge_cors_engine::lifecycle::HeaderPairs;
 use edge_cors_engine::response::HeaderList;
 
 use crate::adapter::{EnvoyStream, Map};
+use crate::live::Main;
 use crate::metrics::Define;
 use crate::sys::{self, EnvoyBuffer, EnvoyHeader, ModuleBuffer, ModuleHeader};
 
@@ -35,12 +41,67 @@ unsafe fn lent<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
     }
 }
 
+/// A header map's entries as Envoy lends them: pointers into Envoy's
+/// memory, valid until the running hook returns or a setter runs on that
+/// map. Only the request map is lent (the lifecycle never sets a request
+/// header), and only to the hook that read it: a `Lent` is a local of
+/// `on_request_headers`, dropped before the hook returns.
+pub struct Lent {
+    inline: [EnvoyHeader; INLINE_HEADERS],
+    heap: Vec<EnvoyHeader>,
+    len: usize,
+}
+
+impl Lent {
+    fn entries(&self) -> &[EnvoyHeader] {
+        if self.heap.is_empty() {
+            self.inline.get(..self.len).unwrap_or_default()
+        } else {
+            &self.heap
+        }
+    }
+}
+
+impl HeaderPairs for Lent {
+    fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.entries().iter().map(|h| {
+            // SAFETY: see `Lent`: Envoy's buffers for the running hook, with
+            // no setter on the request map before the `Lent` is dropped; the
+            // slices borrow `self`, so they cannot outlive it.
+            unsafe { (lent(h.key_ptr, h.key_length), lent(h.value_ptr, h.value_length)) }
+        })
+    }
+}
+
 /// One stream, during one of its hooks.
 pub struct Stream {
     pub ptr: sys::FilterEnvoyPtr,
 }
 
 impl EnvoyStream for Stream {
+    type Lent = Lent;
+
+    fn lend_request_headers(&mut self) -> Lent {
+        let kind = sys::REQUEST_HEADER;
+        // SAFETY: `ptr` is this hook's stream (`sys` contract).
+        let size = unsafe { sys::envoy_dynamic_module_callback_http_get_headers_size(self.ptr, kind) };
+        let mut out = Lent { inline: [EnvoyHeader::EMPTY; INLINE_HEADERS], heap: Vec::new(), len: 0 };
+        let buf: &mut [EnvoyHeader] = if size <= INLINE_HEADERS {
+            out.inline.get_mut(..size).unwrap_or_default()
+        } else {
+            out.heap.resize(size, EnvoyHeader::EMPTY);
+            &mut out.heap
+        };
+        // SAFETY: `buf` holds exactly `size` writable entries, the count
+        // Envoy just gave for this map within the same hook.
+        if unsafe { sys::envoy_dynamic_module_callback_http_get_headers(self.ptr, kind, buf.as_mut_ptr()) } {
+            out.len = size;
+        } else {
+            out.heap.clear();
+        }
+        out
+    }
+
     fn copy_headers(&mut self, map: Map, keep: fn(&[u8]) -> bool) -> HeaderList {
         let kind = header_type(map);
         // SAFETY: `ptr` is this hook's stream (`sys` contract).
@@ -186,5 +247,147 @@ impl Define for Definitions {
         } else {
             Err(status)
         }
+    }
+
+    fn gauge(&mut self, name: &str) -> Result<usize, u32> {
+        let mut id = 0;
+        // SAFETY: as for `counter`.
+        let status = unsafe {
+            sys::envoy_dynamic_module_callback_http_filter_config_define_gauge(
+                self.config,
+                ModuleBuffer::of(name.as_bytes()),
+                std::ptr::null_mut(),
+                0,
+                &mut id,
+            )
+        };
+        if status == sys::METRICS_SUCCESS {
+            Ok(id)
+        } else {
+            Err(status)
+        }
+    }
+}
+
+/// Milliseconds since the epoch (0 if the clock is before it).
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Whether Envoy runs `--mode validate` (no timers, no calls then).
+pub fn is_validation_mode() -> bool {
+    // SAFETY: no arguments; called from config_new, on the main thread.
+    unsafe { sys::envoy_dynamic_module_callback_is_validation_mode() }
+}
+
+/// [`Main`] on one configuration, from a main-thread hook.
+pub struct ConfigCalls {
+    pub config: sys::ConfigEnvoyPtr,
+}
+
+impl Main for ConfigCalls {
+    fn now_ms(&mut self) -> u64 {
+        now_ms()
+    }
+
+    fn callout(&mut self, cluster: &str, headers: &[(&str, &str)], timeout_ms: u64) -> Result<u64, u32> {
+        let mut list: Vec<ModuleHeader> = headers.iter().map(|(n, v)| ModuleHeader::of(n, v)).collect();
+        let mut id = 0;
+        // SAFETY: `config` is the configuration of the running main-thread
+        // hook; `list`, `cluster` and the empty body live for the call; `id`
+        // is a live local.
+        let status = unsafe {
+            sys::envoy_dynamic_module_callback_http_filter_config_http_callout(
+                self.config,
+                &mut id,
+                ModuleBuffer::of(cluster.as_bytes()),
+                list.as_mut_ptr(),
+                list.len(),
+                ModuleBuffer::of(b""),
+                timeout_ms,
+            )
+        };
+        if status == sys::CALLOUT_SUCCESS {
+            Ok(id)
+        } else {
+            Err(status)
+        }
+    }
+
+    fn increment(&mut self, id: usize) {
+        // SAFETY: the running hook's configuration; no labels.
+        unsafe { sys::envoy_dynamic_module_callback_http_filter_config_increment_counter(self.config, id, std::ptr::null_mut(), 0, 1) };
+    }
+
+    fn set_gauge(&mut self, id: usize, value: u64) {
+        // SAFETY: the running hook's configuration; no labels.
+        unsafe { sys::envoy_dynamic_module_callback_http_filter_config_set_gauge(self.config, id, std::ptr::null_mut(), 0, value) };
+    }
+
+    fn log(&mut self, level: u32, line: &str) {
+        log(level, line);
+    }
+}
+
+/// A config scheduler handle, committed from the timer thread.
+struct Scheduler(sys::SchedulerPtr);
+
+// SAFETY: Envoy documents `config_scheduler_commit` as callable from any
+// thread; the handle is deleted once, by `Timer::drop`, after the thread
+// that commits has been joined.
+unsafe impl Send for Scheduler {}
+// SAFETY: as above: the only call made through a shared reference is commit.
+unsafe impl Sync for Scheduler {}
+
+/// The once-a-second tick of a configuration with live origins: a module
+/// thread commits an event to Envoy's config scheduler, which runs
+/// `on_http_filter_config_scheduled` on the main thread. Dropped with the
+/// configuration: the thread is stopped and joined, then the scheduler
+/// deleted (Envoy's handles die with `config_destroy`).
+pub struct Timer {
+    scheduler: std::sync::Arc<Scheduler>,
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Timer {
+    pub fn start(config: sys::ConfigEnvoyPtr, period: Duration) -> Option<Timer> {
+        // SAFETY: `config` is the configuration being created (config_new,
+        // main thread).
+        let handle = unsafe { sys::envoy_dynamic_module_callback_http_filter_config_scheduler_new(config) };
+        if handle.is_null() {
+            return None;
+        }
+        let scheduler = std::sync::Arc::new(Scheduler(handle));
+        // The first tick at once: a new policy fetches without waiting.
+        commit(&scheduler);
+        let (stop, stopped) = mpsc::channel::<()>();
+        let ticking = std::sync::Arc::clone(&scheduler);
+        let thread = thread::Builder::new()
+            .name("edge-cors-tick".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(period) {
+                    commit(&ticking);
+                }
+            })
+            .ok()?;
+        Some(Timer { scheduler, stop: Some(stop), thread: Some(thread) })
+    }
+}
+
+fn commit(scheduler: &Scheduler) {
+    // SAFETY: a live handle (deleted only after this thread is joined);
+    // commit may be called from any thread.
+    unsafe { sys::envoy_dynamic_module_callback_http_filter_config_scheduler_commit(scheduler.0, 0) };
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        // SAFETY: the ticking thread is gone; the handle is deleted once.
+        unsafe { sys::envoy_dynamic_module_callback_http_filter_config_scheduler_delete(self.scheduler.0) };
     }
 }

@@ -10,6 +10,7 @@
 //! - `adapter`: the engine's `Host` over those functions (tested natively
 //!   against a fake of them);
 //! - `config`: a filter configuration, refused or compiled, and the barrier;
+//! - `live`: live origins, fetched on the main thread for the whole process;
 //! - `metrics`: the counters' Envoy ids.
 //!
 //! `hooks` and `envoy` reference Envoy's callbacks, which only the Envoy
@@ -20,6 +21,7 @@
 mod adapter;
 #[cfg_attr(test, allow(dead_code))]
 mod config;
+mod live;
 mod metrics;
 
 #[cfg(not(test))]

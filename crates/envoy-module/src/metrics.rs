@@ -7,7 +7,7 @@
 use edge_cors_engine::lifecycle::Count;
 use edge_cors_engine::report::DiffKind;
 use edge_cors_engine::rules::Ruleset;
-use edge_cors_engine::stats::{report_counter, rule_counter, Counter, PER_RULE};
+use edge_cors_engine::stats::{report_counter, rule_counter, source_metric, Counter, PER_RULE};
 
 /// Metric ids by what they count. Empty (every lookup None) when Envoy
 /// refused a definition: counting is then off, CORS is not affected.
@@ -22,9 +22,28 @@ pub struct Metrics {
     report: Vec<[usize; 3]>,
 }
 
-/// Envoy's metric definition, as the shell passes it in (tests: a fake).
+/// One origin source's metric ids (`edge_cors.origins_source.<rule>.*`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SourceMetrics {
+    pub applied: usize,
+    pub unchanged: usize,
+    pub refused: usize,
+    /// Refused answers whose removals were applied (also in `refused`).
+    pub removals: usize,
+    pub failed: usize,
+    /// Gauges.
+    pub origins: usize,
+    pub age: usize,
+}
+
+/// Envoy's metric definitions, as the shell passes them in (tests: a fake).
 pub trait Define {
     fn counter(&mut self, name: &str) -> Result<usize, u32>;
+    /// Gauges have ids of their own (Envoy numbers each kind from 1).
+    fn gauge(&mut self, name: &str) -> Result<usize, u32> {
+        let _ = name;
+        Err(1)
+    }
 }
 
 impl Metrics {
@@ -55,6 +74,21 @@ impl Metrics {
             }
         }
         Ok(m)
+    }
+
+    /// One source's ids (`edge_cors.origins_source.<rule>.*`), defined with
+    /// the rest while the configuration is created.
+    pub fn define_source(rule: &str, envoy: &mut impl Define) -> Result<SourceMetrics, u32> {
+        let name = |what: &str| source_metric(rule, what);
+        Ok(SourceMetrics {
+            applied: envoy.counter(&name("updates_applied"))?,
+            unchanged: envoy.counter(&name("updates_unchanged"))?,
+            refused: envoy.counter(&name("updates_refused"))?,
+            removals: envoy.counter(&name("updates_removals_applied"))?,
+            failed: envoy.counter(&name("updates_failed"))?,
+            origins: envoy.gauge(&name("origins"))?,
+            age: envoy.gauge(&name("seconds_since_update"))?,
+        })
     }
 
     /// The ids to bump for a count: a decision moves its total and, with

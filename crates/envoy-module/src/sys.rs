@@ -85,6 +85,8 @@ impl ModuleHeader {
 pub type ConfigEnvoyPtr = *mut c_void;
 /// Envoy's per-stream filter (`http_filter_envoy_ptr`).
 pub type FilterEnvoyPtr = *mut c_void;
+/// A config scheduler, owned (and deleted) by the module.
+pub type SchedulerPtr = *mut c_void;
 
 // envoy_dynamic_module_type_http_header_type
 pub const REQUEST_HEADER: u32 = 0;
@@ -95,6 +97,9 @@ pub const ATTRIBUTE_XDS_ROUTE_NAME: u32 = 61;
 
 // envoy_dynamic_module_type_metrics_result
 pub const METRICS_SUCCESS: u32 = 0;
+
+// envoy_dynamic_module_type_http_callout_init_result / _http_callout_result
+pub const CALLOUT_SUCCESS: u32 = 0;
 
 // envoy_dynamic_module_type_on_http_filter_request_headers_status (and the
 // body, trailers and response ones: Continue is 0 everywhere).
@@ -149,6 +154,40 @@ extern "C" {
         label_values: *mut ModuleBuffer,
         label_values_length: usize,
         value: u64,
+    ) -> u32;
+    pub fn envoy_dynamic_module_callback_http_filter_config_define_gauge(
+        config: ConfigEnvoyPtr,
+        name: ModuleBuffer,
+        label_names: *mut ModuleBuffer,
+        label_names_length: usize,
+        id: *mut usize,
+    ) -> u32;
+    pub fn envoy_dynamic_module_callback_http_filter_config_increment_counter(
+        config: ConfigEnvoyPtr,
+        id: usize,
+        label_values: *mut ModuleBuffer,
+        label_values_length: usize,
+        value: u64,
+    ) -> u32;
+    pub fn envoy_dynamic_module_callback_http_filter_config_set_gauge(
+        config: ConfigEnvoyPtr,
+        id: usize,
+        label_values: *mut ModuleBuffer,
+        label_values_length: usize,
+        value: u64,
+    ) -> u32;
+    pub fn envoy_dynamic_module_callback_is_validation_mode() -> bool;
+    pub fn envoy_dynamic_module_callback_http_filter_config_scheduler_new(config: ConfigEnvoyPtr) -> SchedulerPtr;
+    pub fn envoy_dynamic_module_callback_http_filter_config_scheduler_commit(scheduler: SchedulerPtr, event_id: u64);
+    pub fn envoy_dynamic_module_callback_http_filter_config_scheduler_delete(scheduler: SchedulerPtr);
+    pub fn envoy_dynamic_module_callback_http_filter_config_http_callout(
+        config: ConfigEnvoyPtr,
+        callout_id: *mut u64,
+        cluster_name: ModuleBuffer,
+        headers: *mut ModuleHeader,
+        headers_size: usize,
+        body: ModuleBuffer,
+        timeout_milliseconds: u64,
     ) -> u32;
     pub fn envoy_dynamic_module_callback_log(level: u32, message: ModuleBuffer);
     pub fn envoy_dynamic_module_callback_log_enabled(level: u32) -> bool;

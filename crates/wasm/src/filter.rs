@@ -127,7 +127,8 @@ impl HeaderPairs for Serialized {
 }
 
 impl lifecycle::Host for ProxyWasm<'_> {
-    type Headers = Serialized;
+    type RequestHeaders = Serialized;
+    type ResponseHeaders = Serialized;
 
     fn request_headers(&mut self) -> Serialized {
         Serialized(host::header_pairs(Map::Request))

@@ -103,11 +103,16 @@ fn starts_with_ignore_case(name: &[u8], prefix: &[u8]) -> bool {
 /// The proxy operations the lifecycle needs. Each is one host call (or
 /// fewer): the lifecycle calls them only when the answer matters.
 pub trait Host {
-    /// What the shell reads header maps into (owned: the shell chooses the
-    /// buffer, e.g. one host allocation holding every pair).
-    type Headers: HeaderPairs;
-    fn request_headers(&mut self) -> Self::Headers;
-    fn response_headers(&mut self) -> Self::Headers;
+    /// What the shell reads header maps into (the shell chooses: one host
+    /// allocation holding every pair, or the proxy's own buffers lent for
+    /// the callback). The lifecycle reads request headers only during the
+    /// request callback and never sets one, and copies what it keeps.
+    type RequestHeaders: HeaderPairs;
+    /// The response's: the lifecycle edits this map while it reads it, so a
+    /// shell whose proxy buffers die at a setter must hand a copy.
+    type ResponseHeaders: HeaderPairs;
+    fn request_headers(&mut self) -> Self::RequestHeaders;
+    fn response_headers(&mut self) -> Self::ResponseHeaders;
     /// `:authority` asked by name, for hosts whose header list leaves it out.
     fn authority(&mut self) -> Option<Vec<u8>>;
     /// The proxy's name for the request's route (Envoy: `xds.route_name`):

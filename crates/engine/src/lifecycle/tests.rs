@@ -25,7 +25,8 @@ struct FakeHost {
 }
 
 impl Host for FakeHost {
-    type Headers = HeaderList;
+    type RequestHeaders = HeaderList;
+    type ResponseHeaders = HeaderList;
 
     fn request_headers(&mut self) -> HeaderList {
         HeaderList::from_pairs(self.request.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())))

@@ -109,7 +109,6 @@ fn at_upstream(upstream: &Upstream, path: &str) -> (usize, Option<String>, Optio
 
 #[test]
 fn chromium_sees_a_tenant_added_to_the_origin_service_without_a_restart() {
-    common::wasm_only!("allow_origins_from is not in the dynamic module yet: the module refuses it at load");
     let started = Instant::now();
     let page_port = chromium::serve_page("crates/suites/tests/browser/page.html");
     let upstream = Upstream::start();
@@ -238,7 +237,6 @@ fn chromium_sees_a_tenant_added_to_the_origin_service_without_a_restart() {
 /// (Envoy refuses the same entry in allow_origins: crates/suites/tests/integration/envoy_config.rs.)
 #[test]
 fn chromium_on_a_public_suffix_subdomain_is_never_allowed_by_a_wildcard() {
-    common::wasm_only!("allow_origins_from is not in the dynamic module yet: the module refuses it at load");
     let page_port = chromium::serve_page("crates/suites/tests/browser/page.html");
     let upstream = Upstream::start();
     let service = OriginService::start(&["http://*.co.uk:*"]);

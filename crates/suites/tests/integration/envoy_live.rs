@@ -61,7 +61,6 @@ fn metric(envoy: &Envoy, what: &str) -> u64 {
 /// service's ETag turns unchanged answers into 304s.
 #[test]
 fn tenants_added_and_removed_apply_without_a_reload() {
-    common::wasm_only!("allow_origins_from is not in the dynamic module yet: the module refuses it at load");
     let upstream = Upstream::start();
     let service = OriginService::start(&[]);
     let envoy = envoy(&policy(1, 1000), &upstream, service.port, 1);
@@ -148,7 +147,6 @@ fn origins_json(list: &[&str]) -> String {
 /// each keep the last good set, count, and say why in one log line.
 #[test]
 fn a_bad_answer_or_no_answer_keeps_the_last_good_set() {
-    common::wasm_only!("allow_origins_from is not in the dynamic module yet: the module refuses it at load");
     let upstream = Upstream::start();
     let service = Steered::start(Reply::Status(500));
     let envoy = envoy(&policy(1, 400), &upstream, service.port, 1);
@@ -213,7 +211,6 @@ fn a_bad_answer_or_no_answer_keeps_the_last_good_set() {
 /// next answer without errors adds again.
 #[test]
 fn a_bad_entry_never_freezes_revocation() {
-    common::wasm_only!("allow_origins_from is not in the dynamic module yet: the module refuses it at load");
     let upstream = Upstream::start();
     let gone = "https://gone.example";
     let new = "https://new.example";
@@ -244,7 +241,6 @@ fn a_bad_entry_never_freezes_revocation() {
 /// without credentials too.
 #[test]
 fn fetched_public_entries_never_apply() {
-    common::wasm_only!("allow_origins_from is not in the dynamic module yet: the module refuses it at load");
     let upstream = Upstream::start();
     let service = Steered::start(Reply::Json(origins_json(&[SHOP, "*"])));
     let open = format!(
@@ -274,7 +270,6 @@ fn fetched_public_entries_never_apply() {
 /// If-None-Match is a failure, and the source is stale from its start.
 #[test]
 fn a_304_before_any_answer_is_a_failure() {
-    common::wasm_only!("allow_origins_from is not in the dynamic module yet: the module refuses it at load");
     let upstream = Upstream::start();
     let service = Steered::start(Reply::Status(304));
     let envoy = envoy(&policy(1, 400), &upstream, service.port, 1);
@@ -292,7 +287,6 @@ fn a_304_before_any_answer_is_a_failure() {
 /// be refused there with 400 (http.invalid_authority).
 #[test]
 fn istio_cluster_names_send_the_host_part() {
-    common::wasm_only!("allow_origins_from is not in the dynamic module yet: the module refuses it at load");
     let upstream = Upstream::start();
     let service = Steered::start(Reply::Json(origins_json(&[SHOP])));
     let sidecar = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -359,7 +353,6 @@ fn istio_cluster_names_send_the_host_part() {
 /// keep their own.
 #[test]
 fn a_changed_refresh_applies_at_once() {
-    common::wasm_only!("allow_origins_from is not in the dynamic module yet: the module refuses it at load");
     let upstream = Upstream::start();
     let service = Steered::start(Reply::Json(origins_json(&[SHOP])));
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -418,7 +411,6 @@ fn a_changed_refresh_applies_at_once() {
 /// docs/contract.md "Live origins": each rule may have its own source.
 #[test]
 fn a_rule_has_its_own_source() {
-    common::wasm_only!("allow_origins_from is not in the dynamic module yet: the module refuses it at load");
     let upstream = Upstream::start();
     let service = Steered::start(Reply::Json(origins_json(&[SHOP])));
     let policy = format!(
@@ -447,7 +439,6 @@ fn a_rule_has_its_own_source() {
 /// worker; every worker serves the fetched set.
 #[test]
 fn two_workers_share_one_fetch_per_refresh() {
-    common::wasm_only!("allow_origins_from is not in the dynamic module yet: the module refuses it at load");
     let upstream = Upstream::start();
     let service = Steered::start(Reply::Json(origins_json(&[SHOP])));
     let envoy = envoy(&policy(1, 1000), &upstream, service.port, 2);
@@ -478,7 +469,6 @@ fn two_workers_share_one_fetch_per_refresh() {
 /// (The latency during updates is measured by `make bench-live`.)
 #[test]
 fn ten_thousand_origins_update_under_load_without_a_failed_request() {
-    common::wasm_only!("allow_origins_from is not in the dynamic module yet: the module refuses it at load");
     let upstream = Upstream::start();
     let tenants: Vec<String> = (0..10_000).map(|i| format!("https://tenant{i}.customers.example")).collect();
     let list = |extra: usize| {
@@ -572,7 +562,6 @@ fn ten_thousand_origins_update_under_load_without_a_failed_request() {
 /// with no fail-closed gap and no extra fetch.
 #[test]
 fn a_reloaded_policy_serves_the_fetched_origins_at_once() {
-    common::wasm_only!("allow_origins_from is not in the dynamic module yet: the module refuses it at load");
     let upstream = Upstream::start();
     let service = OriginService::start(&[SHOP]);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -624,7 +613,6 @@ fn a_reloaded_policy_serves_the_fetched_origins_at_once() {
 /// the 10,000-origin test), which this catches.
 #[test]
 fn the_test_servers_answer_connections_opened_together() {
-    common::wasm_only!("allow_origins_from is not in the dynamic module yet: the module refuses it at load");
     use std::io::{Read, Write};
     for _ in 0..10 {
         let server = http_server::serve(|_| http_server::Response::new(200, "ok"));

@@ -1,7 +1,7 @@
 //! What only the dynamic module has to prove, in a real Envoy: the ABI
 //! version Envoy 1.40 expects, a panic in a hook contained (native code runs
 //! in Envoy's process: an unwind across `extern "C"` aborts it), its own
-//! filter name, and what it does not support yet refused at load. These run
+//! filter name refused at load. These run
 //! in the `EDGE_CORS_SHELL=module` pass of `make integration`.
 
 use edge_cors_suites as common;
@@ -32,7 +32,7 @@ fn envoy_matches_the_modules_abi_version() {
     envoy.stop();
 }
 
-/// A panic in either header hook is caught at the hook: the request goes on
+/// docs/contract.md "Shells": a panic in either header hook is caught at the hook: the request goes on
 /// unchanged (answered by the upstream), Envoy logs one line and keeps
 /// serving. The probe build panics on request; the shipped one cannot.
 #[test]
@@ -64,24 +64,32 @@ fn a_panic_in_a_hook_never_takes_envoy_down() {
     envoy.stop();
 }
 
+/// docs/contract.md "Shells": only `filter_name: edge-cors`; a `Struct`
+/// policy arrives as JSON text and is read like the string.
 #[test]
-fn what_the_module_cannot_do_is_refused_at_load_in_one_line() {
+fn another_filter_name_is_refused_at_load_in_one_line() {
     if !module_only() {
         return;
     }
     let upstream = Upstream::start();
-    let live = r#"{"allow_origins": ["https://app.example.com"],
-        "allow_origins_from": {"cluster": "tenants", "path": "/origins", "refresh_seconds": 30}}"#;
-    for (config, needle) in [(live, "allow_origins_from is not supported by the dynamic module yet")] {
-        match Envoy::start(&[Listener { name: "refused", config }], upstream.port) {
-            Started::Running(envoy) => panic!("Envoy accepted {config}:\n{}", envoy.log()),
-            Started::Exited { log, .. } => assert!(log.contains(needle), "{needle:?} not in:\n{log}"),
-        }
-    }
-    // Another filter_name is not this module's.
     let yaml = Listener { name: "named", config: POLICY }.yaml().build().replace("filter_name: edge-cors", "filter_name: cors");
     match Envoy::start_bootstrap(|_| bootstrap_yaml(&[yaml], upstream.port), 1, &[]) {
         Started::Running(envoy) => panic!("Envoy accepted filter_name cors:\n{}", envoy.log()),
         Started::Exited { log, .. } => assert!(log.contains("filter_name \"cors\" is not this module's"), "{log}"),
     }
+    let structured = Listener { name: "structured", config: POLICY }.yaml().build().replace(
+        &format!(
+            "\"@type\": type.googleapis.com/google.protobuf.StringValue\n                  value: {}",
+            serde_json::to_string(POLICY).unwrap()
+        ),
+        "\"@type\": type.googleapis.com/google.protobuf.Struct\n                  value: { allow_origins: [\"https://app.example.com\"] }",
+    );
+    assert!(structured.contains("google.protobuf.Struct"), "the template changed:\n{structured}");
+    let envoy = match Envoy::start_bootstrap(|_| bootstrap_yaml(&[structured], upstream.port), 1, &[]) {
+        Started::Running(envoy) => envoy,
+        Started::Exited { code, log } => panic!("Envoy refused a Struct policy ({code:?}):\n{log}"),
+    };
+    let resp = preflight(&envoy.url("structured", "/api/x"), APP, "GET", None);
+    assert_eq!((resp.status, resp.one("access-control-allow-origin")), (204, Some(APP)));
+    envoy.stop();
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::manifests::EnvoyFilter;
-use super::{canonical, debug_warning, load_valid, refuse_live_origins_in_module, source_clusters, Loaded, RenderTarget, Shell};
+use super::{canonical, debug_warning, load_valid, source_clusters, Loaded, RenderTarget, Shell};
 use crate::out::Style;
 use crate::template::fill;
 use crate::{Fatal, Report};
@@ -460,7 +460,6 @@ pub fn run_host(target: RenderTarget, shell: Shell, path: &Path, module: Option<
         Loaded::Valid(c) => c,
         Loaded::Refused(report) => return Ok(report),
     };
-    refuse_live_origins_in_module(shell, &c)?;
     let up = parse_upstream(host.upstream.as_deref().unwrap_or(DEFAULT_UPSTREAM))?;
     let port = host.port.unwrap_or(DEFAULT_PORT);
     let admin_port = host.admin_port.unwrap_or(DEFAULT_ADMIN_PORT);

@@ -140,7 +140,6 @@ pub fn run(
         Loaded::Valid(c) => c,
         Loaded::Refused(report) => return Ok(report),
     };
-    refuse_live_origins_in_module(shell, &c)?;
     let fields = canonical(&c.found.object);
     let text = match (target, shell) {
         (RenderTarget::Envoy, Shell::Wasm) => {
@@ -182,18 +181,6 @@ pub fn run(
         stderr.push_str(&format!("{} {}\n", style.dim("note:"), cluster_note(target, &clusters)));
     }
     Ok(Report { stdout: text, stderr, ok: true })
-}
-
-/// `--shell module` with a policy that has live origins: the dynamic module
-/// refuses it at load (crates/envoy-module), so nothing is rendered.
-fn refuse_live_origins_in_module(shell: Shell, c: &check::Checked) -> Result<(), Fatal> {
-    if shell == Shell::Module && !source_clusters(c).is_empty() {
-        return Err(Fatal(
-            "--shell module: the dynamic module does not fetch live origins (allow_origins_from) yet and refuses such a policy at load; use --shell wasm"
-                .into(),
-        ));
-    }
-    Ok(())
 }
 
 /// Every cluster the policy's `allow_origins_from` fetches from (top level

@@ -178,17 +178,16 @@ fn module_notes_for_the_dynamic_module_refuse_istio_and_a_digest() {
     assert!(matches!(module_notes(RenderTarget::EnvoyBootstrap, Shell::Module, false, false), Ok(s) if s.is_empty()));
 }
 
+/// The dynamic module fetches live origins too: a policy with
+/// `allow_origins_from` renders for it as for wasm.
 #[test]
-fn the_dynamic_module_refuses_live_origins_and_renders_nothing() {
-    let live = checked("live-policy.json");
-    assert!(live.is_ok(), "a valid policy: the wasm module takes it");
-    assert!(refuse_live_origins_in_module(Shell::Wasm, &live).is_ok());
-    let Err(Fatal(e)) = refuse_live_origins_in_module(Shell::Module, &live) else { panic!("accepted") };
-    assert!(e.contains("does not fetch live origins") && e.contains("use --shell wasm") && !e.contains('\n'), "{e}");
-    assert!(refuse_live_origins_in_module(Shell::Module, &checked("policy.json")).is_ok());
+fn the_dynamic_module_renders_live_origin_policies() {
+    assert!(checked("live-policy.json").is_ok(), "a valid policy, for either shell");
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/live-policy.json");
     for target in [RenderTarget::Envoy, RenderTarget::EnvoyGateway] {
-        assert!(run(target, Shell::Module, &path, Some("/m.so"), None, "eg", None).is_err());
+        let r = run(target, Shell::Module, &path, Some("/m.so"), None, "eg", None).unwrap_or_else(|Fatal(e)| panic!("{e}"));
+        assert!(r.stdout.contains("allow_origins_from") && r.stdout.contains("edge-cors"), "{}", r.stdout);
+        assert!(r.stderr.contains("tenant_origins"), "the clusters are named: {}", r.stderr);
     }
     // run refuses Istio itself too, whoever calls it.
     let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/policy.json");
