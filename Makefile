@@ -288,6 +288,17 @@ bench: wasm envoy-module $(ENVOY) wrk h2load bench-modules ## throughput through
 	@echo "==> the tenants scenario: 10,000 exact origins, the request's origin last"
 	@python3 bench/run.py --transport $(BENCH_TRANSPORT) --concurrency $(BENCH_CONCURRENCY) --tenants 10000 --out target/bench/tenants.md
 
+# Where the dynamic module's time goes, in instructions (callgrind): the
+# module and its floor built with symbols, in a target dir of their own.
+.PHONY: bench-profile
+bench-profile: $(ENVOY)
+	@command -v valgrind >/dev/null || { echo "==> installing valgrind (Debian)"; $(SUDO) apt-get install -y -qq valgrind >/dev/null; }
+	@echo "==> building the dynamic module and its floor with symbols (target/profile)"
+	@CARGO_PROFILE_ENVOY_MODULE_STRIP=false CARGO_PROFILE_ENVOY_MODULE_DEBUG=1 cargo build --quiet --profile envoy-module \
+	  -p edge-cors-envoy-module --lib --example module_floor --target-dir target/profile
+	@python3 bench/profile_module.py --module target/profile/envoy-module/libedge_cors.so \
+	  --floor target/profile/envoy-module/examples/libmodule_floor.so
+
 bench-modules: .rust-target $(WASM_OPT)
 	@echo "==> building the empty filter and the ABI floor (examples/), finished like edge-cors"
 	@cargo build --release --target wasm32-wasip1 -p edge-cors-wasm --example empty_filter --example abi_floor
