@@ -373,6 +373,8 @@ def main():
     ap.add_argument("--envoy", default=ENVOY)
     ap.add_argument("--module", default=WASM)
     ap.add_argument("--config", help="an Envoy configuration to run as it is (the demo: envoy/envoy.yaml)")
+    ap.add_argument("--shell", choices=["wasm", "module"], default="wasm",
+                    help="with --config: run its edge-cors filter as the wasm module (default) or the Envoy dynamic module (make envoy-module)")
     ap.add_argument("--demo-port", type=int, default=10001, help="with --config: the port of its demo upstream listener")
     ap.add_argument("--playground-port", type=int, default=8080, help="the playground page (0: none)")
     ap.add_argument("--check-ports", action="store_true")
@@ -525,6 +527,8 @@ def run_config(a):
         return
     origins = start_origin_service()
     print(f"  http://127.0.0.1:{origins.server_address[1]}{TENANTS_PATH}")
+    if a.shell == "module":
+        text = as_dynamic_module(text)
     # One pass, so that a port given for one (--demo-port 10002) is not
     # replaced again as another's default.
     ports = {10000: a.port, 9901: a.admin_port, 10001: a.demo_port, TENANTS_PORT: origins.server_address[1]}
@@ -541,7 +545,33 @@ def run_config(a):
                          "GET, POST and PUT, <code>authorization</code>, and exposes <code>etag</code> and <code>x-request-id</code>.")
     sys.stdout.flush()
     # The module's path in the demo is relative to the repository.
-    run_envoy([a.envoy, "-c", config, "--disable-hot-restart", "--log-level", "warn", "--component-log-level", "wasm:info"], cwd=ROOT)
+    run_envoy([a.envoy, "-c", config, "--disable-hot-restart", "--log-level", "warn", "--component-log-level", "wasm:info,dynamic_modules:info"], cwd=ROOT)
+
+
+WASM_FILTER = re.compile(
+    r"- name: envoy\.filters\.http\.wasm\n(?P<i> *)typed_config:\n.*?\n(?P=i)    configuration:\n",
+    re.S,
+)
+
+
+def as_dynamic_module(text):
+    """The demo's edge-cors filter as the Envoy dynamic module: the same
+    policy, in the filter the module answers to (docs/deployment.md)."""
+    def module(m):
+        i = m.group("i")
+        return (
+            f"- name: edge-cors\n{i}typed_config:\n"
+            f"{i}  \"@type\": type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter\n"
+            f"{i}  dynamic_module_config:\n{i}    name: edge_cors\n"
+            f"{i}    module: {{ local: {{ filename: target/release/libedge_cors.so }} }}\n"
+            f"{i}  filter_name: edge-cors\n{i}  filter_config:\n"
+        )
+    out, n = WASM_FILTER.subn(module, text)
+    if n != 1:
+        sys.exit("--shell module: the configuration has no single edge-cors wasm filter to replace")
+    if not os.path.exists(os.path.join(ROOT, "target/release/libedge_cors.so")):
+        sys.exit("target/release/libedge_cors.so missing: run `make envoy-module`")
+    return out
 
 
 def run_envoy(cmd, cwd=None):

@@ -53,13 +53,22 @@ impl Drop for Run {
 }
 
 fn start(port: u16, admin: u16, demo: u16, playground: u16) -> Run {
-    let _fresh = wasm_path();
+    let shell = match shell() {
+        Shell::Wasm => {
+            let _fresh = wasm_path();
+            "wasm"
+        }
+        Shell::Module => {
+            let _fresh = module_path();
+            "module"
+        }
+    };
     let dir = repo().join("target/playground");
     fs::create_dir_all(&dir).unwrap();
     let log = dir.join(format!("run-{}.log", std::process::id()));
     let mut cmd = Command::new("python3");
     cmd.arg(repo().join("envoy/run.py"))
-        .args(["--config", "envoy/envoy.yaml", "--envoy"])
+        .args(["--config", "envoy/envoy.yaml", "--shell", shell, "--envoy"])
         .arg(envoy_bin())
         .args(["--port", &port.to_string(), "--admin-port", &admin.to_string()])
         .args(["--demo-port", &demo.to_string(), "--playground-port", &playground.to_string()])
@@ -143,7 +152,6 @@ struct Expect {
 
 #[test]
 fn chromium_clicks_through_the_playground() {
-    common::wasm_only!("make run's playground (envoy/run.py) runs the wasm module");
     let (port, admin, playground) =
         (port_from("EDGE_CORS_PORT"), port_from("EDGE_CORS_ADMIN_PORT"), port_from("EDGE_CORS_PLAYGROUND_PORT"));
     let demo = port_from("EDGE_CORS_DEMO_PORT");
