@@ -9,6 +9,8 @@ pub struct Rule {
     pub name: Box<str>,
     hosts: Vec<HostPattern>,
     path_prefix: Option<Box<str>>,
+    /// The prefix matches whole segments (`match.path_separated_prefix`).
+    separated: bool,
     case_sensitive: bool,
     routes: Vec<Box<str>>,
     pub policy: RulePolicy,
@@ -106,6 +108,7 @@ impl Ruleset {
                     name: r.name.into_boxed_str(),
                     hosts: if ignore_port { any_port(r.hosts) } else { r.hosts },
                     path_prefix: r.path_prefix.map(String::into_boxed_str),
+                    separated: r.separated,
                     case_sensitive: r.case_sensitive,
                     routes: r.routes.into_iter().map(String::into_boxed_str).collect(),
                     policy: r.policy.map_or(RulePolicy::Off, |p| RulePolicy::Cors(Policy::new(p))),
@@ -167,9 +170,13 @@ impl Ruleset {
         let path = path.map(path_of).unwrap_or(b"/");
         let found = self.rules.iter().position(|r| {
             let host_ok = r.hosts.is_empty() || host.is_some_and(|(h, port)| r.hosts.iter().any(|p| p.matches(h, port)));
-            let path_ok = r.path_prefix.as_deref().is_none_or(|p| match r.case_sensitive {
-                true => path.starts_with(p.as_bytes()),
-                false => path.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes())),
+            let path_ok = r.path_prefix.as_deref().is_none_or(|p| {
+                let head_ok = match r.case_sensitive {
+                    true => path.starts_with(p.as_bytes()),
+                    false => path.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes())),
+                };
+                // Whole segments: the prefix is the path, or a `/` follows it.
+                head_ok && (!r.separated || matches!(path.get(p.len()), None | Some(b'/')))
             });
             let route_ok = r.routes.is_empty() || route_name.is_some_and(|n| r.routes.iter().any(|want| want.as_bytes() == n));
             host_ok && path_ok && route_ok
@@ -246,6 +253,49 @@ mod tests {
         assert!(c.policy(legacy).is_none(), "cors off has no policy");
         assert!(c.policy(Route::Default).is_some());
         assert!(c.policy(c.route(Some(b"pay.example.com"), Some(b"/v1/"), None)).is_some_and(|p| p.allows_credentials()));
+    }
+
+    /// Contract: rules[].match.path_separated_prefix matches whole segments,
+    /// as Envoy's route option and Gateway API's PathPrefix do: "/cors-1"
+    /// is not under "/cors"; the query is not part of the path.
+    /// A segment-wise rule does not hide a later byte prefix that reaches
+    /// past its segment ("/cors" then "/cors-1": both reachable).
+    #[test]
+    fn a_separated_prefix_covers_only_its_segments() {
+        for later in [r#"{"path_prefix": "/cors-1"}"#, r#"{"path_prefix": "/cors"}"#, r#"{"path_separated_prefix": "/cors-1"}"#] {
+            let json = format!(
+                r#"{{"allow_origins": ["https://a.example"], "rules": [
+                    {{"name": "a", "match": {{"path_separated_prefix": "/cors"}}, "cors": "off"}},
+                    {{"name": "b", "match": {later}, "cors": "off"}}]}}"#
+            );
+            assert!(Ruleset::from_json(json.as_bytes()).is_ok(), "{later} is reachable");
+        }
+    }
+
+    #[test]
+    fn separated_prefixes_match_whole_segments() {
+        let c = Ruleset::from_json(
+            br#"{"allow_origins": ["https://a.example"], "rules": [
+                {"name": "one", "match": {"path_separated_prefix": "/cors-1"}, "cors": "off"},
+                {"name": "api", "match": {"path_separated_prefix": "/API", "case_sensitive": false}, "cors": "off"},
+                {"name": "bytes", "match": {"path_prefix": "/cors"}, "cors": "off"}
+            ]}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let cases: [(&str, &str); 9] = [
+            ("/cors-1", "one"),
+            ("/cors-1/", "one"),
+            ("/cors-1/x?y=1", "one"),
+            ("/cors-1?y=1", "one"),
+            ("/cors-10", "bytes"),
+            ("/cors-1x/y", "bytes"),
+            ("/api/v1", "api"),
+            ("/Api", "api"),
+            ("/apis", "default"),
+        ];
+        for (path, want) in cases {
+            assert_eq!(c.rule_name(c.route(Some(b"h"), Some(path.as_bytes()), None)), want, "{path}");
+        }
     }
 
     /// Contract: rules[].match.hosts match the authority as the proxy routes
@@ -381,6 +431,27 @@ mod tests {
             (r#"[{"match": {}, "allow_origins": ["*"]}]"#, "rules[0].match", "matches every request"),
             (r#"[{"match": {"path": "/a"}, "allow_origins": ["*"]}]"#, "rules[0].match.path", "not a known key"),
             (r#"[{"match": {"path_prefix": "a"}, "allow_origins": ["*"]}]"#, "rules[0].match.path_prefix", "starting with /"),
+            (
+                r#"[{"match": {"path_separated_prefix": "/a/"}, "cors": "off"}]"#,
+                "rules[0].match.path_separated_prefix",
+                "not ending with /",
+            ),
+            (r#"[{"match": {"path_separated_prefix": "/"}, "cors": "off"}]"#, "rules[0].match.path_separated_prefix", "not ending with /"),
+            (
+                r#"[{"match": {"path_separated_prefix": "/a", "path_prefix": "/a"}, "cors": "off"}]"#,
+                "rules[0].match.path_separated_prefix",
+                "together with match.path_prefix",
+            ),
+            (
+                r#"[{"match": {"path_separated_prefix": "/a"}, "cors": "off"}, {"match": {"path_prefix": "/a/b"}, "cors": "off"}]"#,
+                "rules[1].match",
+                "can never match",
+            ),
+            (
+                r#"[{"match": {"path_prefix": "/a"}, "cors": "off"}, {"match": {"path_separated_prefix": "/ab"}, "cors": "off"}]"#,
+                "rules[1].match",
+                "can never match",
+            ),
             (
                 r#"[{"match": {"hosts": ["https://a.example"]}, "allow_origins": ["*"]}]"#,
                 "rules[0].match.hosts[0]",

@@ -260,7 +260,8 @@ pub fn rule_match(rule: &RuleSpec) -> String {
         parts.push(format!("{} {}", if hosts.len() == 1 { "host" } else { "hosts" }, hosts.join(", ")));
     }
     if let Some(p) = &rule.path_prefix {
-        parts.push(format!("path prefix {p}{}", if rule.case_sensitive { "" } else { " (ignoring case)" }));
+        let what = if rule.separated { "path segments" } else { "path prefix" };
+        parts.push(format!("{what} {p}{}", if rule.case_sensitive { "" } else { " (ignoring case)" }));
     }
     if !rule.routes.is_empty() {
         parts.push(format!("{} {}", if rule.routes.len() == 1 { "route" } else { "routes" }, rule.routes.join(", ")));

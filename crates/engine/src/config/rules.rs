@@ -75,7 +75,13 @@ pub struct RuleSpec {
     pub name: String,
     /// Empty: any host.
     pub hosts: Vec<HostPattern>,
+    /// `match.path_prefix`, or `match.path_separated_prefix` (then
+    /// `separated`).
     pub path_prefix: Option<String>,
+    /// `match.path_separated_prefix`: the prefix matches whole segments, as
+    /// Envoy's route option of that name and Gateway API's `PathPrefix` do:
+    /// the path is the prefix, or the prefix followed by `/`.
+    pub separated: bool,
     /// `match.case_sensitive: false`: the prefix compares ignoring ASCII
     /// case, as an Envoy route with `case_sensitive: false` does.
     pub case_sensitive: bool,
@@ -92,12 +98,25 @@ impl RuleSpec {
             self.hosts.is_empty() || (!later.hosts.is_empty() && later.hosts.iter().all(|h| self.hosts.iter().any(|mine| mine.covers(h))));
         // Every path starts with "/", so no prefix is the prefix "/".
         let later_path = later.path_prefix.as_deref().unwrap_or("/");
+        // Whether every path the later prefix matches starts with `head`:
+        // ignoring case, this rule covers every spelling of the later one;
+        // a later rule ignoring case matches spellings this one does not.
+        let starts = |head: &str| match self.case_sensitive {
+            false => later_path.get(..head.len()).is_some_and(|h| h.eq_ignore_ascii_case(head)),
+            true => later.case_sensitive && later_path.starts_with(head),
+        };
         let path = match &self.path_prefix {
             None => true,
-            // Ignoring case, this prefix covers every spelling of the later one.
-            Some(mine) if !self.case_sensitive => later_path.get(..mine.len()).is_some_and(|head| head.eq_ignore_ascii_case(mine)),
-            // A later rule ignoring case matches spellings this one does not.
-            Some(mine) => later.case_sensitive && later_path.starts_with(mine.as_str()),
+            Some(mine) if !self.separated => starts(mine),
+            // Segments: the later paths are all `mine` or under `mine/`.
+            Some(mine) => {
+                let same = later.separated
+                    && match self.case_sensitive {
+                        false => later_path.eq_ignore_ascii_case(mine),
+                        true => later.case_sensitive && later_path == mine,
+                    };
+                same || starts(&format!("{mine}/"))
+            }
         };
         let routes = self.routes.is_empty() || (!later.routes.is_empty() && later.routes.iter().all(|r| self.routes.contains(r)));
         hosts && path && routes
@@ -157,7 +176,8 @@ pub(super) fn higress_rules(v: &Value, out: &mut Vec<(String, RuleSpec)>, errs: 
             );
         }
         let policy = parse_policy(obj, &format!("{field}."), &[], errs);
-        let rule = RuleSpec { name: format!("higress-{i}"), hosts, path_prefix: None, case_sensitive: true, routes, policy };
+        let rule =
+            RuleSpec { name: format!("higress-{i}"), hosts, path_prefix: None, separated: false, case_sensitive: true, routes, policy };
         place(out, field, item, rule, errs);
     }
 }
@@ -185,7 +205,7 @@ pub(super) fn rules(items: &[Value], out: &mut Vec<(String, RuleSpec)>, errs: &m
         if out.iter().any(|(_, r)| r.name == name) || name == "default" {
             errs.push(format!("{field}.name"), quote(&name), "is used by another rule (or is \"default\")", "give each rule its own name");
         }
-        let RuleMatch { hosts, path_prefix, case_sensitive, routes } = rule_match(&field, obj.get("match"), errs);
+        let RuleMatch { hosts, path_prefix, separated, case_sensitive, routes } = rule_match(&field, obj.get("match"), errs);
         let policy = match obj.get("cors") {
             Some(Value::String(off)) if off == "off" => {
                 let extra: Vec<&String> = obj.keys().filter(|k| !k.starts_with('_') && !RULE_KEYS.contains(&k.as_str())).collect();
@@ -210,7 +230,7 @@ pub(super) fn rules(items: &[Value], out: &mut Vec<(String, RuleSpec)>, errs: &m
             }
             None => parse_policy(obj, &format!("{field}."), &RULE_KEYS, errs),
         };
-        let rule = RuleSpec { name, hosts, path_prefix, case_sensitive, routes, policy };
+        let rule = RuleSpec { name, hosts, path_prefix, separated, case_sensitive, routes, policy };
         place(out, field, obj.get("match").unwrap_or(&Value::Null), rule, errs);
     }
 }
@@ -223,18 +243,19 @@ pub(super) fn is_rule_name(n: &str) -> bool {
 pub(super) struct RuleMatch {
     hosts: Vec<HostPattern>,
     path_prefix: Option<String>,
+    separated: bool,
     case_sensitive: bool,
     routes: Vec<String>,
 }
 
 impl Default for RuleMatch {
     fn default() -> RuleMatch {
-        RuleMatch { hosts: Vec::new(), path_prefix: None, case_sensitive: true, routes: Vec::new() }
+        RuleMatch { hosts: Vec::new(), path_prefix: None, separated: false, case_sensitive: true, routes: Vec::new() }
     }
 }
 
-/// The keys that select requests; `case_sensitive` only qualifies `path_prefix`.
-pub(super) const MATCH_KEYS: [&str; 3] = ["hosts", "path_prefix", "routes"];
+/// The keys that select requests; `case_sensitive` only qualifies a path prefix.
+pub(super) const MATCH_KEYS: [&str; 4] = ["hosts", "path_prefix", "path_separated_prefix", "routes"];
 
 pub(super) fn rule_match(field: &str, v: Option<&Value>, errs: &mut Errors) -> RuleMatch {
     let example =
@@ -253,19 +274,19 @@ pub(super) fn rule_match(field: &str, v: Option<&Value>, errs: &mut Errors) -> R
             errs.push(
                 format!("{field}.match.{k}"),
                 show(val),
-                "is not a known key (known: hosts, path_prefix, case_sensitive, routes)",
+                "is not a known key (known: hosts, path_prefix, path_separated_prefix, case_sensitive, routes)",
                 "remove it",
             );
         }
     }
     let case_sensitive = match m.get("case_sensitive") {
         None => true,
-        Some(Value::Bool(b)) if m.contains_key("path_prefix") => *b,
+        Some(Value::Bool(b)) if m.contains_key("path_prefix") || m.contains_key("path_separated_prefix") => *b,
         Some(Value::Bool(_)) => {
             errs.push(
                 format!("{field}.match.case_sensitive"),
                 show(m.get("case_sensitive").unwrap_or(&Value::Null)),
-                "has no effect without match.path_prefix (host names always compare ignoring case)",
+                "has no effect without match.path_prefix or path_separated_prefix (host names always compare ignoring case)",
                 "remove it, or add the path_prefix it qualifies",
             );
             true
@@ -282,11 +303,10 @@ pub(super) fn rule_match(field: &str, v: Option<&Value>, errs: &mut Errors) -> R
     };
     let hosts = m.get("hosts").map(|h| host_patterns(&format!("{field}.match.hosts"), h, Port::Default, errs)).unwrap_or_default();
     let routes = m.get("routes").map(|r| route_names(&format!("{field}.match.routes"), r, errs)).unwrap_or_default();
+    let path_like = |p: &str| p.starts_with('/') && !p.contains('?') && !p.contains('#') && p.bytes().all(|b| b > b' ' && b < 0x7f);
     let path_prefix = match m.get("path_prefix") {
         None => None,
-        Some(Value::String(p)) if p.starts_with('/') && !p.contains('?') && !p.contains('#') && p.bytes().all(|b| b > b' ' && b < 0x7f) => {
-            Some(p.clone())
-        }
+        Some(Value::String(p)) if path_like(p) => Some(p.clone()),
         Some(other) => {
             errs.push(
                 format!("{field}.match.path_prefix"),
@@ -297,10 +317,33 @@ pub(super) fn rule_match(field: &str, v: Option<&Value>, errs: &mut Errors) -> R
             None
         }
     };
+    let separated_prefix = match m.get("path_separated_prefix") {
+        None => None,
+        Some(Value::String(p)) if path_like(p) && p.len() > 1 && !p.ends_with('/') => Some(p.clone()),
+        Some(other) => {
+            errs.push(
+                format!("{field}.match.path_separated_prefix"),
+                show(other),
+                "must be a path starting with / and not ending with / (it matches the path itself and what is under it; no query, fragment, spaces or non-ASCII)",
+                "write whole segments such as \"/api\" (matches /api and /api/..., not /apis); for every path, leave the path out",
+            );
+            None
+        }
+    };
+    if m.contains_key("path_prefix") && m.contains_key("path_separated_prefix") {
+        errs.push(
+            format!("{field}.match.path_separated_prefix"),
+            show(m.get("path_separated_prefix").unwrap_or(&Value::Null)),
+            "is given together with match.path_prefix: a rule matches one path prefix",
+            "keep the one the proxy's route uses (Envoy: prefix or path_separated_prefix)",
+        );
+    }
+    let separated = separated_prefix.is_some() && path_prefix.is_none();
+    let path_prefix = path_prefix.or(separated_prefix);
     if MATCH_KEYS.iter().all(|k| m.get(*k).is_none()) {
         errs.push(format!("{field}.match"), "{}", "matches every request (no hosts, path_prefix or routes)", example);
     }
-    RuleMatch { hosts, path_prefix, case_sensitive, routes }
+    RuleMatch { hosts, path_prefix, separated, case_sensitive, routes }
 }
 
 /// `match.hosts`; `no_port` is what an entry without a port means.

@@ -62,7 +62,8 @@ const MIRRORED: &str = r#"{
     "rules": [
         {"name": "pay-host", "match": {"hosts": ["pay.example.com"]},
          "allow_origins": ["https://checkout.example.com"], "allow_credentials": true},
-        {"name": "admin", "match": {"path_prefix": "/api/admin/", "case_sensitive": false}, "cors": "off"}
+        {"name": "admin", "match": {"path_prefix": "/api/admin/", "case_sensitive": false}, "cors": "off"},
+        {"name": "v1", "match": {"path_separated_prefix": "/api/v1"}, "cors": "off"}
     ]
 }"#;
 
@@ -76,6 +77,8 @@ const MIRRORED_HOSTS: &str = r#"
               domains: ["*"]
               routes:
               - match: { prefix: "/api/admin/", case_sensitive: false }
+                route: { cluster: upstream }
+              - match: { path_separated_prefix: "/api/v1" }
                 route: { cluster: upstream }
               - match: { prefix: "/api/" }
                 route: { cluster: upstream }"#;
@@ -159,7 +162,9 @@ fn host_rules_follow_envoys_virtual_hosts() {
 /// `pay.example.com:8443` goes to pay's virtual host, and with
 /// `"ignore_port_in_host_matching": true` the pay rule applies there too (a
 /// foreign origin gets no CORS on pay's responses); a route matching its
-/// prefix ignoring case has its rule with `match.case_sensitive: false`.
+/// prefix ignoring case has its rule with `match.case_sensitive: false`; a
+/// `path_separated_prefix` route has its rule with the same key (whole
+/// segments: `/api/v10` is not under `/api/v1`).
 #[test]
 fn rules_mirror_envoys_route_options() {
     let checkout = "https://checkout.example.com";
@@ -171,13 +176,17 @@ fn rules_mirror_envoys_route_options() {
     };
     // (Host, path, Origin, the ACAO and ACAC wanted)
     type Case<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
-    let cases: [Case; 6] = [
+    let cases: [Case; 9] = [
         ("pay.example.com", "/api/x", checkout, Some(checkout), Some("true")),
         ("pay.example.com:8443", "/api/x", checkout, Some(checkout), Some("true")),
         ("pay.example.com:8443", "/api/x", app, None, None),
         ("other.example.com", "/api/x", app, Some(app), None),
         ("other.example.com", "/api/ADMIN/x", app, None, None),
         ("other.example.com", "/api/Admin/x", app, None, None),
+        // path_separated_prefix "/api/v1": whole segments, the query aside.
+        ("other.example.com", "/api/v1/", app, None, None),
+        ("other.example.com", "/api/v1?", app, None, None),
+        ("other.example.com", "/api/v10", app, Some(app), None),
     ];
     for (host, path, origin, want_acao, want_acac) in cases {
         let path = format!("{path}{}", unique("m"));

@@ -117,11 +117,13 @@ fn a_rule_match_is_said_in_words() {
     let c = check_found(found(json!({
         "allow_origins": ["https://a.example"],
         "rules": [{"name": "r", "match": {"hosts": ["a.test", "b.test"], "path_prefix": "/API/", "routes": ["x"], "case_sensitive": false}, "cors": "off"},
-                  {"name": "one", "match": {"routes": ["y"]}, "cors": "off"}]
+                  {"name": "one", "match": {"routes": ["y"]}, "cors": "off"},
+                  {"name": "seg", "match": {"path_separated_prefix": "/v1"}, "cors": "off"}]
     })));
     let config = c.config.as_ref().unwrap_or_else(|| panic!("{:?}", fields(&c)));
     assert_eq!(rule_match(&config.rules[0]), "hosts a.test, b.test and path prefix /API/ (ignoring case) and route x");
     assert_eq!(rule_match(&config.rules[1]), "route y");
+    assert_eq!(rule_match(&config.rules[2]), "path segments /v1");
 }
 
 #[test]

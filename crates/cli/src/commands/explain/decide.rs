@@ -135,7 +135,7 @@ fn select(c: &Checked, spec: PolicySpec, target: &RouteTarget) -> Result<Selecte
         parts.push(format!("host {host}"));
     }
     if let Some(p) = &rule.path_prefix {
-        parts.push(format!("path prefix {p}"));
+        parts.push(format!("{} {p}", if rule.separated { "path segments" } else { "path prefix" }));
     }
     if !rule.routes.is_empty() {
         parts.push(format!("route {}", route_name.unwrap_or("")));
