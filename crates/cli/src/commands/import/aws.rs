@@ -31,5 +31,7 @@ pub fn convert(found: Found) -> Imported {
     if found.object.is_empty() {
         refusals.push("the CORS configuration is empty".into());
     }
-    Imported { location: found.location, policy, differences, refusals, wider: vec![] }
+    let credentials = policy.iter().any(|(k, v)| k == "allow_credentials" && *v == serde_json::Value::Bool(true));
+    let wider_headers = super::envoy::star_headers(&policy, "API Gateway", credentials, true);
+    Imported { location: found.location, policy, differences, refusals, wider_headers, ..Imported::default() }
 }

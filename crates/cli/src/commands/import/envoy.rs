@@ -165,7 +165,8 @@ pub fn convert_with(
         ));
     }
     if !envoy_filter {
-        return Imported { location: location.to_string(), policy, differences, refusals, wider };
+        let wider_headers = star_headers(&policy, product, credentials, false);
+        return Imported { location: location.to_string(), policy, differences, refusals, wider, wider_headers, ..Imported::default() };
     }
     differences.push(format!("{product} answered allowed preflights with 200; edge-cors answers 204 (any 2xx is fine for browsers)"));
     differences.push(format!(
@@ -182,7 +183,38 @@ pub fn convert_with(
         "{product}'s CORS filter skipped requests without a route, so the proxy's 404 had no CORS headers; \
          edge-cors adds them to every response, local replies included"
     ));
-    Imported { location: location.to_string(), policy, differences, refusals, wider }
+    let wider_headers = star_headers(&policy, product, credentials, true);
+    Imported { location: location.to_string(), policy, differences, refusals, wider, wider_headers, ..Imported::default() }
+}
+
+/// `allow_headers: ["*"]` admits Authorization in edge-cors (it names the
+/// requested headers in its answer); the `*` of Envoy, AWS and the Fetch
+/// standard never covers Authorization, and with credentials browsers read
+/// it as a header literally named `*`. `literal`: the source sent its `*` as
+/// written even with credentials (the Gateway API instead answers with the
+/// requested headers then, so only its credential-less `*` differs).
+pub fn star_headers(policy: &[(String, Value)], product: &str, credentials: bool, literal: bool) -> Vec<String> {
+    let Some(Value::Array(headers)) = policy.iter().find(|(k, _)| k == "allow_headers").map(|(_, v)| v) else {
+        return vec![];
+    };
+    let star = headers.iter().any(|h| h == "*");
+    let authorization = headers.iter().any(|h| h.as_str().is_some_and(|h| h.eq_ignore_ascii_case("authorization")));
+    if !star || authorization {
+        return vec![];
+    }
+    if credentials && literal {
+        return vec![format!(
+            "allow_headers \"*\": with credentials, browsers read {product}'s * as a header literally named *, so no other \
+             request header passed its preflight; edge-cors's [\"*\"] allows every request header, Authorization included"
+        )];
+    }
+    if credentials {
+        return vec![];
+    }
+    vec![format!(
+        "allow_headers \"*\": {product}'s * is the Fetch standard's wildcard, which never covers Authorization (browsers \
+         refuse a request sending it); edge-cors's [\"*\"] admits Authorization too"
+    )]
 }
 
 /// Method or header names: Envoy's comma-separated string, or Istio's list.

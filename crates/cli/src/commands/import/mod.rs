@@ -16,9 +16,11 @@ mod envoy;
 mod envoy_gateway;
 mod find;
 mod gateway_api;
+mod ingress_nginx;
 mod istio;
 mod matcher;
 mod regex;
+mod scoped;
 
 use std::path::Path;
 
@@ -44,6 +46,8 @@ pub enum ImportSource {
     // Envoy Gateway's SecurityPolicy `spec.cors`.
     #[value(alias = "envoy-gateway-security-policy")]
     EnvoyGateway,
+    // ingress-nginx's CORS annotations on networking.k8s.io/v1 Ingresses.
+    IngressNginx,
 }
 
 impl ImportSource {
@@ -55,6 +59,7 @@ impl ImportSource {
             ImportSource::Aws => "AWS CorsConfiguration",
             ImportSource::GatewayApi => "Gateway API HTTPRoute CORS filter",
             ImportSource::EnvoyGateway => "Envoy Gateway SecurityPolicy cors",
+            ImportSource::IngressNginx => "ingress-nginx Ingress CORS annotations",
         }
     }
 
@@ -64,12 +69,11 @@ impl ImportSource {
             ImportSource::Envoy => find::in_file(path, envoy::find)?.iter().map(|b| envoy::convert(&b.location, &b.object)).collect(),
             ImportSource::Istio => find::in_file(path, istio::find)?.iter().map(|b| istio::convert(&b.location, &b.object)).collect(),
             ImportSource::Aws => source::load(path)?.into_iter().map(aws::convert).collect(),
-            ImportSource::GatewayApi => {
-                find::in_file(path, gateway_api::find)?.iter().map(|b| gateway_api::convert(&b.location, &b.object)).collect()
-            }
+            ImportSource::GatewayApi => gateway_api::import(path)?,
             ImportSource::EnvoyGateway => {
                 find::in_file(path, envoy_gateway::find)?.iter().map(|b| envoy_gateway::convert(&b.location, &b.object)).collect()
             }
+            ImportSource::IngressNginx => ingress_nginx::import(path)?,
         })
     }
 
@@ -82,6 +86,7 @@ impl ImportSource {
             ImportSource::Istio => blocks(istio::find),
             ImportSource::GatewayApi => blocks(gateway_api::find),
             ImportSource::EnvoyGateway => blocks(envoy_gateway::find),
+            ImportSource::IngressNginx => blocks(ingress_nginx::find),
             ImportSource::Aws => source::load(path)
                 .map(|found| found.into_iter().filter(|f| source::is_aws(f.kind)).map(|f| f.location).collect())
                 .unwrap_or_default(),
@@ -109,6 +114,7 @@ impl ImportSource {
 }
 
 /// One converted policy and what the user must know about it.
+#[derive(Default)]
 struct Imported {
     location: String,
     policy: Vec<(String, Value)>,
@@ -116,6 +122,24 @@ struct Imported {
     refusals: Vec<String>,
     /// What the policy allows that the source did not (see `matcher`).
     wider: Vec<String>,
+    /// Request headers the policy allows that the source did not (a `*`
+    /// that now also admits Authorization).
+    wider_headers: Vec<String>,
+    /// Requests the policy's rules cover that the source's scope did not
+    /// (an exact path that became a prefix): the same origins, more paths.
+    wider_paths: Vec<String>,
+}
+
+impl Imported {
+    /// Whether the policy, or any of its rules, sends credentials.
+    fn credentials(&self) -> bool {
+        let yes = |v: &Value| v.get("allow_credentials") == Some(&Value::Bool(true));
+        self.policy.iter().any(|(k, v)| match k.as_str() {
+            "allow_credentials" => *v == Value::Bool(true),
+            "rules" => v.as_array().is_some_and(|rules| rules.iter().any(yes)),
+            _ => false,
+        })
+    }
 }
 
 /// `accept_wider`: import a policy that allows more than the source did
@@ -154,31 +178,23 @@ pub fn run(source: ImportSource, path: &Path, accept_wider: bool) -> Result<Repo
         for r in &first.refusals {
             err.push_str(&format!("  {} {r}\n", style.fail("refused:")));
         }
+        if first.policy.is_empty() {
+            return refused(err, "there is no CORS policy in it to import");
+        }
         let entries = out::plural(first.refusals.len(), "entry", "entries");
         return refused(err, &format!("{entries} cannot be converted safely"));
     }
     // Never wider than the source without saying so and being told to;
-    // never at all when the policy sends credentials.
-    if !first.wider.is_empty() {
-        for w in &first.wider {
+    // never at all when the policy sends credentials to more origins or
+    // with more headers (more paths of the same origins may be accepted).
+    if let Some(why) = widening(first, accept_wider) {
+        for w in first.wider.iter().chain(&first.wider_headers).chain(&first.wider_paths) {
             err.push_str(&format!("  {} {w}\n", style.warn("wider:")));
         }
-        let credentials = first.policy.iter().any(|(k, v)| k == "allow_credentials" && *v == Value::Bool(true));
-        if credentials {
-            return refused(
-                err,
-                "the converted policy would allow origins the source did not, with credentials (cookies) sent to them; \
-                 list the origins by hand (--accept-wider does not apply to a policy with credentials)",
-            );
+        match why {
+            Ok(()) => err.push_str(&format!("  {} the wider policy is imported (--accept-wider)\n", style.warn("accepted:"))),
+            Err(why) => return refused(err, &why),
         }
-        if !accept_wider {
-            return refused(
-                err,
-                "the converted policy would allow origins the source did not; list the origins by hand, \
-                 or pass --accept-wider to import it anyway",
-            );
-        }
-        err.push_str(&format!("  {} the wider policy is imported (--accept-wider)\n", style.warn("accepted:")));
     }
     // The result must pass the filter's own checks, public suffixes included.
     let object: Map<String, Value> = first.policy.iter().cloned().collect();
@@ -193,8 +209,52 @@ pub fn run(source: ImportSource, path: &Path, accept_wider: bool) -> Result<Repo
         out::plural(first.differences.len(), "difference", "differences")
     )));
     err.push('\n');
-    let json = render::policy_json(&first.policy, "");
+    let json = if first.policy.iter().any(|(k, _)| k == "rules") {
+        scoped::policy_json(&first.policy)
+    } else {
+        render::policy_json(&first.policy, "")
+    };
     Ok(Report { stdout: format!("{json}\n"), stderr: err, ok: true })
+}
+
+/// `None` when the policy allows nothing the source did not; else whether
+/// it is imported (`Ok`: with --accept-wider) or why not.
+fn widening(i: &Imported, accept_wider: bool) -> Option<Result<(), String>> {
+    let origins = !i.wider.is_empty();
+    let headers = !i.wider_headers.is_empty();
+    if !origins && !headers && i.wider_paths.is_empty() {
+        return None;
+    }
+    let mut what = Vec::new();
+    let mut fix = Vec::new();
+    if origins {
+        what.push("origins");
+        fix.push("list the origins by hand");
+    }
+    if headers {
+        what.push("request headers");
+        fix.push("list the request headers by hand (Authorization only if the source allowed it)");
+    }
+    if !i.wider_paths.is_empty() {
+        what.push("paths");
+        fix.push("write the exact paths' rules by hand");
+    }
+    let what = what.join(" and ");
+    if i.credentials() && (origins || headers) {
+        let sent = if origins { "with credentials (cookies) sent to them" } else { "with credentials (cookies) sent along" };
+        return Some(Err(format!(
+            "the converted policy would allow {what} the source did not, {sent}; {} \
+             (--accept-wider does not apply to a policy with credentials)",
+            fix.join("; ")
+        )));
+    }
+    if accept_wider {
+        return Some(Ok(()));
+    }
+    Some(Err(format!(
+        "the converted policy would allow {what} the source did not; {}, or pass --accept-wider to import it anyway",
+        fix.join("; ")
+    )))
 }
 
 /// The differences as a numbered list, continuation lines indented.
@@ -215,7 +275,7 @@ fn differences_text(differences: &[String], style: &Style) -> String {
 
 /// `what` with its indefinite article: "an Envoy CorsPolicy", "a Gateway API ...".
 fn a(what: &str) -> String {
-    let article = if what.starts_with(['A', 'E', 'I', 'O', 'U']) { "an" } else { "a" };
+    let article = if what.starts_with(['A', 'E', 'I', 'O', 'U', 'a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
     format!("{article} {what}")
 }
 
