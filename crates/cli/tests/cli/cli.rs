@@ -1417,3 +1417,138 @@ fn debug_and_the_fetch_host_are_said() {
     );
     assert!(r.stdout.contains("Public Suffix List 2026-10-22_08-36-41_UTC compiled in"), "{}", r.stdout);
 }
+
+// ------------------------------------------- import: ingress-nginx, HTTPRoute rules
+
+/// ingress-nginx's annotations: a rule per host, per path where a host's
+/// Ingresses differ, the Ingress without CORS "off", and `*` with the
+/// default credentials imported as browsers saw it (without them).
+#[test]
+fn import_ingress_nginx_annotations() {
+    let (r, v) = import_ok("ingress-nginx", "ingress-nginx.yaml", &[]);
+    let rules = v["rules"].as_array().expect("rules");
+    let by_name = |n: &str| rules.iter().find(|r| r["name"] == n).unwrap_or_else(|| panic!("no rule {n} in {v}")).clone();
+    let api = by_name("api-example-com");
+    assert_eq!(api["match"], serde_json::json!({"hosts": ["api.example.com"]}));
+    assert_eq!(api["allow_origins"], serde_json::json!(["https://app.example.com", "https://admin.example.com"]));
+    assert_eq!(api["allow_credentials"], true);
+    assert_eq!(api["max_age"], 600);
+    let public = by_name("public-example-com");
+    assert_eq!(public["allow_origins"], serde_json::json!(["*"]));
+    assert!(public.get("allow_credentials").is_none(), "{public}");
+    assert_eq!(public["max_age"], 86400, "ingress-nginx's default 1728000, capped");
+    let shop = by_name("shop-example-com-api");
+    assert_eq!(shop["match"], serde_json::json!({"hosts": ["shop.example.com"], "path_separated_prefix": "/api"}));
+    assert_eq!(by_name("shop-example-com")["cors"], "off");
+    assert_eq!(v["allow_origins"], api["allow_origins"], "the top level copies the first Ingress's policy");
+    assert_has(
+        &r,
+        &[
+            "imported ingress-nginx Ingress CORS annotations at Ingresses default/api, default/public, default/shop-api, default/shop-web",
+            "ingress-nginx answered Access-Control-Allow-Origin: * with Access-Control-Allow-Credentials: true",
+            "Ingress default/shop-web has no enable-cors: \"true\"",
+            "the top-level policy is a copy of rules[",
+            "ingress-nginx passed preflights from origins it did not allow to the upstream",
+        ],
+    );
+    // A file of Ingresses names its --from, and an Ingress without CORS is no policy.
+    let r = edge_cors(&["import", "--from", "envoy", &fixture("ingress-nginx.yaml")]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert_has(&r, &["it holds an ingress-nginx Ingress CORS annotations", "use --from ingress-nginx"]);
+    let p = tmp_file(
+        "ingress-no-cors.yaml",
+        "kind: Ingress\nmetadata:\n  name: web\n  annotations:\n    nginx.ingress.kubernetes.io/cors-allow-origin: https://a.example\nspec:\n  rules:\n  - host: web.example.com\n",
+    );
+    let r = edge_cors(&["import", "--from", "ingress-nginx", p.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert_has(
+        &r,
+        &[
+            "refused: Ingress web has no nginx.ingress.kubernetes.io/enable-cors annotation, so ingress-nginx added no CORS headers there; ingress-nginx ignored its cors-* annotations",
+            "not imported: there is no CORS policy in it to import",
+        ],
+    );
+}
+
+/// An Exact path becomes a segment prefix and a one-label `*.` any depth:
+/// both wider, so imported only with --accept-wider.
+#[test]
+fn import_ingress_nginx_exact_paths_are_wider() {
+    let r = edge_cors(&["import", "--from", "ingress-nginx", &fixture("ingress-nginx-paths.yaml")]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert_has(
+        &r,
+        &[
+            "wider: Ingress login spec.rules[0].http.paths[0]: ingress-nginx matched the exact path /v1/login on api.example.com",
+            "wider: origin \"https://*.example.com\": ingress-nginx matched its * as one label",
+            "not imported: the converted policy would allow origins and paths the source did not",
+        ],
+    );
+    let (r, v) = import_ok("ingress-nginx", "ingress-nginx-paths.yaml", &["--accept-wider"]);
+    assert_has(&r, &["accepted: the wider policy is imported (--accept-wider)"]);
+    let matches: Vec<&serde_json::Value> = v["rules"].as_array().unwrap().iter().map(|r| &r["match"]).collect();
+    assert_eq!(
+        matches,
+        [
+            &serde_json::json!({"hosts": ["api.example.com"], "path_separated_prefix": "/v1/login"}),
+            &serde_json::json!({"hosts": ["api.example.com"], "path_separated_prefix": "/v1"}),
+        ]
+    );
+}
+
+/// An HTTPRoute whose rules carry different CORS filters, and one without:
+/// a rule per HTTPRoute rule and path match, whole segments, the rule
+/// without the filter "off".
+#[test]
+fn import_gateway_api_rules_with_different_filters() {
+    let (r, v) = import_ok("gateway-api", "gateway-api-httproute-rules.yaml", &[]);
+    let rules = v["rules"].as_array().expect("rules");
+    let names: Vec<&str> = rules.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, ["shop-rule1-match1", "shop-rule0", "shop-rule1-match0", "shop-rule2"]);
+    assert_eq!(rules[0]["match"], serde_json::json!({"hosts": ["shop.example.com"], "path_separated_prefix": "/checkout"}));
+    assert_eq!(rules[0]["allow_credentials"], true);
+    assert_eq!(rules[1]["match"]["path_separated_prefix"], "/cors-1", "/cors-1 must not cover /cors-10");
+    assert_eq!(
+        rules[3],
+        serde_json::json!({"name": "shop-rule2", "match": {"hosts": ["shop.example.com"], "path_separated_prefix": "/admin"}, "cors": "off"})
+    );
+    assert_has(
+        &r,
+        &[
+            "imported Gateway API HTTPRoute CORS filter at HTTPRoute shop (spec)",
+            "each HTTPRoute rule became an edge-cors rule",
+            "Access-Control-Expose-Headers on preflight answers",
+        ],
+    );
+    assert!(!r.stderr.contains("import them one at a time"), "{}", r.stderr);
+}
+
+/// A `*` for request headers admits Authorization in edge-cors, not in the
+/// sources: never imported silently, and never with credentials.
+#[test]
+fn import_never_widens_star_headers_silently() {
+    let p = tmp_file(
+        "envoy-star-headers.yaml",
+        "cors:\n  allow_origin_string_match:\n  - exact: https://app.example.com\n  allow_headers: '*'\n",
+    );
+    let r = edge_cors(&["import", "--from", "envoy", p.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert_has(
+        &r,
+        &[
+            "wider: allow_headers \"*\": Envoy's * is the Fetch standard's wildcard, which never covers Authorization",
+            "not imported: the converted policy would allow request headers the source did not",
+        ],
+    );
+    let r = edge_cors(&["import", "--from", "envoy", p.to_str().unwrap(), "--accept-wider"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let p = tmp_file(
+        "gateway-star-headers.yaml",
+        "kind: SecurityPolicy\nspec:\n  cors:\n    allowOrigins: ['https://app.example.com']\n    allowHeaders: ['*']\n    allowCredentials: true\n",
+    );
+    let r = edge_cors(&["import", "--from", "envoy-gateway", p.to_str().unwrap(), "--accept-wider"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert_has(&r, &["literally named *", "--accept-wider does not apply to a policy with credentials"]);
+}
