@@ -19,6 +19,7 @@
 //! - `report`: report mode's comparison with the upstream's headers.
 //! - `outcome`, `stats`, `log_line`: the access-log record and response-code
 //!   details, the counters' names, the filter's log lines.
+//! - `writes`: `block_cross_origin_writes`, refusing cross-site writes.
 //! - `live`: live origins (`allow_origins_from`): what an answer means, the
 //!   values a shell shares between workers.
 #![forbid(unsafe_code)]
@@ -38,6 +39,7 @@ pub mod response;
 pub mod rules;
 pub mod stats;
 pub mod token;
+pub mod writes;
 
 pub use config::{ConfigError, ConfigErrors};
 pub use policy::{Decision, Forward, Policy, PreflightReply, Rejection, Request};

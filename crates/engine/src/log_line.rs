@@ -36,6 +36,15 @@ pub fn preflight_rejected(req: &Request<'_>, reply: &PreflightReply<'_>, rule: &
     cat(&["edge-cors: preflight from ", &shown(req.origin.unwrap_or_default()), " rejected by rule \"", rule, "\": ", &what])
 }
 
+/// A write from another site refused (debug level).
+pub fn write_refused(req: &Request<'_>, why: crate::writes::CrossSite, rule: &str) -> String {
+    let told = match why {
+        crate::writes::CrossSite::FetchSite => cat(&["Sec-Fetch-Site ", &shown(req.fetch_site.unwrap_or_default())]),
+        crate::writes::CrossSite::OriginHost => cat(&["Origin ", &shown(req.origin.unwrap_or_default()), " is not the request's host"]),
+    };
+    cat(&["edge-cors: cross-origin ", &shown(req.method), " refused by rule \"", rule, "\" (block_cross_origin_writes): ", &told])
+}
+
 /// An actual request from an origin the policy does not allow (debug level).
 pub fn origin_refused(origin: &[u8], rule: &str) -> String {
     cat(&["edge-cors: origin ", &shown(origin), " not allowed by rule \"", rule, "\"; the response gets no CORS headers"])

@@ -22,6 +22,9 @@ pub enum Outcome {
     Off,
     /// Report mode: nothing changed.
     Report,
+    /// `block_cross_origin_writes`: a write from another site, refused
+    /// with a 403 and never forwarded.
+    WriteRefused,
 }
 
 impl Outcome {
@@ -35,6 +38,7 @@ impl Outcome {
             Outcome::NotCors => "not_cors",
             Outcome::Off => "off",
             Outcome::Report => "report",
+            Outcome::WriteRefused => "write_refused",
         }
     }
 
@@ -43,6 +47,7 @@ impl Outcome {
         match self {
             Outcome::PreflightRejected(why) => why.as_str(),
             Outcome::Rejected => "origin",
+            Outcome::WriteRefused => "cross_origin_write",
             _ => "none",
         }
     }
@@ -54,6 +59,7 @@ impl Outcome {
             Outcome::PreflightRejected(Rejection::Origin) => Some("edge_cors_preflight_rejected_origin"),
             Outcome::PreflightRejected(Rejection::Method) => Some("edge_cors_preflight_rejected_method"),
             Outcome::PreflightRejected(Rejection::Header) => Some("edge_cors_preflight_rejected_header"),
+            Outcome::WriteRefused => Some("edge_cors_cross_origin_write_refused"),
             _ => None,
         }
     }
@@ -65,6 +71,7 @@ impl Outcome {
             Outcome::PreflightRejected(why) => Some(Counter::preflight(Some(why))),
             Outcome::Allowed => Some(Counter::RequestAllowed),
             Outcome::Rejected => Some(Counter::RequestRejectedOrigin),
+            Outcome::WriteRefused => Some(Counter::CrossOriginWriteRefused),
             Outcome::NotCors | Outcome::Off | Outcome::Report => None,
         }
     }

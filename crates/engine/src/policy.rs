@@ -51,6 +51,8 @@ pub struct Request<'a> {
     pub authority: Option<&'a [u8]>,
     pub host: Option<&'a [u8]>,
     pub path: Option<&'a [u8]>,
+    /// `Sec-Fetch-Site`, for `block_cross_origin_writes`.
+    pub fetch_site: Option<&'a [u8]>,
 }
 
 impl<'a> Request<'a> {
@@ -72,6 +74,8 @@ impl<'a> Request<'a> {
                 &mut req.path
             } else if name.eq_ignore_ascii_case(b"host") {
                 &mut req.host
+            } else if name.eq_ignore_ascii_case(b"sec-fetch-site") {
+                &mut req.fetch_site
             } else if let Some(rest) = strip_prefix_ignore_case(name, b"access-control-request-") {
                 if rest.eq_ignore_ascii_case(b"method") {
                     &mut req.request_method
@@ -269,6 +273,8 @@ pub struct Policy {
     /// `allow_origins_from`, with the set fetched last and the flags its
     /// answers are checked under.
     source: Option<Source>,
+    /// `block_cross_origin_writes` (see `writes`).
+    pub(crate) block_writes: bool,
 }
 
 /// A policy's origin source and the origins it gave.
@@ -307,6 +313,7 @@ impl Policy {
             debug: spec.debug,
             public,
             source: spec.source.map(|spec| Source { spec, live: LiveOrigins::default(), insecure: spec_insecure }),
+            block_writes: spec.block_writes,
         }
     }
 

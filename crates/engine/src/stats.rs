@@ -41,6 +41,10 @@ counters! {
     UpstreamCorsHeadersReplaced => "edge_cors.upstream_cors_headers_replaced",
     /// Requests a `match.routes` rule could not judge: the host gave no route name.
     RouteNameUnavailable => "edge_cors.route_name_unavailable",
+    /// Writes from other sites refused at the edge (`block_cross_origin_writes`).
+    CrossOriginWriteRefused => "edge_cors.cross_origin_write_refused",
+    /// Report mode: writes `block_cross_origin_writes` would refuse.
+    CrossOriginWriteWouldRefuse => "edge_cors.cross_origin_write_would_refuse",
 }
 
 impl Counter {
@@ -115,6 +119,8 @@ mod tests {
                 "edge_cors.request_rejected_origin",
                 "edge_cors.upstream_cors_headers_replaced",
                 "edge_cors.route_name_unavailable",
+                "edge_cors.cross_origin_write_refused",
+                "edge_cors.cross_origin_write_would_refuse",
             ]
         );
         // The filter indexes its ids by `counter as usize`.

@@ -43,7 +43,9 @@ const POLICY: &str = r#"{
         {"name": "partners", "match": {"path_prefix": "/api/partners/"}, "allow_origins": [], "allow_credentials": true,
          "allow_origins_from": {"cluster": "tenant_origins", "path": "/cors/origins", "refresh_seconds": 1}},
         {"name": "resellers", "match": {"path_prefix": "/api/resellers/"}, "allow_origins": [],
-         "allow_origins_from": {"cluster": "tenant_origins", "path": "/cors/resellers", "refresh_seconds": 1}}
+         "allow_origins_from": {"cluster": "tenant_origins", "path": "/cors/resellers", "refresh_seconds": 1}},
+        {"name": "writes", "match": {"path_prefix": "/api/writes/"}, "allow_origins": ["https://app.example.com"],
+         "block_cross_origin_writes": true}
     ]
 }"#;
 
@@ -54,6 +56,7 @@ const SOURCE_ORIGINS: [&str; 2] = ["http://plain.example", "https://shop.acme.ex
 const REPORT: &str = r#"{
     "mode": "report",
     "allow_origins": ["https://app.example.com"],
+    "block_cross_origin_writes": true,
     "rules": [{"name": "tenants", "match": {"path_prefix": "/api/tenants/"}, "allow_origins": ["https://*.tenant.test"]}]
 }"#;
 
@@ -145,6 +148,14 @@ fn scrape() -> &'static [Sample] {
             let r = get(&envoy.url("report", path), &[("Origin", origin)]);
             assert_eq!(r.one("access-control-allow-origin"), Some("*"), "report mode changes nothing");
         }
+        // A cross-site write: refused under the writes rule, only counted in
+        // report mode.
+        let write = |listener: &str, path: &str, want: u16| {
+            let r = send("POST", &url(listener, path), &[("Origin", EVIL), ("Sec-Fetch-Site", "cross-site")]);
+            assert_eq!(r.status, want, "POST {listener} {path}");
+        };
+        write("cors", "/api/writes", 403);
+        write("report", "/api/x", 200);
 
         // Every origin-source outcome, with refresh_seconds 1: applied, then
         // unchanged (the service's ETag, a 304); refused and failed on every

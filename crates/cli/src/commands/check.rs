@@ -311,6 +311,12 @@ fn summary_rows(indent: &str, spec: &PolicySpec, extra: Vec<(String, String)>) -
     if spec.private_network {
         rows.push(("private network".into(), "answered when asked".into()));
     }
+    if spec.block_writes {
+        rows.push((
+            "cross-origin writes".into(),
+            "refused at the edge (403) from origins not listed above: POST, PUT, DELETE... from other sites".into(),
+        ));
+    }
     if spec.debug {
         rows.push((
             "debug".into(),

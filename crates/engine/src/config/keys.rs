@@ -20,10 +20,11 @@ pub(super) enum Key {
     PreflightStatus,
     Debug,
     AllowOriginsFrom,
+    BlockCrossOriginWrites,
 }
 
 /// Every accepted key: snake_case first, then AWS `CorsConfiguration`'s spelling.
-pub(super) const KEYS: [(&str, &str, Key); 12] = [
+pub(super) const KEYS: [(&str, &str, Key); 13] = [
     ("allow_origins", "AllowOrigins", Key::AllowOrigins),
     ("allow_methods", "AllowMethods", Key::AllowMethods),
     ("allow_headers", "AllowHeaders", Key::AllowHeaders),
@@ -36,6 +37,7 @@ pub(super) const KEYS: [(&str, &str, Key); 12] = [
     ("preflight_status", "", Key::PreflightStatus),
     ("debug", "", Key::Debug),
     ("allow_origins_from", "", Key::AllowOriginsFrom),
+    ("block_cross_origin_writes", "", Key::BlockCrossOriginWrites),
 ];
 
 /// The policy keys of one JSON object, each with the spelling it was given in.

@@ -39,6 +39,9 @@ pub struct PolicySpec {
     pub insecure: bool,
     /// `allow_origins_from`: live origins, added to `origins`.
     pub source: Option<SourceSpec>,
+    /// `block_cross_origin_writes`: refuse cross-origin requests with an
+    /// unsafe method from origins this policy does not allow (CSRF).
+    pub block_writes: bool,
 }
 
 pub const MAX_AGE_LIMIT: u64 = 86_400;
@@ -85,6 +88,15 @@ pub(super) fn parse_policy(obj: &Map<String, Value>, prefix: &str, extra: &[&str
     let timing = get(Key::TimingAllowOrigin).is_some_and(|(f, v)| boolean(&f, v, errs));
     let preflight_status = get(Key::PreflightStatus).map_or(204, |(f, v)| preflight_status(&f, v, errs));
     let debug = get(Key::Debug).is_some_and(|(f, v)| boolean(&f, v, errs));
+    let block_writes = get(Key::BlockCrossOriginWrites).is_some_and(|(f, v)| boolean(&f, v, errs));
+    if block_writes && origins.contains(&OriginEntry::Any) {
+        errs.push(
+            format!("{prefix}block_cross_origin_writes"),
+            "true",
+            "has no effect: allow_origins is [\"*\"], so every origin may write",
+            "list the origins allowed to call this API, or remove block_cross_origin_writes",
+        );
+    }
 
     Some(PolicySpec {
         origins,
@@ -99,6 +111,7 @@ pub(super) fn parse_policy(obj: &Map<String, Value>, prefix: &str, extra: &[&str
         debug,
         insecure,
         source,
+        block_writes,
     })
 }
 

@@ -511,3 +511,22 @@ fn route_table_options_are_mirrored() {
     )
     .is_ok());
 }
+
+/// Contract: "Cross-origin writes": the key is a boolean, per policy, and
+/// refused where every origin is allowed (it could never refuse anything).
+#[test]
+fn block_cross_origin_writes_is_refused_where_it_has_no_effect() {
+    assert!(ok(r#"{"allow_origins": ["https://a.example"], "block_cross_origin_writes": true}"#).block_writes);
+    assert!(!ok(r#"{"allow_origins": ["https://a.example"]}"#).block_writes);
+    let e = errors(r#"{"allow_origins": ["*"], "block_cross_origin_writes": true}"#);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].field, "block_cross_origin_writes");
+    assert!(e[0].problem.contains("every origin may write"), "{}", e[0].problem);
+    let e = errors(r#"{"allow_origins": ["https://a.example"], "block_cross_origin_writes": "yes"}"#);
+    assert_eq!(e[0].field, "block_cross_origin_writes");
+    let rules = crate::rules::Ruleset::from_json(
+        br#"{"allow_origins": ["*"], "rules": [{"name": "api", "match": {"path_prefix": "/api/"},
+            "allow_origins": ["https://a.example"], "block_cross_origin_writes": true}]}"#,
+    );
+    assert!(rules.is_ok(), "per rule");
+}

@@ -19,6 +19,7 @@ use crate::report::{self, DiffKind};
 use crate::response::{HeaderList, HeaderSink, Stamp};
 use crate::rules::{Route, Ruleset};
 use crate::stats::Counter;
+use crate::writes::{self, CrossSite};
 
 #[cfg(test)]
 mod tests;
@@ -83,6 +84,7 @@ pub fn reads_request_header(name: &[u8]) -> bool {
     name.starts_with(b":")
         || name.eq_ignore_ascii_case(b"origin")
         || name.eq_ignore_ascii_case(b"host")
+        || name.eq_ignore_ascii_case(b"sec-fetch-site")
         || starts_with_ignore_case(name, b"access-control-request-")
 }
 
@@ -223,9 +225,15 @@ impl Stream {
             return Action::Continue;
         };
         if ruleset.mode == Mode::Report {
+            if policy.refuses_write(&req).is_some() {
+                host.count(Count::Total(Counter::CrossOriginWriteWouldRefuse));
+            }
             filter.note(host, route, Outcome::Report, &req, None);
             self.state = State::Report { route, request: HeaderList::from_pairs(headers.pairs()) };
             return Action::Continue;
+        }
+        if let Some(why) = policy.refuses_write(&req) {
+            return self.refuse_write(filter, host, route, policy, &req, why);
         }
         match policy.decide(&req) {
             Decision::Preflight(reply) => self.answer_preflight(filter, host, route, policy, &req, &reply),
@@ -293,6 +301,38 @@ impl Stream {
             return Action::Stop;
         }
         host.log(Level::Warn, "edge-cors: the host refused a local reply; forwarding the preflight");
+        self.state = State::Forwarded { route, forward: Forward::Denied, origin: None, debug: None };
+        Action::Continue
+    }
+
+    /// `block_cross_origin_writes`: answers a write from another site with a
+    /// 403 (no CORS headers: the page may not read it either), never
+    /// forwarded; counts, records and explains it.
+    fn refuse_write<H: Host>(
+        &mut self,
+        filter: &Filter,
+        host: &mut H,
+        route: Route,
+        policy: &Policy,
+        req: &Request<'_>,
+        why: CrossSite,
+    ) -> Action {
+        let record = filter.note(host, route, Outcome::WriteRefused, req, Some(why.as_str()));
+        if host.log_enabled(Level::Debug) {
+            host.log(Level::Debug, &log_line::write_refused(req, why, filter.ruleset.rule_name(route)));
+        }
+        let local = LocalReply {
+            status: 403,
+            details: Outcome::WriteRefused.response_details().unwrap_or(""),
+            headers: &[],
+            debug: policy.debug().then_some(record.as_str()),
+            body: writes::REFUSED_BODY,
+        };
+        if host.send_local_reply(&local) {
+            self.state = State::OwnReply;
+            return Action::Stop;
+        }
+        host.log(Level::Warn, "edge-cors: the host refused a local reply; a cross-origin write goes to the upstream");
         self.state = State::Forwarded { route, forward: Forward::Denied, origin: None, debug: None };
         Action::Continue
     }

@@ -344,3 +344,33 @@ fn the_headers_a_shell_may_skip_change_nothing() {
     let get = Request::from_headers([(&b":method"[..], &b"GET"[..]), (b"origin", b"https://h.example")]);
     assert_eq!(report::compare(&policy, &get, resp_all.pairs()), report::compare(&policy, &get, resp_some.pairs()));
 }
+
+/// Contract: "Cross-origin writes": a write from another site is answered
+/// 403 at the edge (never forwarded), counted and recorded; report mode
+/// only counts it; an allowed origin's write goes through.
+#[test]
+fn a_cross_site_write_is_refused_at_the_edge_or_counted_in_report_mode() {
+    let f = filter(r#"{"allow_origins": ["https://app.example"], "block_cross_origin_writes": true, "debug": true}"#);
+    let form = [(":method", "POST"), (":authority", "api.example"), ("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")];
+    let mut host = FakeHost::request(&form).upstream(&[(":status", "200")]);
+    assert_eq!(run(&f, &mut host), Action::Stop, "never forwarded");
+    let (status, details, headers, body) = host.replies.first().cloned().unwrap_or_else(|| panic!("no reply"));
+    assert_eq!((status, details.as_str()), (403, "edge_cors_cross_origin_write_refused"));
+    assert!(body.contains("cross-origin write refused"), "{body}");
+    assert!(!headers.iter().any(|(n, _)| n.starts_with("access-control-")), "{headers:?}");
+    assert_eq!(host.counts, [Count::Decision(Route::Default, Counter::CrossOriginWriteRefused)]);
+    let record = host.records.first().cloned().unwrap_or_default();
+    assert!(record.contains("decision=write_refused reason=cross_origin_write") && record.contains("detail=sec-fetch-site"), "{record}");
+
+    let mut allowed = form;
+    allowed[2] = ("origin", "https://app.example");
+    let mut host = FakeHost::request(&allowed).upstream(&[(":status", "200")]);
+    assert_eq!(run(&f, &mut host), Action::Continue);
+    assert_eq!(host.response_values("access-control-allow-origin"), ["https://app.example"]);
+
+    let report = filter(r#"{"mode": "report", "allow_origins": ["https://app.example"], "block_cross_origin_writes": true}"#);
+    let mut host = FakeHost::request(&form).upstream(&[(":status", "200")]);
+    assert_eq!(run(&report, &mut host), Action::Continue, "report mode refuses nothing");
+    assert!(host.replies.is_empty());
+    assert!(host.counts.contains(&Count::Total(Counter::CrossOriginWriteWouldRefuse)), "{:?}", host.counts);
+}

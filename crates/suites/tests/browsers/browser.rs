@@ -359,3 +359,49 @@ fn port_wildcard(page_port: u16, upstream: &Upstream) -> Vec<String> {
     envoy.stop();
     failures
 }
+
+/// docs/contract.md "Cross-origin writes", in Chromium: a page on a foreign
+/// origin submitting a form POST, and a `no-cors` fetch POST (both sent by
+/// the browser without any preflight, with the user's cookies), reach
+/// nothing upstream; the allowed origin's page still writes.
+#[test]
+fn chromium_cross_origin_writes_are_refused_at_the_edge() {
+    let allowed_port = chromium::serve_page("crates/suites/tests/browser/page.html");
+    let foreign_port = chromium::serve_page("crates/suites/tests/browser/page.html");
+    let upstream = Upstream::start();
+    let allowed = format!("http://127.0.0.1:{allowed_port}");
+    let policy = format!(r#"{{"allow_origins": ["{allowed}"], "allow_methods": ["GET", "POST"], "block_cross_origin_writes": true}}"#);
+    let envoy = Envoy::expect_running(&[Listener { name: "writes", config: &policy }], upstream.port);
+    let at = |path: &str| envoy.url("writes", path).replace("127.0.0.1", "localhost");
+    let writes = |tag: &str| {
+        vec![
+            case("form POST", at(&format!("/api/form-{tag}")), Expect::Blocked).with("form", json!(true)),
+            case("no-cors fetch POST", at(&format!("/api/nocors-{tag}")), Expect::Blocked)
+                .with("method", json!("POST"))
+                .with("mode", json!("no-cors"))
+                .with("headers", json!({"content-type": "text/plain"}))
+                .with("body", json!("amount=100")),
+        ]
+    };
+    let seen = |path: &str| upstream.seen(path).len();
+
+    load(&format!("http://127.0.0.1:{foreign_port}/"), &requests(&writes("foreign")), &[]);
+    assert_eq!(seen("/api/form-foreign"), 0, "a foreign page's form POST reached the upstream");
+    assert_eq!(seen("/api/nocors-foreign"), 0, "a foreign page's no-cors POST reached the upstream");
+    let stats = envoy.stats();
+    assert_eq!(stat(&stats, "edge_cors.cross_origin_write_refused"), Some(2), "{stats}");
+
+    let observed = load(&format!("{allowed}/"), &requests(&writes("allowed")), &[]);
+    assert_eq!(seen("/api/form-allowed"), 1, "the allowed origin's form POST: {observed}");
+    assert_eq!(seen("/api/nocors-allowed"), 1, "the allowed origin's no-cors POST: {observed}");
+    let cors = vec![case(
+        "CORS POST from the allowed page",
+        at("/api/cors-allowed"),
+        Expect::Readable { status: 200, body: "upstream saw /api/cors-allowed\n" },
+    )
+    .with("method", json!("POST"))
+    .with("body", json!("x"))];
+    let failures = judge(&allowed, &load(&format!("{allowed}/"), &requests(&cors), &[]), &cors);
+    assert!(failures.is_empty(), "{failures:?}");
+    envoy.stop();
+}

@@ -87,6 +87,10 @@ const MIRRORED_HOSTS: &str = r#"
 const DEBUGGED: &str = r#"{"allow_origins": ["https://app.example.com"], "allow_headers": ["x-a"], "debug": true,
     "rules": [{"name": "quiet", "match": {"path_prefix": "/api/quiet/"}, "allow_origins": ["https://app.example.com"]}]}"#;
 
+/// Cross-origin writes refused at the edge.
+const WRITES: &str = r#"{"allow_origins": ["https://app.example.com"], "allow_methods": ["GET", "POST"],
+    "block_cross_origin_writes": true}"#;
+
 /// Report mode with a rule, to count per rule.
 const REPORT: &str = r#"{
     "mode": "report",
@@ -114,6 +118,7 @@ fn rig() -> &'static Rig {
                 .build()
                 .replace("          route_config:\n", "          route_config:\n            ignore_port_in_host_matching: true\n"),
             Listener { name: "debugged", config: DEBUGGED }.yaml().build(),
+            Listener { name: "writes", config: WRITES }.yaml().build(),
         ];
         let port = upstream.port;
         let envoy = match Envoy::start_bootstrap(|_| bootstrap_yaml(&listeners, port), listeners.len(), &[]) {
@@ -342,4 +347,45 @@ fn report_mode_counts_what_changes_the_browsers_outcome() {
     get(&rig().envoy.url("report", "/api/legacy/vary-origin"), &[("Origin", "https://evil.test")]);
     assert_eq!(count("legacy", "missing") - m3, 0);
     assert!(m0 <= m1);
+}
+
+/// docs/contract.md "Cross-origin writes": a form POST from another site is
+/// answered 403 by the filter and never reaches the upstream; the allowed
+/// origin, the API's own pages and clients without Origin get through.
+#[test]
+fn cross_site_writes_never_reach_the_upstream() {
+    let rig = rig();
+    let post = |path: &str, headers: &[(&str, &str)]| {
+        let mut all = vec![("Host", "api.example.com"), ("Content-Type", "application/x-www-form-urlencoded")];
+        all.extend_from_slice(headers);
+        send_raw(&base("writes"), "POST", path, &all)
+    };
+    let form = format!("/api/form-{}", unique("w"));
+    let r = post(&form, &[("Origin", "https://evil.example"), ("Sec-Fetch-Site", "cross-site")]);
+    assert_eq!(r.status, 403, "{:?} {}", r.headers, r.body);
+    assert!(r.body.contains("cross-origin write refused"), "{}", r.body);
+    assert!(r.one("access-control-allow-origin").is_none());
+    let plain = format!("/api/plain-{}", unique("w"));
+    assert_eq!(post(&plain, &[("Origin", "https://evil.example")]).status, 403, "no Sec-Fetch-Site: Origin against Host");
+    assert!(rig._upstream.seen(&form).is_empty() && rig._upstream.seen(&plain).is_empty(), "a refused write reached the upstream");
+    for (name, headers) in [
+        ("allowed", vec![("Origin", "https://app.example.com"), ("Sec-Fetch-Site", "cross-site")]),
+        ("same-origin", vec![("Origin", "https://api.example.com"), ("Sec-Fetch-Site", "same-origin")]),
+        ("own host", vec![("Origin", "https://api.example.com")]),
+        ("no origin", vec![]),
+    ] {
+        let path = format!("/api/{}-{}", name.replace(' ', "-"), unique("w"));
+        let r = post(&path, &headers);
+        assert_eq!(r.status, 200, "{name}: {:?} {}", r.headers, r.body);
+        assert_eq!(rig._upstream.seen(&path).len(), 1, "{name}");
+    }
+    let r = send_raw(
+        &base("writes"),
+        "GET",
+        "/api/read",
+        &[("Host", "api.example.com"), ("Origin", "https://evil.example"), ("Sec-Fetch-Site", "cross-site")],
+    );
+    assert_eq!(r.status, 200, "a GET is never a write");
+    let stats = rig.envoy.stats();
+    assert!(stat(&stats, "edge_cors.cross_origin_write_refused") >= Some(2), "{stats}");
 }

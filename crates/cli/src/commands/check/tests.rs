@@ -149,3 +149,16 @@ fn a_source_names_where_its_host_came_from() {
     let source = c.spec.as_ref().and_then(|s| s.source.as_ref()).expect("a source");
     assert!(source_line(source).contains("(Host: x.test)"), "{}", source_line(source));
 }
+
+/// `check` says when a policy refuses writes from other sites.
+#[test]
+fn check_names_cross_origin_write_protection() {
+    let text = |v: serde_json::Value| {
+        let c = check_found(found(v));
+        let spec = c.spec.clone().unwrap_or_else(|| panic!("{:?}", fields(&c)));
+        summary_rows("", &spec, Vec::new())
+    };
+    let on = text(json!({"allow_origins": ["https://a.example"], "block_cross_origin_writes": true}));
+    assert!(on.contains("cross-origin writes") && on.contains("refused at the edge"), "{on}");
+    assert!(!text(json!({"allow_origins": ["https://a.example"]})).contains("cross-origin writes"));
+}

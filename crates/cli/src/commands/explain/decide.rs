@@ -82,7 +82,11 @@ pub fn decide(ask: &Ask, c: Checked, target: &RouteTarget, live_origins: Option<
         None
     };
     let ok = fetch_check::allowed(&checks) && preflight_allowed;
+    // A page on another site (what explain models) sends Sec-Fetch-Site:
+    // cross-site; the filter refuses the write before CORS matters.
+    let write_refused = !report && spec.block_writes && !["GET", "HEAD", "OPTIONS"].contains(&method) && !origin_allowed;
     let verdict = match (ok, verdict_of_origin.status == OriginStatus::IfListed) {
+        _ if write_refused => Verdict::Blocked { reason: write_refused_reason(method) },
         (true, true) => Verdict::AllowedIfListed,
         (true, false) => Verdict::Allowed,
         (false, _) => Verdict::Blocked { reason: origin::verdict_reason(refusal, origin_allowed, &verdict_of_origin.line, &checks) },
@@ -104,6 +108,13 @@ pub fn decide(ask: &Ask, c: Checked, target: &RouteTarget, live_origins: Option<
         checks,
         verdict,
     })))
+}
+
+/// Why a write from another site never reaches the backend.
+pub fn write_refused_reason(method: &str) -> String {
+    format!(
+        "block_cross_origin_writes: a {method} from an origin this policy does not allow is refused at the edge (403, never forwarded), whatever the browser would have done"
+    )
 }
 
 /// Picks the policy the filter would use for `target`: the default or the

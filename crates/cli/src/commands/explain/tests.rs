@@ -239,3 +239,18 @@ fn arguments_that_are_not_a_request_are_errors() {
     let ok = Ask::new(&page("get", "X-A: 1"), 200).unwrap_or_else(|Fatal(e)| panic!("{e}"));
     assert_eq!((ok.method.as_str(), ok.headers[0].name.as_str()), ("GET", "x-a"));
 }
+
+/// Contract: "Cross-origin writes": explain says a write from an origin the
+/// policy does not allow never reaches the backend; the allowed origin's does.
+#[test]
+fn explain_says_a_cross_origin_write_is_refused_at_the_edge() {
+    let policy =
+        || json!({"allow_origins": ["https://app.example.com"], "allow_methods": ["GET", "POST"], "block_cross_origin_writes": true});
+    let e = explanation(policy(), &ask("https://evil.example", "POST", &[]));
+    let r = blocked_reason(&e);
+    assert!(r.contains("block_cross_origin_writes") && r.contains("POST"), "{r}");
+    let e = explanation(policy(), &ask("https://app.example.com", "POST", &[]));
+    assert!(matches!(e.verdict, Verdict::Allowed), "{:?}", e.verdict);
+    let e = explanation(policy(), &ask("https://evil.example", "GET", &[]));
+    assert!(!blocked_reason(&e).contains("block_cross_origin_writes"), "a GET is never a write");
+}
