@@ -97,8 +97,9 @@ enum Command {
         timeout: u64,
     },
     /// Convert an Envoy CorsPolicy, an Istio corsPolicy, a Gateway API
-    /// HTTPRoute CORS filter, an Envoy Gateway SecurityPolicy's cors or an AWS
-    /// CorsConfiguration into an edge-cors policy, listing every behaviour
+    /// HTTPRoute's CORS filters (a rule per route rule), an Envoy Gateway
+    /// SecurityPolicy's cors, ingress-nginx's CORS annotations on Ingresses or
+    /// an AWS CorsConfiguration into an edge-cors policy, listing every behaviour
     /// difference; a policy that allows more than the source is refused
     /// unless --accept-wider (and always with credentials)
     Import {
