@@ -112,7 +112,9 @@ mod tests {
     fn writes_from_other_sites_are_refused_unless_the_origin_is_allowed() {
         let p = policy("");
         let evil = Some("https://evil.example");
-        let cases: [(&str, Option<&str>, Option<&str>, Option<CrossSite>); 14] = [
+        // (method, Origin, Sec-Fetch-Site, the refusal wanted)
+        type Case<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<CrossSite>);
+        let cases: [Case; 14] = [
             ("POST", evil, Some("cross-site"), Some(CrossSite::FetchSite)),
             ("POST", evil, Some("same-site"), Some(CrossSite::FetchSite)),
             ("PUT", None, Some("cross-site"), Some(CrossSite::FetchSite)),

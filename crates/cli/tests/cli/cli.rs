@@ -1552,3 +1552,47 @@ fn import_never_widens_star_headers_silently() {
     assert_eq!(r.code, 1, "{}", r.all());
     assert_has(&r, &["literally named *", "--accept-wider does not apply to a policy with credentials"]);
 }
+
+/// The ingress-nginx import run by a real Envoy: each Ingress's CORS where
+/// that Ingress applied, whole path segments as Kubernetes' `Prefix`
+/// matches them (`/api` but not `/apis` on shop.example.com), nothing where
+/// an Ingress had no CORS, and `*` without credentials where ingress-nginx's
+/// defaults sent `*` with them.
+#[test]
+fn imported_ingress_nginx_policy_runs_in_envoy_as_the_ingresses_meant() {
+    let (_, v) = import_ok("ingress-nginx", "ingress-nginx.yaml", &[]);
+    let policy = v.to_string();
+    let upstream = Upstream::start();
+    // Every path to the upstream, as the Ingresses' backends.
+    let hosts = r#"
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: { prefix: "/" }
+                route: { cluster: upstream }"#;
+    let yaml = Listener { name: "ingress", config: &policy }.yaml().virtual_hosts(hosts).build();
+    let envoy = match Envoy::start_bootstrap(|_| common::bootstrap_yaml(&[yaml], upstream.port), 1, &[]) {
+        common::Started::Running(e) => e,
+        common::Started::Exited { code, log } => panic!("Envoy refused the imported policy ({code:?}):\n{log}"),
+    };
+    let preflight = |host: &str, path: &str, origin: &str| {
+        common::send_raw(
+            &envoy.url("ingress", ""),
+            "OPTIONS",
+            path,
+            &[("Host", host), ("Origin", origin), ("Access-Control-Request-Method", "PUT")],
+        )
+    };
+    let shop = preflight("shop.example.com", "/api/cart", "https://shop.example.com");
+    assert_eq!((shop.status, shop.one("access-control-allow-origin")), (204, Some("https://shop.example.com")), "{:?}", shop.headers);
+    // /apis is not under the Prefix /api: shop-web's Ingress, without CORS.
+    let web = preflight("shop.example.com", "/apis", "https://shop.example.com");
+    assert!(web.one("access-control-allow-origin").is_none(), "{:?}", web.headers);
+    assert!(upstream.seen("/apis").len() == 1, "CORS off there: the upstream answers the OPTIONS");
+    let public = preflight("public.example.com", "/x", "https://anyone.example");
+    assert_eq!(public.one("access-control-allow-origin"), Some("*"), "{:?}", public.headers);
+    assert!(public.one("access-control-allow-credentials").is_none(), "browsers refused * with credentials");
+    let api = preflight("api.example.com", "/v1", "https://evil.example");
+    assert_eq!(api.status, 403, "{:?}", api.headers);
+    envoy.stop();
+}
