@@ -78,12 +78,15 @@ impl ListenerYaml<'_> {
     }
 
     pub fn build(self) -> String {
-        match crate::shell() {
-            crate::Shell::Wasm => self.build_wasm(),
-            crate::Shell::Module => self.build_module(),
-        }
+        let filter = match crate::shell() {
+            crate::Shell::Wasm => self.wasm_filter(),
+            crate::Shell::Module => self.module_filter(),
+        };
+        self.hcm(&filter)
     }
 
+    /// The listener around edge-cors's filter (YAML indented for
+    /// `http_filters`), then the router.
     fn hcm(&self, filter: &str) -> String {
         format!(
             r#"
@@ -111,10 +114,10 @@ impl ListenerYaml<'_> {
 
     /// edge-cors as an Envoy dynamic module: the same policy, as the
     /// filter_config string.
-    fn build_module(self) -> String {
+    fn module_filter(&self) -> String {
         let config = serde_json::to_string(self.listener.config).unwrap();
         let module = self.module.clone().unwrap_or_else(crate::module_path);
-        self.hcm(&format!(
+        format!(
             r#"
           - name: edge-cors
             typed_config:
@@ -127,25 +130,15 @@ impl ListenerYaml<'_> {
                   "@type": type.googleapis.com/google.protobuf.StringValue
                   value: {config}"#,
             module = module.display(),
-        ))
+        )
     }
 
-    fn build_wasm(self) -> String {
+    /// edge-cors as a wasm filter in a VM of its own (`edge_cors_<name>`).
+    fn wasm_filter(&self) -> String {
         let config = serde_json::to_string(self.listener.config).unwrap();
-        let wasm = self.module.unwrap_or_else(crate::wasm_path);
+        let wasm = self.module.clone().unwrap_or_else(crate::wasm_path);
         format!(
             r#"
-  - name: {name}
-    address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: {name}{hcm_extra}
-          route_config:
-            virtual_hosts:{virtual_hosts}
-          http_filters:
           - name: envoy.filters.http.wasm
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
@@ -158,15 +151,8 @@ impl ListenerYaml<'_> {
                   code: {{ local: {{ filename: "{wasm}" }} }}
                 configuration:
                   "@type": type.googleapis.com/google.protobuf.StringValue
-                  value: {config}
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-"#,
+                  value: {config}"#,
             name = self.listener.name,
-            port = self.port,
-            hcm_extra = self.hcm_extra,
-            virtual_hosts = self.virtual_hosts,
             wasm = wasm.display(),
         )
     }
