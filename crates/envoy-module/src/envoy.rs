@@ -27,12 +27,13 @@ fn header_type(map: Map) -> u32 {
     }
 }
 
-/// Bytes Envoy lent for the current hook, as a slice (empty for null).
+/// What Envoy lent for the current hook (bytes, headers, body chunks), as
+/// a slice (empty for null).
 ///
 /// # Safety
-/// `ptr` must be null or valid for `len` bytes until the slice is dropped,
-/// with no setter on the map it came from in between.
-unsafe fn lent<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
+/// `ptr` must be null or point to `len` initialised items, valid until the
+/// slice is dropped, with no setter on the map they came from in between.
+pub unsafe fn lent<'a, T>(ptr: *const T, len: usize) -> &'a [T] {
     if ptr.is_null() || len == 0 {
         &[]
     } else {
@@ -43,9 +44,10 @@ unsafe fn lent<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
 
 /// A header map's entries as Envoy lends them: pointers into Envoy's
 /// memory, valid until the running hook returns or a setter runs on that
-/// map. Only the request map is lent (the lifecycle never sets a request
-/// header), and only to the hook that read it: a `Lent` is a local of
-/// `on_request_headers`, dropped before the hook returns.
+/// map. Only the request map is handed to the lifecycle lent (it never sets
+/// a request header), and only to the hook that read it: a `Lent` is a
+/// local of `on_request_headers`, dropped before the hook returns; the
+/// response map's are copied out before any setter.
 pub struct Lent {
     inline: [EnvoyHeader; INLINE_HEADERS],
     heap: Vec<EnvoyHeader>,
@@ -78,11 +80,10 @@ pub struct Stream {
     pub ptr: sys::FilterEnvoyPtr,
 }
 
-impl EnvoyStream for Stream {
-    type Lent = Lent;
-
-    fn lend_request_headers(&mut self) -> Lent {
-        let kind = sys::REQUEST_HEADER;
+impl Stream {
+    /// Every entry of a header map, as Envoy lends them (see [`Lent`]).
+    fn lend(&mut self, map: Map) -> Lent {
+        let kind = header_type(map);
         // SAFETY: `ptr` is this hook's stream (`sys` contract).
         let size = unsafe { sys::envoy_dynamic_module_callback_http_get_headers_size(self.ptr, kind) };
         let mut out = Lent { inline: [EnvoyHeader::EMPTY; INLINE_HEADERS], heap: Vec::new(), len: 0 };
@@ -101,36 +102,18 @@ impl EnvoyStream for Stream {
         }
         out
     }
+}
+
+impl EnvoyStream for Stream {
+    type Lent = Lent;
+
+    fn lend_request_headers(&mut self) -> Lent {
+        self.lend(Map::Request)
+    }
 
     fn copy_headers(&mut self, map: Map, keep: fn(&[u8]) -> bool) -> HeaderList {
-        let kind = header_type(map);
-        // SAFETY: `ptr` is this hook's stream (`sys` contract).
-        let size = unsafe { sys::envoy_dynamic_module_callback_http_get_headers_size(self.ptr, kind) };
-        let mut inline = [EnvoyHeader::EMPTY; INLINE_HEADERS];
-        let mut heap = Vec::new();
-        let buf: &mut [EnvoyHeader] = if size <= INLINE_HEADERS {
-            inline.get_mut(..size).unwrap_or_default()
-        } else {
-            heap.resize(size, EnvoyHeader::EMPTY);
-            &mut heap
-        };
-        // SAFETY: `buf` holds exactly `size` writable entries, the count
-        // Envoy just gave for this map within the same hook.
-        let ok = unsafe { sys::envoy_dynamic_module_callback_http_get_headers(self.ptr, kind, buf.as_mut_ptr()) };
-        let mut out = HeaderList::default();
-        if !ok {
-            return out;
-        }
-        for h in buf.iter() {
-            // SAFETY: Envoy filled these from the map; they stay valid until
-            // this hook returns or a setter runs on the map, and both slices
-            // are copied below before either can happen.
-            let (name, value) = unsafe { (lent(h.key_ptr, h.key_length), lent(h.value_ptr, h.value_length)) };
-            if keep(name) {
-                out.headers.push((name.to_vec(), value.to_vec()));
-            }
-        }
-        out
+        // Copied at once, before this hook can call a setter on the map.
+        HeaderList::from_pairs(self.lend(map).pairs().filter(|(name, _)| keep(name)))
     }
 
     fn header(&mut self, map: Map, name: &str) -> Option<Vec<u8>> {
@@ -229,43 +212,31 @@ pub struct Definitions {
     pub config: sys::ConfigEnvoyPtr,
 }
 
-impl Define for Definitions {
-    fn counter(&mut self, name: &str) -> Result<usize, u32> {
+/// `config_define_counter` and `config_define_gauge`: one signature.
+type DefineFn = unsafe extern "C" fn(sys::ConfigEnvoyPtr, ModuleBuffer, *mut ModuleBuffer, usize, *mut usize) -> u32;
+
+impl Definitions {
+    fn define(&mut self, call: DefineFn, name: &str) -> Result<usize, u32> {
         let mut id = 0;
-        // SAFETY: `name` is live for the call; no labels; `id` a live local.
-        let status = unsafe {
-            sys::envoy_dynamic_module_callback_http_filter_config_define_counter(
-                self.config,
-                ModuleBuffer::of(name.as_bytes()),
-                std::ptr::null_mut(),
-                0,
-                &mut id,
-            )
-        };
+        // SAFETY: `call` is one of Envoy's two define callbacks, on the
+        // configuration being created; `name` is live for the call; no
+        // labels; `id` a live local.
+        let status = unsafe { call(self.config, ModuleBuffer::of(name.as_bytes()), std::ptr::null_mut(), 0, &mut id) };
         if status == sys::METRICS_SUCCESS {
             Ok(id)
         } else {
             Err(status)
         }
     }
+}
+
+impl Define for Definitions {
+    fn counter(&mut self, name: &str) -> Result<usize, u32> {
+        self.define(sys::envoy_dynamic_module_callback_http_filter_config_define_counter, name)
+    }
 
     fn gauge(&mut self, name: &str) -> Result<usize, u32> {
-        let mut id = 0;
-        // SAFETY: as for `counter`.
-        let status = unsafe {
-            sys::envoy_dynamic_module_callback_http_filter_config_define_gauge(
-                self.config,
-                ModuleBuffer::of(name.as_bytes()),
-                std::ptr::null_mut(),
-                0,
-                &mut id,
-            )
-        };
-        if status == sys::METRICS_SUCCESS {
-            Ok(id)
-        } else {
-            Err(status)
-        }
+        self.define(sys::envoy_dynamic_module_callback_http_filter_config_define_gauge, name)
     }
 }
 

@@ -11,7 +11,7 @@ use edge_cors_engine::lifecycle::{Action, Stream};
 
 use crate::adapter::Adapter;
 use crate::config::{configure, Config};
-use crate::envoy;
+use crate::envoy::{self, lent};
 use crate::live::Reply;
 use crate::sys::{self, ConfigEnvoyPtr, EnvoyBuffer, EnvoyHeader, FilterEnvoyPtr};
 
@@ -49,19 +49,6 @@ fn guard<T>(hook: &str, fallback: T, body: impl FnOnce() -> T) -> T {
     crate::config::barrier(hook, fallback, body, |line| envoy::log(4, line))
 }
 
-/// Reads an Envoy buffer lent to a hook.
-///
-/// # Safety
-/// `buf` must be an Envoy buffer handed to the running hook.
-unsafe fn bytes<'a>(buf: EnvoyBuffer) -> &'a [u8] {
-    if buf.ptr.is_null() || buf.length == 0 {
-        &[]
-    } else {
-        // SAFETY: the caller's contract: valid for the hook's duration.
-        unsafe { std::slice::from_raw_parts(buf.ptr, buf.length) }
-    }
-}
-
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_program_init() -> *const u8 {
     sys::ABI_VERSION.as_ptr()
@@ -75,7 +62,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
 ) -> *const c_void {
     guard("config_new", std::ptr::null(), || {
         // SAFETY: both buffers are lent to this hook by Envoy.
-        let (name, config) = unsafe { (bytes(name), bytes(config)) };
+        let (name, config) = unsafe { (lent(name.ptr, name.length), lent(config.ptr, config.length)) };
         let defs = &mut envoy::Definitions { config: config_envoy };
         match configure(name, config, defs, envoy::now_ms(), |line| envoy::log(3, line)) {
             Ok(config) => {
@@ -240,16 +227,11 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_http_callout_done(
         let Some(fetchers) = &loaded.config.fetchers else { return };
         // SAFETY: Envoy's arrays of the sizes given (or null), lent to
         // this hook; read here and copied below before it returns.
-        let (headers, chunks) = unsafe { (lent_array(headers, headers_size), lent_array(chunks, chunks_size)) };
+        let (headers, chunks) = unsafe { (lent(headers, headers_size), lent(chunks, chunks_size)) };
         let header = |name: &[u8]| {
             headers.iter().find_map(|h| {
                 // SAFETY: Envoy's buffers, valid for this hook.
-                let (k, v) = unsafe {
-                    (
-                        bytes(EnvoyBuffer { ptr: h.key_ptr, length: h.key_length }),
-                        bytes(EnvoyBuffer { ptr: h.value_ptr, length: h.value_length }),
-                    )
-                };
+                let (k, v) = unsafe { (lent(h.key_ptr, h.key_length), lent(h.value_ptr, h.value_length)) };
                 k.eq_ignore_ascii_case(name).then(|| v.to_vec())
             })
         };
@@ -257,7 +239,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_http_callout_done(
         let etag = header(b"etag");
         let size = chunks.iter().map(|c| c.length).sum();
         // SAFETY: Envoy's chunks, valid for this hook.
-        let body = || chunks.iter().flat_map(|c| unsafe { bytes(*c) }.iter().copied()).collect::<Vec<u8>>();
+        let body = || chunks.iter().flat_map(|c| unsafe { lent(c.ptr, c.length) }.iter().copied()).collect::<Vec<u8>>();
         match fetchers.try_lock() {
             Ok(mut fetchers) => {
                 let main = &mut envoy::ConfigCalls { config: config_envoy };
@@ -271,19 +253,6 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_http_callout_done(
             }
         }
     })
-}
-
-/// An array Envoy lends to a hook, as a slice (empty for null).
-///
-/// # Safety
-/// `ptr` must be null or point to `len` initialised items valid for the hook.
-unsafe fn lent_array<'a, T>(ptr: *const T, len: usize) -> &'a [T] {
-    if ptr.is_null() || len == 0 {
-        &[]
-    } else {
-        // SAFETY: the caller's contract.
-        unsafe { std::slice::from_raw_parts(ptr, len) }
-    }
 }
 
 // The hooks Envoy 1.40 requires that a headers-only filter does not use
