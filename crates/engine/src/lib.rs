@@ -18,7 +18,8 @@
 //! - `response`: the rewrite of a forwarded response (strip, stamp, `Vary`).
 //! - `report`: report mode's comparison with the upstream's headers.
 //! - `outcome`, `stats`, `log_line`: the access-log record and response-code
-//!   details, the counters' names, the filter's log lines.
+//!   details, the counters' names, the filter's log lines; `metric_ids`: the
+//!   host's ids of those counters, defined once per policy.
 //! - `writes`: `block_cross_origin_writes`, refusing cross-site writes.
 //! - `live`: live origins (`allow_origins_from`): what an answer means, the
 //!   values a shell shares between workers.
@@ -30,6 +31,7 @@ pub mod json;
 pub mod lifecycle;
 pub mod live;
 pub mod log_line;
+pub mod metric_ids;
 pub mod origins;
 pub mod outcome;
 pub mod policy;

@@ -1,40 +1,21 @@
 //! The filter's counters as Envoy metric ids: defined once per configuration
 //! (Envoy allows defining only in `config_new`), looked up per request
-//! without a host call. The names are the wasm shell's (`edge_cors.*`);
-//! Envoy prefixes them with the module's metrics namespace
+//! without a host call. Which counters exist is the engine's
+//! (`metric_ids`); the names are the wasm shell's (`edge_cors.*`), which
+//! Envoy prefixes with the module's metrics namespace
 //! (`dynamicmodulescustom.` unless the filter sets `metrics_namespace`).
 
 use edge_cors_engine::lifecycle::Count;
-use edge_cors_engine::report::DiffKind;
+use edge_cors_engine::metric_ids::{CounterIds, MetricKind, SourceIds};
 use edge_cors_engine::rules::Ruleset;
-use edge_cors_engine::stats::{report_counter, rule_counter, source_metric, Counter, PER_RULE};
 
 /// Metric ids by what they count. Empty (every lookup None) when Envoy
 /// refused a definition: counting is then off, CORS is not affected.
 #[derive(Debug, Default)]
-pub struct Metrics {
-    /// By `Counter as usize`.
-    totals: Vec<usize>,
-    /// Per-rule decision counters: the default's, then each rule's, in the
-    /// order of `PER_RULE` (only with rules).
-    rules: Vec<[usize; PER_RULE.len()]>,
-    /// Report mode: the default's, then each rule's, by `DiffKind::ALL`.
-    report: Vec<[usize; 3]>,
-}
+pub struct Metrics(CounterIds<usize>);
 
 /// One origin source's metric ids (`edge_cors.origins_source.<rule>.*`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SourceMetrics {
-    pub applied: usize,
-    pub unchanged: usize,
-    pub refused: usize,
-    /// Refused answers whose removals were applied (also in `refused`).
-    pub removals: usize,
-    pub failed: usize,
-    /// Gauges.
-    pub origins: usize,
-    pub age: usize,
-}
+pub type SourceMetrics = SourceIds<usize>;
 
 /// Envoy's metric definitions, as the shell passes them in (tests: a fake).
 pub trait Define {
@@ -47,72 +28,32 @@ pub trait Define {
 }
 
 impl Metrics {
-    /// Defines every counter of `ruleset`: the totals; per-rule ones where
-    /// there are rules (report mode: the differences, always).
+    /// Defines every counter of `ruleset` (see `CounterIds::define`).
     pub fn define(ruleset: &Ruleset, envoy: &mut impl Define) -> Result<Metrics, u32> {
-        let mut m = Metrics::default();
-        for counter in Counter::ALL {
-            m.totals.push(envoy.counter(counter.name())?);
-        }
-        let report = ruleset.mode == edge_cors_engine::config::Mode::Report;
-        if report || ruleset.has_rules() {
-            for route in ruleset.routes() {
-                let rule = ruleset.rule_name(route);
-                if report {
-                    let mut ids = [0; 3];
-                    for (id, kind) in ids.iter_mut().zip(DiffKind::ALL) {
-                        *id = envoy.counter(&report_counter(rule, kind))?;
-                    }
-                    m.report.push(ids);
-                } else {
-                    let mut ids = [0; PER_RULE.len()];
-                    for (id, counter) in ids.iter_mut().zip(PER_RULE) {
-                        *id = envoy.counter(&rule_counter(rule, counter))?;
-                    }
-                    m.rules.push(ids);
-                }
-            }
-        }
-        Ok(m)
+        CounterIds::define(ruleset, |name| envoy.counter(name)).map(Metrics)
     }
 
-    /// One source's ids (`edge_cors.origins_source.<rule>.*`), defined with
-    /// the rest while the configuration is created.
+    /// One source's ids, defined with the rest while the configuration is
+    /// created.
     pub fn define_source(rule: &str, envoy: &mut impl Define) -> Result<SourceMetrics, u32> {
-        let name = |what: &str| source_metric(rule, what);
-        Ok(SourceMetrics {
-            applied: envoy.counter(&name("updates_applied"))?,
-            unchanged: envoy.counter(&name("updates_unchanged"))?,
-            refused: envoy.counter(&name("updates_refused"))?,
-            removals: envoy.counter(&name("updates_removals_applied"))?,
-            failed: envoy.counter(&name("updates_failed"))?,
-            origins: envoy.gauge(&name("origins"))?,
-            age: envoy.gauge(&name("seconds_since_update"))?,
+        SourceIds::define(rule, |kind, name| match kind {
+            MetricKind::Counter => envoy.counter(name),
+            MetricKind::Gauge => envoy.gauge(name),
         })
     }
 
-    /// The ids to bump for a count: a decision moves its total and, with
-    /// rules, the rule's own counter.
+    /// The ids to bump for a count.
     pub fn ids(&self, count: Count) -> [Option<usize>; 2] {
-        match count {
-            Count::Total(counter) => [self.totals.get(counter as usize).copied(), None],
-            Count::Decision(route, counter) => {
-                let at = PER_RULE.iter().position(|c| *c == counter);
-                let rule = at.and_then(|at| self.rules.get(route.counter_slot()).and_then(|ids| ids.get(at)).copied());
-                [self.totals.get(counter as usize).copied(), rule]
-            }
-            Count::Report(route, kind) => {
-                let at = DiffKind::ALL.iter().position(|k| *k == kind);
-                [at.and_then(|at| self.report.get(route.counter_slot()).and_then(|ids| ids.get(at)).copied()), None]
-            }
-        }
+        self.0.ids(count)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use edge_cors_engine::report::DiffKind;
     use edge_cors_engine::rules::Route;
+    use edge_cors_engine::stats::Counter;
 
     /// Envoy's behaviour: ids from 1.
     #[derive(Default)]

@@ -10,7 +10,6 @@ use crate::contexts::{self, CONTINUE, PAUSE};
 use crate::fetcher::Fetchers;
 use crate::host::{self, Level, Map};
 use crate::metrics::Metrics;
-use edge_cors_engine::config::Mode;
 use edge_cors_engine::lifecycle::{self, Action, Count, Filter, HeaderPairs, LocalReply, Stream};
 use edge_cors_engine::rules::Ruleset;
 
@@ -46,13 +45,7 @@ impl contexts::Root for CorsRoot {
     fn on_configure(&mut self) -> bool {
         match Ruleset::from_json(&host::plugin_configuration()) {
             Ok(ruleset) => {
-                // Per-rule counters exist only when there are rules (or, in
-                // report mode, always: the default's differences).
-                let mut names = vec!["default"];
-                names.extend(ruleset.rules.iter().map(|r| &*r.name));
-                let report = ruleset.mode == Mode::Report;
-                let per_rule: &[&str] = if report || ruleset.has_rules() { &names } else { &[] };
-                let metrics = Metrics::define(per_rule, report);
+                let metrics = Metrics::define(&ruleset);
                 let fetchers = match Fetchers::start(&ruleset, &metrics) {
                     Ok(f) => f,
                     Err(line) => {
@@ -171,11 +164,7 @@ impl lifecycle::Host for ProxyWasm<'_> {
     }
 
     fn count(&mut self, count: Count) {
-        match count {
-            Count::Total(counter) => self.metrics.count(counter),
-            Count::Decision(route, counter) => self.metrics.count_decision(route, counter),
-            Count::Report(route, kind) => self.metrics.count_report(route, kind),
-        }
+        self.metrics.count(count);
     }
 
     fn log(&mut self, level: lifecycle::Level, line: &str) {

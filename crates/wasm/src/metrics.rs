@@ -8,23 +8,17 @@ use std::cell::Cell;
 
 use crate::host::{self, Level};
 use crate::sys;
-use edge_cors_engine::report::DiffKind;
-use edge_cors_engine::rules::Route;
-use edge_cors_engine::stats::{report_counter, rule_counter, source_metric, Counter, PER_RULE};
+use edge_cors_engine::lifecycle::Count;
+use edge_cors_engine::metric_ids::{CounterIds, MetricKind, SourceIds};
+use edge_cors_engine::rules::Ruleset;
 
 const COUNTER: u32 = 0;
 const GAUGE: u32 = 1;
 const OK: u32 = 0;
 
 pub struct Metrics {
-    /// By `Counter as usize`.
-    ids: Vec<u32>,
-    /// Report-mode counters: the default policy's, then each rule's, each in
-    /// the order of `DiffKind::ALL`.
-    report: Vec<[u32; 3]>,
-    /// Per-rule decision counters (only with rules): the default policy's,
-    /// then each rule's, each in the order of `PER_RULE`.
-    rules: Vec<[u32; PER_RULE.len()]>,
+    /// Which counters exist, and their ids (the engine's table).
+    ids: CounterIds<u32>,
     on: Cell<bool>,
 }
 
@@ -51,38 +45,16 @@ fn off_warning(status: u32) {
 }
 
 impl Metrics {
-    /// Defines the counters. `rules` names the default policy and the rules
-    /// (empty: no rules, no per-rule counters); `report` whether they get
-    /// report-mode counters (`edge_cors.report.<rule>.missing|extra|different`)
-    /// or decision counters (`edge_cors.rule.<rule>.preflight_allowed`...).
-    pub fn define(rules: &[&str], report: bool) -> Metrics {
-        let mut m = Metrics { ids: Vec::new(), report: Vec::new(), rules: Vec::new(), on: Cell::new(true) };
-        let mut all = || -> Result<(), u32> {
-            for counter in Counter::ALL {
-                m.ids.push(define(counter.name())?);
+    /// Defines the counters of `ruleset` (`CounterIds::define`: per-rule
+    /// ones only with rules; in report mode, the differences).
+    pub fn define(ruleset: &Ruleset) -> Metrics {
+        match CounterIds::define(ruleset, define) {
+            Ok(ids) => Metrics { ids, on: Cell::new(true) },
+            Err(status) => {
+                off_warning(status);
+                Metrics { ids: CounterIds::default(), on: Cell::new(false) }
             }
-            for rule in rules {
-                if report {
-                    let mut ids = [0; 3];
-                    for (id, kind) in ids.iter_mut().zip(DiffKind::ALL) {
-                        *id = define(&report_counter(rule, kind))?;
-                    }
-                    m.report.push(ids);
-                } else {
-                    let mut ids = [0; PER_RULE.len()];
-                    for (id, counter) in ids.iter_mut().zip(PER_RULE) {
-                        *id = define(&rule_counter(rule, counter))?;
-                    }
-                    m.rules.push(ids);
-                }
-            }
-            Ok(())
-        };
-        if let Err(status) = all() {
-            off_warning(status);
-            m.on.set(false);
         }
-        m
     }
 
     fn bump(&self, id: Option<u32>) {
@@ -98,28 +70,11 @@ impl Metrics {
         }
     }
 
-    pub fn count(&self, c: Counter) {
-        self.bump(self.ids.get(c as usize).copied());
-    }
-
-    /// A decision: the total, and the rule's own counter when there are rules.
-    pub fn count_decision(&self, route: Route, counter: Counter) {
-        self.count(counter);
-        // No rules, no per-rule counters (known at configure time).
-        if self.rules.is_empty() {
-            return;
+    /// A count from the lifecycle: its total and, with rules, its rule's.
+    pub fn count(&self, count: Count) {
+        for id in self.ids.ids(count) {
+            self.bump(id);
         }
-        let rule = route.counter_slot();
-        let Some(at) = PER_RULE.iter().position(|c| *c == counter) else { return };
-        self.bump(self.rules.get(rule).and_then(|ids| ids.get(at)).copied());
-    }
-
-    /// A report-mode difference under `route` (the names given to `define`
-    /// are the default's, then the rules').
-    pub fn count_report(&self, route: Route, kind: DiffKind) {
-        let rule = route.counter_slot();
-        let kind = DiffKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
-        self.bump(self.report.get(rule).and_then(|ids| ids.get(kind)).copied());
     }
 
     /// One origin source's counters and gauges (`edge_cors.origins_source.<rule>.*`),
@@ -128,16 +83,10 @@ impl Metrics {
         if !self.on.get() {
             return None;
         }
-        let name = |what: &str| source_metric(rule, what);
-        let ids = || -> Result<SourceMetrics, u32> {
-            Ok(SourceMetrics {
-                applied: define(&name("updates_applied"))?,
-                unchanged: define(&name("updates_unchanged"))?,
-                refused: define(&name("updates_refused"))?,
-                removals: define(&name("updates_removals_applied"))?,
-                failed: define(&name("updates_failed"))?,
-                origins: define_kind(GAUGE, &name("origins"))?,
-                age: define_kind(GAUGE, &name("seconds_since_update"))?,
+        let ids = || {
+            SourceIds::define(rule, |kind, name| match kind {
+                MetricKind::Counter => define_kind(COUNTER, name),
+                MetricKind::Gauge => define_kind(GAUGE, name),
             })
         };
         match ids() {
@@ -166,14 +115,4 @@ impl Metrics {
 }
 
 /// Metric ids of one origin source.
-#[derive(Clone, Copy)]
-pub struct SourceMetrics {
-    pub applied: u32,
-    pub unchanged: u32,
-    pub refused: u32,
-    /// Refused answers whose removals were applied (also in `refused`).
-    pub removals: u32,
-    pub failed: u32,
-    pub origins: u32,
-    pub age: u32,
-}
+pub type SourceMetrics = SourceIds<u32>;
