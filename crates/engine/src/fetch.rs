@@ -51,7 +51,7 @@ pub fn is_safelisted_method(method: &[u8]) -> bool {
 /// Whether a header name belongs to the CORS protocol (`Access-Control-*`,
 /// any case).
 pub fn is_access_control(name: &[u8]) -> bool {
-    name.get(..ACCESS_CONTROL_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(ACCESS_CONTROL_PREFIX))
+    crate::token::strip_prefix_ignore_case(name, ACCESS_CONTROL_PREFIX).is_some()
 }
 
 #[cfg(test)]

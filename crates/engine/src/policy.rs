@@ -76,7 +76,7 @@ impl<'a> Request<'a> {
                 &mut req.host
             } else if name.eq_ignore_ascii_case(b"sec-fetch-site") {
                 &mut req.fetch_site
-            } else if let Some(rest) = strip_prefix_ignore_case(name, b"access-control-request-") {
+            } else if let Some(rest) = crate::token::strip_prefix_ignore_case(name, b"access-control-request-") {
                 if rest.eq_ignore_ascii_case(b"method") {
                     &mut req.request_method
                 } else if rest.eq_ignore_ascii_case(b"headers") {
@@ -101,11 +101,6 @@ impl<'a> Request<'a> {
     pub fn is_preflight(&self) -> bool {
         self.origin.is_some() && self.request_method.is_some() && self.method == b"OPTIONS"
     }
-}
-
-fn strip_prefix_ignore_case<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
-    let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| s.get(prefix.len()..)).flatten()
 }
 
 /// The longest method or header name a 403 body repeats in full.

@@ -62,6 +62,13 @@ fn trim_ows(s: &[u8]) -> &[u8] {
 }
 
 /// Trims optional whitespace from a whole header value.
+/// `s` without `prefix`, compared ignoring ASCII case (header names), or
+/// None when `s` does not start with it.
+pub fn strip_prefix_ignore_case<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| s.get(prefix.len()..)).flatten()
+}
+
 pub fn trim(s: &[u8]) -> &[u8] {
     trim_ows(s)
 }

@@ -12,6 +12,7 @@
 //! neither (curl, servers) pass: they carry no ambient browser credentials
 //! a page could borrow.
 
+use crate::origins::{parse_request_origin, port_number, split_host_port, HostPort};
 use crate::policy::{Policy, Request};
 
 /// Why a write was refused: what told the filter it came from another site.
@@ -43,18 +44,21 @@ fn is_safe(method: &[u8]) -> bool {
     matches!(method, b"GET" | b"HEAD" | b"OPTIONS")
 }
 
-/// Whether `origin` (`scheme://host[:port]`) names the request's `Host`,
-/// default ports written or not.
+/// Whether `origin` (as browsers send it) names the request's `Host`,
+/// default ports written or not. `null`, or anything else a browser would
+/// not send, names no host.
 fn same_host(origin: &[u8], host: &[u8]) -> bool {
-    let Some(at) = origin.windows(3).position(|w| w == b"://") else { return false };
-    let scheme = origin.get(..at).unwrap_or_default();
-    let named = origin.get(at + 3..).unwrap_or_default();
-    let default = if scheme.eq_ignore_ascii_case(b"https") { &b":443"[..] } else { &b":80"[..] };
-    let strip = |h: &'_ [u8]| -> Vec<u8> {
-        let h = if h.len() > default.len() && h.ends_with(default) { h.get(..h.len() - default.len()).unwrap_or(h) } else { h };
-        h.to_ascii_lowercase()
+    let (Ok(origin), Ok(host)) = (std::str::from_utf8(origin), std::str::from_utf8(host)) else { return false };
+    let Some((scheme, origin_host, origin_port)) = parse_request_origin(origin) else { return false };
+    let Ok(HostPort { host, port }) = split_host_port(host) else { return false };
+    let port = match port {
+        None => scheme.default_port(),
+        Some(p) => match port_number(p) {
+            Some(p) => p,
+            None => return false,
+        },
     };
-    !named.is_empty() && strip(named) == strip(host)
+    origin_host.eq_ignore_ascii_case(host) && origin_port.unwrap_or(scheme.default_port()) == port
 }
 
 impl Policy {

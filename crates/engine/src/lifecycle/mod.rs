@@ -85,7 +85,7 @@ pub fn reads_request_header(name: &[u8]) -> bool {
         || name.eq_ignore_ascii_case(b"origin")
         || name.eq_ignore_ascii_case(b"host")
         || name.eq_ignore_ascii_case(b"sec-fetch-site")
-        || starts_with_ignore_case(name, b"access-control-request-")
+        || crate::token::strip_prefix_ignore_case(name, b"access-control-request-").is_some()
 }
 
 /// Whether the lifecycle reads this response header (the rewrite's strip,
@@ -96,10 +96,6 @@ pub fn reads_response_header(name: &[u8]) -> bool {
         || name.eq_ignore_ascii_case(b"vary")
         || name.eq_ignore_ascii_case(header::TIMING_ALLOW_ORIGIN.as_bytes())
         || name.eq_ignore_ascii_case(header::DEBUG.as_bytes())
-}
-
-fn starts_with_ignore_case(name: &[u8], prefix: &[u8]) -> bool {
-    name.get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix))
 }
 
 /// The proxy operations the lifecycle needs. Each is one host call (or

@@ -11,7 +11,7 @@ pub enum Scheme {
 }
 
 impl Scheme {
-    pub(super) fn default_port(self) -> u16 {
+    pub(crate) fn default_port(self) -> u16 {
         match self {
             Scheme::Http => 80,
             Scheme::Https => 443,
