@@ -301,6 +301,62 @@ fn counted(n: usize) -> String {
     format!("{n} origin{}", if n == 1 { "" } else { "s" })
 }
 
+/// A source counter a verdict moves (the ids are the shell's:
+/// `metric_ids::SourceIds::id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceCount {
+    Applied,
+    Unchanged,
+    Refused,
+    RemovalsApplied,
+    Failed,
+}
+
+/// What a verdict means for a source's counters and log, the same in
+/// every shell; applying it (and sharing it) is the shell's.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Settlement {
+    pub counts: &'static [SourceCount],
+    /// Lines to log, in order: (is an error, the line).
+    pub lines: Vec<(bool, String)>,
+}
+
+/// Settles `verdict` for one source. `failures` counts the source's failed
+/// or refused updates since its last good one (a recovery is logged, then
+/// it restarts); `serving` is the size of the set served now and
+/// `ever_applied` whether a good answer was ever applied (the line of a
+/// failure says what keeps serving).
+pub fn settle(failures: &mut u32, rule: &str, spec: &SourceSpec, verdict: &Verdict, serving: usize, ever_applied: bool) -> Settlement {
+    let counts: &'static [SourceCount] = match verdict {
+        Verdict::Applied(..) => &[SourceCount::Applied],
+        Verdict::Unchanged => &[SourceCount::Unchanged],
+        Verdict::Refused(_) => &[SourceCount::Refused],
+        Verdict::Shrunk { .. } => &[SourceCount::Refused, SourceCount::RemovalsApplied],
+        Verdict::Failed(_) => &[SourceCount::Failed],
+    };
+    let mut lines = Vec::new();
+    match verdict {
+        Verdict::Applied(..) | Verdict::Unchanged => {
+            let recovered = std::mem::take(failures);
+            if recovered > 0 {
+                lines.push((false, recovered_line(rule, spec, recovered)));
+            }
+        }
+        _ => *failures = failures.saturating_add(1),
+    }
+    let not_applied = match verdict {
+        Verdict::Applied(entries, _) => {
+            lines.push((false, applied_line(rule, spec, entries.len())));
+            None
+        }
+        Verdict::Unchanged => None,
+        Verdict::Shrunk { kept, .. } => not_applied_line(rule, spec, verdict, kept.len(), true),
+        Verdict::Refused(_) | Verdict::Failed(_) => not_applied_line(rule, spec, verdict, serving, ever_applied),
+    };
+    lines.extend(not_applied.map(|line| (true, line)));
+    Settlement { counts, lines }
+}
+
 /// The log line of a source's first good answer after failures.
 pub fn recovered_line(rule: &str, spec: &SourceSpec, failures: u32) -> String {
     format!("edge-cors: {} recovered after {failures} failed or refused updates", describe(rule, spec))

@@ -7,6 +7,7 @@
 
 use crate::config::Mode;
 use crate::lifecycle::Count;
+use crate::live::SourceCount;
 use crate::report::DiffKind;
 use crate::rules::Ruleset;
 use crate::stats::{report_counter, rule_counter, source_metric, Counter, PER_RULE};
@@ -84,6 +85,19 @@ pub struct SourceIds<Id> {
     /// Gauges.
     pub origins: Id,
     pub age: Id,
+}
+
+impl<Id: Copy> SourceIds<Id> {
+    /// The counter's id.
+    pub fn id(&self, count: SourceCount) -> Id {
+        match count {
+            SourceCount::Applied => self.applied,
+            SourceCount::Unchanged => self.unchanged,
+            SourceCount::Refused => self.refused,
+            SourceCount::RemovalsApplied => self.removals,
+            SourceCount::Failed => self.failed,
+        }
+    }
 }
 
 /// What a metric is, for the host's definition call.

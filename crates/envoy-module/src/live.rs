@@ -222,28 +222,16 @@ impl Fetcher {
         }
     }
 
-    /// Counts and logs an outcome; applies a good answer or a shrunk set.
+    /// Counts and logs an outcome (the engine's `live::settle`); applies a
+    /// good answer or a shrunk set.
     fn settle(&mut self, source: &Source, main: &mut impl Main, verdict: Verdict, etag: Option<&[u8]>, now: u64) {
+        let ever_applied = self.body.is_some() || !source.live.is_empty();
+        let settled = live::settle(&mut self.failures, &self.rule, &source.spec, &verdict, source.live.len(), ever_applied);
         if let Some(m) = self.metrics {
-            main.increment(match &verdict {
-                Verdict::Applied(..) => m.applied,
-                Verdict::Unchanged => m.unchanged,
-                Verdict::Refused(_) | Verdict::Shrunk { .. } => m.refused,
-                Verdict::Failed(_) => m.failed,
-            });
-            if let Verdict::Shrunk { .. } = verdict {
-                main.increment(m.removals);
-            }
+            settled.counts.iter().for_each(|c| main.increment(m.id(*c)));
         }
-        let recovered = match &verdict {
-            Verdict::Applied(..) | Verdict::Unchanged => std::mem::take(&mut self.failures),
-            _ => {
-                self.failures = self.failures.saturating_add(1);
-                0
-            }
-        };
-        if recovered > 0 {
-            main.log(INFO, &live::recovered_line(&self.rule, &source.spec, recovered));
+        for (error, line) in &settled.lines {
+            main.log(if *error { ERROR } else { INFO }, line);
         }
         match verdict {
             Verdict::Applied(entries, body) => {
@@ -256,7 +244,6 @@ impl Fetcher {
                     main.set_gauge(m.origins, entries.len() as u64);
                     main.set_gauge(m.age, 0);
                 }
-                main.log(INFO, &live::applied_line(&self.rule, &source.spec, entries.len()));
             }
             Verdict::Unchanged => {
                 self.checked_ms = now;
@@ -277,16 +264,9 @@ impl Fetcher {
                 if let Some(m) = self.metrics {
                     main.set_gauge(m.origins, kept.len() as u64);
                 }
-                if let Some(line) = live::not_applied_line(&self.rule, &source.spec, &verdict, kept.len(), true) {
-                    main.log(ERROR, &line);
-                }
             }
-            Verdict::Refused(_) | Verdict::Failed(_) => {
-                let applied = self.body.is_some() || !source.live.is_empty();
-                if let Some(line) = live::not_applied_line(&self.rule, &source.spec, &verdict, source.live.len(), applied) {
-                    main.log(ERROR, &line);
-                }
-            }
+            // The last good set keeps serving; the lines said so.
+            Verdict::Refused(_) | Verdict::Failed(_) => {}
         }
     }
 }

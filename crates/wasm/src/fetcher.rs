@@ -189,30 +189,17 @@ impl Fetcher {
         }
     }
 
-    /// Counts and logs an outcome; applies and shares a good answer.
+    /// Counts and logs an outcome (the engine's `live::settle`); applies
+    /// and shares a good answer.
     fn settle(&mut self, source: &Source, metrics: &Metrics, verdict: Verdict, etag: Option<&[u8]>, now: u64) {
+        let settled = live::settle(&mut self.failures, &self.rule, &source.spec, &verdict, source.live.len(), self.seen != 0);
+        if let Some(m) = &self.metrics {
+            settled.counts.iter().for_each(|c| metrics.bump_id(m.id(*c)));
+        }
+        for (error, line) in &settled.lines {
+            host::log(if *error { Level::Error } else { Level::Info }, line);
+        }
         let m = self.metrics;
-        if let Some(m) = &m {
-            metrics.bump_id(match &verdict {
-                Verdict::Applied(..) => m.applied,
-                Verdict::Unchanged => m.unchanged,
-                Verdict::Refused(_) | Verdict::Shrunk { .. } => m.refused,
-                Verdict::Failed(_) => m.failed,
-            });
-            if let Verdict::Shrunk { .. } = verdict {
-                metrics.bump_id(m.removals);
-            }
-        }
-        let recovered = match &verdict {
-            Verdict::Applied(..) | Verdict::Unchanged => std::mem::take(&mut self.failures),
-            _ => {
-                self.failures = self.failures.saturating_add(1);
-                0
-            }
-        };
-        if recovered > 0 {
-            host::log(Level::Info, &live::recovered_line(&self.rule, &source.spec, recovered));
-        }
         match &verdict {
             Verdict::Applied(entries, body) => {
                 self.apply_and_share(source, metrics, entries, etag, body);
@@ -220,7 +207,6 @@ impl Fetcher {
                 if let Some(m) = &m {
                     metrics.record(m.age, 0);
                 }
-                host::log(Level::Info, &live::applied_line(&self.rule, &source.spec, entries.len()));
             }
             Verdict::Unchanged => {
                 let _ = host::shared_set(&self.keys.checked, now.to_string().as_bytes(), 0);
@@ -228,18 +214,9 @@ impl Fetcher {
             // Removals only: shared as a body of its own without an ETag, so
             // the next fetch asks for the whole list again. Not a good
             // answer: the source stays stale (`checked` is not moved).
-            Verdict::Shrunk { kept, .. } => {
-                self.apply_and_share(source, metrics, kept, None, &live::shrunk_body(kept));
-                if let Some(line) = live::not_applied_line(&self.rule, &source.spec, &verdict, kept.len(), true) {
-                    host::log(Level::Error, &line);
-                }
-            }
-            Verdict::Refused(_) | Verdict::Failed(_) => {
-                let applied = self.seen != 0;
-                if let Some(line) = live::not_applied_line(&self.rule, &source.spec, &verdict, source.live.len(), applied) {
-                    host::log(Level::Error, &line);
-                }
-            }
+            Verdict::Shrunk { kept, .. } => self.apply_and_share(source, metrics, kept, None, &live::shrunk_body(kept)),
+            // The last good set keeps serving; the lines said so.
+            Verdict::Refused(_) | Verdict::Failed(_) => {}
         }
     }
 }

@@ -190,3 +190,37 @@ fn shared_keys_carry_their_format_version() {
         }
     }
 }
+
+/// What each verdict counts and logs, for every shell: a recovery after
+/// failures is logged once, then the streak restarts.
+#[test]
+fn settling_counts_and_explains_each_verdict() {
+    let spec = SourceSpec {
+        cluster: "tenants".into(),
+        path: "/origins".into(),
+        authority: "tenants".into(),
+        refresh_seconds: 30,
+        timeout_ms: 2000,
+    };
+    let mut failures = 0;
+    let failed = settle(&mut failures, "default", &spec, &Verdict::Failed("status 500".into()), 0, false);
+    assert_eq!(failed.counts, [SourceCount::Failed]);
+    assert!(matches!(failed.lines.as_slice(), [(true, l)] if l.contains("status 500") && l.contains("only the static")), "{failed:?}");
+    settle(&mut failures, "default", &spec, &Verdict::Refused("bad".into()), 0, false);
+    assert_eq!(failures, 2);
+    let entry = OriginEntry::parse("https://a.example").unwrap_or_else(|e| panic!("{}", e.problem));
+    let applied = settle(&mut failures, "default", &spec, &Verdict::Applied(vec![entry.clone()], Vec::new()), 0, false);
+    assert_eq!(applied.counts, [SourceCount::Applied]);
+    assert!(
+        matches!(applied.lines.as_slice(), [(false, r), (false, a)] if r.contains("recovered after 2") && a.contains("applied: 1 origin")),
+        "{applied:?}"
+    );
+    assert_eq!(failures, 0);
+    let shrunk = settle(&mut failures, "default", &spec, &Verdict::Shrunk { kept: vec![entry], removed: 1, why: "x".into() }, 2, true);
+    assert_eq!(shrunk.counts, [SourceCount::Refused, SourceCount::RemovalsApplied]);
+    assert!(matches!(shrunk.lines.as_slice(), [(true, l)] if l.contains("1 origin removed, 1 kept")), "{shrunk:?}");
+    let unchanged = settle(&mut failures, "default", &spec, &Verdict::Unchanged, 1, true);
+    assert_eq!(unchanged.counts, [SourceCount::Unchanged]);
+    assert!(matches!(unchanged.lines.as_slice(), [(false, r)] if r.contains("recovered after 1")), "{unchanged:?}");
+    assert!(settle(&mut failures, "default", &spec, &Verdict::Unchanged, 1, true).lines.is_empty());
+}
